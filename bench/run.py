@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: rostree vs upstream ostree.
+
+Each row (operation) is run for both tools in alternation (rostree,
+upstream, rostree, upstream, ...), BENCH_RUNS times each.  Every run gets a
+fresh scratch directory, prepared outside the timed region and removed
+afterwards.  Wall time and peak RSS of the timed command are measured with
+wait4(2) on that one child.
+
+Environment:
+  ROSTREE      rostree binary (default: target/release/rostree under the
+               repo root)
+  OSTREE       upstream binary (default: ostree)
+  BENCH_RUNS   runs per tool and row (default: 5)
+  BENCH_ONLY   only rows whose name contains this substring
+  BENCH_CACHE  corpus/scratch dir (default: bench/cache)
+
+Stdlib only.  See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+CACHE = Path(os.environ.get("BENCH_CACHE", BENCH_DIR / "cache")).resolve()
+WORK = CACHE / "work"
+RESULTS = BENCH_DIR / "results"
+
+TS = "2024-01-01T00:00:00Z"
+
+
+# --------------------------------------------------------------------------
+# Row definitions.
+#
+# Each row has `prepare` (a list of commands, untimed) and `run` (one
+# command, timed).  Commands are strings formatted with:
+#   {tool}   the tool binary (rostree or upstream, absolute path)
+#   {repo}   a repo path inside this run's fresh scratch dir (not created)
+#   {scratch} this run's scratch dir (created, empty)
+#   {a} {b}  the corpus trees
+# and split with shlex.  `checksum=True` means the run command prints a
+# commit checksum on stdout that must be identical for both tools (the
+# compatibility law: same tree + same timestamp/subject -> same checksum).
+# To add a row, append a Row here.
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    run: str
+    prepare: list[str] = field(default_factory=list)
+    checksum: bool = False
+
+
+def commit(tree: str, branch: str, subject: str) -> str:
+    return (f"{{tool}} --repo={{repo}} commit -b {branch} "
+            f"--tree=dir={{{tree}}} --timestamp={TS} -s {subject}")
+
+
+INIT_ARCHIVE = "{tool} --repo={repo} init --mode=archive"
+INIT_BARE = "{tool} --repo={repo} init --mode=bare"
+
+ROWS: list[Row] = [
+    Row("commit a (archive)",
+        prepare=[INIT_ARCHIVE],
+        run=commit("a", "a", "a"),
+        checksum=True),
+    Row("commit b on top (archive)",
+        prepare=[INIT_ARCHIVE, commit("a", "a", "a")],
+        run=commit("b", "a", "b"),
+        checksum=True),
+    Row("commit a (bare)",
+        prepare=[INIT_BARE],
+        run=commit("a", "a", "a"),
+        checksum=True),
+]
+
+
+# --------------------------------------------------------------------------
+
+
+def die(msg: str) -> None:
+    print(f"run: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def resolve_tool(value: str) -> str:
+    """Absolute path of a binary given as a path or a bare command name."""
+    if os.sep in value:
+        p = Path(value)
+        if not p.is_absolute():
+            p = REPO_ROOT / p
+        if not os.access(p, os.X_OK):
+            die(f"not an executable: {p}")
+        return str(p)
+    found = shutil.which(value)
+    if not found:
+        die(f"not found on PATH: {value}")
+    return found
+
+
+def expand(template: str, **kw: str) -> list[str]:
+    return [arg.format(**kw) for arg in shlex.split(template)]
+
+
+def run_untimed(argv: list[str]) -> None:
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    if p.returncode != 0:
+        die(f"prepare step failed ({p.returncode}): {shlex.join(argv)}\n"
+            f"{p.stderr}")
+
+
+def run_timed(argv: list[str]) -> tuple[float, float, str]:
+    """Run argv; return (wall seconds, peak RSS MiB, stdout)."""
+    with open(WORK / ".stdout", "w+b") as out, \
+            open(WORK / ".stderr", "w+b") as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=err)
+        # wait4 gives this child's own rusage (including its reaped
+        # descendants), unlike getrusage(RUSAGE_CHILDREN).
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    if p.returncode != 0:
+        die(f"timed command failed ({p.returncode}): {shlex.join(argv)}\n"
+            f"{stderr}")
+    return wall, ru.ru_maxrss / 1024.0, stdout.strip()
+
+
+def warm_up() -> None:
+    """One untimed full read of the corpus so both tools see a warm cache.
+
+    (GNU tar skips reading file data when the archive is /dev/null, so pipe
+    through cat.)"""
+    t0 = time.perf_counter()
+    subprocess.run(f"tar -C {shlex.quote(str(CACHE))} -cf - a b | cat >/dev/null",
+                   shell=True, check=True)
+    print(f"warm-up read of corpus: {time.perf_counter() - t0:.1f}s",
+          file=sys.stderr)
+
+
+def tool_version(tool: str) -> str:
+    try:
+        p = subprocess.run([tool, "--version"], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip().strip("'\"")
+    first = p.stdout.strip().splitlines()
+    return first[0] if first else "?"
+
+
+def main() -> None:
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
+    if runs < 1:
+        die("BENCH_RUNS must be >= 1")
+    only = os.environ.get("BENCH_ONLY", "")
+    rostree = resolve_tool(os.environ.get("ROSTREE", "target/release/rostree"))
+    ostree = resolve_tool(os.environ.get("OSTREE", "ostree"))
+    tools = [("rostree", rostree), ("upstream", ostree)]
+
+    for t in ("a", "b"):
+        if not (CACHE / f"{t}.stamp").exists():
+            die(f"corpus tree {t} missing: run bench/corpus.sh first")
+
+    rows = [r for r in ROWS if only in r.name]
+    if not rows:
+        die(f"no row matches BENCH_ONLY={only!r}")
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    warm_up()
+
+    print(f"rostree:  {rostree}", file=sys.stderr)
+    print(f"upstream: {ostree}", file=sys.stderr)
+
+    # results[row][tool] = list of (wall, rss, stdout)
+    results: dict[str, dict[str, list[tuple[float, float, str]]]] = {}
+    for row in rows:
+        results[row.name] = {label: [] for label, _ in tools}
+        for i in range(runs):
+            for label, tool in tools:
+                scratch = WORK / f"{label}-{i}"
+                scratch.mkdir()
+                kw = dict(tool=tool, repo=str(scratch / "repo"),
+                          scratch=str(scratch), a=str(CACHE / "a"),
+                          b=str(CACHE / "b"))
+                for step in row.prepare:
+                    run_untimed(expand(step, **kw))
+                wall, rss, out = run_timed(expand(row.run, **kw))
+                results[row.name][label].append((wall, rss, out))
+                print(f"  {row.name:<28} {label:<8} run {i + 1}/{runs}: "
+                      f"{wall:8.3f}s {rss:8.1f} MiB", file=sys.stderr)
+                shutil.rmtree(scratch)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+    lines = [
+        "| operation | rostree median s | upstream median s | ratio "
+        "| rostree peak RSS MiB | upstream peak RSS MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    warnings: list[str] = []
+    for row in rows:
+        r, u = results[row.name]["rostree"], results[row.name]["upstream"]
+        rt = statistics.median(x[0] for x in r)
+        ut = statistics.median(x[0] for x in u)
+        rr = max(x[1] for x in r)
+        ur = max(x[1] for x in u)
+        ratio = rt / ut if ut > 0 else float("inf")
+        lines.append(f"| {row.name} | {rt:.3f} | {ut:.3f} | {ratio:.2f} "
+                     f"| {rr:.1f} | {ur:.1f} |")
+        if row.checksum:
+            rsums = {x[2] for x in r}
+            usums = {x[2] for x in u}
+            if len(rsums) != 1 or len(usums) != 1 or rsums != usums:
+                warnings.append(
+                    f"WARNING: {row.name}: commit checksums differ: "
+                    f"rostree {sorted(rsums)} vs upstream {sorted(usums)}")
+            else:
+                print(f"checksum ok: {row.name}: {next(iter(rsums))}",
+                      file=sys.stderr)
+
+    table = "\n".join(lines)
+    print(table)
+    for w in warnings:
+        print(w)
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    header = [
+        f"Benchmark run {now:%Y-%m-%d %H:%M UTC}: {runs} run(s) per tool "
+        f"and row, medians of wall time; peak RSS is the max over runs; "
+        f"ratio = rostree / upstream (below 1 means rostree is faster).",
+        "",
+        f"- rostree: `{rostree}` ({tool_version(rostree)})",
+        f"- upstream: `{ostree}` ({tool_version(ostree)})",
+        f"- machine: {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}",
+        "",
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    body = "\n".join(header) + table + "\n"
+    if warnings:
+        body += "\n" + "\n".join(warnings) + "\n"
+    (RESULTS / "latest.md").write_text(body)
+    print(f"\nwritten: {RESULTS / 'latest.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+//! OSTree's formats, without any I/O.
+//!
+//! Everything here works on byte slices so that it can be unit-tested and fuzzed from bytes:
+//! checksums, the GVariant codec, the object types (commit, dirtree, dirmeta, content headers,
+//! summary), ref names and the GKeyFile format used by repo configs and origin files.
+
+pub mod checksum;
+pub mod gvariant;
+pub mod object;
+pub mod objtype;
+pub mod refname;
+pub mod varint;
+
+pub use checksum::{Checksum, Hasher, InvalidChecksum};
+pub use objtype::ObjectType;

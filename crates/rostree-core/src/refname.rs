@@ -1,0 +1,111 @@
+//! Ref names, remote names and refspecs (`remote:ref`), with upstream's validation rules.
+//!
+//! A ref is one or more `/`-separated fragments of ASCII letters, digits, `-`, `.` and `_`;
+//! a remote name is one fragment. A fragment of only dots is refused here too, because it
+//! would name a directory outside `refs/heads/`.
+
+use crate::Checksum;
+
+/// A name that is not a valid ref, remote or refspec.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefNameError {
+    /// Not a valid ref name.
+    #[error("Invalid ref name {0}")]
+    Ref(String),
+    /// Not a valid remote name.
+    #[error("Invalid remote name {0}")]
+    Remote(String),
+}
+
+fn valid_fragment(fragment: &str) -> bool {
+    !fragment.is_empty()
+        && fragment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        && !fragment.bytes().all(|b| b == b'.')
+}
+
+/// Checks a ref name such as `exampleos/x86_64/stable`.
+pub fn validate_ref(name: &str) -> Result<(), RefNameError> {
+    if name.split('/').all(valid_fragment) {
+        Ok(())
+    } else {
+        Err(RefNameError::Ref(name.to_owned()))
+    }
+}
+
+/// Checks a remote name.
+pub fn validate_remote(name: &str) -> Result<(), RefNameError> {
+    if valid_fragment(name) {
+        Ok(())
+    } else {
+        Err(RefNameError::Remote(name.to_owned()))
+    }
+}
+
+/// A parsed refspec: an optional remote and a ref (or a commit checksum).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefSpec {
+    /// The remote before the `:`, if any.
+    pub remote: Option<String>,
+    /// The ref after it.
+    pub name: String,
+}
+
+/// Parses `remote:ref` or `ref`; a 64-digit checksum is accepted as the ref part.
+pub fn parse_refspec(spec: &str) -> Result<RefSpec, RefNameError> {
+    let (remote, name) = match spec.split_once(':') {
+        Some((remote, name)) => {
+            validate_remote(remote)?;
+            (Some(remote.to_owned()), name)
+        }
+        None => (None, spec),
+    };
+    if Checksum::from_hex(name).is_err() {
+        validate_ref(name)?;
+    }
+    Ok(RefSpec {
+        remote,
+        name: name.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_names() {
+        for good in [
+            "main",
+            "a/b/c",
+            "exampleos/x86_64/stable",
+            "v1.0",
+            "-x",
+            "a_b",
+            "a..b",
+        ] {
+            assert!(validate_ref(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "", "/x", "x/", "a//b", "..", "a/../b", "a b", "a:b", "é", "a\nb", ".",
+        ] {
+            assert!(validate_ref(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refspecs() {
+        assert_eq!(
+            parse_refspec("origin:a/b"),
+            Ok(RefSpec {
+                remote: Some("origin".into()),
+                name: "a/b".into()
+            })
+        );
+        assert_eq!(parse_refspec("main").map(|r| r.remote), Ok(None));
+        assert!(parse_refspec("bad remote:x").is_err());
+        assert!(parse_refspec("o:").is_err());
+    }
+}
