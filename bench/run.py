@@ -191,6 +191,8 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     warm_up()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    os.sync()
 
     print(f"rostree:  {rostree}", file=sys.stderr)
     print(f"upstream: {ostree}", file=sys.stderr)
@@ -208,11 +210,16 @@ def main() -> None:
                           b=str(CACHE / "b"))
                 for step in row.prepare:
                     run_untimed(expand(step, **kw))
+                # Flush dirty pages left by prepare/earlier runs, so the
+                # timed command (upstream syncfs()s its repo) doesn't pay
+                # for them.
+                os.sync()
                 wall, rss, out = run_timed(expand(row.run, **kw))
                 results[row.name][label].append((wall, rss, out))
                 print(f"  {row.name:<28} {label:<8} run {i + 1}/{runs}: "
                       f"{wall:8.3f}s {rss:8.1f} MiB", file=sys.stderr)
                 shutil.rmtree(scratch)
+                os.sync()
     shutil.rmtree(WORK, ignore_errors=True)
 
     lines = [
@@ -242,9 +249,11 @@ def main() -> None:
                       file=sys.stderr)
 
     table = "\n".join(lines)
+    sys.stderr.flush()
     print(table)
     for w in warnings:
         print(w)
+    sys.stdout.flush()
 
     now = datetime.datetime.now(datetime.timezone.utc)
     header = [
@@ -255,7 +264,8 @@ def main() -> None:
         f"- rostree: `{rostree}` ({tool_version(rostree)})",
         f"- upstream: `{ostree}` ({tool_version(ostree)})",
         f"- machine: {os.cpu_count()} CPUs, {platform.system()} "
-        f"{platform.release()}",
+        f"{platform.release()}, load average before the runs "
+        f"{load_before}",
         "",
     ]
     RESULTS.mkdir(exist_ok=True)

@@ -298,7 +298,7 @@ fn read_offset(data: &[u8], width: usize) -> usize {
 pub fn array_children<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, Error> {
     let array_ty = || Type::Array(Box::new(elem.clone()));
     if let Some(size) = elem.fixed_size() {
-        if data.len() % size != 0 {
+        if !data.len().is_multiple_of(size) {
             return Err(malformed(
                 &array_ty(),
                 "length is not a multiple of the element size",
@@ -314,7 +314,7 @@ pub fn array_children<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, 
         return Err(malformed(&array_ty(), "truncated framing offset"));
     }
     let offsets_start = read_offset(&data[data.len() - width..], width);
-    if offsets_start > data.len() || (data.len() - offsets_start) % width != 0 {
+    if offsets_start > data.len() || !(data.len() - offsets_start).is_multiple_of(width) {
         return Err(malformed(&array_ty(), "bad framing offsets"));
     }
     let count = (data.len() - offsets_start) / width;
@@ -343,11 +343,8 @@ pub fn tuple_children<'a>(members: &[Type], data: &'a [u8]) -> Result<Vec<&'a [u
     for (i, member) in members.iter().enumerate() {
         let start = pos.next_multiple_of(member.alignment());
         let end = match member.fixed_size() {
-            Some(size) => start.checked_add(size).unwrap_or(usize::MAX),
-            None if i + 1 == members.len() => {
-                let framing = offsets_end;
-                framing
-            }
+            Some(size) => start.saturating_add(size),
+            None if i + 1 == members.len() => offsets_end,
             None => {
                 if offsets_end < width || width == 0 {
                     return Err(malformed(&tuple_ty(), "missing framing offset"));
