@@ -124,8 +124,8 @@ def run_untimed(argv: list[str]) -> None:
             f"{p.stderr}")
 
 
-def run_timed(argv: list[str]) -> tuple[float, float, str]:
-    """Run argv; return (wall seconds, peak RSS MiB, stdout)."""
+def run_timed(argv: list[str]) -> tuple[float, float, str, float]:
+    """Run argv; return (wall s, peak RSS MiB, stdout, user+sys CPU s)."""
     with open(WORK / ".stdout", "w+b") as out, \
             open(WORK / ".stderr", "w+b") as err:
         t0 = time.perf_counter()
@@ -142,7 +142,8 @@ def run_timed(argv: list[str]) -> tuple[float, float, str]:
     if p.returncode != 0:
         die(f"timed command failed ({p.returncode}): {shlex.join(argv)}\n"
             f"{stderr}")
-    return wall, ru.ru_maxrss / 1024.0, stdout.strip()
+    return (wall, ru.ru_maxrss / 1024.0, stdout.strip(),
+            ru.ru_utime + ru.ru_stime)
 
 
 def warm_up() -> None:
@@ -197,8 +198,8 @@ def main() -> None:
     print(f"rostree:  {rostree}", file=sys.stderr)
     print(f"upstream: {ostree}", file=sys.stderr)
 
-    # results[row][tool] = list of (wall, rss, stdout)
-    results: dict[str, dict[str, list[tuple[float, float, str]]]] = {}
+    # results[row][tool] = list of (wall, rss, stdout, cpu)
+    results: dict[str, dict[str, list[tuple[float, float, str, float]]]] = {}
     for row in rows:
         results[row.name] = {label: [] for label, _ in tools}
         for i in range(runs):
@@ -214,10 +215,12 @@ def main() -> None:
                 # timed command (upstream syncfs()s its repo) doesn't pay
                 # for them.
                 os.sync()
-                wall, rss, out = run_timed(expand(row.run, **kw))
-                results[row.name][label].append((wall, rss, out))
+                res = run_timed(expand(row.run, **kw))
+                results[row.name][label].append(res)
+                wall, rss, _, cpu = res
                 print(f"  {row.name:<28} {label:<8} run {i + 1}/{runs}: "
-                      f"{wall:8.3f}s {rss:8.1f} MiB", file=sys.stderr)
+                      f"{wall:8.3f}s wall {cpu:8.3f}s cpu {rss:8.1f} MiB",
+                      file=sys.stderr)
                 shutil.rmtree(scratch)
                 os.sync()
     shutil.rmtree(WORK, ignore_errors=True)
@@ -227,8 +230,18 @@ def main() -> None:
         "| rostree peak RSS MiB | upstream peak RSS MiB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    detail = [
+        "| operation | tool | wall min s | wall max s | median user+sys CPU s |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     warnings: list[str] = []
     for row in rows:
+        for label, _ in tools:
+            xs = results[row.name][label]
+            detail.append(
+                f"| {row.name} | {label} | {min(x[0] for x in xs):.3f} "
+                f"| {max(x[0] for x in xs):.3f} "
+                f"| {statistics.median(x[3] for x in xs):.3f} |")
         r, u = results[row.name]["rostree"], results[row.name]["upstream"]
         rt = statistics.median(x[0] for x in r)
         ut = statistics.median(x[0] for x in u)
@@ -269,9 +282,12 @@ def main() -> None:
         "",
     ]
     RESULTS.mkdir(exist_ok=True)
-    body = "\n".join(header) + table + "\n"
+    body = "\n".join(header) + "\n" + table + "\n"
     if warnings:
         body += "\n" + "\n".join(warnings) + "\n"
+    body += ("\nPer-run spread and CPU time (wall time on this shared VM is "
+             "noisy, mostly from disk I/O; CPU time is steadier):\n\n"
+             + "\n".join(detail) + "\n")
     (RESULTS / "latest.md").write_text(body)
     print(f"\nwritten: {RESULTS / 'latest.md'}", file=sys.stderr)
 

@@ -6,6 +6,7 @@
 
 pub mod checksum;
 pub mod gvariant;
+pub mod keyfile;
 pub mod object;
 pub mod objtype;
 pub mod refname;

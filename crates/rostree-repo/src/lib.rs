@@ -1,1 +1,29 @@
-//! placeholder
+//! The OSTree on-disk repository: open and create repositories in every mode, read and write
+//! objects and refs, and write commits inside transactions.
+//!
+//! Every function works on directory handles ([`cap_std::fs::Dir`]); nothing here resolves a
+//! path against the process's working directory or root.
+
+pub mod commit;
+mod error;
+mod mode;
+pub mod mtree;
+mod repo;
+mod sys;
+pub mod transaction;
+
+pub use error::{Error, Result};
+pub use mode::RepoMode;
+pub use repo::{InitOptions, Payload, RefKind, Repo, RepoLock};
+pub use transaction::{Transaction, TransactionStats};
+
+/// Every xattr of the file at `path`, not following a final symlink, sorted by name.
+pub fn read_path_xattrs(path: &std::path::Path) -> std::io::Result<rostree_core::object::Xattrs> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().unwrap_or(path.as_os_str());
+    let dir = std::fs::File::open(parent)?;
+    sys::link_xattrs(&dir, name)
+}

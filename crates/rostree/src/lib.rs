@@ -1,1 +1,13 @@
-//! placeholder
+//! rostree: OSTree rebuilt in Rust, byte-compatible with upstream's repositories.
+//!
+//! This facade re-exports the pieces users need: the format crate as [`core`] and the
+//! repository as [`repo`], with the most used types at the top level.
+
+pub use rostree_core as core;
+pub use rostree_repo as repo;
+
+pub use rostree_core::{Checksum, ObjectType};
+pub use rostree_repo::{Error, Repo, RepoMode};
+
+/// The upstream release whose formats and CLI this version follows.
+pub const UPSTREAM_COMPAT_VERSION: &str = "2022.7";

@@ -211,6 +211,33 @@ impl Value {
         }
     }
 
+    /// The value with every multi-byte number byte-swapped, as GLib's `g_variant_byteswap`.
+    /// Upstream prints objects this way, so its big-endian fields read correctly.
+    pub fn byteswapped(&self) -> Value {
+        match self {
+            Value::Int16(v) => Value::Int16(v.swap_bytes()),
+            Value::Uint16(v) => Value::Uint16(v.swap_bytes()),
+            Value::Int32(v) => Value::Int32(v.swap_bytes()),
+            Value::Uint32(v) => Value::Uint32(v.swap_bytes()),
+            Value::Int64(v) => Value::Int64(v.swap_bytes()),
+            Value::Uint64(v) => Value::Uint64(v.swap_bytes()),
+            Value::Handle(v) => Value::Handle(v.swap_bytes()),
+            Value::Double(v) => Value::Double(f64::from_bits(v.to_bits().swap_bytes())),
+            Value::Variant(c) => Value::Variant(Box::new(c.byteswapped())),
+            Value::Maybe(t, c) => {
+                Value::Maybe(t.clone(), c.as_ref().map(|c| Box::new(c.byteswapped())))
+            }
+            Value::Array(t, cs) => {
+                Value::Array(t.clone(), cs.iter().map(Value::byteswapped).collect())
+            }
+            Value::Tuple(cs) => Value::Tuple(cs.iter().map(Value::byteswapped).collect()),
+            Value::DictEntry(k, v) => {
+                Value::DictEntry(Box::new(k.byteswapped()), Box::new(v.byteswapped()))
+            }
+            other => other.clone(),
+        }
+    }
+
     /// The child of a `v`, or the value itself otherwise.
     pub fn unboxed(&self) -> &Value {
         match self {

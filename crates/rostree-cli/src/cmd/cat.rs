@@ -1,0 +1,48 @@
+//! `ostree cat`: print files from a commit.
+
+use std::io::Read;
+
+use anyhow::{Result, bail};
+use rostree::repo::Payload;
+
+use super::tree::{Entry, lookup};
+use crate::{GlobalOptions, util};
+
+/// Arguments of `cat`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ref or commit
+    rev: String,
+    /// Paths inside the commit
+    #[arg(required = true)]
+    paths: Vec<String>,
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let repo = global.open_repo()?;
+    let (_, commit) = util::resolve_commit(&repo, &args.rev)?;
+    for path in &args.paths {
+        let Entry::File(checksum) = lookup(&repo, (commit.root_tree, commit.root_meta), path)?
+        else {
+            bail!("{path}: is a directory");
+        };
+        let (header, payload) = repo.read_file(&checksum)?;
+        if header.is_symlink() {
+            continue;
+        }
+        match payload {
+            Payload::File(mut f) => {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    util::write_stdout(&buf[..n])?;
+                }
+            }
+            other => util::write_stdout(&other.into_bytes()?)?,
+        }
+    }
+    Ok(0)
+}

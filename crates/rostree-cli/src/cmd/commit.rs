@@ -1,0 +1,229 @@
+//! `ostree commit`: commit trees (directories, tarballs, refs) as a new revision.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use rostree::core::gvariant::{Value, parse_text};
+use rostree::core::object::Metadata;
+use rostree::repo::commit::{
+    CommitModifier, CommitOptions, ParentSpec, TreeSource, commit, parse_statoverride,
+};
+
+use crate::{GlobalOptions, util};
+
+/// Arguments of `commit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One line subject
+    #[arg(short = 's', long)]
+    subject: Option<String>,
+    /// Full description
+    #[arg(short = 'm', long)]
+    body: Option<String>,
+    /// Commit message from FILE path
+    #[arg(short = 'F', long = "body-file", value_name = "FILE")]
+    body_file: Option<PathBuf>,
+    /// Branch
+    #[arg(short = 'b', long)]
+    branch: Option<String>,
+    /// Parent commit checksum, or "none"
+    #[arg(long)]
+    parent: Option<String>,
+    /// Create a commit without writing a ref
+    #[arg(long)]
+    orphan: bool,
+    /// Overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT
+    #[arg(long = "tree", value_name = "dir=PATH or tar=TARFILE or ref=COMMIT")]
+    trees: Vec<String>,
+    /// Add a key/value pair to metadata
+    #[arg(long = "add-metadata-string", value_name = "KEY=VALUE")]
+    metadata_strings: Vec<String>,
+    /// Add a key/value pair to metadata, where the value is in GVariant text format
+    #[arg(long = "add-metadata", value_name = "KEY=VALUE")]
+    metadata_variants: Vec<String>,
+    /// Add a key/value pair to detached metadata
+    #[arg(long = "add-detached-metadata-string", value_name = "KEY=VALUE")]
+    detached_strings: Vec<String>,
+    /// Set file ownership user id
+    #[arg(long = "owner-uid")]
+    owner_uid: Option<u32>,
+    /// Set file ownership group id
+    #[arg(long = "owner-gid")]
+    owner_gid: Option<u32>,
+    /// Canonicalize permissions in the same way bare-user does for hardlinked files
+    #[arg(long = "canonical-permissions")]
+    canonical_permissions: bool,
+    /// Do not import extended attributes
+    #[arg(long = "no-xattrs")]
+    no_xattrs: bool,
+    /// File containing list of modifications to make to permissions
+    #[arg(long, value_name = "PATH")]
+    statoverride: Option<PathBuf>,
+    /// File containing list of files to skip
+    #[arg(long = "skip-list", value_name = "PATH")]
+    skip_list: Option<PathBuf>,
+    /// Consume (delete) content after commit (for local directories)
+    #[arg(long)]
+    consume: bool,
+    /// Generate size information along with commit metadata
+    #[arg(long = "generate-sizes")]
+    generate_sizes: bool,
+    /// Add a ref to ref binding commit metadata
+    #[arg(long = "bind-ref", value_name = "BRANCH")]
+    bind_refs: Vec<String>,
+    /// Do not write any ref bindings
+    #[arg(long = "no-bindings")]
+    no_bindings: bool,
+    /// Optimize for commits of trees composed of hardlinks into the repository
+    #[arg(long = "link-checkout-speedup")]
+    link_checkout_speedup: bool,
+    /// If the contents are unchanged from previous commit, do nothing
+    #[arg(long = "skip-if-unchanged")]
+    skip_if_unchanged: bool,
+    /// Override the timestamp of the commit
+    #[arg(long, value_name = "TIMESTAMP")]
+    timestamp: Option<String>,
+    /// Specify how to invoke fsync()
+    #[arg(long, value_name = "POLICY")]
+    fsync: Option<String>,
+    /// Do not invoke fsync()
+    #[arg(long = "disable-fsync")]
+    disable_fsync: bool,
+    /// Directory to commit (same as --tree=dir=PATH)
+    path: Option<PathBuf>,
+}
+
+fn split_kv(arg: &str) -> Result<(&str, &str)> {
+    arg.split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("Missing '=' in KEY=VALUE metadata '{arg}'"))
+}
+
+fn open_dir(path: &PathBuf) -> Result<TreeSource> {
+    let dir = Dir::open_ambient_dir(path, ambient_authority())
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(TreeSource::Dir(dir, path.clone()))
+}
+
+fn open_tar(path: &PathBuf) -> Result<TreeSource> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic)?;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            file,
+        )))
+    } else {
+        Box::new(std::io::BufReader::new(file))
+    };
+    Ok(TreeSource::Tar(reader, path.clone()))
+}
+
+fn read_lines(path: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let mut repo = global.open_repo()?;
+    if args.disable_fsync || matches!(args.fsync.as_deref(), Some("false" | "no" | "0")) {
+        repo.disable_fsync();
+    }
+    if args.branch.is_none() && !args.orphan {
+        bail!("A branch must be specified with --branch, or use --orphan");
+    }
+    let mut sources = Vec::new();
+    for tree in &args.trees {
+        let Some((kind, value)) = tree.split_once('=') else {
+            bail!("Missing type in tree specification '{tree}'");
+        };
+        sources.push(match kind {
+            "dir" => open_dir(&PathBuf::from(value))?,
+            "tar" => open_tar(&PathBuf::from(value))?,
+            "ref" => TreeSource::Ref(value.to_owned()),
+            other => bail!("Invalid tree type specification '{other}'"),
+        });
+    }
+    if let Some(path) = &args.path {
+        sources.push(open_dir(path)?);
+    }
+    if sources.is_empty() {
+        sources.push(open_dir(&PathBuf::from("."))?);
+    }
+    let mut metadata = Metadata::new();
+    for kv in &args.metadata_strings {
+        let (k, v) = split_kv(kv)?;
+        metadata.push(k, Value::String(v.to_owned()));
+    }
+    for kv in &args.metadata_variants {
+        let (k, v) = split_kv(kv)?;
+        metadata.push(k, parse_text(v, None)?);
+    }
+    let mut detached = Metadata::new();
+    for kv in &args.detached_strings {
+        let (k, v) = split_kv(kv)?;
+        detached.push(k, Value::String(v.to_owned()));
+    }
+    let mut modifier = CommitModifier {
+        owner_uid: args.owner_uid,
+        owner_gid: args.owner_gid,
+        canonical_permissions: args.canonical_permissions,
+        no_xattrs: args.no_xattrs,
+        consume: args.consume,
+        ..Default::default()
+    };
+    if let Some(p) = &args.statoverride {
+        modifier.stat_overrides = parse_statoverride(&read_lines(p)?)?;
+    }
+    if let Some(p) = &args.skip_list {
+        modifier.skip = read_lines(p)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    let body = match (&args.body, &args.body_file) {
+        (Some(b), _) => b.clone(),
+        (None, Some(f)) => read_lines(f)?,
+        (None, None) => String::new(),
+    };
+    let parent = if args.orphan && args.parent.is_none() && args.branch.is_none() {
+        Some(ParentSpec::None)
+    } else {
+        match args.parent.as_deref() {
+            Some("none") => Some(ParentSpec::None),
+            Some(rev) => Some(ParentSpec::Rev(rev.to_owned())),
+            None => None,
+        }
+    };
+    let options = CommitOptions {
+        branch: if args.orphan {
+            None
+        } else {
+            args.branch.clone()
+        },
+        subject: args.subject.clone().unwrap_or_default(),
+        body,
+        timestamp: args
+            .timestamp
+            .as_deref()
+            .map(util::parse_timestamp)
+            .transpose()?,
+        parent,
+        metadata,
+        detached_metadata: detached,
+        bind_refs: args.bind_refs.clone(),
+        no_bindings: args.no_bindings,
+        generate_sizes: args.generate_sizes,
+        modifier,
+        skip_if_unchanged: args.skip_if_unchanged,
+    };
+    let interrupt = AtomicBool::new(false);
+    let outcome = commit(&repo, sources, &interrupt, &options)?;
+    util::write_stdout(format!("{}\n", outcome.checksum).as_bytes())?;
+    Ok(0)
+}

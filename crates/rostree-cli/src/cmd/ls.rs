@@ -1,0 +1,153 @@
+//! `ostree ls`: list paths in a commit.
+
+use std::io::Write;
+
+use anyhow::Result;
+use rostree::core::gvariant::print_text;
+use rostree::core::object::Xattrs;
+use rostree::{Checksum, Repo};
+
+use super::tree::{Entry, load_dirtree, lookup};
+use crate::{GlobalOptions, util};
+
+/// Arguments of `ls`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not list directory contents
+    #[arg(short = 'd', long = "dironly")]
+    dironly: bool,
+    /// Print directories recursively
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// Print checksums
+    #[arg(short = 'C', long = "checksum")]
+    checksum: bool,
+    /// Print extended attributes
+    #[arg(short = 'X', long = "xattrs")]
+    xattrs: bool,
+    /// Print only filenames, NUL separated
+    #[arg(long = "nul-filenames-only")]
+    nul_filenames_only: bool,
+    /// The ref or commit
+    rev: String,
+    /// Paths to list (default /)
+    paths: Vec<String>,
+}
+
+struct Lister<'a> {
+    repo: &'a Repo,
+    args: &'a Args,
+    out: Vec<u8>,
+}
+
+impl Lister<'_> {
+    fn print(&mut self, path: &str, entry: &Entry) -> Result<()> {
+        if self.args.nul_filenames_only {
+            self.out.extend_from_slice(path.as_bytes());
+            self.out.push(0);
+            return Ok(());
+        }
+        let (kind, mode, uid, gid, size, xattrs, target, sums) = match entry {
+            Entry::Dir(tree, meta) => {
+                let m = self.repo.load_dirmeta(meta)?;
+                (
+                    'd',
+                    m.mode,
+                    m.uid,
+                    m.gid,
+                    0,
+                    m.xattrs,
+                    None,
+                    format!("{tree} {meta}"),
+                )
+            }
+            Entry::File(c) => {
+                let (h, size) = self.repo.file_info(c)?;
+                let (kind, target) = if h.is_symlink() {
+                    ('l', Some(h.symlink_target.clone()))
+                } else {
+                    ('-', None)
+                };
+                (
+                    kind,
+                    h.mode,
+                    h.uid,
+                    h.gid,
+                    size,
+                    h.xattrs,
+                    target,
+                    c.to_string(),
+                )
+            }
+        };
+        write!(
+            self.out,
+            "{kind}0{:04o} {uid} {gid} {size:6} ",
+            mode & 0o7777
+        )?;
+        if self.args.checksum {
+            write!(self.out, "{sums} ")?;
+        }
+        if self.args.xattrs {
+            write!(
+                self.out,
+                "{{ {} }} ",
+                print_text(&Xattrs::to_value(&xattrs), true)
+            )?;
+        }
+        match target {
+            Some(t) => writeln!(self.out, "{path} -> {t}")?,
+            None => writeln!(self.out, "{path}")?,
+        }
+        Ok(())
+    }
+
+    fn list_dir(&mut self, path: &str, tree: &Checksum) -> Result<()> {
+        let (_, files, dirs) = load_dirtree(self.repo, tree)?;
+        let join = |name: &str| {
+            if path == "/" {
+                format!("/{name}")
+            } else {
+                format!("{path}/{name}")
+            }
+        };
+        for (name, c) in &files {
+            self.print(&join(name), &Entry::File(*c))?;
+        }
+        for (name, t, m) in &dirs {
+            let child = join(name);
+            self.print(&child, &Entry::Dir(*t, *m))?;
+            if self.args.recursive {
+                self.list_dir(&child, t)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let repo = global.open_repo()?;
+    let (_, commit) = util::resolve_commit(&repo, &args.rev)?;
+    let paths = if args.paths.is_empty() {
+        vec!["/".to_owned()]
+    } else {
+        args.paths.clone()
+    };
+    let mut lister = Lister {
+        repo: &repo,
+        args: &args,
+        out: Vec::new(),
+    };
+    for path in &paths {
+        let entry = lookup(&repo, (commit.root_tree, commit.root_meta), path)
+            .map_err(|e| anyhow::anyhow!("Inspecting path '{path}': {e}"))?;
+        lister.print(path, &entry)?;
+        if let Entry::Dir(tree, _) = entry
+            && !args.dironly
+        {
+            lister.list_dir(path, &tree)?;
+        }
+    }
+    util::write_stdout(&lister.out)?;
+    Ok(0)
+}

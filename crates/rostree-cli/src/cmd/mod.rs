@@ -1,0 +1,68 @@
+//! One module per subcommand.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::GlobalOptions;
+
+mod cat;
+mod checksum;
+mod commit;
+mod config;
+mod init;
+mod log;
+mod ls;
+mod refs;
+mod reset;
+mod rev_parse;
+mod show;
+mod tree;
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Concatenate contents of files
+    Cat(cat::Args),
+    /// Checksum a file or directory
+    Checksum(checksum::Args),
+    /// Commit a new revision
+    Commit(commit::Args),
+    /// Change repo configuration settings
+    Config(config::Args),
+    /// Initialize a new empty repository
+    Init(init::Args),
+    /// Show log starting at commit or ref
+    Log(log::Args),
+    /// List file paths
+    Ls(ls::Args),
+    /// List refs
+    Refs(refs::Args),
+    /// Reset a REF to a previous COMMIT
+    Reset(reset::Args),
+    /// Output the target of a rev
+    RevParse(rev_parse::Args),
+    /// Output a metadata object
+    Show(show::Args),
+}
+
+/// Runs a subcommand; returns the exit code.
+pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
+    match command {
+        Command::Cat(a) => cat::run(a, global),
+        Command::Checksum(a) => checksum::run(a),
+        Command::Commit(a) => commit::run(a, global),
+        Command::Config(a) => config::run(a, global),
+        Command::Init(a) => init::run(a, global),
+        Command::Log(a) => log::run(a, global),
+        Command::Ls(a) => ls::run(a, global),
+        Command::Refs(a) => refs::run(a, global),
+        Command::Reset(a) => reset::run(a, global),
+        Command::RevParse(a) => rev_parse::run(a, global),
+        Command::Show(a) => show::run(a, global),
+    }
+}
+
+/// The short usage printed when no command is given.
+pub fn usage() -> &'static str {
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checksum\n  commit\n  config\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
+}

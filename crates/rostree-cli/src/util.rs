@@ -1,0 +1,232 @@
+//! Helpers shared by subcommands: dates, commit printing, version text.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::Result;
+use rostree::core::gvariant::print_text;
+use rostree::core::object::Commit;
+use rostree::{Checksum, Repo};
+
+/// The error chain as one line, innermost cause last.
+pub fn format_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        // Library errors already include their source in the message.
+        if !out.contains(&text) {
+            let _ = write!(out, ": {text}");
+        }
+    }
+    out
+}
+
+/// The `--version` text, in upstream's YAML shape.
+pub fn version_yaml() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "rostree:");
+    let _ = writeln!(out, " Version: '{}'", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        out,
+        " Compatible-with-libostree: '{}'",
+        rostree::UPSTREAM_COMPAT_VERSION
+    );
+    let _ = writeln!(out, " Features:");
+    for feature in [
+        "rust",
+        "archive",
+        "bare-user",
+        "bare-user-only",
+        "parallel-commit",
+    ] {
+        let _ = writeln!(out, "  - {feature}");
+    }
+    out
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats seconds since the epoch as upstream does: `2020-01-01 00:00:00 +0000`.
+pub fn format_date(timestamp: u64) -> String {
+    let ts = i64::try_from(timestamp).unwrap_or(i64::MAX);
+    let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
+    let secs = ts.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// Parses `--timestamp`: `@SECONDS`, `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS][Z|±HH[:]MM]`.
+pub fn parse_timestamp(text: &str) -> Result<u64> {
+    let bad = || anyhow::anyhow!("Could not parse '{text}'");
+    if let Some(secs) = text.strip_prefix('@') {
+        return secs.trim().parse().map_err(|_| bad());
+    }
+    let text_trim = text.trim();
+    let (date, rest) = text_trim.split_at(text_trim.len().min(10));
+    let mut parts = date.splitn(3, '-');
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d): (i64, u32, u32) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let mut seconds = days_from_civil(y, m, d) * 86_400;
+    let rest = rest.trim_start_matches(['T', ' ']);
+    if !rest.is_empty() {
+        let (time, zone) = match rest.find(['Z', 'z', '+', '-', ' ']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let fields: Vec<&str> = time.split(':').collect();
+        if fields.len() < 2 || fields.len() > 3 {
+            return Err(bad());
+        }
+        let num = |s: &str| {
+            s.split('.')
+                .next()
+                .unwrap_or("")
+                .parse::<i64>()
+                .map_err(|_| bad())
+        };
+        seconds += num(fields[0])? * 3600 + num(fields[1])? * 60;
+        if let Some(s) = fields.get(2) {
+            seconds += num(s)?;
+        }
+        let zone = zone.trim();
+        if !(zone.is_empty() || zone.eq_ignore_ascii_case("z") || zone.eq_ignore_ascii_case("utc"))
+        {
+            let sign = if zone.starts_with('-') {
+                -1
+            } else if zone.starts_with('+') {
+                1
+            } else {
+                return Err(bad());
+            };
+            let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
+            if digits.len() != 4 && digits.len() != 2 {
+                return Err(bad());
+            }
+            let hours: i64 = digits[..2].parse().map_err(|_| bad())?;
+            let mins: i64 = if digits.len() == 4 {
+                digits[2..].parse().map_err(|_| bad())?
+            } else {
+                0
+            };
+            seconds -= sign * (hours * 3600 + mins * 60);
+        }
+    }
+    u64::try_from(seconds).map_err(|_| bad())
+}
+
+/// `ostree.commit` content checksum shown as `ContentChecksum:`.
+pub fn content_checksum(commit: &Commit) -> Checksum {
+    let mut both = commit.root_tree.as_bytes().to_vec();
+    both.extend_from_slice(commit.root_meta.as_bytes());
+    Checksum::digest(&both)
+}
+
+/// Prints one commit as `log` and `show` do.
+pub fn print_commit(
+    out: &mut impl std::io::Write,
+    checksum: &Checksum,
+    commit: &Commit,
+) -> std::io::Result<()> {
+    writeln!(out, "commit {checksum}")?;
+    if let Some(p) = &commit.parent {
+        writeln!(out, "Parent:  {p}")?;
+    }
+    writeln!(out, "ContentChecksum:  {}", content_checksum(commit))?;
+    writeln!(out, "Date:  {}", format_date(commit.timestamp))?;
+    if let Some(v) = commit.metadata.get_str("version") {
+        writeln!(out, "Version: {v}")?;
+    }
+    writeln!(out)?;
+    if !commit.subject.is_empty() {
+        for line in commit.subject.lines() {
+            writeln!(out, "    {line}")?;
+        }
+        writeln!(out)?;
+    }
+    if !commit.body.is_empty() {
+        for line in commit.body.lines() {
+            writeln!(out, "    {line}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Prints a value as upstream's `ostree show` does: byte-swapped, with type annotations.
+pub fn print_variant(value: &rostree::core::gvariant::Value) -> String {
+    print_text(&value.byteswapped(), true)
+}
+
+/// Resolves a revision to a commit that must exist.
+pub fn resolve_commit(repo: &Repo, rev: &str) -> Result<(Checksum, Commit)> {
+    let checksum = repo.resolve_rev(rev)?;
+    let commit = repo.load_commit(&checksum)?;
+    Ok((checksum, commit))
+}
+
+/// Writes bytes to stdout, treating a closed pipe as success.
+pub fn write_stdout(data: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(data).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        for (text, secs) in [
+            ("2020-01-01T00:00:00Z", 1_577_836_800),
+            ("2020-01-01 00:00:00", 1_577_836_800),
+            ("2020-01-01", 1_577_836_800),
+            ("@1700000000", 1_700_000_000),
+            ("2021-06-01T14:00:00+02:00", 1_622_548_800),
+        ] {
+            assert_eq!(parse_timestamp(text).expect(text), secs, "{text}");
+        }
+        assert_eq!(format_date(1_700_000_000), "2023-11-14 22:13:20 +0000");
+        for bad in ["", "yesterday", "2020-13-01", "2020-01-01T25"] {
+            assert!(parse_timestamp(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,747 @@
+//! Writing commits: from directories (in parallel), tar archives and existing refs, layered
+//! in order, then the commit object and the ref.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cap_std::fs::OpenOptionsExt as _;
+use cap_std::fs::{Dir, OpenOptions};
+use rayon::prelude::*;
+use rostree_core::gvariant::{Type, Value};
+use rostree_core::object::{Commit, DirMeta, FileHeader, Metadata, Xattrs, content_checksum};
+use rostree_core::{Checksum, Hasher, ObjectType, varint};
+
+use crate::error::{Error, IoContext, Result};
+use crate::mtree::{MutableTree, Node};
+use crate::repo::{RefKind, Repo};
+use crate::transaction::{Source, Transaction, TransactionStats};
+use crate::{RepoMode, sys};
+
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
+const S_IFDIR: u32 = 0o040000;
+
+/// Files up to this size are read whole, hashed, and written from memory.
+const IN_MEMORY_LIMIT: u64 = 32 << 20;
+
+/// How metadata is changed on the way into the repo.
+#[derive(Clone, Debug, Default)]
+pub struct CommitModifier {
+    /// Record this owner instead of the file's.
+    pub owner_uid: Option<u32>,
+    /// Record this group instead of the file's.
+    pub owner_gid: Option<u32>,
+    /// Owner 0:0 and permissions masked with 0755, as upstream's `--canonical-permissions`.
+    pub canonical_permissions: bool,
+    /// Record no extended attributes.
+    pub no_xattrs: bool,
+    /// Per-path mode changes (paths start with `/`).
+    pub stat_overrides: HashMap<String, StatOverride>,
+    /// Paths (starting with `/`) left out of the commit.
+    pub skip: HashSet<String>,
+    /// Delete source files once committed.
+    pub consume: bool,
+}
+
+/// A `--statoverride` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatOverride {
+    /// OR these bits into the mode.
+    Add(u32),
+    /// Replace the permission bits.
+    Set(u32),
+}
+
+/// Parses a `--statoverride` file: lines of `[+=]MODE PATH`. Upstream reads MODE as a
+/// decimal number (not octal), and so does this, to give the same commits.
+pub fn parse_statoverride(text: &str) -> Result<HashMap<String, StatOverride>> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let bad = || Error::InvalidInput(format!("Invalid statoverride line: {line:?}"));
+        let (mode, path) = line.split_once(' ').ok_or_else(bad)?;
+        let entry = match mode.strip_prefix('=') {
+            Some(n) => StatOverride::Set(n.parse().map_err(|_| bad())?),
+            None => StatOverride::Add(
+                mode.strip_prefix('+')
+                    .unwrap_or(mode)
+                    .parse()
+                    .map_err(|_| bad())?,
+            ),
+        };
+        out.insert(path.to_owned(), entry);
+    }
+    Ok(out)
+}
+
+impl CommitModifier {
+    fn apply(
+        &self,
+        mode: RepoMode,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        st_mode: u32,
+        xattrs: Xattrs,
+    ) -> (u32, u32, u32, Xattrs) {
+        let mut uid = self.owner_uid.unwrap_or(uid);
+        let mut gid = self.owner_gid.unwrap_or(gid);
+        let mut st_mode = st_mode;
+        let mut xattrs = if self.no_xattrs {
+            Xattrs::new()
+        } else {
+            xattrs
+        };
+        if self.canonical_permissions || mode == RepoMode::BareUserOnly {
+            uid = 0;
+            gid = 0;
+            if st_mode & S_IFMT != S_IFLNK {
+                st_mode = (st_mode & S_IFMT) | (st_mode & 0o755);
+            }
+        }
+        if mode == RepoMode::BareUserOnly {
+            xattrs = Xattrs::new();
+        }
+        match self.stat_overrides.get(path) {
+            Some(StatOverride::Add(bits)) => st_mode |= bits,
+            Some(StatOverride::Set(bits)) => st_mode = (st_mode & S_IFMT) | bits,
+            None => {}
+        }
+        (uid, gid, st_mode, xattrs)
+    }
+}
+
+/// One input layer of a commit.
+pub enum TreeSource {
+    /// A directory (`--tree=dir=`).
+    Dir(Dir, PathBuf),
+    /// A tar archive (`--tree=tar=`), possibly compressed by the caller.
+    Tar(Box<dyn Read + Send>, PathBuf),
+    /// The tree of an existing commit (`--tree=ref=`).
+    Ref(String),
+}
+
+/// What to put in the commit object.
+#[derive(Clone, Debug, Default)]
+pub struct CommitOptions {
+    /// Branch to update.
+    pub branch: Option<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Seconds since the epoch (default: now).
+    pub timestamp: Option<u64>,
+    /// Parent: `None` means the branch's current commit.
+    pub parent: Option<ParentSpec>,
+    /// Commit metadata, in order.
+    pub metadata: Metadata,
+    /// Detached metadata to store beside the commit.
+    pub detached_metadata: Metadata,
+    /// Refs to bind the commit to (`ostree.ref-binding`), besides the branch.
+    pub bind_refs: Vec<String>,
+    /// Leave out `ostree.ref-binding`.
+    pub no_bindings: bool,
+    /// Add `ostree.sizes`.
+    pub generate_sizes: bool,
+    /// Metadata changes applied to every file.
+    pub modifier: CommitModifier,
+    /// Skip writing when the tree equals the parent's.
+    pub skip_if_unchanged: bool,
+}
+
+/// The parent of a new commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParentSpec {
+    /// No parent (`--orphan` or `--parent=none`).
+    None,
+    /// This revision.
+    Rev(String),
+}
+
+/// The result of [`commit`].
+#[derive(Clone, Debug)]
+pub struct CommitOutcome {
+    /// The new commit (or the unchanged parent with `skip_if_unchanged`).
+    pub checksum: Checksum,
+    /// Whether a new commit was written.
+    pub written: bool,
+    /// What the transaction wrote.
+    pub stats: TransactionStats,
+}
+
+/// Commits `sources` layered in order, then updates the branch.
+pub fn commit(
+    repo: &Repo,
+    sources: Vec<TreeSource>,
+    interrupt: &AtomicBool,
+    options: &CommitOptions,
+) -> Result<CommitOutcome> {
+    if let Some(branch) = &options.branch {
+        rostree_core::refname::validate_ref(branch)?;
+    }
+    let parent = match &options.parent {
+        Some(ParentSpec::None) => None,
+        Some(ParentSpec::Rev(rev)) => Some(repo.resolve_rev(rev)?),
+        None => match &options.branch {
+            Some(b) => repo.read_ref(&RefKind::Local, b)?,
+            None => None,
+        },
+    };
+    if let Some(p) = &parent {
+        // The parent must exist (upstream refuses a dangling parent too).
+        repo.load_commit(p)?;
+    }
+    let tx = Transaction::begin(repo)?;
+    let sizes = options
+        .generate_sizes
+        .then(|| std::sync::Mutex::new(Vec::new()));
+    let ctx = WriteContext {
+        tx: &tx,
+        modifier: &options.modifier,
+        interrupt,
+        sizes: sizes.as_ref(),
+    };
+    let mut root = MutableTree::default();
+    for source in sources {
+        let layer = match source {
+            TreeSource::Dir(dir, path) => ctx.import_dir(&dir, &path, "")?,
+            TreeSource::Tar(reader, path) => ctx.import_tar(reader, &path)?,
+            TreeSource::Ref(rev) => {
+                let c = repo.load_commit(&repo.resolve_rev(&rev)?)?;
+                MutableTree::load(repo, &c.root_tree, &c.root_meta)?
+            }
+        };
+        root.overlay(repo, layer)?;
+    }
+    if root.meta.is_none() {
+        return Err(Error::InvalidInput("No tree specified to commit".into()));
+    }
+    let (root_tree, root_meta) = root.write(&tx)?;
+    if options.skip_if_unchanged
+        && let Some(p) = &parent
+    {
+        let pc = repo.load_commit(p)?;
+        if pc.root_tree == root_tree && pc.root_meta == root_meta {
+            let stats = tx.commit()?;
+            return Ok(CommitOutcome {
+                checksum: *p,
+                written: false,
+                stats,
+            });
+        }
+    }
+    let mut metadata = options.metadata.clone();
+    if !options.no_bindings {
+        let mut bindings: Vec<String> = options.branch.iter().cloned().collect();
+        bindings.extend(options.bind_refs.iter().cloned());
+        if !bindings.is_empty() {
+            bindings.sort();
+            bindings.dedup();
+            metadata.push(
+                "ostree.ref-binding",
+                Value::Array(
+                    Type::String,
+                    bindings.into_iter().map(Value::String).collect(),
+                ),
+            );
+        }
+    }
+    if let Some(sizes) = sizes {
+        let mut entries = sizes.into_inner().unwrap_or_default();
+        add_metadata_sizes(repo, &tx, &root_tree, &root_meta, &mut entries)?;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
+        let values = entries
+            .into_iter()
+            .map(|(c, archived, unpacked, objtype)| {
+                let mut e = c.as_bytes().to_vec();
+                varint::write_varuint64(&mut e, archived);
+                varint::write_varuint64(&mut e, unpacked);
+                e.push(objtype as u8);
+                Value::Bytes(e)
+            })
+            .collect();
+        metadata.push(
+            "ostree.sizes",
+            Value::Array(Type::Array(Box::new(Type::Byte)), values),
+        );
+    }
+    let timestamp = options.timestamp.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let commit = Commit {
+        metadata,
+        parent,
+        related: Vec::new(),
+        subject: options.subject.clone(),
+        body: options.body.clone(),
+        timestamp,
+        root_tree,
+        root_meta,
+    };
+    let checksum = tx.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
+    if !options.detached_metadata.is_empty() {
+        tx.write_metadata_as(
+            ObjectType::CommitMeta,
+            &checksum,
+            &options.detached_metadata.to_bytes(),
+        )?;
+    }
+    let stats = tx.commit()?;
+    if let Some(branch) = &options.branch {
+        repo.set_ref(&RefKind::Local, branch, Some(&checksum))?;
+    }
+    Ok(CommitOutcome {
+        checksum,
+        written: true,
+        stats,
+    })
+}
+
+/// (checksum, archived size, unpacked size, type) entries of `ostree.sizes`.
+type SizeEntry = (Checksum, u64, u64, ObjectType);
+
+fn add_metadata_sizes(
+    repo: &Repo,
+    tx: &Transaction<'_>,
+    tree: &Checksum,
+    meta: &Checksum,
+    out: &mut Vec<SizeEntry>,
+) -> Result<()> {
+    // Sizes of the metadata objects come from what is staged or stored.
+    let read = |objtype: ObjectType, c: &Checksum| -> Result<Vec<u8>> {
+        match repo.load_metadata(objtype, c) {
+            Ok(d) => Ok(d),
+            Err(Error::MissingObject { .. }) => tx.read_staged(objtype, c),
+            Err(e) => Err(e),
+        }
+    };
+    let meta_len = read(ObjectType::DirMeta, meta)?.len() as u64;
+    out.push((*meta, meta_len, meta_len, ObjectType::DirMeta));
+    let data = read(ObjectType::DirTree, tree)?;
+    out.push((
+        *tree,
+        data.len() as u64,
+        data.len() as u64,
+        ObjectType::DirTree,
+    ));
+    let view = rostree_core::object::DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
+        objtype: ObjectType::DirTree,
+        checksum: *tree,
+        reason: e.to_string(),
+    })?;
+    for d in &view.dirs {
+        add_metadata_sizes(repo, tx, &d.tree, &d.meta, out)?;
+    }
+    Ok(())
+}
+
+struct WriteContext<'a, 'r> {
+    tx: &'a Transaction<'r>,
+    modifier: &'a CommitModifier,
+    interrupt: &'a AtomicBool,
+    sizes: Option<&'a std::sync::Mutex<Vec<SizeEntry>>>,
+}
+
+impl WriteContext<'_, '_> {
+    fn mode(&self) -> RepoMode {
+        self.tx.repo().mode()
+    }
+
+    fn check_interrupt(&self) -> Result<()> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn record_size(&self, checksum: Checksum, unpacked: u64, header: &FileHeader, payload: &[u8]) {
+        if let Some(sizes) = self.sizes {
+            // Upstream records the size the object has in an archive repo.
+            let archived = archived_size(header, payload);
+            if let Ok(mut s) = sizes.lock() {
+                s.push((checksum, archived, unpacked, ObjectType::File));
+            }
+        }
+    }
+
+    fn write_dirmeta(
+        &self,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        xattrs: Xattrs,
+    ) -> Result<Checksum> {
+        let (uid, gid, mode, xattrs) =
+            self.modifier
+                .apply(self.mode(), path, uid, gid, mode, xattrs);
+        let meta = DirMeta {
+            uid,
+            gid,
+            mode,
+            xattrs,
+        };
+        self.tx
+            .write_metadata(ObjectType::DirMeta, &meta.to_bytes())
+    }
+
+    /// Commits the directory `dir` (at `path` inside the tree, "" for the root).
+    fn import_dir(&self, dir: &Dir, display: &Path, path: &str) -> Result<MutableTree> {
+        self.check_interrupt()?;
+        let shown = || display.join(path.trim_start_matches('/'));
+        let st = rustix::fs::fstat(dir).ctx("stat", shown())?;
+        let xattrs = if self.wants_xattrs() {
+            sys::readable_dir(dir)
+                .and_then(sys::fd_xattrs)
+                .ctx("reading xattrs of", shown())?
+        } else {
+            Xattrs::new()
+        };
+        let meta = self.write_dirmeta(
+            if path.is_empty() { "/" } else { path },
+            st.st_uid,
+            st.st_gid,
+            st.st_mode,
+            xattrs,
+        )?;
+        let mut names = Vec::new();
+        for entry in dir.entries().ctx("listing", shown())? {
+            let entry = entry.ctx("listing", shown())?;
+            let name = entry.file_name().into_string().map_err(|n| {
+                Error::InvalidInput(format!(
+                    "Invalid UTF-8 in file name {:?} under {}",
+                    n,
+                    shown().display()
+                ))
+            })?;
+            names.push(name);
+        }
+        let children: Vec<(String, Option<Node>)> = names
+            .into_par_iter()
+            .map(|name| {
+                let child_path = format!("{path}/{name}");
+                if self.modifier.skip.contains(&child_path) {
+                    return Ok((name, None));
+                }
+                let node = self.import_entry(dir, display, &name, &child_path)?;
+                Ok((name, Some(node)))
+            })
+            .collect::<Result<_>>()?;
+        let mut tree = MutableTree {
+            meta: Some(meta),
+            entries: Default::default(),
+        };
+        for (name, node) in children {
+            if let Some(node) = node {
+                tree.entries.insert(name, node);
+            }
+        }
+        Ok(tree)
+    }
+
+    fn wants_xattrs(&self) -> bool {
+        !self.modifier.no_xattrs && self.mode() != RepoMode::BareUserOnly
+    }
+
+    fn import_entry(&self, dir: &Dir, display: &Path, name: &str, path: &str) -> Result<Node> {
+        let shown = || display.join(path.trim_start_matches('/'));
+        let st = sys::lstat_at(dir, name.as_ref()).ctx("stat", shown())?;
+        match st.st_mode & S_IFMT {
+            S_IFDIR => {
+                let sub = sys::open_dir_nofollow(dir, name).ctx("opening", shown())?;
+                let tree = self.import_dir(&sub, display, path)?;
+                drop(sub);
+                self.consume(dir, name, true, &shown)?;
+                Ok(Node::Dir(tree))
+            }
+            S_IFLNK => {
+                self.check_interrupt()?;
+                let target =
+                    rustix::fs::readlinkat(dir, name, Vec::new()).ctx("reading link", shown())?;
+                let target = target.into_string().map_err(|_| {
+                    Error::InvalidInput(format!(
+                        "Invalid UTF-8 in symlink target of {}",
+                        shown().display()
+                    ))
+                })?;
+                let xattrs = if self.wants_xattrs() {
+                    sys::link_xattrs(dir, name.as_ref()).ctx("reading xattrs of", shown())?
+                } else {
+                    Xattrs::new()
+                };
+                let (uid, gid, mode, xattrs) = self.modifier.apply(
+                    self.mode(),
+                    path,
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_mode,
+                    xattrs,
+                );
+                let header = FileHeader {
+                    uid,
+                    gid,
+                    mode,
+                    rdev: 0,
+                    symlink_target: target,
+                    xattrs,
+                };
+                let checksum = content_checksum(&header, &[]);
+                self.tx
+                    .write_content_as(&checksum, &header, Source::Bytes(&[]))?;
+                self.record_size(checksum, 0, &header, &[]);
+                self.consume(dir, name, false, &shown)?;
+                Ok(Node::File(checksum))
+            }
+            S_IFREG => {
+                self.check_interrupt()?;
+                let mut file = dir
+                    .open_with(
+                        name,
+                        OpenOptions::new()
+                            .read(true)
+                            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32),
+                    )
+                    .ctx("opening", shown())?;
+                let xattrs = if self.wants_xattrs() {
+                    sys::fd_xattrs(&file).ctx("reading xattrs of", shown())?
+                } else {
+                    Xattrs::new()
+                };
+                let (uid, gid, mode, xattrs) = self.modifier.apply(
+                    self.mode(),
+                    path,
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_mode,
+                    xattrs,
+                );
+                let header = FileHeader {
+                    uid,
+                    gid,
+                    mode,
+                    rdev: 0,
+                    symlink_target: String::new(),
+                    xattrs,
+                };
+                let size = st.st_size as u64;
+                let checksum = if size <= IN_MEMORY_LIMIT {
+                    let mut data = Vec::with_capacity(size as usize);
+                    file.read_to_end(&mut data).ctx("reading", shown())?;
+                    let checksum = content_checksum(&header, &data);
+                    self.tx
+                        .write_content_as(&checksum, &header, Source::Bytes(&data))?;
+                    self.record_size(checksum, data.len() as u64, &header, &data);
+                    checksum
+                } else {
+                    let mut hasher = Hasher::new();
+                    hasher.update(&header.stream_header());
+                    let copied = std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
+                    let checksum = hasher.finish();
+                    let mut again = dir.open(name).ctx("opening", shown())?;
+                    self.tx
+                        .write_content_as(&checksum, &header, Source::Reader(&mut again))?;
+                    if self.sizes.is_some() {
+                        let data = dir.read(name).ctx("reading", shown())?;
+                        self.record_size(checksum, copied, &header, &data);
+                    }
+                    checksum
+                };
+                self.consume(dir, name, false, &shown)?;
+                Ok(Node::File(checksum))
+            }
+            _ => Err(Error::InvalidInput(format!(
+                "Not a regular file or symlink: {name}"
+            ))),
+        }
+    }
+
+    fn consume(
+        &self,
+        dir: &Dir,
+        name: &str,
+        is_dir: bool,
+        shown: &dyn Fn() -> PathBuf,
+    ) -> Result<()> {
+        if self.modifier.consume {
+            if is_dir {
+                dir.remove_dir(name).ctx("removing", shown())?;
+            } else {
+                dir.remove_file(name).ctx("removing", shown())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the entries of a tar archive as one layer.
+    fn import_tar(&self, reader: Box<dyn Read + Send>, display: &Path) -> Result<MutableTree> {
+        let repo = self.tx.repo();
+        let default_meta = self.write_dirmeta("/", 0, 0, S_IFDIR | 0o755, Xattrs::new())?;
+        let mut root = MutableTree {
+            meta: Some(default_meta),
+            entries: Default::default(),
+        };
+        let mut by_path: HashMap<String, Checksum> = HashMap::new();
+        let mut archive = tar::Archive::new(reader);
+        let bad = |e: std::io::Error| {
+            Error::InvalidInput(format!("Reading tar {}: {e}", display.display()))
+        };
+        for entry in archive.entries().map_err(bad)? {
+            self.check_interrupt()?;
+            let mut entry = entry.map_err(bad)?;
+            let raw_path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
+            let components: Vec<String> = raw_path
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .map(str::to_owned)
+                .collect();
+            if components.iter().any(|c| c == "..") {
+                return Err(Error::InvalidInput(format!(
+                    "Invalid path {raw_path:?} in tar {}",
+                    display.display()
+                )));
+            }
+            let tree_path = format!("/{}", components.join("/"));
+            if self.modifier.skip.contains(&tree_path) {
+                continue;
+            }
+            let header = entry.header().clone();
+            let uid = header.uid().map_err(bad)? as u32;
+            let gid = header.gid().map_err(bad)? as u32;
+            let perms = header.mode().map_err(bad)? & 0o7777;
+            let mut xattrs = Vec::new();
+            if let Some(exts) = entry.pax_extensions().map_err(bad)? {
+                for ext in exts {
+                    let ext = ext.map_err(bad)?;
+                    if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
+                        xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                    }
+                }
+            }
+            let xattrs = Xattrs(xattrs).sorted();
+            let kind = header.entry_type();
+            let (parent_path, name) = match components.split_last() {
+                Some((name, parent)) => (parent.to_vec(), name.clone()),
+                None => {
+                    if kind.is_dir() {
+                        root.meta =
+                            Some(self.write_dirmeta("/", uid, gid, S_IFDIR | perms, xattrs)?);
+                    }
+                    continue;
+                }
+            };
+            let parent_refs: Vec<&str> = parent_path.iter().map(String::as_str).collect();
+            rostree_core::object::validate_filename(&name).map_err(Error::InvalidInput)?;
+            let node = if kind.is_dir() {
+                let meta = self.write_dirmeta(&tree_path, uid, gid, S_IFDIR | perms, xattrs)?;
+                let parent = root.ensure_dir(repo, &parent_refs, default_meta)?;
+                match parent.entries.get_mut(&name) {
+                    Some(Node::Dir(existing)) => {
+                        existing.meta = Some(meta);
+                        continue;
+                    }
+                    _ => Node::Dir(MutableTree {
+                        meta: Some(meta),
+                        entries: Default::default(),
+                    }),
+                }
+            } else if kind.is_symlink() {
+                let target = entry
+                    .link_name()
+                    .map_err(bad)?
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!("Symlink without target in tar: {raw_path}"))
+                    })?
+                    .to_string_lossy()
+                    .into_owned();
+                let (uid, gid, mode, xattrs) =
+                    self.modifier
+                        .apply(self.mode(), &tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
+                let fh = FileHeader {
+                    uid,
+                    gid,
+                    mode,
+                    rdev: 0,
+                    symlink_target: target,
+                    xattrs,
+                };
+                let c = self.tx.write_content(&fh, &[])?;
+                by_path.insert(tree_path.clone(), c);
+                Node::File(c)
+            } else if kind.is_hard_link() {
+                let target = entry
+                    .link_name()
+                    .map_err(bad)?
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!("Hard link without target in tar: {raw_path}"))
+                    })?
+                    .to_string_lossy()
+                    .into_owned();
+                let key = format!(
+                    "/{}",
+                    target
+                        .split('/')
+                        .filter(|c| !c.is_empty() && *c != ".")
+                        .collect::<Vec<_>>()
+                        .join("/")
+                );
+                let c = *by_path.get(&key).ok_or_else(|| {
+                    Error::InvalidInput(format!("Hard link to unknown file {target} in tar"))
+                })?;
+                by_path.insert(tree_path.clone(), c);
+                Node::File(c)
+            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(bad)?;
+                let (uid, gid, mode, xattrs) =
+                    self.modifier
+                        .apply(self.mode(), &tree_path, uid, gid, S_IFREG | perms, xattrs);
+                let fh = FileHeader {
+                    uid,
+                    gid,
+                    mode,
+                    rdev: 0,
+                    symlink_target: String::new(),
+                    xattrs,
+                };
+                let c = self.tx.write_content(&fh, &data)?;
+                self.record_size(c, data.len() as u64, &fh, &data);
+                by_path.insert(tree_path.clone(), c);
+                Node::File(c)
+            } else if kind.is_pax_global_extensions()
+                || kind.is_pax_local_extensions()
+                || kind.is_gnu_longname()
+                || kind.is_gnu_longlink()
+            {
+                continue;
+            } else {
+                return Err(Error::InvalidInput(format!(
+                    "Not a regular file or symlink: {raw_path}"
+                )));
+            };
+            let parent = root.ensure_dir(repo, &parent_refs, default_meta)?;
+            parent.entries.insert(name, node);
+        }
+        Ok(root)
+    }
+}
+
+/// The size a content object has as a `.filez`: its header plus the deflated payload.
+fn archived_size(header: &FileHeader, payload: &[u8]) -> u64 {
+    use std::io::Write;
+    let head = header.archive_header(payload.len() as u64).len() as u64;
+    if header.is_symlink() {
+        return head;
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+    if enc.write_all(payload).is_err() {
+        return head + payload.len() as u64;
+    }
+    head + enc.finish().map(|v| v.len() as u64).unwrap_or(0)
+}

@@ -1,0 +1,73 @@
+//! The repository crate's error type.
+
+use std::io;
+use std::path::PathBuf;
+
+use rostree_core::{Checksum, ObjectType};
+
+/// Errors from repository operations. Each carries what was being done and to what.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("opening", "writing", ...).
+        op: &'static str,
+        /// The path involved, relative to the repo or absolute.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The directory is not a repository, or its config is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// A stored object is malformed or does not match its name.
+    #[error("Corrupted {objtype} object {checksum}: {reason}")]
+    Corrupt {
+        /// The object's type.
+        objtype: ObjectType,
+        /// The object's name.
+        checksum: Checksum,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An object that should exist does not.
+    #[error("No such {objtype} object {checksum}")]
+    MissingObject {
+        /// The object's type.
+        objtype: ObjectType,
+        /// The object's name.
+        checksum: Checksum,
+    },
+    /// A ref or revision that does not resolve.
+    #[error("Refspec '{0}' not found")]
+    RefNotFound(String),
+    /// An invalid ref, remote or refspec name.
+    #[error(transparent)]
+    RefName(#[from] rostree_core::refname::RefNameError),
+    /// Input (a tree to commit, an option value) that cannot be used.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The operation was interrupted by the caller.
+    #[error("Operation was cancelled")]
+    Cancelled,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Adds operation and path context to I/O results.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T, E: Into<io::Error>> IoContext<T> for std::result::Result<T, E> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::Io {
+            op,
+            path: path.into(),
+            source: e.into(),
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! An in-memory tree being assembled for a commit. Subtrees taken unchanged from an
+//! existing commit stay as checksums until something below them changes.
+
+use std::collections::BTreeMap;
+
+use rostree_core::object::{DirTree, DirTreeRef, validate_filename};
+use rostree_core::{Checksum, ObjectType};
+
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+use crate::transaction::Transaction;
+
+/// A node of a [`MutableTree`].
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A content object.
+    File(Checksum),
+    /// A directory being built.
+    Dir(MutableTree),
+    /// A directory stored in the repo, not yet opened: (dirtree, dirmeta).
+    Stored(Checksum, Checksum),
+}
+
+/// A directory being built.
+#[derive(Clone, Debug, Default)]
+pub struct MutableTree {
+    /// The dirmeta object; `None` until known.
+    pub meta: Option<Checksum>,
+    /// Children by name.
+    pub entries: BTreeMap<String, Node>,
+}
+
+impl MutableTree {
+    /// Opens a stored directory into an editable tree (one level).
+    pub fn load(repo: &Repo, tree: &Checksum, meta: &Checksum) -> Result<Self> {
+        let data = repo.load_metadata(ObjectType::DirTree, tree)?;
+        let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
+            objtype: ObjectType::DirTree,
+            checksum: *tree,
+            reason: e.to_string(),
+        })?;
+        let mut entries = BTreeMap::new();
+        for f in &view.files {
+            entries.insert(f.name.to_owned(), Node::File(f.checksum));
+        }
+        for d in &view.dirs {
+            entries.insert(d.name.to_owned(), Node::Stored(d.tree, d.meta));
+        }
+        Ok(MutableTree {
+            meta: Some(*meta),
+            entries,
+        })
+    }
+
+    /// Lays `other` over this tree: files and stored directories replace what was there,
+    /// directories merge recursively.
+    pub fn overlay(&mut self, repo: &Repo, other: MutableTree) -> Result<()> {
+        if other.meta.is_some() {
+            self.meta = other.meta;
+        }
+        for (name, node) in other.entries {
+            let merged = match (self.entries.remove(&name), node) {
+                (Some(Node::Dir(mut mine)), Node::Dir(theirs)) => {
+                    mine.overlay(repo, theirs)?;
+                    Node::Dir(mine)
+                }
+                (Some(Node::Stored(t, m)), Node::Dir(theirs)) => {
+                    let mut mine = MutableTree::load(repo, &t, &m)?;
+                    mine.overlay(repo, theirs)?;
+                    Node::Dir(mine)
+                }
+                (_, node) => node,
+            };
+            self.entries.insert(name, merged);
+        }
+        Ok(())
+    }
+
+    /// The directory at `path` (components), created with `meta` where missing.
+    pub fn ensure_dir(
+        &mut self,
+        repo: &Repo,
+        path: &[&str],
+        meta: Checksum,
+    ) -> Result<&mut MutableTree> {
+        let Some((first, rest)) = path.split_first() else {
+            return Ok(self);
+        };
+        validate_filename(first).map_err(Error::InvalidInput)?;
+        let node = self.entries.entry((*first).to_owned()).or_insert_with(|| {
+            Node::Dir(MutableTree {
+                meta: Some(meta),
+                entries: BTreeMap::new(),
+            })
+        });
+        if let Node::Stored(t, m) = node {
+            *node = Node::Dir(MutableTree::load(repo, t, m)?);
+        }
+        match node {
+            Node::Dir(dir) => dir.ensure_dir(repo, rest, meta),
+            _ => Err(Error::InvalidInput(format!(
+                "{first} is a file, not a directory"
+            ))),
+        }
+    }
+
+    /// Writes the dirtree objects of every modified directory; returns (dirtree, dirmeta).
+    pub fn write(&self, tx: &Transaction<'_>) -> Result<(Checksum, Checksum)> {
+        let meta = self
+            .meta
+            .ok_or_else(|| Error::InvalidInput("directory without metadata".into()))?;
+        let mut tree = DirTree::default();
+        for (name, node) in &self.entries {
+            match node {
+                Node::File(c) => tree.files.push((name.clone(), *c)),
+                Node::Stored(t, m) => tree.dirs.push((name.clone(), *t, *m)),
+                Node::Dir(sub) => {
+                    let (t, m) = sub.write(tx)?;
+                    tree.dirs.push((name.clone(), t, m));
+                }
+            }
+        }
+        let checksum = tx.write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
+        Ok((checksum, meta))
+    }
+}

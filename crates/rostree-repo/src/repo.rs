@@ -1,0 +1,726 @@
+//! Opening, creating and reading a repository.
+//!
+//! ```text
+//! repo/
+//! ├── config                 [core] repo_version=1, mode=...
+//! ├── .lock                  flock(2): shared while writing, exclusive for prune
+//! ├── objects/ab/cdef….{commit,dirtree,dirmeta,file,filez,commitmeta,...}
+//! ├── refs/heads/<ref>       64 hex digits + "\n"; "/" in a ref makes subdirectories
+//! ├── refs/remotes/<remote>/<ref>
+//! ├── refs/mirrors/<collection-id>/<ref>
+//! ├── state/<commit>.commitpartial
+//! ├── tmp/                   staging-* directories of open transactions; tmp/cache/
+//! └── extensions/
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cap_std::fs::{Dir, DirBuilder, File, OpenOptions};
+use cap_std::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use rostree_core::keyfile::KeyFile;
+use rostree_core::object::{Commit, CommitRef, DirMeta, FileHeader, Xattrs, parse_archive_header};
+use rostree_core::{Checksum, ObjectType, refname};
+use rustix::fs::FlockOperation;
+
+use crate::error::{Error, IoContext, Result};
+use crate::{RepoMode, sys};
+
+/// Options for [`Repo::init`].
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Storage mode.
+    pub mode: RepoMode,
+    /// `core.collection-id`, if any.
+    pub collection_id: Option<String>,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            mode: RepoMode::Bare,
+            collection_id: None,
+        }
+    }
+}
+
+/// An open repository.
+#[derive(Debug)]
+pub struct Repo {
+    path: PathBuf,
+    dir: Dir,
+    objects: Dir,
+    mode: RepoMode,
+    config: KeyFile,
+    fsync: bool,
+}
+
+/// The payload of a content object being read.
+pub enum Payload {
+    /// A symlink: nothing to read.
+    None,
+    /// Bytes already in memory (decompressed archive objects, bare-user symlinks).
+    Bytes(Vec<u8>),
+    /// An open file positioned at the payload start.
+    File(File),
+}
+
+impl Payload {
+    /// Reads the whole payload.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Payload::None => Ok(Vec::new()),
+            Payload::Bytes(b) => Ok(b),
+            Payload::File(mut f) => {
+                let mut out = Vec::new();
+                f.read_to_end(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// A held `flock` on the repo's `.lock`; released on drop.
+#[derive(Debug)]
+pub struct RepoLock {
+    _file: File,
+}
+
+/// Whether a ref lives locally, under a remote, or in a collection mirror.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RefKind {
+    /// `refs/heads/<name>`.
+    Local,
+    /// `refs/remotes/<remote>/<name>`.
+    Remote(String),
+    /// `refs/mirrors/<collection-id>/<name>`.
+    Mirror(String),
+}
+
+impl RefKind {
+    fn dir(&self) -> PathBuf {
+        match self {
+            RefKind::Local => PathBuf::from("refs/heads"),
+            RefKind::Remote(r) => Path::new("refs/remotes").join(r),
+            RefKind::Mirror(c) => Path::new("refs/mirrors").join(c),
+        }
+    }
+}
+
+impl Repo {
+    /// Creates a repository in `dir` (which may already exist and be empty). `path` is only
+    /// used in messages.
+    pub fn init(dir: Dir, path: impl Into<PathBuf>, options: &InitOptions) -> Result<Repo> {
+        let path = path.into();
+        if let Ok(existing) = dir.read_to_string("config") {
+            // Upstream re-init of an existing repo of the same mode is a no-op.
+            let config = KeyFile::parse(&existing)
+                .map_err(|e| Error::Config(format!("Parsing {}/config: {e}", path.display())))?;
+            let mode = config
+                .get_string("core", "mode")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if mode.parse::<RepoMode>() != Ok(options.mode) {
+                return Err(Error::Config(format!(
+                    "{} is already a repository of mode {mode}",
+                    path.display()
+                )));
+            }
+            return Repo::open(dir, path);
+        }
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        for sub in [
+            "objects",
+            "tmp",
+            "tmp/cache",
+            "extensions",
+            "state",
+            "refs",
+            "refs/heads",
+            "refs/mirrors",
+            "refs/remotes",
+        ] {
+            match dir.create_dir_with(sub, &builder) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).ctx("creating", path.join(sub)),
+            }
+        }
+        let mut config = String::from("[core]\nrepo_version=1\n");
+        config.push_str(&format!("mode={}\n", options.mode.as_str()));
+        if let Some(id) = &options.collection_id {
+            config.push_str(&format!("collection-id={id}\n"));
+        }
+        write_atomic(&dir, Path::new("config"), config.as_bytes(), 0o644, true)
+            .ctx("writing", path.join("config"))?;
+        Repo::open(dir, path)
+    }
+
+    /// Opens the repository at `dir`.
+    pub fn open(dir: Dir, path: impl Into<PathBuf>) -> Result<Repo> {
+        let path = path.into();
+        let text = dir.read_to_string("config").map_err(|e| {
+            Error::Config(format!(
+                "Couldn't open repository {}: reading config: {e}",
+                path.display()
+            ))
+        })?;
+        let config = KeyFile::parse(&text)
+            .map_err(|e| Error::Config(format!("Parsing {}/config: {e}", path.display())))?;
+        let version = config
+            .get_string("core", "repo_version")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if version != "1" {
+            return Err(Error::Config(format!(
+                "Invalid repository version '{version}' in {}/config",
+                path.display()
+            )));
+        }
+        let mode_name = config
+            .get_string("core", "mode")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "bare".to_owned());
+        let mode: RepoMode = mode_name.parse().map_err(Error::Config)?;
+        let fsync = config
+            .get_bool("core", "fsync")
+            .ok()
+            .flatten()
+            .unwrap_or(true);
+        let objects = dir
+            .open_dir("objects")
+            .ctx("opening", path.join("objects"))?;
+        Ok(Repo {
+            path,
+            dir,
+            objects,
+            mode,
+            config,
+            fsync,
+        })
+    }
+
+    /// The path given at open, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The repository root handle.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// The `objects/` handle.
+    pub fn objects_dir(&self) -> &Dir {
+        &self.objects
+    }
+
+    /// The storage mode.
+    pub fn mode(&self) -> RepoMode {
+        self.mode
+    }
+
+    /// The parsed config.
+    pub fn config(&self) -> &KeyFile {
+        &self.config
+    }
+
+    /// Whether writes are made durable (`[core] fsync`, default true).
+    pub fn fsync_enabled(&self) -> bool {
+        self.fsync
+    }
+
+    /// Turns durability off for this handle (`--disable-fsync`).
+    pub fn disable_fsync(&mut self) {
+        self.fsync = false;
+    }
+
+    /// Replaces the config file atomically with `config` and keeps it.
+    pub fn write_config(&mut self, config: KeyFile) -> Result<()> {
+        write_atomic(
+            &self.dir,
+            Path::new("config"),
+            config.to_data().as_bytes(),
+            0o644,
+            self.fsync,
+        )
+        .ctx("writing", self.path.join("config"))?;
+        self.config = config;
+        Ok(())
+    }
+
+    fn lock(&self, op: FlockOperation, nonblocking: FlockOperation) -> Result<RepoLock> {
+        let file = self
+            .dir
+            .open_with(
+                ".lock",
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .mode(0o640),
+            )
+            .ctx("opening", self.path.join(".lock"))?;
+        let timeout = self
+            .config
+            .get_u64("core", "lock-timeout-secs")
+            .ok()
+            .flatten()
+            .unwrap_or(300);
+        let deadline = Instant::now() + Duration::from_secs(timeout);
+        loop {
+            match rustix::fs::flock(&file, nonblocking) {
+                Ok(()) => return Ok(RepoLock { _file: file }),
+                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(Error::Config(format!(
+                        "Locking repo {} timed out after {timeout} seconds",
+                        self.path.display()
+                    )));
+                }
+                Err(e)
+                    if op == FlockOperation::LockShared || op == FlockOperation::LockExclusive =>
+                {
+                    return Err(e).ctx("locking", self.path.join(".lock"));
+                }
+                Err(e) => return Err(e).ctx("locking", self.path.join(".lock")),
+            }
+        }
+    }
+
+    /// Takes the shared lock (held while a transaction writes).
+    pub fn lock_shared(&self) -> Result<RepoLock> {
+        self.lock(
+            FlockOperation::LockShared,
+            FlockOperation::NonBlockingLockShared,
+        )
+    }
+
+    /// Takes the exclusive lock (held while objects are deleted).
+    pub fn lock_exclusive(&self) -> Result<RepoLock> {
+        self.lock(
+            FlockOperation::LockExclusive,
+            FlockOperation::NonBlockingLockExclusive,
+        )
+    }
+
+    /// The path of an object relative to the repo, for messages.
+    pub fn object_path(&self, objtype: ObjectType, checksum: &Checksum) -> PathBuf {
+        Path::new("objects").join(checksum.relative_path(objtype, self.mode.is_archive()))
+    }
+
+    /// Whether the object is stored.
+    pub fn has_object(&self, objtype: ObjectType, checksum: &Checksum) -> Result<bool> {
+        let rel = checksum.relative_path(objtype, self.mode.is_archive());
+        match sys::lstat_at(&self.objects, rel.as_ref()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).ctx("checking", self.object_path(objtype, checksum)),
+        }
+    }
+
+    /// Reads a metadata object's bytes, verifying they hash to its name (except commitmeta,
+    /// which is named after its commit).
+    pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
+        let rel = checksum.relative_path(objtype, self.mode.is_archive());
+        let data = match self.objects.read(&rel) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::MissingObject {
+                    objtype,
+                    checksum: *checksum,
+                });
+            }
+            Err(e) => return Err(e).ctx("reading", self.object_path(objtype, checksum)),
+        };
+        if objtype != ObjectType::CommitMeta && Checksum::digest(&data) != *checksum {
+            return Err(Error::Corrupt {
+                objtype,
+                checksum: *checksum,
+                reason: format!("its content hashes to {}", Checksum::digest(&data)),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Reads the detached metadata of a commit, if any.
+    pub fn load_commitmeta(&self, commit: &Checksum) -> Result<Option<Vec<u8>>> {
+        match self.load_metadata(ObjectType::CommitMeta, commit) {
+            Ok(d) => Ok(Some(d)),
+            Err(Error::MissingObject { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Loads and validates a commit.
+    pub fn load_commit(&self, checksum: &Checksum) -> Result<Commit> {
+        let data = self.load_metadata(ObjectType::Commit, checksum)?;
+        CommitRef::parse(&data)
+            .and_then(|c| c.to_owned())
+            .map_err(|e| Error::Corrupt {
+                objtype: ObjectType::Commit,
+                checksum: *checksum,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Loads and validates a dirmeta.
+    pub fn load_dirmeta(&self, checksum: &Checksum) -> Result<DirMeta> {
+        let data = self.load_metadata(ObjectType::DirMeta, checksum)?;
+        DirMeta::from_bytes(&data).map_err(|e| Error::Corrupt {
+            objtype: ObjectType::DirMeta,
+            checksum: *checksum,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Opens a content object: its header and a payload to read. The content is not
+    /// re-hashed here; fsck does that.
+    pub fn read_file(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
+        let rel = checksum.relative_path(ObjectType::File, self.mode.is_archive());
+        let path = || self.object_path(ObjectType::File, checksum);
+        let missing = || Error::MissingObject {
+            objtype: ObjectType::File,
+            checksum: *checksum,
+        };
+        let corrupt = |reason: String| Error::Corrupt {
+            objtype: ObjectType::File,
+            checksum: *checksum,
+            reason,
+        };
+        let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        match self.mode {
+            RepoMode::Archive => {
+                let data = match self.objects.read(&rel) {
+                    Ok(d) => d,
+                    Err(e) if not_found(&e) => return Err(missing()),
+                    Err(e) => return Err(e).ctx("reading", path()),
+                };
+                let (archive, compressed) =
+                    parse_archive_header(&data).map_err(|e| corrupt(e.to_string()))?;
+                if archive.header.is_symlink() {
+                    return Ok((archive.header, Payload::None));
+                }
+                let mut out =
+                    Vec::with_capacity(usize::try_from(archive.size).unwrap_or(0).min(1 << 30));
+                flate2::read::DeflateDecoder::new(compressed)
+                    .read_to_end(&mut out)
+                    .map_err(|e| corrupt(format!("decompressing: {e}")))?;
+                if out.len() as u64 != archive.size {
+                    return Err(corrupt(format!(
+                        "header says {} bytes, payload has {}",
+                        archive.size,
+                        out.len()
+                    )));
+                }
+                Ok((archive.header, Payload::Bytes(out)))
+            }
+            RepoMode::BareUser | RepoMode::BareSplitXattrs => {
+                let mut file = match self.objects.open(&rel) {
+                    Ok(f) => f,
+                    Err(e) if not_found(&e) => return Err(missing()),
+                    Err(e) => return Err(e).ctx("opening", path()),
+                };
+                let meta = sys::fd_xattr(&file, "user.ostreemeta")
+                    .ctx("reading xattrs of", path())?
+                    .ok_or_else(|| corrupt("missing user.ostreemeta xattr".into()))?;
+                let meta = DirMeta::from_bytes(&meta).map_err(|e| corrupt(e.to_string()))?;
+                let mut header = FileHeader {
+                    uid: meta.uid,
+                    gid: meta.gid,
+                    mode: meta.mode,
+                    rdev: 0,
+                    symlink_target: String::new(),
+                    xattrs: meta.xattrs,
+                };
+                if header.is_symlink() {
+                    let mut target = Vec::new();
+                    file.read_to_end(&mut target).ctx("reading", path())?;
+                    if target.last() == Some(&0) {
+                        target.pop();
+                    }
+                    header.symlink_target = String::from_utf8(target)
+                        .map_err(|_| corrupt("symlink target is not UTF-8".into()))?;
+                    return Ok((header, Payload::None));
+                }
+                Ok((header, Payload::File(file)))
+            }
+            RepoMode::Bare | RepoMode::BareUserOnly => {
+                let st = match sys::lstat_at(&self.objects, rel.as_ref()) {
+                    Ok(st) => st,
+                    Err(e) if not_found(&e) => return Err(missing()),
+                    Err(e) => return Err(e).ctx("reading", path()),
+                };
+                let bare = self.mode == RepoMode::Bare;
+                let mut header = FileHeader {
+                    uid: if bare { st.st_uid } else { 0 },
+                    gid: if bare { st.st_gid } else { 0 },
+                    mode: st.st_mode,
+                    rdev: 0,
+                    symlink_target: String::new(),
+                    xattrs: Xattrs::new(),
+                };
+                if header.is_symlink() {
+                    let target = rustix::fs::readlinkat(&self.objects, rel.as_str(), Vec::new())
+                        .ctx("reading link", path())?;
+                    header.symlink_target = target
+                        .into_string()
+                        .map_err(|_| corrupt("symlink target is not UTF-8".into()))?;
+                    if bare {
+                        let (dir, name) = rel.split_at(2);
+                        let sub = self.objects.open_dir(dir).ctx("opening", path())?;
+                        header.xattrs = sys::link_xattrs(&sub, name[1..].as_ref())
+                            .ctx("reading xattrs of", path())?;
+                    }
+                    return Ok((header, Payload::None));
+                }
+                let file = self.objects.open(&rel).ctx("opening", path())?;
+                if bare {
+                    header.xattrs = sys::fd_xattrs(&file).ctx("reading xattrs of", path())?;
+                }
+                Ok((header, Payload::File(file)))
+            }
+        }
+    }
+
+    /// A content object's header and payload size, without reading the payload.
+    pub fn file_info(&self, checksum: &Checksum) -> Result<(FileHeader, u64)> {
+        if self.mode != RepoMode::Archive {
+            let (header, payload) = self.read_file(checksum)?;
+            let size = match payload {
+                Payload::File(f) => f
+                    .metadata()
+                    .ctx("stat", self.object_path(ObjectType::File, checksum))?
+                    .len(),
+                _ => 0,
+            };
+            return Ok((header, size));
+        }
+        let rel = checksum.relative_path(ObjectType::File, true);
+        let path = || self.object_path(ObjectType::File, checksum);
+        let mut file = match self.objects.open(&rel) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::MissingObject {
+                    objtype: ObjectType::File,
+                    checksum: *checksum,
+                });
+            }
+            Err(e) => return Err(e).ctx("opening", path()),
+        };
+        let corrupt = |reason: String| Error::Corrupt {
+            objtype: ObjectType::File,
+            checksum: *checksum,
+            reason,
+        };
+        let mut prefix = [0u8; 8];
+        file.read_exact(&mut prefix)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if len > 1 << 24 {
+            return Err(corrupt("header too large".into()));
+        }
+        let mut head = prefix.to_vec();
+        head.resize(8 + len, 0);
+        file.read_exact(&mut head[8..])
+            .map_err(|e| corrupt(e.to_string()))?;
+        let (archive, _) = parse_archive_header(&head).map_err(|e| corrupt(e.to_string()))?;
+        Ok((archive.header, archive.size))
+    }
+
+    /// Resolves a revision: a checksum, `REF`, `REMOTE:REF`, or any of those followed by `^`
+    /// for the parent.
+    pub fn resolve_rev(&self, rev: &str) -> Result<Checksum> {
+        self.resolve_rev_optional(rev)?
+            .ok_or_else(|| Error::RefNotFound(rev.to_owned()))
+    }
+
+    /// Like [`Repo::resolve_rev`], but `None` for a ref that does not exist.
+    pub fn resolve_rev_optional(&self, rev: &str) -> Result<Option<Checksum>> {
+        if let Some(base) = rev.strip_suffix('^') {
+            let commit = self.resolve_rev(base)?;
+            let parent = self.load_commit(&commit)?.parent;
+            return match parent {
+                Some(p) => Ok(Some(p)),
+                None => Err(Error::InvalidInput(format!(
+                    "Commit {commit} has no parent"
+                ))),
+            };
+        }
+        if let Ok(c) = Checksum::from_hex(rev) {
+            return Ok(Some(c));
+        }
+        let spec = refname::parse_refspec(rev)?;
+        if let Some(remote) = spec.remote {
+            return self.read_ref(&RefKind::Remote(remote), &spec.name);
+        }
+        if let Some(c) = self.read_ref(&RefKind::Local, &spec.name)? {
+            return Ok(Some(c));
+        }
+        // `origin/main` also finds refs/remotes/origin/main, as upstream does.
+        if let Some((remote, name)) = spec.name.split_once('/')
+            && let Some(c) = self.read_ref(&RefKind::Remote(remote.to_owned()), name)?
+        {
+            return Ok(Some(c));
+        }
+        Ok(None)
+    }
+
+    /// Reads one ref file.
+    pub fn read_ref(&self, kind: &RefKind, name: &str) -> Result<Option<Checksum>> {
+        let path = kind.dir().join(name);
+        match self.dir.read_to_string(&path) {
+            Ok(text) => Checksum::from_hex(text.trim_end()).map(Some).map_err(|_| {
+                Error::Config(format!("Invalid checksum in ref file {}", path.display()))
+            }),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::NotADirectory
+                    || e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e).ctx("reading", path),
+        }
+    }
+
+    /// Lists refs of one kind, by name.
+    pub fn list_refs(&self, kind: &RefKind) -> Result<BTreeMap<String, Checksum>> {
+        let mut out = BTreeMap::new();
+        let base = kind.dir();
+        let dir = match self.dir.open_dir(&base) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).ctx("opening", base),
+        };
+        self.collect_refs(&dir, &base, "", &mut out)?;
+        Ok(out)
+    }
+
+    fn collect_refs(
+        &self,
+        dir: &Dir,
+        base: &Path,
+        prefix: &str,
+        out: &mut BTreeMap<String, Checksum>,
+    ) -> Result<()> {
+        for entry in dir.entries().ctx("listing", base.join(prefix))? {
+            let entry = entry.ctx("listing", base.join(prefix))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let full = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let ft = entry.file_type().ctx("stat", base.join(&full))?;
+            if ft.is_dir() {
+                let sub = dir.open_dir(&name).ctx("opening", base.join(&full))?;
+                self.collect_refs(&sub, base, &full, out)?;
+            } else if ft.is_file() {
+                let text = dir.read_to_string(&name).ctx("reading", base.join(&full))?;
+                let c = Checksum::from_hex(text.trim_end()).map_err(|_| {
+                    Error::Config(format!(
+                        "Invalid checksum in ref file {}",
+                        base.join(&full).display()
+                    ))
+                })?;
+                out.insert(full, c);
+            }
+        }
+        Ok(())
+    }
+
+    /// The names of remotes that have refs under `refs/remotes/`.
+    pub fn list_ref_remotes(&self) -> Result<Vec<String>> {
+        self.subdir_names("refs/remotes")
+    }
+
+    /// The collection IDs that have refs under `refs/mirrors/`.
+    pub fn list_ref_collections(&self) -> Result<Vec<String>> {
+        self.subdir_names("refs/mirrors")
+    }
+
+    fn subdir_names(&self, path: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let dir = match self.dir.open_dir(path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            Err(e) => return Err(e).ctx("opening", path),
+        };
+        for entry in dir.entries().ctx("listing", path)? {
+            let entry = entry.ctx("listing", path)?;
+            if entry.file_type().ctx("stat", path)?.is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Points a ref at `target`, or deletes it with `None`. Written atomically.
+    pub fn set_ref(&self, kind: &RefKind, name: &str, target: Option<&Checksum>) -> Result<()> {
+        refname::validate_ref(name)?;
+        let path = kind.dir().join(name);
+        match target {
+            Some(c) => {
+                if let Some(parent) = path.parent() {
+                    let mut builder = DirBuilder::new();
+                    builder.recursive(true).mode(0o755);
+                    self.dir
+                        .create_dir_with(parent, &builder)
+                        .ctx("creating", parent)?;
+                }
+                write_atomic(
+                    &self.dir,
+                    &path,
+                    format!("{c}\n").as_bytes(),
+                    0o644,
+                    self.fsync,
+                )
+                .ctx("writing", &path)
+            }
+            None => match self.dir.remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(Error::RefNotFound(name.to_owned()))
+                }
+                Err(e) => Err(e).ctx("deleting", &path),
+            },
+        }
+    }
+}
+
+/// Writes `data` to `path` in `dir` through a temporary file and a rename, so readers see the
+/// old or the new content, never a mix.
+pub(crate) fn write_atomic(
+    dir: &Dir,
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    durable: bool,
+) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let mut file = dir.open_with(
+        &tmp,
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode),
+    )?;
+    file.write_all(data)?;
+    if durable {
+        file.sync_all()?;
+    }
+    drop(file);
+    dir.rename(&tmp, dir, path)
+}

@@ -1,0 +1,139 @@
+//! Small filesystem helpers over rustix: xattrs relative to a directory handle, and stat.
+//!
+//! Symlinks cannot be opened for xattr calls, so their xattrs are read through
+//! `/proc/self/fd/<dirfd>/<name>` with the `l*xattr` calls, as libostree does.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use rostree_core::object::Xattrs;
+use rustix::fs::{AtFlags, Stat, XattrFlags};
+
+/// Opens the subdirectory `name` of `dir`, refusing to follow a symlink.
+pub fn open_dir_nofollow(dir: &cap_std::fs::Dir, name: &str) -> io::Result<cap_std::fs::Dir> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(cap_std::fs::Dir::from_std_file(std::fs::File::from(fd)))
+}
+
+/// A readable descriptor for a directory handle. cap-std opens directories with `O_PATH`,
+/// which `flistxattr` and `syncfs` refuse.
+pub fn readable_dir(dir: &cap_std::fs::Dir) -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// `lstat` of `name` inside `dir`.
+pub fn lstat_at(dir: impl AsFd, name: &OsStr) -> io::Result<Stat> {
+    Ok(rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?)
+}
+
+fn proc_path(dir: BorrowedFd<'_>, name: &OsStr) -> PathBuf {
+    let mut p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    p.push(name);
+    p
+}
+
+fn collect_xattrs(
+    list: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+    get: impl Fn(&OsStr, &mut [u8]) -> rustix::io::Result<usize>,
+) -> io::Result<Xattrs> {
+    let mut names = vec![0u8; 1024];
+    loop {
+        match list(&mut names) {
+            Ok(n) => {
+                names.truncate(n);
+                break;
+            }
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(rustix::io::Errno::NOTSUP) => return Ok(Xattrs::new()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let mut value = vec![0u8; 256];
+        loop {
+            match get(OsStr::from_bytes(name), &mut value) {
+                Ok(n) => {
+                    value.truncate(n);
+                    break;
+                }
+                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        out.push((name.to_vec(), value));
+    }
+    Ok(Xattrs(out).sorted())
+}
+
+/// Every xattr of an open file or directory, sorted by name.
+pub fn fd_xattrs(fd: impl AsFd) -> io::Result<Xattrs> {
+    let fd = fd.as_fd();
+    collect_xattrs(
+        |buf| rustix::fs::flistxattr(fd, buf),
+        |name, buf| rustix::fs::fgetxattr(fd, name, buf),
+    )
+}
+
+/// Every xattr of `name` in `dir`, without following a symlink.
+pub fn link_xattrs(dir: impl AsFd, name: &OsStr) -> io::Result<Xattrs> {
+    let path = proc_path(dir.as_fd(), name);
+    collect_xattrs(
+        |buf| rustix::fs::llistxattr(&path, buf),
+        |n, buf| rustix::fs::lgetxattr(&path, n, buf),
+    )
+}
+
+/// Sets xattrs on an open file.
+pub fn set_fd_xattrs(fd: impl AsFd, xattrs: &Xattrs) -> io::Result<()> {
+    for (name, value) in &xattrs.0 {
+        rustix::fs::fsetxattr(
+            fd.as_fd(),
+            OsStr::from_bytes(name),
+            value,
+            XattrFlags::empty(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Sets xattrs on `name` in `dir` without following a symlink.
+pub fn set_link_xattrs(dir: impl AsFd, name: &OsStr, xattrs: &Xattrs) -> io::Result<()> {
+    let path = proc_path(dir.as_fd(), name);
+    for (n, value) in &xattrs.0 {
+        rustix::fs::lsetxattr(&path, OsStr::from_bytes(n), value, XattrFlags::empty())?;
+    }
+    Ok(())
+}
+
+/// Reads one xattr of an open file, `None` if it is absent.
+pub fn fd_xattr(fd: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let fd = fd.as_fd();
+    let mut value = vec![0u8; 256];
+    loop {
+        match rustix::fs::fgetxattr(fd, name, &mut value) {
+            Ok(n) => {
+                value.truncate(n);
+                return Ok(Some(value));
+            }
+            Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+            Err(rustix::io::Errno::NODATA) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

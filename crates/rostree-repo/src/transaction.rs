@@ -1,0 +1,476 @@
+//! Transactions: objects are written into a staging directory and moved into `objects/`
+//! only when the transaction commits.
+//!
+//! ```text
+//! tmp/staging-<boot-id>-<random>/
+//! ├── ab/cdef….file        new objects, named as they will be in objects/
+//! └── ab/.tmp-N             files being written
+//! ```
+//! Commit makes the data durable once for all objects (one `syncfs`), renames them into
+//! `objects/`, then fsyncs the touched directories; refs are written after that by the
+//! caller, so a ref never points at an object a crash could lose. Dropping a transaction
+//! without committing removes the staging directory.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use cap_std::fs::{Dir, DirBuilder, OpenOptions};
+use cap_std::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use rostree_core::object::{DirMeta, FileHeader, content_checksum};
+use rostree_core::{Checksum, ObjectType};
+use rustix::fs::{AtFlags, Timestamps};
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::{Repo, RepoLock};
+use crate::{RepoMode, sys};
+
+/// Counts of what a transaction wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransactionStats {
+    /// Metadata objects newly written.
+    pub metadata_objects_written: u64,
+    /// Content objects newly written.
+    pub content_objects_written: u64,
+    /// Bytes of content written (as stored, so compressed in archive repos).
+    pub content_bytes_written: u64,
+}
+
+/// An open transaction on a repository.
+pub struct Transaction<'r> {
+    repo: &'r Repo,
+    _lock: RepoLock,
+    staging: Dir,
+    staging_path: PathBuf,
+    subdirs: Vec<AtomicBool>,
+    staged: Mutex<HashSet<(ObjectType, Checksum)>>,
+    tmp_counter: AtomicU64,
+    metadata_written: AtomicU64,
+    content_written: AtomicU64,
+    content_bytes: AtomicU64,
+    committed: bool,
+}
+
+/// Where the payload of a content object comes from.
+pub enum Source<'a> {
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+    /// A reader producing exactly the payload.
+    Reader(&'a mut dyn Read),
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "noboot".to_owned())
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+impl<'r> Transaction<'r> {
+    /// Starts a transaction: takes the shared lock and creates a staging directory.
+    pub fn begin(repo: &'r Repo) -> Result<Self> {
+        let lock = repo.lock_shared()?;
+        let name = format!("staging-{}-{}", boot_id(), random_suffix());
+        let staging_path = PathBuf::from("tmp").join(&name);
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        repo.dir()
+            .create_dir_with(&staging_path, &builder)
+            .ctx("creating", repo.path().join(&staging_path))?;
+        let staging = repo
+            .dir()
+            .open_dir(&staging_path)
+            .ctx("opening", &staging_path)?;
+        Ok(Transaction {
+            repo,
+            _lock: lock,
+            staging,
+            staging_path,
+            subdirs: (0..256).map(|_| AtomicBool::new(false)).collect(),
+            staged: Mutex::new(HashSet::new()),
+            tmp_counter: AtomicU64::new(0),
+            metadata_written: AtomicU64::new(0),
+            content_written: AtomicU64::new(0),
+            content_bytes: AtomicU64::new(0),
+            committed: false,
+        })
+    }
+
+    /// The repository being written.
+    pub fn repo(&self) -> &'r Repo {
+        self.repo
+    }
+
+    fn is_staged(&self, objtype: ObjectType, checksum: &Checksum) -> bool {
+        self.staged
+            .lock()
+            .map(|s| s.contains(&(objtype, *checksum)))
+            .unwrap_or(false)
+    }
+
+    /// Whether the object is stored or already staged.
+    pub fn has_object(&self, objtype: ObjectType, checksum: &Checksum) -> Result<bool> {
+        Ok(self.is_staged(objtype, checksum) || self.repo.has_object(objtype, checksum)?)
+    }
+
+    fn subdir(&self, checksum: &Checksum) -> Result<Dir> {
+        let prefix = checksum.prefix_dir();
+        let idx = usize::from(checksum.as_bytes()[0]);
+        if !self.subdirs[idx].load(Ordering::Acquire) {
+            let mut builder = DirBuilder::new();
+            builder.mode(0o755);
+            match self.staging.create_dir_with(&prefix, &builder) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).ctx("creating", self.staging_path.join(&prefix)),
+            }
+            self.subdirs[idx].store(true, Ordering::Release);
+        }
+        self.staging
+            .open_dir(&prefix)
+            .ctx("opening", self.staging_path.join(&prefix))
+    }
+
+    fn tmp_name(&self) -> String {
+        format!(".tmp-{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn final_name(&self, objtype: ObjectType, checksum: &Checksum) -> String {
+        format!(
+            "{}.{}",
+            checksum.suffix_hex(),
+            objtype.extension(self.repo.mode().is_archive())
+        )
+    }
+
+    fn mark_staged(&self, objtype: ObjectType, checksum: Checksum) {
+        if let Ok(mut s) = self.staged.lock() {
+            s.insert((objtype, checksum));
+        }
+    }
+
+    /// Stores a metadata object (already in normal form); returns its checksum.
+    pub fn write_metadata(&self, objtype: ObjectType, data: &[u8]) -> Result<Checksum> {
+        let checksum = Checksum::digest(data);
+        self.write_metadata_as(objtype, &checksum, data)?;
+        Ok(checksum)
+    }
+
+    /// Stores a metadata object under a given name (detached metadata is named after its
+    /// commit, not its content).
+    pub fn write_metadata_as(
+        &self,
+        objtype: ObjectType,
+        checksum: &Checksum,
+        data: &[u8],
+    ) -> Result<()> {
+        if objtype != ObjectType::CommitMeta && self.has_object(objtype, checksum)? {
+            return Ok(());
+        }
+        let sub = self.subdir(checksum)?;
+        let name = self.final_name(objtype, checksum);
+        let tmp = self.tmp_name();
+        let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
+        let mut file = sub
+            .open_with(
+                &tmp,
+                OpenOptions::new().write(true).create_new(true).mode(0o644),
+            )
+            .ctx("creating", path())?;
+        file.write_all(data).ctx("writing", path())?;
+        drop(file);
+        sub.rename(&tmp, &sub, &name).ctx("renaming", path())?;
+        self.mark_staged(objtype, *checksum);
+        self.metadata_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads back a metadata object staged by this transaction.
+    pub fn read_staged(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
+        if !self.is_staged(objtype, checksum) {
+            return Err(Error::MissingObject {
+                objtype,
+                checksum: *checksum,
+            });
+        }
+        let path = PathBuf::from(checksum.prefix_dir()).join(self.final_name(objtype, checksum));
+        self.staging
+            .read(&path)
+            .ctx("reading", self.staging_path.join(&path))
+    }
+
+    /// Stores a content object, hashing it first; returns its checksum.
+    pub fn write_content(&self, header: &FileHeader, payload: &[u8]) -> Result<Checksum> {
+        let checksum = content_checksum(header, payload);
+        self.write_content_as(&checksum, header, Source::Bytes(payload))?;
+        Ok(checksum)
+    }
+
+    /// Stores a content object whose checksum the caller computed. Nothing is written if the
+    /// object exists already.
+    pub fn write_content_as(
+        &self,
+        checksum: &Checksum,
+        header: &FileHeader,
+        source: Source<'_>,
+    ) -> Result<()> {
+        if self.has_object(ObjectType::File, checksum)? {
+            return Ok(());
+        }
+        let sub = self.subdir(checksum)?;
+        let name = self.final_name(ObjectType::File, checksum);
+        let tmp = self.tmp_name();
+        let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
+        let written = match self.repo.mode() {
+            RepoMode::Archive => self
+                .write_archive(&sub, &tmp, header, source)
+                .ctx("writing", path())?,
+            mode if header.is_symlink()
+                && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) =>
+            {
+                rustix::fs::symlinkat(header.symlink_target.as_str(), &sub, tmp.as_str())
+                    .ctx("creating symlink", path())?;
+                if mode == RepoMode::Bare {
+                    rustix::fs::chownat(
+                        &sub,
+                        tmp.as_str(),
+                        Some(rustix::fs::Uid::from_raw(header.uid)),
+                        Some(rustix::fs::Gid::from_raw(header.gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .ctx("changing owner of", path())?;
+                    sys::set_link_xattrs(&sub, OsStr::new(&tmp), &header.xattrs)
+                        .ctx("setting xattrs of", path())?;
+                }
+                set_zero_mtime(&sub, &tmp, AtFlags::SYMLINK_NOFOLLOW)
+                    .ctx("setting mtime of", path())?;
+                0
+            }
+            mode => self
+                .write_bare_file(mode, &sub, &tmp, header, source)
+                .ctx("writing", path())?,
+        };
+        sub.rename(&tmp, &sub, &name).ctx("renaming", path())?;
+        self.mark_staged(ObjectType::File, *checksum);
+        self.content_written.fetch_add(1, Ordering::Relaxed);
+        self.content_bytes.fetch_add(written, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn write_archive(
+        &self,
+        sub: &Dir,
+        tmp: &str,
+        header: &FileHeader,
+        source: Source<'_>,
+    ) -> std::io::Result<u64> {
+        let level = self
+            .repo
+            .config()
+            .get_int("archive", "zlib-level")
+            .ok()
+            .flatten()
+            .and_then(|l| u32::try_from(l).ok())
+            .filter(|l| *l <= 9)
+            .unwrap_or(6);
+        let file = sub.open_with(
+            tmp,
+            OpenOptions::new().write(true).create_new(true).mode(0o644),
+        )?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let size = match &source {
+            Source::Bytes(b) => b.len() as u64,
+            Source::Reader(_) => 0,
+        };
+        let compressed = match source {
+            Source::Bytes(payload) => {
+                out.write_all(&header.archive_header(size))?;
+                if header.is_symlink() {
+                    Vec::new()
+                } else {
+                    let mut enc = flate2::write::DeflateEncoder::new(
+                        Vec::with_capacity(payload.len() / 2 + 64),
+                        flate2::Compression::new(level),
+                    );
+                    enc.write_all(payload)?;
+                    enc.finish()?
+                }
+            }
+            Source::Reader(reader) => {
+                // The header carries the uncompressed size, so read everything first.
+                let mut payload = Vec::new();
+                reader.read_to_end(&mut payload)?;
+                out.write_all(&header.archive_header(payload.len() as u64))?;
+                let mut enc =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+                enc.write_all(&payload)?;
+                enc.finish()?
+            }
+        };
+        out.write_all(&compressed)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        let len = file.metadata()?.len();
+        Ok(len)
+    }
+
+    fn write_bare_file(
+        &self,
+        mode: RepoMode,
+        sub: &Dir,
+        tmp: &str,
+        header: &FileHeader,
+        source: Source<'_>,
+    ) -> std::io::Result<u64> {
+        let mut file = sub.open_with(
+            tmp,
+            OpenOptions::new().write(true).create_new(true).mode(0o600),
+        )?;
+        let written = if header.is_symlink() {
+            // bare-user stores a symlink as a regular file holding the target and a NUL.
+            let mut data = header.symlink_target.as_bytes().to_vec();
+            data.push(0);
+            file.write_all(&data)?;
+            data.len() as u64
+        } else {
+            match source {
+                Source::Bytes(b) => {
+                    file.write_all(b)?;
+                    b.len() as u64
+                }
+                Source::Reader(r) => std::io::copy(r, &mut file)?,
+            }
+        };
+        let perms = header.mode & 0o7777;
+        match mode {
+            RepoMode::Bare => {
+                rustix::fs::fchown(
+                    &file,
+                    Some(rustix::fs::Uid::from_raw(header.uid)),
+                    Some(rustix::fs::Gid::from_raw(header.gid)),
+                )?;
+                // chown clears setuid/setgid, so the mode goes on after it.
+                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(perms))?;
+                sys::set_fd_xattrs(&file, &header.xattrs)?;
+            }
+            RepoMode::BareUserOnly => {
+                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(perms))?;
+            }
+            RepoMode::BareUser | RepoMode::BareSplitXattrs | RepoMode::Archive => {
+                let stored = if header.is_symlink() {
+                    0o644
+                } else {
+                    (perms & 0o775) | 0o400
+                };
+                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(stored))?;
+                let meta = DirMeta {
+                    uid: header.uid,
+                    gid: header.gid,
+                    mode: header.mode,
+                    xattrs: header.xattrs.clone(),
+                };
+                rustix::fs::fsetxattr(
+                    &file,
+                    "user.ostreemeta",
+                    &meta.to_bytes(),
+                    rustix::fs::XattrFlags::empty(),
+                )?;
+            }
+        }
+        rustix::fs::futimens(&file, &zero_timestamps())?;
+        Ok(written)
+    }
+
+    /// Makes every staged object durable and moves it into `objects/`.
+    pub fn commit(mut self) -> Result<TransactionStats> {
+        let repo = self.repo;
+        let staged: Vec<(ObjectType, Checksum)> = match self.staged.lock() {
+            Ok(mut s) => s.drain().collect(),
+            Err(_) => return Err(Error::InvalidInput("transaction state poisoned".into())),
+        };
+        if repo.fsync_enabled() && !staged.is_empty() {
+            let fd = sys::readable_dir(&self.staging).ctx("opening", &self.staging_path)?;
+            rustix::fs::syncfs(&fd).ctx("syncing", &self.staging_path)?;
+        }
+        let mut touched = std::collections::BTreeSet::new();
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        for (objtype, checksum) in &staged {
+            let prefix = checksum.prefix_dir();
+            if touched.insert(prefix.clone()) {
+                match repo.objects_dir().create_dir_with(&prefix, &builder) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(e).ctx("creating", PathBuf::from("objects").join(&prefix));
+                    }
+                }
+            }
+            let name = self.final_name(*objtype, checksum);
+            let from = PathBuf::from(&prefix).join(&name);
+            self.staging
+                .rename(&from, repo.objects_dir(), &from)
+                .ctx("moving into place", repo.object_path(*objtype, checksum))?;
+        }
+        if repo.fsync_enabled() {
+            for prefix in &touched {
+                let dir = repo.objects_dir().open_dir(prefix).ctx("opening", prefix)?;
+                sys::readable_dir(&dir)
+                    .and_then(|fd| Ok(rustix::fs::fsync(&fd)?))
+                    .ctx("syncing", PathBuf::from("objects").join(prefix))?;
+            }
+            sys::readable_dir(repo.objects_dir())
+                .and_then(|fd| Ok(rustix::fs::fsync(&fd)?))
+                .ctx("syncing", "objects")?;
+        }
+        self.committed = true;
+        self.cleanup();
+        Ok(TransactionStats {
+            metadata_objects_written: self.metadata_written.load(Ordering::Relaxed),
+            content_objects_written: self.content_written.load(Ordering::Relaxed),
+            content_bytes_written: self.content_bytes.load(Ordering::Relaxed),
+        })
+    }
+
+    fn cleanup(&self) {
+        // Best effort: a leftover staging dir is harmless and removed by the next cleanup.
+        let _ = self.repo.dir().remove_dir_all(&self.staging_path);
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.cleanup();
+        }
+    }
+}
+
+fn zero_timestamps() -> Timestamps {
+    let zero = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: zero,
+        last_modification: zero,
+    }
+}
+
+fn set_zero_mtime(dir: &Dir, name: &str, flags: AtFlags) -> std::io::Result<()> {
+    Ok(rustix::fs::utimensat(dir, name, &zero_timestamps(), flags)?)
+}
