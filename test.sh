@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's second command: install the test dependencies and run the whole test suite.
+# Upstream ostree is the oracle of the differential tests; they fail (never skip) without it.
+set -euo pipefail
+cd "$(dirname "$0")"
+need=()
+command -v ostree >/dev/null || need+=(ostree)
+command -v setfattr >/dev/null || need+=(attr)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    else
+        sudo apt-get update -qq
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    fi
+fi
+ostree --version >/dev/null || { echo "upstream ostree is required for the differential tests" >&2; exit 1; }
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
