@@ -286,7 +286,7 @@ def main() -> None:
     if warnings:
         body += "\n" + "\n".join(warnings) + "\n"
     body += ("\nPer-run spread and CPU time (wall time on this shared VM is "
-             "noisy, mostly from disk I/O; CPU time is steadier):\n\n"
+             "noisy, mostly from disk I/O; CPU time is usually steadier):\n\n"
              + "\n".join(detail) + "\n")
     (RESULTS / "latest.md").write_text(body)
     print(f"\nwritten: {RESULTS / 'latest.md'}", file=sys.stderr)

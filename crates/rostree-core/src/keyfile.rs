@@ -438,10 +438,10 @@ impl KeyFile {
     pub fn groups(&self) -> Vec<&str> {
         let mut groups: Vec<&str> = Vec::new();
         for line in &self.lines {
-            if let Kind::Group(name) = &line.kind {
-                if !groups.contains(&name.as_str()) {
-                    groups.push(name);
-                }
+            if let Kind::Group(name) = &line.kind
+                && !groups.contains(&name.as_str())
+            {
+                groups.push(name);
             }
         }
         groups
@@ -655,15 +655,15 @@ impl KeyFile {
     fn insert_line(&mut self, index: usize, line: Line) {
         // A last line without a line ending gets one once something follows it. A `\r` it ends
         // with then turns into a CRLF line ending, as the next read will see it.
-        if index == self.lines.len() {
-            if let Some(last) = self.lines.last_mut().filter(|l| l.ending == Ending::None) {
-                last.ending = Ending::Lf;
-                if last.text.ends_with('\r') {
-                    last.text.pop();
-                    last.ending = Ending::CrLf;
-                    if let Kind::Entry { value_start, .. } = &mut last.kind {
-                        *value_start = (*value_start).min(last.text.len());
-                    }
+        if index == self.lines.len()
+            && let Some(last) = self.lines.last_mut().filter(|l| l.ending == Ending::None)
+        {
+            last.ending = Ending::Lf;
+            if last.text.ends_with('\r') {
+                last.text.pop();
+                last.ending = Ending::CrLf;
+                if let Kind::Entry { value_start, .. } = &mut last.kind {
+                    *value_start = (*value_start).min(last.text.len());
                 }
             }
         }

@@ -252,7 +252,7 @@ pub fn commit(
     if let Some(sizes) = sizes {
         let mut entries = sizes.into_inner().unwrap_or_default();
         add_metadata_sizes(repo, &tx, &root_tree, &root_meta, &mut entries)?;
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by_key(|a| a.0);
         entries.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
         let values = entries
             .into_iter()

@@ -5,12 +5,14 @@
 //! path against the process's working directory or root.
 
 pub mod commit;
+mod deflate;
 mod error;
 mod mode;
 pub mod mtree;
 mod repo;
 mod sys;
 pub mod transaction;
+mod writeback;
 
 pub use error::{Error, Result};
 pub use mode::RepoMode;

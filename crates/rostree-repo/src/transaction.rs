@@ -16,10 +16,11 @@ use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cap_std::fs::{Dir, DirBuilder, OpenOptions};
 use cap_std::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use rayon::prelude::*;
 use rostree_core::object::{DirMeta, FileHeader, content_checksum};
 use rostree_core::{Checksum, ObjectType};
 use rustix::fs::{AtFlags, Timestamps};
@@ -45,9 +46,10 @@ pub struct Transaction<'r> {
     _lock: RepoLock,
     staging: Dir,
     staging_path: PathBuf,
-    subdirs: Vec<AtomicBool>,
+    subdirs: Vec<std::sync::OnceLock<Dir>>,
     staged: Mutex<HashSet<(ObjectType, Checksum)>>,
     tmp_counter: AtomicU64,
+    zlib_level: u32,
     metadata_written: AtomicU64,
     content_written: AtomicU64,
     content_bytes: AtomicU64,
@@ -101,9 +103,17 @@ impl<'r> Transaction<'r> {
             _lock: lock,
             staging,
             staging_path,
-            subdirs: (0..256).map(|_| AtomicBool::new(false)).collect(),
+            subdirs: (0..256).map(|_| std::sync::OnceLock::new()).collect(),
             staged: Mutex::new(HashSet::new()),
             tmp_counter: AtomicU64::new(0),
+            zlib_level: repo
+                .config()
+                .get_int("archive", "zlib-level")
+                .ok()
+                .flatten()
+                .and_then(|l| u32::try_from(l).ok())
+                .filter(|l| *l <= 9)
+                .unwrap_or(6),
             metadata_written: AtomicU64::new(0),
             content_written: AtomicU64::new(0),
             content_bytes: AtomicU64::new(0),
@@ -128,22 +138,25 @@ impl<'r> Transaction<'r> {
         Ok(self.is_staged(objtype, checksum) || self.repo.has_object(objtype, checksum)?)
     }
 
-    fn subdir(&self, checksum: &Checksum) -> Result<Dir> {
-        let prefix = checksum.prefix_dir();
-        let idx = usize::from(checksum.as_bytes()[0]);
-        if !self.subdirs[idx].load(Ordering::Acquire) {
-            let mut builder = DirBuilder::new();
-            builder.mode(0o755);
-            match self.staging.create_dir_with(&prefix, &builder) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).ctx("creating", self.staging_path.join(&prefix)),
-            }
-            self.subdirs[idx].store(true, Ordering::Release);
+    fn subdir(&self, checksum: &Checksum) -> Result<&Dir> {
+        let slot = &self.subdirs[usize::from(checksum.as_bytes()[0])];
+        if let Some(dir) = slot.get() {
+            return Ok(dir);
         }
-        self.staging
+        let prefix = checksum.prefix_dir();
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        match self.staging.create_dir_with(&prefix, &builder) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).ctx("creating", self.staging_path.join(&prefix)),
+        }
+        let dir = self
+            .staging
             .open_dir(&prefix)
-            .ctx("opening", self.staging_path.join(&prefix))
+            .ctx("opening", self.staging_path.join(&prefix))?;
+        // Another thread may have won the race; either handle names the same directory.
+        Ok(slot.get_or_init(|| dir))
     }
 
     fn tmp_name(&self) -> String {
@@ -194,7 +207,7 @@ impl<'r> Transaction<'r> {
             .ctx("creating", path())?;
         file.write_all(data).ctx("writing", path())?;
         drop(file);
-        sub.rename(&tmp, &sub, &name).ctx("renaming", path())?;
+        sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
         self.mark_staged(objtype, *checksum);
         self.metadata_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -238,34 +251,34 @@ impl<'r> Transaction<'r> {
         let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
         let written = match self.repo.mode() {
             RepoMode::Archive => self
-                .write_archive(&sub, &tmp, header, source)
+                .write_archive(sub, &tmp, header, source)
                 .ctx("writing", path())?,
             mode if header.is_symlink()
                 && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) =>
             {
-                rustix::fs::symlinkat(header.symlink_target.as_str(), &sub, tmp.as_str())
+                rustix::fs::symlinkat(header.symlink_target.as_str(), sub, tmp.as_str())
                     .ctx("creating symlink", path())?;
                 if mode == RepoMode::Bare {
                     rustix::fs::chownat(
-                        &sub,
+                        sub,
                         tmp.as_str(),
                         Some(rustix::fs::Uid::from_raw(header.uid)),
                         Some(rustix::fs::Gid::from_raw(header.gid)),
                         AtFlags::SYMLINK_NOFOLLOW,
                     )
                     .ctx("changing owner of", path())?;
-                    sys::set_link_xattrs(&sub, OsStr::new(&tmp), &header.xattrs)
+                    sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
                         .ctx("setting xattrs of", path())?;
                 }
-                set_zero_mtime(&sub, &tmp, AtFlags::SYMLINK_NOFOLLOW)
+                set_zero_mtime(sub, &tmp, AtFlags::SYMLINK_NOFOLLOW)
                     .ctx("setting mtime of", path())?;
                 0
             }
             mode => self
-                .write_bare_file(mode, &sub, &tmp, header, source)
+                .write_bare_file(mode, sub, &tmp, header, source)
                 .ctx("writing", path())?,
         };
-        sub.rename(&tmp, &sub, &name).ctx("renaming", path())?;
+        sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
         self.mark_staged(ObjectType::File, *checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
         self.content_bytes.fetch_add(written, Ordering::Relaxed);
@@ -279,53 +292,33 @@ impl<'r> Transaction<'r> {
         header: &FileHeader,
         source: Source<'_>,
     ) -> std::io::Result<u64> {
-        let level = self
-            .repo
-            .config()
-            .get_int("archive", "zlib-level")
-            .ok()
-            .flatten()
-            .and_then(|l| u32::try_from(l).ok())
-            .filter(|l| *l <= 9)
-            .unwrap_or(6);
-        let file = sub.open_with(
+        let level = self.zlib_level;
+        let mut owned = Vec::new();
+        let payload = match source {
+            Source::Bytes(b) => b,
+            Source::Reader(reader) => {
+                // The header carries the uncompressed size, so read everything first.
+                reader.read_to_end(&mut owned)?;
+                &owned
+            }
+        };
+        let mut file = sub.open_with(
             tmp,
             OpenOptions::new().write(true).create_new(true).mode(0o644),
         )?;
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        let size = match &source {
-            Source::Bytes(b) => b.len() as u64,
-            Source::Reader(_) => 0,
-        };
-        let compressed = match source {
-            Source::Bytes(payload) => {
-                out.write_all(&header.archive_header(size))?;
-                if header.is_symlink() {
-                    Vec::new()
-                } else {
-                    let mut enc = flate2::write::DeflateEncoder::new(
-                        Vec::with_capacity(payload.len() / 2 + 64),
-                        flate2::Compression::new(level),
-                    );
-                    enc.write_all(payload)?;
-                    enc.finish()?
-                }
+        let head = header.archive_header(payload.len() as u64);
+        if header.is_symlink() {
+            file.write_all(&head)?;
+            return Ok(head.len() as u64);
+        }
+        let durable = self.repo.fsync_enabled();
+        crate::deflate::with_compressed(level, &head, payload, |data| {
+            file.write_all(data)?;
+            if durable {
+                crate::writeback::start(&file);
             }
-            Source::Reader(reader) => {
-                // The header carries the uncompressed size, so read everything first.
-                let mut payload = Vec::new();
-                reader.read_to_end(&mut payload)?;
-                out.write_all(&header.archive_header(payload.len() as u64))?;
-                let mut enc =
-                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
-                enc.write_all(&payload)?;
-                enc.finish()?
-            }
-        };
-        out.write_all(&compressed)?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        let len = file.metadata()?.len();
-        Ok(len)
+            Ok(data.len() as u64)
+        })
     }
 
     fn write_bare_file(
@@ -392,6 +385,9 @@ impl<'r> Transaction<'r> {
             }
         }
         rustix::fs::futimens(&file, &zero_timestamps())?;
+        if self.repo.fsync_enabled() {
+            crate::writeback::start(&file);
+        }
         Ok(written)
     }
 
@@ -406,12 +402,21 @@ impl<'r> Transaction<'r> {
             let fd = sys::readable_dir(&self.staging).ctx("opening", &self.staging_path)?;
             rustix::fs::syncfs(&fd).ctx("syncing", &self.staging_path)?;
         }
-        let mut touched = std::collections::BTreeSet::new();
-        let mut builder = DirBuilder::new();
-        builder.mode(0o755);
-        for (objtype, checksum) in &staged {
-            let prefix = checksum.prefix_dir();
-            if touched.insert(prefix.clone()) {
+        // Renames into different objects/XX directories do not contend, so each directory's
+        // batch runs on its own worker.
+        let mut by_prefix: std::collections::BTreeMap<String, Vec<(ObjectType, Checksum)>> =
+            Default::default();
+        for entry in &staged {
+            by_prefix
+                .entry(entry.1.prefix_dir())
+                .or_default()
+                .push(*entry);
+        }
+        by_prefix
+            .into_par_iter()
+            .try_for_each(|(prefix, objects)| -> Result<()> {
+                let mut builder = DirBuilder::new();
+                builder.mode(0o755);
                 match repo.objects_dir().create_dir_with(&prefix, &builder) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -419,23 +424,27 @@ impl<'r> Transaction<'r> {
                         return Err(e).ctx("creating", PathBuf::from("objects").join(&prefix));
                     }
                 }
-            }
-            let name = self.final_name(*objtype, checksum);
-            let from = PathBuf::from(&prefix).join(&name);
-            self.staging
-                .rename(&from, repo.objects_dir(), &from)
-                .ctx("moving into place", repo.object_path(*objtype, checksum))?;
-        }
-        if repo.fsync_enabled() {
-            for prefix in &touched {
-                let dir = repo.objects_dir().open_dir(prefix).ctx("opening", prefix)?;
-                sys::readable_dir(&dir)
-                    .and_then(|fd| Ok(rustix::fs::fsync(&fd)?))
-                    .ctx("syncing", PathBuf::from("objects").join(prefix))?;
-            }
-            sys::readable_dir(repo.objects_dir())
-                .and_then(|fd| Ok(rustix::fs::fsync(&fd)?))
-                .ctx("syncing", "objects")?;
+                let from_dir = self
+                    .staging
+                    .open_dir(&prefix)
+                    .ctx("opening", self.staging_path.join(&prefix))?;
+                let to_dir = repo
+                    .objects_dir()
+                    .open_dir(&prefix)
+                    .ctx("opening", PathBuf::from("objects").join(&prefix))?;
+                for (objtype, checksum) in objects {
+                    let name = self.final_name(objtype, &checksum);
+                    from_dir
+                        .rename(&name, &to_dir, &name)
+                        .ctx("moving into place", repo.object_path(objtype, &checksum))?;
+                }
+                Ok(())
+            })?;
+        if repo.fsync_enabled() && !staged.is_empty() {
+            // One syncfs commits every rename in a single journal transaction, where an
+            // fsync per objects/XX directory would commit the journal 256 times.
+            let fd = sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
+            rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
         }
         self.committed = true;
         self.cleanup();

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use rostree::core::gvariant::print_text;
-use rostree::core::object::Xattrs;
+use rostree::core::object::{DirTree, Xattrs};
 use rostree::{Checksum, Repo};
 
 use super::tree::{Entry, load_dirtree, lookup};
@@ -103,7 +103,7 @@ impl Lister<'_> {
     }
 
     fn list_dir(&mut self, path: &str, tree: &Checksum) -> Result<()> {
-        let (_, files, dirs) = load_dirtree(self.repo, tree)?;
+        let DirTree { files, dirs } = load_dirtree(self.repo, tree)?;
         let join = |name: &str| {
             if path == "/" {
                 format!("/{name}")

@@ -20,6 +20,8 @@ mod tree;
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once per process, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Concatenate contents of files
     Cat(cat::Args),

@@ -1,7 +1,7 @@
 //! Walking a commit's tree by path, shared by `ls` and `cat`.
 
 use anyhow::{Result, bail};
-use rostree::core::object::DirTreeRef;
+use rostree::core::object::{DirTree, DirTreeRef};
 use rostree::{Checksum, ObjectType, Repo};
 
 /// What a path in a commit names.
@@ -12,26 +12,12 @@ pub enum Entry {
     File(Checksum),
 }
 
-/// Loads and parses a dirtree, owning the bytes the view borrows from.
-pub fn load_dirtree(
-    repo: &Repo,
-    checksum: &Checksum,
-) -> Result<(
-    Vec<String>,
-    Vec<(String, Checksum)>,
-    Vec<(String, Checksum, Checksum)>,
-)> {
+/// Loads and parses a dirtree.
+pub fn load_dirtree(repo: &Repo, checksum: &Checksum) -> Result<DirTree> {
     let data = repo.load_metadata(ObjectType::DirTree, checksum)?;
     let view = DirTreeRef::parse(&data)
         .map_err(|e| anyhow::anyhow!("Corrupted dirtree object {checksum}: {e}"))?;
-    let owned = view.to_owned();
-    let names = owned
-        .files
-        .iter()
-        .map(|f| f.0.clone())
-        .chain(owned.dirs.iter().map(|d| d.0.clone()))
-        .collect();
-    Ok((names, owned.files, owned.dirs))
+    Ok(view.to_owned())
 }
 
 /// Finds `path` (absolute, `/`-separated) under the root of a commit.
@@ -41,7 +27,7 @@ pub fn lookup(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<Ent
         let Entry::Dir(tree, _) = current else {
             bail!("No such file or directory: {path}");
         };
-        let (_, files, dirs) = load_dirtree(repo, &tree)?;
+        let DirTree { files, dirs } = load_dirtree(repo, &tree)?;
         current = if let Some((_, c)) = files.iter().find(|(n, _)| n == component) {
             Entry::File(*c)
         } else if let Some((_, t, m)) = dirs.iter().find(|(n, _, _)| n == component) {
