@@ -51,6 +51,11 @@ where
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
+            if let Some(rostree::Error::UnmatchedPaths { kind, paths }) = e.downcast_ref() {
+                for path in paths {
+                    eprintln!("Unmatched {kind} path: {path}");
+                }
+            }
             eprintln!("error: {}", util::format_error(&e));
             1
         }
@@ -84,12 +89,20 @@ impl GlobalOptions {
         if let Some(p) = &self.repo_path {
             return Ok(p.clone());
         }
-        if let Some(p) = std::env::var_os("OSTREE_REPO") {
-            return Ok(PathBuf::from(p));
+        // Upstream's order: the current directory if it is a repo, then $OSTREE_REPO, then
+        // the system repo under $OSTREE_SYSROOT.
+        if Path::new("objects").is_dir() && Path::new("config").is_file() {
+            return Ok(PathBuf::from("."));
         }
-        let system = Path::new("/ostree/repo");
-        if system.exists() {
-            return Ok(system.to_owned());
+        let implicit = match std::env::var_os("OSTREE_REPO") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let sysroot = std::env::var_os("OSTREE_SYSROOT").unwrap_or_else(|| "/".into());
+                Path::new(&sysroot).join("ostree/repo")
+            }
+        };
+        if implicit.exists() {
+            return Ok(implicit);
         }
         bail!("Command requires a --repo argument")
     }

@@ -1,8 +1,8 @@
 //! Ref names, remote names and refspecs (`remote:ref`), with upstream's validation rules.
 //!
-//! A ref is one or more `/`-separated fragments of ASCII letters, digits, `-`, `.` and `_`;
-//! a remote name is one fragment. A fragment of only dots is refused here too, because it
-//! would name a directory outside `refs/heads/`.
+//! A ref is one or more `/`-separated fragments; a fragment starts with a letter, digit or `_`
+//! (Unicode-aware, like upstream's GRegex `\w`) and goes on with those, `-` and `.`. A remote
+//! name is one fragment. No fragment can be `.` or `..`, so no ref escapes `refs/heads/`.
 
 use crate::Checksum;
 
@@ -11,19 +11,20 @@ use crate::Checksum;
 #[non_exhaustive]
 pub enum RefNameError {
     /// Not a valid ref name.
-    #[error("Invalid ref name {0}")]
+    #[error("Invalid refspec {0}")]
     Ref(String),
     /// Not a valid remote name.
     #[error("Invalid remote name {0}")]
     Remote(String),
 }
 
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
 fn valid_fragment(fragment: &str) -> bool {
-    !fragment.is_empty()
-        && fragment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        && !fragment.bytes().all(|b| b == b'.')
+    let mut chars = fragment.chars();
+    chars.next().is_some_and(is_word) && chars.all(|c| is_word(c) || c == '-' || c == '.')
 }
 
 /// Checks a ref name such as `exampleos/x86_64/stable`.
@@ -82,14 +83,19 @@ mod tests {
             "a/b/c",
             "exampleos/x86_64/stable",
             "v1.0",
-            "-x",
+            "_x",
             "a_b",
             "a..b",
+            "x..",
+            "é",
+            "日本",
+            "0",
         ] {
             assert!(validate_ref(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "/x", "x/", "a//b", "..", "a/../b", "a b", "a:b", "é", "a\nb", ".",
+            "", "/x", "x/", "a//b", "..", "a/../b", "a b", "a:b", "-x", ".a", "a/.b", "a~b",
+            "a\nb", ".",
         ] {
             assert!(validate_ref(bad).is_err(), "{bad:?}");
         }

@@ -46,32 +46,42 @@ pub struct CommitModifier {
     pub consume: bool,
 }
 
-/// A `--statoverride` line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatOverride {
-    /// OR these bits into the mode.
-    Add(u32),
-    /// Replace the permission bits.
-    Set(u32),
+/// What `--statoverride` does to one path. When a file has both, adding wins, as upstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatOverride {
+    /// `+N`: OR these bits into the mode.
+    pub add: Option<u32>,
+    /// `=N`: replace the permission bits.
+    pub set: Option<u32>,
 }
 
-/// Parses a `--statoverride` file: lines of `[+=]MODE PATH`. Upstream reads MODE as a
-/// decimal number (not octal), and so does this, to give the same commits.
+/// Reads a leading number as C's `strtod` would, truncated to an integer; 0 if there is none.
+/// Upstream parses statoverride modes this way, so `+2048` (not `+04000`) adds setuid.
+fn leading_decimal(text: &str) -> u32 {
+    let end = text
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || ((c == '-' || c == '+') && i == 0)))
+        .map_or(text.len(), |(i, _)| i);
+    let number = (1..=end)
+        .rev()
+        .find_map(|n| text[..n].parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // Negative values wrap as the C cast to an unsigned int does.
+    (number.trunc() as i64) as u32
+}
+
+/// Parses a `--statoverride` file: lines of `[+=]MODE PATH`, MODE in decimal.
 pub fn parse_statoverride(text: &str) -> Result<HashMap<String, StatOverride>> {
-    let mut out = HashMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let bad = || Error::InvalidInput(format!("Invalid statoverride line: {line:?}"));
-        let (mode, path) = line.split_once(' ').ok_or_else(bad)?;
-        let entry = match mode.strip_prefix('=') {
-            Some(n) => StatOverride::Set(n.parse().map_err(|_| bad())?),
-            None => StatOverride::Add(
-                mode.strip_prefix('+')
-                    .unwrap_or(mode)
-                    .parse()
-                    .map_err(|_| bad())?,
-            ),
-        };
-        out.insert(path.to_owned(), entry);
+    let mut out: HashMap<String, StatOverride> = HashMap::new();
+    for line in text.split('\n').filter(|l| !l.is_empty()) {
+        let (mode, path) = line.split_once(' ').ok_or_else(|| {
+            Error::InvalidInput("Malformed statoverride file (no space found)".into())
+        })?;
+        let entry = out.entry(path.to_owned()).or_default();
+        match mode.strip_prefix('=') {
+            Some(n) => entry.set = Some(leading_decimal(n)),
+            None => entry.add = Some(leading_decimal(mode.strip_prefix('+').unwrap_or(mode))),
+        }
     }
     Ok(out)
 }
@@ -104,10 +114,12 @@ impl CommitModifier {
         if mode == RepoMode::BareUserOnly {
             xattrs = Xattrs::new();
         }
-        match self.stat_overrides.get(path) {
-            Some(StatOverride::Add(bits)) => st_mode |= bits,
-            Some(StatOverride::Set(bits)) => st_mode = (st_mode & S_IFMT) | bits,
-            None => {}
+        if let Some(o) = self.stat_overrides.get(path) {
+            match (o.add, o.set) {
+                (Some(bits), _) => st_mode |= bits,
+                (None, Some(bits)) => st_mode = (st_mode & S_IFMT) | bits,
+                (None, None) => {}
+            }
         }
         (uid, gid, st_mode, xattrs)
     }
@@ -203,6 +215,7 @@ pub fn commit(
         modifier: &options.modifier,
         interrupt,
         sizes: sizes.as_ref(),
+        matched: Default::default(),
     };
     let mut root = MutableTree::default();
     for source in sources {
@@ -216,8 +229,9 @@ pub fn commit(
         };
         root.overlay(repo, layer)?;
     }
+    ctx.check_unmatched()?;
     if root.meta.is_none() {
-        return Err(Error::InvalidInput("No tree specified to commit".into()));
+        return Err(Error::InvalidInput("Can't commit an empty tree".into()));
     }
     let (root_tree, root_meta) = root.write(&tx)?;
     if options.skip_if_unchanged
@@ -235,18 +249,25 @@ pub fn commit(
     }
     let mut metadata = options.metadata.clone();
     if !options.no_bindings {
+        // Upstream writes the binding even when it is empty (an orphan commit).
         let mut bindings: Vec<String> = options.branch.iter().cloned().collect();
         bindings.extend(options.bind_refs.iter().cloned());
-        if !bindings.is_empty() {
-            bindings.sort();
-            bindings.dedup();
-            metadata.push(
-                "ostree.ref-binding",
-                Value::Array(
-                    Type::String,
-                    bindings.into_iter().map(Value::String).collect(),
-                ),
-            );
+        bindings.sort();
+        bindings.dedup();
+        metadata.push(
+            "ostree.ref-binding",
+            Value::Array(
+                Type::String,
+                bindings.into_iter().map(Value::String).collect(),
+            ),
+        );
+        if let Some(id) = repo
+            .config()
+            .get_string("core", "collection-id")
+            .ok()
+            .flatten()
+        {
+            metadata.push("ostree.collection-binding", Value::String(id));
         }
     }
     if let Some(sizes) = sizes {
@@ -347,9 +368,58 @@ struct WriteContext<'a, 'r> {
     modifier: &'a CommitModifier,
     interrupt: &'a AtomicBool,
     sizes: Option<&'a std::sync::Mutex<Vec<SizeEntry>>>,
+    /// Statoverride and skip-list paths seen in the tree.
+    matched: std::sync::Mutex<HashSet<String>>,
 }
 
 impl WriteContext<'_, '_> {
+    fn note_path(&self, path: &str) {
+        if (self.modifier.stat_overrides.contains_key(path) || self.modifier.skip.contains(path))
+            && let Ok(mut m) = self.matched.lock()
+        {
+            m.insert(path.to_owned());
+        }
+    }
+
+    /// Applies the modifier to the entry at `path`, noting the path as seen.
+    fn apply(
+        &self,
+        path: &str,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+        xattrs: Xattrs,
+    ) -> (u32, u32, u32, Xattrs) {
+        self.note_path(path);
+        self.modifier
+            .apply(self.mode(), path, uid, gid, mode, xattrs)
+    }
+
+    fn check_unmatched(&self) -> Result<()> {
+        let matched = self.matched.lock().map(|m| m.clone()).unwrap_or_default();
+        for (kind, paths) in [
+            (
+                "statoverride",
+                self.modifier.stat_overrides.keys().collect::<Vec<_>>(),
+            ),
+            ("skip-list", self.modifier.skip.iter().collect()),
+        ] {
+            let mut unmatched: Vec<String> = paths
+                .into_iter()
+                .filter(|p| !matched.contains(*p))
+                .cloned()
+                .collect();
+            if !unmatched.is_empty() {
+                unmatched.sort();
+                return Err(Error::UnmatchedPaths {
+                    kind,
+                    paths: unmatched,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn mode(&self) -> RepoMode {
         self.tx.repo().mode()
     }
@@ -379,9 +449,7 @@ impl WriteContext<'_, '_> {
         mode: u32,
         xattrs: Xattrs,
     ) -> Result<Checksum> {
-        let (uid, gid, mode, xattrs) =
-            self.modifier
-                .apply(self.mode(), path, uid, gid, mode, xattrs);
+        let (uid, gid, mode, xattrs) = self.apply(path, uid, gid, mode, xattrs);
         let meta = DirMeta {
             uid,
             gid,
@@ -395,6 +463,11 @@ impl WriteContext<'_, '_> {
     /// Commits the directory `dir` (at `path` inside the tree, "" for the root).
     fn import_dir(&self, dir: &Dir, display: &Path, path: &str) -> Result<MutableTree> {
         self.check_interrupt()?;
+        if path.is_empty() && self.modifier.skip.contains("/") {
+            // Skipping the root leaves nothing; the caller reports the empty tree.
+            self.note_path("/");
+            return Ok(MutableTree::default());
+        }
         let shown = || display.join(path.trim_start_matches('/'));
         let st = rustix::fs::fstat(dir).ctx("stat", shown())?;
         let xattrs = if self.wants_xattrs() {
@@ -428,6 +501,7 @@ impl WriteContext<'_, '_> {
             .map(|name| {
                 let child_path = format!("{path}/{name}");
                 if self.modifier.skip.contains(&child_path) {
+                    self.note_path(&child_path);
                     return Ok((name, None));
                 }
                 let node = self.import_entry(dir, display, &name, &child_path)?;
@@ -476,14 +550,8 @@ impl WriteContext<'_, '_> {
                 } else {
                     Xattrs::new()
                 };
-                let (uid, gid, mode, xattrs) = self.modifier.apply(
-                    self.mode(),
-                    path,
-                    st.st_uid,
-                    st.st_gid,
-                    st.st_mode,
-                    xattrs,
-                );
+                let (uid, gid, mode, xattrs) =
+                    self.apply(path, st.st_uid, st.st_gid, st.st_mode, xattrs);
                 let header = FileHeader {
                     uid,
                     gid,
@@ -514,14 +582,8 @@ impl WriteContext<'_, '_> {
                 } else {
                     Xattrs::new()
                 };
-                let (uid, gid, mode, xattrs) = self.modifier.apply(
-                    self.mode(),
-                    path,
-                    st.st_uid,
-                    st.st_gid,
-                    st.st_mode,
-                    xattrs,
-                );
+                let (uid, gid, mode, xattrs) =
+                    self.apply(path, st.st_uid, st.st_gid, st.st_mode, xattrs);
                 let header = FileHeader {
                     uid,
                     gid,
@@ -609,6 +671,7 @@ impl WriteContext<'_, '_> {
             }
             let tree_path = format!("/{}", components.join("/"));
             if self.modifier.skip.contains(&tree_path) {
+                self.note_path(&tree_path);
                 continue;
             }
             let header = entry.header().clone();
@@ -661,8 +724,7 @@ impl WriteContext<'_, '_> {
                     .to_string_lossy()
                     .into_owned();
                 let (uid, gid, mode, xattrs) =
-                    self.modifier
-                        .apply(self.mode(), &tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
+                    self.apply(&tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
                 let fh = FileHeader {
                     uid,
                     gid,
@@ -700,8 +762,7 @@ impl WriteContext<'_, '_> {
                 let mut data = Vec::new();
                 entry.read_to_end(&mut data).map_err(bad)?;
                 let (uid, gid, mode, xattrs) =
-                    self.modifier
-                        .apply(self.mode(), &tree_path, uid, gid, S_IFREG | perms, xattrs);
+                    self.apply(&tree_path, uid, gid, S_IFREG | perms, xattrs);
                 let fh = FileHeader {
                     uid,
                     gid,

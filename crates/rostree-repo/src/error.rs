@@ -49,6 +49,14 @@ pub enum Error {
     /// Input (a tree to commit, an option value) that cannot be used.
     #[error("{0}")]
     InvalidInput(String),
+    /// `--statoverride` or `--skip-list` paths that named nothing in the tree.
+    #[error("Unmatched {kind} paths")]
+    UnmatchedPaths {
+        /// `statoverride` or `skip-list`.
+        kind: &'static str,
+        /// The paths, sorted.
+        paths: Vec<String>,
+    },
     /// The operation was interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,

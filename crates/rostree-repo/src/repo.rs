@@ -114,21 +114,8 @@ impl Repo {
     /// used in messages.
     pub fn init(dir: Dir, path: impl Into<PathBuf>, options: &InitOptions) -> Result<Repo> {
         let path = path.into();
-        if let Ok(existing) = dir.read_to_string("config") {
-            // Upstream re-init of an existing repo of the same mode is a no-op.
-            let config = KeyFile::parse(&existing)
-                .map_err(|e| Error::Config(format!("Parsing {}/config: {e}", path.display())))?;
-            let mode = config
-                .get_string("core", "mode")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            if mode.parse::<RepoMode>() != Ok(options.mode) {
-                return Err(Error::Config(format!(
-                    "{} is already a repository of mode {mode}",
-                    path.display()
-                )));
-            }
+        if dir.try_exists("config").unwrap_or(false) && dir.try_exists("objects").unwrap_or(false) {
+            // Upstream leaves an existing repository untouched, whatever mode is asked for.
             return Repo::open(dir, path);
         }
         let mut builder = DirBuilder::new();
@@ -558,6 +545,19 @@ impl Repo {
         if let Ok(c) = Checksum::from_hex(rev) {
             return Ok(Some(c));
         }
+        if rev
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            // Upstream takes a unique prefix of a stored commit's checksum before refs.
+            let mut matches = self.commits_with_prefix(rev)?;
+            if matches.len() > 1 {
+                return Err(Error::InvalidInput(format!("Refspec {rev} not unique")));
+            }
+            if let Some(c) = matches.pop() {
+                return Ok(Some(c));
+            }
+        }
         let spec = refname::parse_refspec(rev)?;
         if let Some(remote) = spec.remote {
             return self.read_ref(&RefKind::Remote(remote), &spec.name);
@@ -565,13 +565,56 @@ impl Repo {
         if let Some(c) = self.read_ref(&RefKind::Local, &spec.name)? {
             return Ok(Some(c));
         }
-        // `origin/main` also finds refs/remotes/origin/main, as upstream does.
+        // `origin/main` also finds refs/remotes/origin/main, and a bare name is looked for
+        // under every remote, as upstream does.
         if let Some((remote, name)) = spec.name.split_once('/')
             && let Some(c) = self.read_ref(&RefKind::Remote(remote.to_owned()), name)?
         {
             return Ok(Some(c));
         }
+        for remote in self.list_ref_remotes()? {
+            if let Some(c) = self.read_ref(&RefKind::Remote(remote), &spec.name)? {
+                return Ok(Some(c));
+            }
+        }
         Ok(None)
+    }
+
+    /// Stored commits whose hex checksum starts with `prefix`.
+    pub fn commits_with_prefix(&self, prefix: &str) -> Result<Vec<Checksum>> {
+        let mut out = Vec::new();
+        let dirs: Vec<String> = if prefix.len() >= 2 {
+            vec![prefix[..2].to_owned()]
+        } else {
+            (0..=255u8)
+                .map(|b| format!("{b:02x}"))
+                .filter(|d| d.starts_with(prefix))
+                .collect()
+        };
+        for dir in dirs {
+            let sub = match self.objects.open_dir(&dir) {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&dir)),
+            };
+            for entry in sub
+                .entries()
+                .ctx("listing", Path::new("objects").join(&dir))?
+            {
+                let entry = entry.ctx("listing", Path::new("objects").join(&dir))?;
+                let name = entry.file_name();
+                let Some(rest) = name.to_str().and_then(|n| n.strip_suffix(".commit")) else {
+                    continue;
+                };
+                let hex = format!("{dir}{rest}");
+                if hex.starts_with(prefix)
+                    && let Ok(c) = Checksum::from_hex(&hex)
+                {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Reads one ref file.

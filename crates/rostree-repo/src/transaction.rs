@@ -270,8 +270,6 @@ impl<'r> Transaction<'r> {
                     sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
                         .ctx("setting xattrs of", path())?;
                 }
-                set_zero_mtime(sub, &tmp, AtFlags::SYMLINK_NOFOLLOW)
-                    .ctx("setting mtime of", path())?;
                 0
             }
             mode => self
@@ -478,8 +476,4 @@ fn zero_timestamps() -> Timestamps {
         last_access: zero,
         last_modification: zero,
     }
-}
-
-fn set_zero_mtime(dir: &Dir, name: &str, flags: AtFlags) -> std::io::Result<()> {
-    Ok(rustix::fs::utimensat(dir, name, &zero_timestamps(), flags)?)
 }

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(short = 'F', long = "body-file", value_name = "FILE")]
     body_file: Option<PathBuf>,
     /// Branch
-    #[arg(short = 'b', long)]
+    #[arg(short = 'b', long, allow_hyphen_values = true)]
     branch: Option<String>,
     /// Parent commit checksum, or "none"
     #[arg(long)]
@@ -148,11 +148,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             other => bail!("Invalid tree type specification '{other}'"),
         });
     }
-    if let Some(path) = &args.path {
-        sources.push(open_dir(path)?);
-    }
+    // As upstream: the positional directory only counts when no --tree is given, and with
+    // neither the current directory is committed.
     if sources.is_empty() {
-        sources.push(open_dir(&PathBuf::from("."))?);
+        let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+        sources.push(open_dir(&path)?);
     }
     let mut metadata = Metadata::new();
     for kv in &args.metadata_strings {
@@ -208,11 +208,16 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         },
         subject: args.subject.clone().unwrap_or_default(),
         body,
-        timestamp: args
-            .timestamp
-            .as_deref()
-            .map(util::parse_timestamp)
-            .transpose()?,
+        timestamp: match (&args.timestamp, std::env::var("SOURCE_DATE_EPOCH")) {
+            (Some(t), _) => Some(util::parse_timestamp(t)?),
+            (None, Ok(epoch)) => Some(
+                epoch
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("Failed to convert SOURCE_DATE_EPOCH"))?,
+            ),
+            (None, Err(_)) => None,
+        },
         parent,
         metadata,
         detached_metadata: detached,
