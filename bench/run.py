@@ -36,6 +36,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 CACHE = Path(os.environ.get("BENCH_CACHE", BENCH_DIR / "cache")).resolve()
 WORK = CACHE / "work"
+FS_IMAGE = CACHE / "fs.img"
+FS_MOUNT = CACHE / "mnt"
 RESULTS = BENCH_DIR / "results"
 
 TS = "2024-01-01T00:00:00Z"
@@ -158,6 +160,36 @@ def warm_up() -> None:
           file=sys.stderr)
 
 
+def mount_fresh_ext4() -> Path | None:
+    """Mounts a freshly made ext4 image (default mkfs options, so journaled) and returns the
+    scratch dir on it, or None where loop mounts are not possible.
+
+    Repos are written there, not on the host disk, so both tools see the same clean,
+    ordinary filesystem: this VM's own disk has no journal, which makes ext4 check every
+    candidate inode for recent deletion, and its cost then depends on what earlier runs
+    deleted. BENCH_FS=host keeps the scratch dir on the host disk instead."""
+    if os.environ.get("BENCH_FS") == "host" or os.geteuid() != 0:
+        return None
+    subprocess.run(["umount", str(FS_MOUNT)], capture_output=True)
+    FS_IMAGE.unlink(missing_ok=True)
+    with open(FS_IMAGE, "wb") as f:
+        f.truncate(8 << 30)
+    FS_MOUNT.mkdir(exist_ok=True)
+    try:
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(FS_IMAGE)], check=True)
+        subprocess.run(["mount", "-o", "loop", str(FS_IMAGE), str(FS_MOUNT)], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"fresh ext4 not available ({e}); using the host disk", file=sys.stderr)
+        FS_IMAGE.unlink(missing_ok=True)
+        return None
+    return FS_MOUNT / "work"
+
+
+def unmount_fresh_ext4() -> None:
+    subprocess.run(["umount", str(FS_MOUNT)], capture_output=True)
+    FS_IMAGE.unlink(missing_ok=True)
+
+
 def tool_version(tool: str) -> str:
     try:
         p = subprocess.run([tool, "--version"], capture_output=True, text=True,
@@ -189,6 +221,22 @@ def main() -> None:
     if not rows:
         die(f"no row matches BENCH_ONLY={only!r}")
 
+    global WORK
+    fresh = mount_fresh_ext4()
+    fs_note = "a fresh ext4 image (loop-mounted, default mkfs options)"
+    if fresh is not None:
+        WORK = fresh
+    else:
+        fs_note = "the host disk"
+    try:
+        run_rows(rows, runs, tools, fs_note)
+    finally:
+        if fresh is not None:
+            unmount_fresh_ext4()
+
+
+def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: str) -> None:
+    rostree, ostree = tools[0][1], tools[1][1]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     warm_up()
@@ -279,6 +327,7 @@ def main() -> None:
         f"- machine: {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}, load average before the runs "
         f"{load_before}",
+        f"- repos written on {fs_note}",
         "",
     ]
     RESULTS.mkdir(exist_ok=True)

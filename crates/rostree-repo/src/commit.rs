@@ -6,8 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cap_std::fs::OpenOptionsExt as _;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::Dir;
 use rayon::prelude::*;
 use rostree_core::gvariant::{Type, Value};
 use rostree_core::object::{Commit, DirMeta, FileHeader, Metadata, Xattrs, content_checksum};
@@ -569,14 +568,18 @@ impl WriteContext<'_, '_> {
             }
             S_IFREG => {
                 self.check_interrupt()?;
-                let mut file = dir
-                    .open_with(
-                        name,
-                        OpenOptions::new()
-                            .read(true)
-                            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32),
-                    )
-                    .ctx("opening", shown())?;
+                // The name comes from readdir of `dir` (no `/`), and O_NOFOLLOW refuses a
+                // symlink swapped in since the lstat, so a plain openat cannot escape.
+                let mut file: std::fs::File = rustix::fs::openat(
+                    dir,
+                    name,
+                    rustix::fs::OFlags::RDONLY
+                        | rustix::fs::OFlags::NOFOLLOW
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ctx("opening", shown())?
+                .into();
                 let xattrs = if self.wants_xattrs() {
                     sys::fd_xattrs(&file).ctx("reading xattrs of", shown())?
                 } else {
@@ -594,13 +597,15 @@ impl WriteContext<'_, '_> {
                 };
                 let size = st.st_size as u64;
                 let checksum = if size <= IN_MEMORY_LIMIT {
-                    let mut data = Vec::with_capacity(size as usize);
-                    file.read_to_end(&mut data).ctx("reading", shown())?;
-                    let checksum = content_checksum(&header, &data);
-                    self.tx
-                        .write_content_as(&checksum, &header, Source::Bytes(&data))?;
-                    self.record_size(checksum, data.len() as u64, &header, &data);
-                    checksum
+                    with_read_buffer(|data| {
+                        data.reserve(size as usize);
+                        file.read_to_end(data).ctx("reading", shown())?;
+                        let checksum = content_checksum(&header, data);
+                        self.tx
+                            .write_content_as(&checksum, &header, Source::Bytes(data))?;
+                        self.record_size(checksum, data.len() as u64, &header, data);
+                        Ok(checksum)
+                    })?
                 } else {
                     let mut hasher = Hasher::new();
                     hasher.update(&header.stream_header());
@@ -791,6 +796,25 @@ impl WriteContext<'_, '_> {
         }
         Ok(root)
     }
+}
+
+thread_local! {
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's (cleared) file buffer. Reusing it spares a fresh allocation,
+/// and its page faults, for every file of a tree.
+fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
+    READ_BUFFER.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        let out = f(&mut buf);
+        if buf.capacity() > 4 * IN_MEMORY_LIMIT as usize / 8 {
+            // Keep one large file from pinning its size in memory for the rest of the run.
+            *buf = Vec::new();
+        }
+        out
+    })
 }
 
 /// The size a content object has as a `.filez`: its header plus the deflated payload.

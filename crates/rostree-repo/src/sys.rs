@@ -36,6 +36,74 @@ pub fn readable_dir(dir: &cap_std::fs::Dir) -> io::Result<std::os::fd::OwnedFd> 
     )?)
 }
 
+/// A file being created for an object: unnamed (`O_TMPFILE`) where the filesystem allows,
+/// so that no partial file ever carries a name, else under a temporary name.
+pub struct NewFile {
+    file: std::fs::File,
+    tmp_name: Option<String>,
+}
+
+impl NewFile {
+    /// Creates the file in `dir`; `tmp_name` names it where `O_TMPFILE` is unsupported.
+    pub fn create(dir: &cap_std::fs::Dir, tmp_name: impl FnOnce() -> String) -> io::Result<Self> {
+        use rustix::fs::{Mode, OFlags};
+        let mode = Mode::from_raw_mode(0o600);
+        match rustix::fs::openat(
+            dir,
+            ".",
+            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+            mode,
+        ) {
+            Ok(fd) => Ok(NewFile {
+                file: fd.into(),
+                tmp_name: None,
+            }),
+            Err(
+                rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL,
+            ) => {
+                let name = tmp_name();
+                let fd = rustix::fs::openat(
+                    dir,
+                    name.as_str(),
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                    mode,
+                )?;
+                Ok(NewFile {
+                    file: fd.into(),
+                    tmp_name: Some(name),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The open file, for writing.
+    pub fn file(&mut self) -> &mut std::fs::File {
+        &mut self.file
+    }
+
+    /// Gives the file its final `name` in `dir`. Another writer having stored the same
+    /// object under that name first is fine: objects are named by their content.
+    pub fn publish(self, dir: &cap_std::fs::Dir, name: &str) -> io::Result<()> {
+        match self.tmp_name {
+            None => {
+                let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+                match rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    proc.as_str(),
+                    dir,
+                    name,
+                    AtFlags::SYMLINK_FOLLOW,
+                ) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Some(tmp) => Ok(rustix::fs::renameat(dir, tmp.as_str(), dir, name)?),
+        }
+    }
+}
+
 /// `lstat` of `name` inside `dir`.
 pub fn lstat_at(dir: impl AsFd, name: &OsStr) -> io::Result<Stat> {
     Ok(rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?)

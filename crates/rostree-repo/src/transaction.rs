@@ -247,36 +247,41 @@ impl<'r> Transaction<'r> {
         }
         let sub = self.subdir(checksum)?;
         let name = self.final_name(ObjectType::File, checksum);
-        let tmp = self.tmp_name();
         let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
-        let written = match self.repo.mode() {
-            RepoMode::Archive => self
-                .write_archive(sub, &tmp, header, source)
-                .ctx("writing", path())?,
-            mode if header.is_symlink()
-                && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) =>
-            {
-                rustix::fs::symlinkat(header.symlink_target.as_str(), sub, tmp.as_str())
-                    .ctx("creating symlink", path())?;
-                if mode == RepoMode::Bare {
-                    rustix::fs::chownat(
-                        sub,
-                        tmp.as_str(),
-                        Some(rustix::fs::Uid::from_raw(header.uid)),
-                        Some(rustix::fs::Gid::from_raw(header.gid)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .ctx("changing owner of", path())?;
-                    sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
-                        .ctx("setting xattrs of", path())?;
-                }
-                0
+        let mode = self.repo.mode();
+        let written = if header.is_symlink()
+            && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly)
+        {
+            let tmp = self.tmp_name();
+            rustix::fs::symlinkat(header.symlink_target.as_str(), sub, tmp.as_str())
+                .ctx("creating symlink", path())?;
+            if mode == RepoMode::Bare {
+                rustix::fs::chownat(
+                    sub,
+                    tmp.as_str(),
+                    Some(rustix::fs::Uid::from_raw(header.uid)),
+                    Some(rustix::fs::Gid::from_raw(header.gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .ctx("changing owner of", path())?;
+                sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
+                    .ctx("setting xattrs of", path())?;
             }
-            mode => self
-                .write_bare_file(mode, sub, &tmp, header, source)
-                .ctx("writing", path())?,
+            sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
+            0
+        } else {
+            let mut file = sys::NewFile::create(sub, || self.tmp_name()).ctx("creating", path())?;
+            let written = match mode {
+                RepoMode::Archive => self.write_archive(file.file(), header, source),
+                mode => self.write_bare_file(mode, file.file(), header, source),
+            }
+            .ctx("writing", path())?;
+            if self.repo.fsync_enabled() {
+                crate::writeback::start(file.file());
+            }
+            file.publish(sub, &name).ctx("linking", path())?;
+            written
         };
-        sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
         self.mark_staged(ObjectType::File, *checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
         self.content_bytes.fetch_add(written, Ordering::Relaxed);
@@ -285,12 +290,10 @@ impl<'r> Transaction<'r> {
 
     fn write_archive(
         &self,
-        sub: &Dir,
-        tmp: &str,
+        file: &mut std::fs::File,
         header: &FileHeader,
         source: Source<'_>,
     ) -> std::io::Result<u64> {
-        let level = self.zlib_level;
         let mut owned = Vec::new();
         let payload = match source {
             Source::Bytes(b) => b,
@@ -300,21 +303,14 @@ impl<'r> Transaction<'r> {
                 &owned
             }
         };
-        let mut file = sub.open_with(
-            tmp,
-            OpenOptions::new().write(true).create_new(true).mode(0o644),
-        )?;
+        rustix::fs::fchmod(&*file, rustix::fs::Mode::from_raw_mode(0o644))?;
         let head = header.archive_header(payload.len() as u64);
         if header.is_symlink() {
             file.write_all(&head)?;
             return Ok(head.len() as u64);
         }
-        let durable = self.repo.fsync_enabled();
-        crate::deflate::with_compressed(level, &head, payload, |data| {
+        crate::deflate::with_compressed(self.zlib_level, &head, payload, |data| {
             file.write_all(data)?;
-            if durable {
-                crate::writeback::start(&file);
-            }
             Ok(data.len() as u64)
         })
     }
@@ -322,15 +318,10 @@ impl<'r> Transaction<'r> {
     fn write_bare_file(
         &self,
         mode: RepoMode,
-        sub: &Dir,
-        tmp: &str,
+        file: &mut std::fs::File,
         header: &FileHeader,
         source: Source<'_>,
     ) -> std::io::Result<u64> {
-        let mut file = sub.open_with(
-            tmp,
-            OpenOptions::new().write(true).create_new(true).mode(0o600),
-        )?;
         let written = if header.is_symlink() {
             // bare-user stores a symlink as a regular file holding the target and a NUL.
             let mut data = header.symlink_target.as_bytes().to_vec();
@@ -343,23 +334,23 @@ impl<'r> Transaction<'r> {
                     file.write_all(b)?;
                     b.len() as u64
                 }
-                Source::Reader(r) => std::io::copy(r, &mut file)?,
+                Source::Reader(r) => std::io::copy(r, file)?,
             }
         };
         let perms = header.mode & 0o7777;
         match mode {
             RepoMode::Bare => {
                 rustix::fs::fchown(
-                    &file,
+                    &*file,
                     Some(rustix::fs::Uid::from_raw(header.uid)),
                     Some(rustix::fs::Gid::from_raw(header.gid)),
                 )?;
                 // chown clears setuid/setgid, so the mode goes on after it.
-                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(perms))?;
-                sys::set_fd_xattrs(&file, &header.xattrs)?;
+                rustix::fs::fchmod(&*file, rustix::fs::Mode::from_raw_mode(perms))?;
+                sys::set_fd_xattrs(&*file, &header.xattrs)?;
             }
             RepoMode::BareUserOnly => {
-                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(perms))?;
+                rustix::fs::fchmod(&*file, rustix::fs::Mode::from_raw_mode(perms))?;
             }
             RepoMode::BareUser | RepoMode::BareSplitXattrs | RepoMode::Archive => {
                 let stored = if header.is_symlink() {
@@ -367,7 +358,7 @@ impl<'r> Transaction<'r> {
                 } else {
                     (perms & 0o775) | 0o400
                 };
-                rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(stored))?;
+                rustix::fs::fchmod(&*file, rustix::fs::Mode::from_raw_mode(stored))?;
                 let meta = DirMeta {
                     uid: header.uid,
                     gid: header.gid,
@@ -375,17 +366,14 @@ impl<'r> Transaction<'r> {
                     xattrs: header.xattrs.clone(),
                 };
                 rustix::fs::fsetxattr(
-                    &file,
+                    &*file,
                     "user.ostreemeta",
                     &meta.to_bytes(),
                     rustix::fs::XattrFlags::empty(),
                 )?;
             }
         }
-        rustix::fs::futimens(&file, &zero_timestamps())?;
-        if self.repo.fsync_enabled() {
-            crate::writeback::start(&file);
-        }
+        rustix::fs::futimens(&*file, &zero_timestamps())?;
         Ok(written)
     }
 
@@ -413,6 +401,22 @@ impl<'r> Transaction<'r> {
         by_prefix
             .into_par_iter()
             .try_for_each(|(prefix, objects)| -> Result<()> {
+                // Where objects/XX does not exist yet (a young repo), the staged directory,
+                // which holds only complete objects under their final names, moves in whole.
+                match rustix::fs::renameat_with(
+                    &self.staging,
+                    prefix.as_str(),
+                    repo.objects_dir(),
+                    prefix.as_str(),
+                    rustix::fs::RenameFlags::NOREPLACE,
+                ) {
+                    Ok(()) => return Ok(()),
+                    Err(rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY) => {}
+                    Err(e) => {
+                        return Err(e)
+                            .ctx("moving into place", PathBuf::from("objects").join(&prefix));
+                    }
+                }
                 let mut builder = DirBuilder::new();
                 builder.mode(0o755);
                 match repo.objects_dir().create_dir_with(&prefix, &builder) {
