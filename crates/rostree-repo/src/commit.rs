@@ -161,6 +161,8 @@ pub struct CommitOptions {
     pub modifier: CommitModifier,
     /// Skip writing when the tree equals the parent's.
     pub skip_if_unchanged: bool,
+    /// Reuse the checksums of files that are hardlinks to this repo's objects (checkouts).
+    pub link_checkout_speedup: bool,
 }
 
 /// The parent of a new commit.
@@ -215,6 +217,11 @@ pub fn commit(
         interrupt,
         sizes: sizes.as_ref(),
         matched: Default::default(),
+        devino: if options.link_checkout_speedup && !repo.mode().is_archive() {
+            Some(scan_devino(repo)?)
+        } else {
+            None
+        },
     };
     let mut root = MutableTree::default();
     for source in sources {
@@ -369,6 +376,8 @@ struct WriteContext<'a, 'r> {
     sizes: Option<&'a std::sync::Mutex<Vec<SizeEntry>>>,
     /// Statoverride and skip-list paths seen in the tree.
     matched: std::sync::Mutex<HashSet<String>>,
+    /// (device, inode) of every content object, for `link_checkout_speedup`.
+    devino: Option<HashMap<(u64, u64), Checksum>>,
 }
 
 impl WriteContext<'_, '_> {
@@ -378,6 +387,22 @@ impl WriteContext<'_, '_> {
         {
             m.insert(path.to_owned());
         }
+    }
+
+    /// The object this file is a hardlink of, if the dev/inode cache knows it and nothing
+    /// would change the metadata recorded for it.
+    fn linked_object(&self, path: &str, st: &rustix::fs::Stat) -> Option<Checksum> {
+        let cache = self.devino.as_ref()?;
+        let m = self.modifier;
+        if m.owner_uid.is_some()
+            || m.owner_gid.is_some()
+            || m.canonical_permissions
+            || m.no_xattrs
+            || m.stat_overrides.contains_key(path)
+        {
+            return None;
+        }
+        cache.get(&(st.st_dev, st.st_ino)).copied()
     }
 
     /// Applies the modifier to the entry at `path`, noting the path as seen.
@@ -533,6 +558,10 @@ impl WriteContext<'_, '_> {
                 drop(sub);
                 self.consume(dir, name, true, &shown)?;
                 Ok(Node::Dir(tree))
+            }
+            S_IFLNK | S_IFREG if let Some(checksum) = self.linked_object(path, &st) => {
+                self.consume(dir, name, false, &shown)?;
+                Ok(Node::File(checksum))
             }
             S_IFLNK => {
                 self.check_interrupt()?;
@@ -796,6 +825,42 @@ impl WriteContext<'_, '_> {
         }
         Ok(root)
     }
+}
+
+/// Maps (device, inode) to checksum for every content object, so that a tree checked out
+/// with hardlinks can be committed without reading it.
+fn scan_devino(repo: &Repo) -> Result<HashMap<(u64, u64), Checksum>> {
+    let ext = ".file";
+    let per_dir: Vec<Vec<((u64, u64), Checksum)>> = (0..=255u8)
+        .into_par_iter()
+        .map(|b| {
+            let prefix = format!("{b:02x}");
+            let sub = match repo.objects_dir().open_dir(&prefix) {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&prefix)),
+            };
+            let mut out = Vec::new();
+            for entry in sub
+                .entries()
+                .ctx("listing", Path::new("objects").join(&prefix))?
+            {
+                let entry = entry.ctx("listing", Path::new("objects").join(&prefix))?;
+                let name = entry.file_name();
+                let Some(rest) = name.to_str().and_then(|n| n.strip_suffix(ext)) else {
+                    continue;
+                };
+                let Ok(checksum) = Checksum::from_hex(&format!("{prefix}{rest}")) else {
+                    continue;
+                };
+                let st = sys::lstat_at(&sub, name.as_ref())
+                    .ctx("stat", Path::new("objects").join(&prefix))?;
+                out.push(((st.st_dev, st.st_ino), checksum));
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(per_dir.into_iter().flatten().collect())
 }
 
 thread_local! {

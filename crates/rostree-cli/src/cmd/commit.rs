@@ -226,6 +226,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         generate_sizes: args.generate_sizes,
         modifier,
         skip_if_unchanged: args.skip_if_unchanged,
+        link_checkout_speedup: args.link_checkout_speedup,
     };
     let interrupt = AtomicBool::new(false);
     let outcome = commit(&repo, sources, &interrupt, &options)?;
