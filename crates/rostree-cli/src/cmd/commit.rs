@@ -191,7 +191,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         (None, Some(f)) => read_lines(f)?,
         (None, None) => String::new(),
     };
-    let parent = if args.orphan && args.parent.is_none() && args.branch.is_none() {
+    // --orphan only drops the parent; a branch given with it is still written and bound.
+    let parent = if args.orphan && args.parent.is_none() {
         Some(ParentSpec::None)
     } else {
         match args.parent.as_deref() {
@@ -201,11 +202,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
     };
     let options = CommitOptions {
-        branch: if args.orphan {
-            None
-        } else {
-            args.branch.clone()
-        },
+        branch: args.branch.clone(),
         subject: args.subject.clone().unwrap_or_default(),
         body,
         timestamp: match (&args.timestamp, std::env::var("SOURCE_DATE_EPOCH")) {

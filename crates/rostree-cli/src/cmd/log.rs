@@ -30,7 +30,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         };
         if args.raw {
             out.extend_from_slice(
-                format!("{}\n", util::print_variant(&commit.to_value())).as_bytes(),
+                format!(
+                    "commit {checksum}\n{}\n",
+                    util::print_variant(&commit.to_value())
+                )
+                .as_bytes(),
             );
         } else {
             util::print_commit(&mut out, &checksum, &commit)?;

@@ -139,8 +139,16 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         out: Vec::new(),
     };
     for path in &paths {
+        // Upstream shows a path given without its leading `/` as rooted.
+        let given = path;
+        let rooted = if path.starts_with('/') {
+            path.clone()
+        } else {
+            format!("/{path}")
+        };
+        let path = &rooted;
         let entry = lookup(&repo, (commit.root_tree, commit.root_meta), path)
-            .map_err(|e| anyhow::anyhow!("Inspecting path '{path}': {e}"))?;
+            .map_err(|e| anyhow::anyhow!("Inspecting path '{given}': {e}"))?;
         lister.print(path, &entry)?;
         if let Entry::Dir(tree, _) = entry
             && !args.dironly

@@ -23,7 +23,20 @@ pub fn load_dirtree(repo: &Repo, checksum: &Checksum) -> Result<DirTree> {
 /// Finds `path` (absolute, `/`-separated) under the root of a commit.
 pub fn lookup(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<Entry> {
     let mut current = Entry::Dir(root.0, root.1);
-    for component in path.split('/').filter(|c| !c.is_empty()) {
+    // Paths are taken literally, as upstream does: `/d/`, `//d` and `./d` name nothing.
+    let relative = path.strip_prefix('/').unwrap_or(path);
+    let components: Vec<&str> = if relative.is_empty() {
+        Vec::new()
+    } else {
+        relative.split('/').collect()
+    };
+    if components
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
+        bail!("No such file or directory: {path}");
+    }
+    for component in components {
         let Entry::Dir(tree, _) = current else {
             bail!("No such file or directory: {path}");
         };
