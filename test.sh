@@ -7,6 +7,9 @@ need=()
 command -v ostree >/dev/null || need+=(ostree)
 command -v setfattr >/dev/null || need+=(attr)
 command -v python3 >/dev/null || need+=(python3)
+# ostree.sizes must match upstream's, which zlib computes: link the system zlib upstream uses.
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

@@ -591,7 +591,8 @@ impl WriteContext<'_, '_> {
                 let checksum = content_checksum(&header, &[]);
                 self.tx
                     .write_content_as(&checksum, &header, Source::Bytes(&[]))?;
-                self.record_size(checksum, 0, &header, &[]);
+                // Upstream counts a symlink's target as its unpacked size.
+                self.record_size(checksum, header.symlink_target.len() as u64, &header, &[]);
                 self.consume(dir, name, false, &shown)?;
                 Ok(Node::File(checksum))
             }
@@ -768,6 +769,7 @@ impl WriteContext<'_, '_> {
                     xattrs,
                 };
                 let c = self.tx.write_content(&fh, &[])?;
+                self.record_size(c, fh.symlink_target.len() as u64, &fh, &[]);
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
             } else if kind.is_hard_link() {
@@ -882,16 +884,12 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
     })
 }
 
-/// The size a content object has as a `.filez`: its header plus the deflated payload.
+/// The size a content object has as a `.filez`: its header plus the payload deflated as
+/// upstream's zlib does it.
 fn archived_size(header: &FileHeader, payload: &[u8]) -> u64 {
-    use std::io::Write;
     let head = header.archive_header(payload.len() as u64).len() as u64;
     if header.is_symlink() {
         return head;
     }
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
-    if enc.write_all(payload).is_err() {
-        return head + payload.len() as u64;
-    }
-    head + enc.finish().map(|v| v.len() as u64).unwrap_or(0)
+    head + crate::deflate::zlib_compressed_len(6, payload)
 }

@@ -51,11 +51,57 @@ pub fn with_compressed<T>(
     })
 }
 
+/// DEFLATE cannot expand data by more than this factor, which bounds what a header may claim.
+const MAX_RATIO: u64 = 1032;
+
+/// Inflates raw DEFLATE data that must come to exactly `size` bytes.
+pub fn inflate_exact(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
+    if size > (compressed.len() as u64 + 1).saturating_mul(MAX_RATIO) {
+        return Err(invalid(format!(
+            "header claims {size} bytes from {} compressed bytes",
+            compressed.len()
+        )));
+    }
+    let len = usize::try_from(size).map_err(|_| invalid(format!("size {size} too large")))?;
+    let mut out = vec![0u8; len];
+    let n = libdeflater::Decompressor::new()
+        .deflate_decompress(compressed, &mut out)
+        .map_err(|e| invalid(format!("{e:?}")))?;
+    if n != len {
+        return Err(invalid(format!(
+            "header says {size} bytes, payload has {n}"
+        )));
+    }
+    Ok(out)
+}
+
+/// The length zlib's raw deflate at `level` gives `payload`: what upstream records as an
+/// object's archived size in `ostree.sizes`, so it is computed with the same library.
+pub fn zlib_compressed_len(level: u32, payload: &[u8]) -> u64 {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+    match enc.write_all(payload).and_then(|()| enc.finish()) {
+        Ok(v) => v.len() as u64,
+        Err(_) => payload.len() as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;
 
     use super::*;
+
+    #[test]
+    fn inflate_refuses_impossible_sizes() {
+        let data = with_compressed(6, b"", b"hello", |d| Ok(d.to_vec())).expect("compress");
+        assert_eq!(inflate_exact(&data, 5).expect("inflate"), b"hello");
+        assert!(inflate_exact(&data, 4).is_err());
+        assert!(inflate_exact(&data, 6).is_err());
+        assert!(inflate_exact(&data, u64::MAX).is_err());
+        assert!(inflate_exact(b"\xff\xff", 3).is_err());
+    }
 
     #[test]
     fn round_trips_through_zlib() {

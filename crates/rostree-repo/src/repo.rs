@@ -396,18 +396,8 @@ impl Repo {
                 if archive.header.is_symlink() {
                     return Ok((archive.header, Payload::None));
                 }
-                let mut out =
-                    Vec::with_capacity(usize::try_from(archive.size).unwrap_or(0).min(1 << 30));
-                flate2::read::DeflateDecoder::new(compressed)
-                    .read_to_end(&mut out)
+                let out = crate::deflate::inflate_exact(compressed, archive.size)
                     .map_err(|e| corrupt(format!("decompressing: {e}")))?;
-                if out.len() as u64 != archive.size {
-                    return Err(corrupt(format!(
-                        "header says {} bytes, payload has {}",
-                        archive.size,
-                        out.len()
-                    )));
-                }
                 Ok((archive.header, Payload::Bytes(out)))
             }
             RepoMode::BareUser | RepoMode::BareSplitXattrs => {
