@@ -10,6 +10,7 @@ use clap::Parser;
 use rostree::Repo;
 
 mod cmd;
+mod progress;
 mod util;
 
 /// Global options, accepted before or after the subcommand as upstream does.

@@ -14,6 +14,7 @@ use rostree_core::{Checksum, Hasher, ObjectType, varint};
 
 use crate::error::{Error, IoContext, Result};
 use crate::mtree::{MutableTree, Node};
+use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
 use crate::transaction::{Source, Transaction, TransactionStats};
 use crate::{RepoMode, sys};
@@ -189,6 +190,7 @@ pub struct CommitOutcome {
 pub fn commit(
     repo: &Repo,
     sources: Vec<TreeSource>,
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &CommitOptions,
 ) -> Result<CommitOutcome> {
@@ -215,6 +217,7 @@ pub fn commit(
         tx: &tx,
         modifier: &options.modifier,
         interrupt,
+        progress,
         sizes: sizes.as_ref(),
         matched: Default::default(),
         devino: if options.link_checkout_speedup && !repo.mode().is_archive() {
@@ -239,6 +242,7 @@ pub fn commit(
     if root.meta.is_none() {
         return Err(Error::InvalidInput("Can't commit an empty tree".into()));
     }
+    progress.event(Event::Phase("writing trees"));
     let (root_tree, root_meta) = root.write(&tx)?;
     if options.skip_if_unchanged
         && let Some(p) = &parent
@@ -320,6 +324,7 @@ pub fn commit(
             &options.detached_metadata.to_bytes(),
         )?;
     }
+    progress.event(Event::Phase("syncing"));
     let stats = tx.commit()?;
     if let Some(branch) = &options.branch {
         repo.set_ref(&RefKind::Local, branch, Some(&checksum))?;
@@ -373,6 +378,7 @@ struct WriteContext<'a, 'r> {
     tx: &'a Transaction<'r>,
     modifier: &'a CommitModifier,
     interrupt: &'a AtomicBool,
+    progress: &'a dyn Progress,
     sizes: Option<&'a std::sync::Mutex<Vec<SizeEntry>>>,
     /// Statoverride and skip-list paths seen in the tree.
     matched: std::sync::Mutex<HashSet<String>>,
@@ -589,8 +595,11 @@ impl WriteContext<'_, '_> {
                     xattrs,
                 };
                 let checksum = content_checksum(&header, &[]);
-                self.tx
+                let written = self
+                    .tx
                     .write_content_as(&checksum, &header, Source::Bytes(&[]))?;
+                self.progress
+                    .event(Event::FileCommitted { bytes: 0, written });
                 // Upstream counts a symlink's target as its unpacked size.
                 self.record_size(checksum, header.symlink_target.len() as u64, &header, &[]);
                 self.consume(dir, name, false, &shown)?;
@@ -631,8 +640,13 @@ impl WriteContext<'_, '_> {
                         data.reserve(size as usize);
                         file.read_to_end(data).ctx("reading", shown())?;
                         let checksum = content_checksum(&header, data);
-                        self.tx
-                            .write_content_as(&checksum, &header, Source::Bytes(data))?;
+                        let written =
+                            self.tx
+                                .write_content_as(&checksum, &header, Source::Bytes(data))?;
+                        self.progress.event(Event::FileCommitted {
+                            bytes: size,
+                            written,
+                        });
                         self.record_size(checksum, data.len() as u64, &header, data);
                         Ok(checksum)
                     })?
@@ -642,8 +656,13 @@ impl WriteContext<'_, '_> {
                     let copied = std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
                     let checksum = hasher.finish();
                     let mut again = dir.open(name).ctx("opening", shown())?;
-                    self.tx
-                        .write_content_as(&checksum, &header, Source::Reader(&mut again))?;
+                    let written =
+                        self.tx
+                            .write_content_as(&checksum, &header, Source::Reader(&mut again))?;
+                    self.progress.event(Event::FileCommitted {
+                        bytes: size,
+                        written,
+                    });
                     if self.sizes.is_some() {
                         let data = dir.read(name).ctx("reading", shown())?;
                         self.record_size(checksum, copied, &header, &data);

@@ -9,6 +9,7 @@ mod deflate;
 mod error;
 mod mode;
 pub mod mtree;
+pub mod progress;
 mod repo;
 mod sys;
 pub mod transaction;

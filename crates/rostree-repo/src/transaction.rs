@@ -234,16 +234,16 @@ impl<'r> Transaction<'r> {
         Ok(checksum)
     }
 
-    /// Stores a content object whose checksum the caller computed. Nothing is written if the
-    /// object exists already.
+    /// Stores a content object whose checksum the caller computed; returns whether it was
+    /// new. Nothing is written if the object exists already.
     pub fn write_content_as(
         &self,
         checksum: &Checksum,
         header: &FileHeader,
         source: Source<'_>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if self.has_object(ObjectType::File, checksum)? {
-            return Ok(());
+            return Ok(false);
         }
         let sub = self.subdir(checksum)?;
         let name = self.final_name(ObjectType::File, checksum);
@@ -285,7 +285,7 @@ impl<'r> Transaction<'r> {
         self.mark_staged(ObjectType::File, *checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
         self.content_bytes.fetch_add(written, Ordering::Relaxed);
-        Ok(())
+        Ok(true)
     }
 
     fn write_archive(

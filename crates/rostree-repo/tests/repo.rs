@@ -9,8 +9,18 @@ use std::sync::atomic::AtomicBool;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rostree_core::ObjectType;
-use rostree_repo::commit::{CommitOptions, ParentSpec, TreeSource, commit, parse_statoverride};
+use rostree_repo::commit::{CommitOptions, ParentSpec, TreeSource, parse_statoverride};
+use rostree_repo::progress::NoProgress;
 use rostree_repo::{Error, InitOptions, RefKind, Repo, RepoMode, Transaction};
+
+fn commit(
+    repo: &Repo,
+    sources: Vec<TreeSource>,
+    interrupt: &AtomicBool,
+    options: &CommitOptions,
+) -> Result<rostree_repo::commit::CommitOutcome, Error> {
+    rostree_repo::commit::commit(repo, sources, &NoProgress, interrupt, options)
+}
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()

@@ -1,1 +1,24 @@
-//! placeholder
+//! Helpers for rostree's differential tests: upstream `ostree` (the oracle) and
+//! `rostree` are run on the same inputs and their outputs and repositories are
+//! compared byte for byte.
+//!
+//! - [`cmd`]: finding upstream `ostree` and running commands with a clean,
+//!   deterministic environment.
+//! - [`tree`]: describing a file tree as a table of entries and creating it on
+//!   disk ([`tree::rich_tree`] makes every kind of entry OSTree can commit).
+//! - [`compare`]: comparing two repositories' `objects/` directories.
+//! - [`repo`]: a [`repo::Pair`] of repositories (one written by each tool),
+//!   repository snapshots, and object-corruption helpers.
+//!
+//! The helpers panic with a descriptive message when something is wrong: they
+//! are meant to be called from tests only.
+
+pub mod cmd;
+pub mod compare;
+pub mod repo;
+pub mod tree;
+
+pub use cmd::{Invocation, describe, run, run_ok, upstream_ostree};
+pub use compare::{compare_object_dirs, object_dir_differences};
+pub use repo::{Mode, Pair, Snapshot, snapshot};
+pub use tree::{TreeSpec, rich_tree, rich_tree_for_mode};

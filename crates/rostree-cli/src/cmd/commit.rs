@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use cap_std::ambient_authority;
@@ -225,8 +224,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         skip_if_unchanged: args.skip_if_unchanged,
         link_checkout_speedup: args.link_checkout_speedup,
     };
-    let interrupt = AtomicBool::new(false);
-    let outcome = commit(&repo, sources, &interrupt, &options)?;
+    let interrupt = crate::progress::interrupt_flag();
+    let progress = crate::progress::CommitProgress::new();
+    let outcome = commit(&repo, sources, &progress, &interrupt, &options);
+    progress.finish();
+    let outcome = outcome?;
     util::write_stdout(format!("{}\n", outcome.checksum).as_bytes())?;
     Ok(0)
 }
