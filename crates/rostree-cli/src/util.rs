@@ -171,13 +171,16 @@ pub fn print_commit(
     if let Some(v) = commit.metadata.get_str("version") {
         writeln!(out, "Version: {v}")?;
     }
-    writeln!(out)?;
-    if !commit.subject.is_empty() {
+    if commit.subject.is_empty() {
+        // Upstream's placeholder stands flush left, right under the headers.
+        writeln!(out, "(no subject)")?;
+    } else {
+        writeln!(out)?;
         for line in commit.subject.lines() {
             writeln!(out, "    {line}")?;
         }
-        writeln!(out)?;
     }
+    writeln!(out)?;
     if !commit.body.is_empty() {
         for line in commit.body.lines() {
             writeln!(out, "    {line}")?;

@@ -104,21 +104,21 @@ impl CommitModifier {
         } else {
             xattrs
         };
-        if self.canonical_permissions || mode == RepoMode::BareUserOnly {
-            uid = 0;
-            gid = 0;
-            if st_mode & S_IFMT != S_IFLNK {
-                st_mode = (st_mode & S_IFMT) | (st_mode & 0o755);
-            }
-        }
-        if mode == RepoMode::BareUserOnly {
-            xattrs = Xattrs::new();
-        }
+        // Overrides come first; canonicalization then masks their result, as upstream.
         if let Some(o) = self.stat_overrides.get(path) {
             match (o.add, o.set) {
                 (Some(bits), _) => st_mode |= bits,
                 (None, Some(bits)) => st_mode = (st_mode & S_IFMT) | bits,
                 (None, None) => {}
+            }
+        }
+        // bare-user-only repos canonicalize every commit, whether asked to or not.
+        if self.canonical_permissions || mode == RepoMode::BareUserOnly {
+            uid = 0;
+            gid = 0;
+            xattrs = Xattrs::new();
+            if st_mode & S_IFMT != S_IFLNK {
+                st_mode = (st_mode & S_IFMT) | (st_mode & 0o755);
             }
         }
         (uid, gid, st_mode, xattrs)
@@ -171,8 +171,8 @@ pub struct CommitOptions {
 pub enum ParentSpec {
     /// No parent (`--orphan` or `--parent=none`).
     None,
-    /// This revision.
-    Rev(String),
+    /// This commit.
+    Commit(Checksum),
 }
 
 /// The result of [`commit`].
@@ -195,13 +195,16 @@ pub fn commit(
     options: &CommitOptions,
 ) -> Result<CommitOutcome> {
     if let Some(branch) = &options.branch {
-        rostree_core::refname::validate_ref(branch)?;
+        rostree_core::refname::parse_refspec(branch)?;
     }
     let parent = match &options.parent {
         Some(ParentSpec::None) => None,
-        Some(ParentSpec::Rev(rev)) => Some(repo.resolve_rev(rev)?),
+        Some(ParentSpec::Commit(c)) => Some(*c),
         None => match &options.branch {
-            Some(b) => repo.read_ref(&RefKind::Local, b)?,
+            Some(b) => {
+                let (kind, name) = branch_ref(b)?;
+                repo.read_ref(&kind, &name)?
+            }
             None => None,
         },
     };
@@ -210,8 +213,8 @@ pub fn commit(
         repo.load_commit(p)?;
     }
     let tx = Transaction::begin(repo)?;
-    let sizes = options
-        .generate_sizes
+    // Upstream only records sizes in archive repos.
+    let sizes = (options.generate_sizes && repo.mode().is_archive())
         .then(|| std::sync::Mutex::new(Vec::new()));
     let ctx = WriteContext {
         tx: &tx,
@@ -262,8 +265,8 @@ pub fn commit(
         // Upstream writes the binding even when it is empty (an orphan commit).
         let mut bindings: Vec<String> = options.branch.iter().cloned().collect();
         bindings.extend(options.bind_refs.iter().cloned());
+        // Sorted, duplicates kept: upstream does not deduplicate them either.
         bindings.sort();
-        bindings.dedup();
         metadata.push(
             "ostree.ref-binding",
             Value::Array(
@@ -327,12 +330,22 @@ pub fn commit(
     progress.event(Event::Phase("syncing"));
     let stats = tx.commit()?;
     if let Some(branch) = &options.branch {
-        repo.set_ref(&RefKind::Local, branch, Some(&checksum))?;
+        let (kind, name) = branch_ref(branch)?;
+        repo.set_ref(&kind, &name, Some(&checksum))?;
     }
     Ok(CommitOutcome {
         checksum,
         written: true,
         stats,
+    })
+}
+
+/// Where a branch given as a refspec lives: `REMOTE:REF` under the remote, as upstream.
+fn branch_ref(branch: &str) -> Result<(RefKind, String)> {
+    let spec = rostree_core::refname::parse_refspec(branch)?;
+    Ok(match spec.remote {
+        Some(remote) => (RefKind::Remote(remote), spec.name),
+        None => (RefKind::Local, spec.name),
     })
 }
 

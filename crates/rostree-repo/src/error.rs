@@ -33,7 +33,7 @@ pub enum Error {
         reason: String,
     },
     /// An object that should exist does not.
-    #[error("No such {objtype} object {checksum}")]
+    #[error("{}", missing_message(*objtype, checksum))]
     MissingObject {
         /// The object's type.
         objtype: ObjectType,
@@ -60,6 +60,15 @@ pub enum Error {
     /// The operation was interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,
+}
+
+fn missing_message(objtype: ObjectType, checksum: &Checksum) -> String {
+    // Upstream's wording, which scripts may match.
+    if objtype.is_meta() {
+        format!("No such metadata object {checksum}.{objtype}")
+    } else {
+        format!("Couldn't find file object '{checksum}'")
+    }
 }
 
 /// Shorthand for results of this crate.

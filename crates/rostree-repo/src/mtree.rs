@@ -21,6 +21,17 @@ pub enum Node {
     Stored(Checksum, Checksum),
 }
 
+impl Node {
+    /// The directory this node is, opened for editing.
+    fn into_tree(self, repo: &Repo) -> Result<MutableTree> {
+        match self {
+            Node::Dir(tree) => Ok(tree),
+            Node::Stored(t, m) => MutableTree::load(repo, &t, &m),
+            Node::File(_) => Err(Error::InvalidInput("a file is not a directory".into())),
+        }
+    }
+}
+
 /// A directory being built.
 #[derive(Clone, Debug, Default)]
 pub struct MutableTree {
@@ -52,24 +63,31 @@ impl MutableTree {
         })
     }
 
-    /// Lays `other` over this tree: files and stored directories replace what was there,
-    /// directories merge recursively.
+    /// Lays `other` over this tree: files replace files, directories merge recursively, and
+    /// a file and a directory of the same name conflict, as in upstream.
     pub fn overlay(&mut self, repo: &Repo, other: MutableTree) -> Result<()> {
         if other.meta.is_some() {
             self.meta = other.meta;
         }
         for (name, node) in other.entries {
             let merged = match (self.entries.remove(&name), node) {
-                (Some(Node::Dir(mut mine)), Node::Dir(theirs)) => {
-                    mine.overlay(repo, theirs)?;
+                (None, node) => node,
+                (Some(Node::File(_)), Node::File(c)) => Node::File(c),
+                (Some(Node::Dir(_) | Node::Stored(..)), Node::File(_)) => {
+                    return Err(Error::InvalidInput(format!(
+                        "Can't replace directory with file: {name}"
+                    )));
+                }
+                (Some(Node::File(_)), Node::Dir(_) | Node::Stored(..)) => {
+                    return Err(Error::InvalidInput(format!(
+                        "Can't replace file with directory: {name}"
+                    )));
+                }
+                (Some(mine), theirs) => {
+                    let mut mine = mine.into_tree(repo)?;
+                    mine.overlay(repo, theirs.into_tree(repo)?)?;
                     Node::Dir(mine)
                 }
-                (Some(Node::Stored(t, m)), Node::Dir(theirs)) => {
-                    let mut mine = MutableTree::load(repo, &t, &m)?;
-                    mine.overlay(repo, theirs)?;
-                    Node::Dir(mine)
-                }
-                (_, node) => node,
             };
             self.entries.insert(name, merged);
         }

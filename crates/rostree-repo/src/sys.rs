@@ -144,7 +144,10 @@ fn collect_xattrs(
                 Err(e) => return Err(e.into()),
             }
         }
-        out.push((name.to_vec(), value));
+        // Upstream drops xattrs with empty values, so they change no checksum.
+        if !value.is_empty() {
+            out.push((name.to_vec(), value));
+        }
     }
     Ok(Xattrs(out).sorted())
 }

@@ -300,7 +300,9 @@ fn bad_trees_are_refused_without_writing() {
     std::fs::remove_file(tree.join("pipe")).expect("rm");
     let options = CommitOptions {
         branch: Some("main".into()),
-        parent: Some(ParentSpec::Rev("0".repeat(64))),
+        parent: Some(ParentSpec::Commit(rostree_core::Checksum::from_array(
+            [0; 32],
+        ))),
         ..Default::default()
     };
     let err = commit(

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Result, bail};
 use rostree::repo::Payload;
 
-use super::tree::{Entry, lookup};
+use super::tree::{Entry, lookup_following};
 use crate::{GlobalOptions, util};
 
 /// Arguments of `cat`.
@@ -22,7 +22,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
     let (_, commit) = util::resolve_commit(&repo, &args.rev)?;
     for path in &args.paths {
-        let Entry::File(checksum) = lookup(&repo, (commit.root_tree, commit.root_meta), path)?
+        let Entry::File(checksum) =
+            lookup_following(&repo, (commit.root_tree, commit.root_meta), path)?
         else {
             bail!("{path}: is a directory");
         };

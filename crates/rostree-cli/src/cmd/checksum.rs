@@ -62,7 +62,16 @@ pub fn run(args: Args) -> Result<i32> {
         };
         content_checksum(&header, &data)
     } else {
-        anyhow::bail!("Not a regular file or symlink: {}", path.display());
+        // Fifos and device nodes hash as a header alone (rdev unrecorded), as upstream does.
+        let header = FileHeader {
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode(),
+            rdev: 0,
+            symlink_target: String::new(),
+            xattrs,
+        };
+        content_checksum(&header, &[])
     };
     crate::util::write_stdout(format!("{checksum}\n").as_bytes())?;
     Ok(0)

@@ -127,6 +127,20 @@ fn read_lines(path: &PathBuf) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// The directories a --consume commit read from.
+fn consumed_dirs(args: &Args) -> Vec<PathBuf> {
+    let from_trees: Vec<PathBuf> = args
+        .trees
+        .iter()
+        .filter_map(|t| t.strip_prefix("dir="))
+        .map(PathBuf::from)
+        .collect();
+    if !args.trees.is_empty() {
+        return from_trees;
+    }
+    args.path.iter().cloned().collect()
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let mut repo = global.open_repo()?;
     if args.disable_fsync || matches!(args.fsync.as_deref(), Some("false" | "no" | "0")) {
@@ -185,9 +199,10 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             .map(str::to_owned)
             .collect();
     }
-    let body = match (&args.body, &args.body_file) {
-        (Some(b), _) => b.clone(),
-        (None, Some(f)) => read_lines(f)?,
+    // The body file wins over -m, as upstream.
+    let body = match (&args.body_file, &args.body) {
+        (Some(f), _) => read_lines(f)?,
+        (None, Some(b)) => b.clone(),
         (None, None) => String::new(),
     };
     // --orphan only drops the parent; a branch given with it is still written and bound.
@@ -196,7 +211,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     } else {
         match args.parent.as_deref() {
             Some("none") => Some(ParentSpec::None),
-            Some(rev) => Some(ParentSpec::Rev(rev.to_owned())),
+            // Upstream takes only a full checksum here, not a ref.
+            Some(rev) => Some(ParentSpec::Commit(
+                rev.parse()
+                    .map_err(|_| anyhow::anyhow!("Invalid rev {rev}"))?,
+            )),
             None => None,
         }
     };
@@ -229,6 +248,16 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let outcome = commit(&repo, sources, &progress, &interrupt, &options);
     progress.finish();
     let outcome = outcome?;
+    if args.consume {
+        // The library empties the directories; upstream removes them too.
+        for path in consumed_dirs(&args) {
+            match std::fs::remove_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+    }
     util::write_stdout(format!("{}\n", outcome.checksum).as_bytes())?;
     Ok(0)
 }

@@ -22,7 +22,8 @@ fn split_key(group: &Option<String>, key: &str) -> Result<(String, String)> {
     if let Some(g) = group {
         return Ok((g.clone(), key.to_owned()));
     }
-    match key.rsplit_once('.') {
+    // Upstream splits at the first dot: `a.b.c` is key `b.c` in group `a`.
+    match key.split_once('.') {
         Some((section, name)) if !section.is_empty() && !name.is_empty() => {
             Ok((section.to_owned(), name.to_owned()))
         }
@@ -57,7 +58,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             config.remove_key(&section, &name);
             repo.write_config(config)?;
         }
-        other => bail!("Unknown action {other}"),
+        other => bail!("Unknown operation {other}"),
     }
     Ok(0)
 }

@@ -49,6 +49,14 @@ impl Lister<'_> {
         }
         let (kind, mode, uid, gid, size, xattrs, target, sums) = match entry {
             Entry::Dir(tree, meta) => {
+                // A directory whose listing is missing is an error even with -d, as upstream.
+                if !self.repo.has_object(rostree::ObjectType::DirTree, tree)? {
+                    return Err(rostree::Error::MissingObject {
+                        objtype: rostree::ObjectType::DirTree,
+                        checksum: *tree,
+                    }
+                    .into());
+                }
                 let m = self.repo.load_dirmeta(meta)?;
                 (
                     'd',

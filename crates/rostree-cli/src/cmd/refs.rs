@@ -62,6 +62,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         repo.set_ref(&kind, name, Some(&checksum))?;
         return Ok(0);
     }
+    if args.delete && args.prefixes.is_empty() {
+        bail!("At least one PREFIX is required when deleting refs");
+    }
     let refs = all_refs(&repo)?;
     let prefixes = if args.prefixes.is_empty() {
         vec![String::new()]
@@ -82,11 +85,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 repo.set_ref(kind, name, None)?;
                 continue;
             }
-            let display = if args.list || prefix.is_empty() || prefix.ends_with(':') {
-                shown.as_str()
-            } else {
-                shown[prefix.len()..].trim_start_matches('/')
-            };
+            // A prefix that is itself a ref shows its full name.
+            let display =
+                if args.list || prefix.is_empty() || prefix.ends_with(':') || shown == prefix {
+                    shown.as_str()
+                } else {
+                    shown[prefix.len()..].trim_start_matches('/')
+                };
             if !display.is_empty() {
                 out.push_str(display);
                 out.push('\n');

@@ -1,7 +1,10 @@
 //! `ostree show`: print a commit (or one of its metadata keys).
 
 use anyhow::{Result, bail};
+use rostree::core::gvariant::Value;
 use rostree::core::object::Metadata;
+use rostree::core::varint::read_varuint64;
+use rostree::{Checksum, ObjectType};
 
 use crate::{GlobalOptions, util};
 
@@ -17,6 +20,9 @@ pub struct Args {
     /// Show raw variant data
     #[arg(long)]
     raw: bool,
+    /// Show the commit size metadata (`ostree.sizes`)
+    #[arg(long = "print-sizes")]
+    print_sizes: bool,
     /// The ref or commit
     #[arg(value_name = "OBJECT")]
     rev: String,
@@ -39,6 +45,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             None => bail!("No detached metadata for commit {checksum}"),
         };
         print_key(&detached, key)?;
+    } else if args.print_sizes {
+        util::write_stdout(print_sizes(&repo, &commit)?.as_bytes())?;
     } else if args.raw {
         util::write_stdout(
             format!(
@@ -53,4 +61,86 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         util::write_stdout(&out)?;
     }
     Ok(0)
+}
+
+/// GLib's `g_format_size`: bytes below 1000, then SI units with one decimal.
+fn format_size(size: u64) -> String {
+    if size < 1000 {
+        return if size == 1 {
+            "1 byte".into()
+        } else {
+            format!("{size} bytes")
+        };
+    }
+    let units = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = size as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    // GLib puts a no-break space between the number and an SI unit.
+    format!("{value:.1}\u{a0}{}", units[unit])
+}
+
+/// The totals of `ostree.sizes`, and what of it this repo still lacks.
+fn print_sizes(repo: &rostree::Repo, commit: &rostree::core::object::Commit) -> Result<String> {
+    let Some(Value::Array(_, entries)) = commit.metadata.get("ostree.sizes") else {
+        bail!("Failed to find ostree.sizes metadata key");
+    };
+    let (mut archived, mut unpacked, mut count) = (0u64, 0u64, 0u64);
+    let (mut need_archived, mut need_unpacked, mut need_count) = (0u64, 0u64, 0u64);
+    for entry in entries {
+        let Some(bytes) = entry.as_bytes() else {
+            continue;
+        };
+        let (Some(checksum), Some(rest)) = (bytes.get(..32), bytes.get(32..)) else {
+            bail!("Invalid ostree.sizes entry");
+        };
+        let checksum = Checksum::from_slice(checksum)?;
+        let (a, n) =
+            read_varuint64(rest).ok_or_else(|| anyhow::anyhow!("Invalid ostree.sizes entry"))?;
+        let (u, m) = read_varuint64(&rest[n..])
+            .ok_or_else(|| anyhow::anyhow!("Invalid ostree.sizes entry"))?;
+        // Entries from before the object type byte was added are content objects.
+        let objtype = rest
+            .get(n + m)
+            .and_then(|&t| ObjectType::from_u8(t))
+            .unwrap_or(ObjectType::File);
+        archived += a;
+        unpacked += u;
+        count += 1;
+        if !repo.has_object(objtype, &checksum)? {
+            need_archived += a;
+            need_unpacked += u;
+            need_count += 1;
+        }
+    }
+    Ok(format!(
+        "Compressed size (needed/total): {}/{}\nUnpacked size (needed/total): {}/{}\n\
+         Number of objects (needed/total): {need_count}/{count}\n",
+        format_size(need_archived),
+        format_size(archived),
+        format_size(need_unpacked),
+        format_size(unpacked),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_size;
+
+    #[test]
+    fn sizes_as_glib_prints_them() {
+        for (n, text) in [
+            (0, "0 bytes"),
+            (1, "1 byte"),
+            (999, "999 bytes"),
+            (1000, "1.0\u{a0}kB"),
+            (1_600_000, "1.6\u{a0}MB"),
+            (2_500_000_000, "2.5\u{a0}GB"),
+        ] {
+            assert_eq!(format_size(n), text);
+        }
+    }
 }

@@ -139,12 +139,8 @@ fn format_double(d: f64) -> String {
 }
 
 fn quote_string(out: &mut String, s: &str) {
-    // GLib prefers single quotes, switching to double quotes to avoid escaping a `'`.
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    // GLib prefers single quotes, and switches to double quotes for any string with a `'`.
+    let quote = if s.contains('\'') { '"' } else { '\'' };
     out.push(quote);
     for c in s.chars() {
         match c {
