@@ -2,7 +2,7 @@
 //! in order, then the commit object and the ref.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -424,6 +424,38 @@ impl WriteContext<'_, '_> {
         cache.get(&(st.st_dev, st.st_ino)).copied()
     }
 
+    /// The content header of the file at `path`, after the modifier.
+    fn file_header(
+        &self,
+        path: &str,
+        st: &rustix::fs::Stat,
+        xattrs: Xattrs,
+        symlink_target: String,
+    ) -> FileHeader {
+        let (uid, gid, mode, xattrs) = self.apply(path, st.st_uid, st.st_gid, st.st_mode, xattrs);
+        FileHeader {
+            uid,
+            gid,
+            mode,
+            rdev: 0,
+            symlink_target,
+            xattrs,
+        }
+    }
+
+    /// Stores a content object (if new) and reports it.
+    fn store(
+        &self,
+        checksum: &Checksum,
+        header: &FileHeader,
+        source: Source<'_>,
+        bytes: u64,
+    ) -> Result<()> {
+        let written = self.tx.write_content_as(checksum, header, source)?;
+        self.progress.event(Event::FileCommitted { bytes, written });
+        Ok(())
+    }
+
     /// Applies the modifier to the entry at `path`, noting the path as seen.
     fn apply(
         &self,
@@ -597,22 +629,9 @@ impl WriteContext<'_, '_> {
                 } else {
                     Xattrs::new()
                 };
-                let (uid, gid, mode, xattrs) =
-                    self.apply(path, st.st_uid, st.st_gid, st.st_mode, xattrs);
-                let header = FileHeader {
-                    uid,
-                    gid,
-                    mode,
-                    rdev: 0,
-                    symlink_target: target,
-                    xattrs,
-                };
+                let header = self.file_header(path, &st, xattrs, target);
                 let checksum = content_checksum(&header, &[]);
-                let written = self
-                    .tx
-                    .write_content_as(&checksum, &header, Source::Bytes(&[]))?;
-                self.progress
-                    .event(Event::FileCommitted { bytes: 0, written });
+                self.store(&checksum, &header, Source::Bytes(&[]), 0)?;
                 // Upstream counts a symlink's target as its unpacked size.
                 self.record_size(checksum, header.symlink_target.len() as u64, &header, &[]);
                 self.consume(dir, name, false, &shown)?;
@@ -637,47 +656,29 @@ impl WriteContext<'_, '_> {
                 } else {
                     Xattrs::new()
                 };
-                let (uid, gid, mode, xattrs) =
-                    self.apply(path, st.st_uid, st.st_gid, st.st_mode, xattrs);
-                let header = FileHeader {
-                    uid,
-                    gid,
-                    mode,
-                    rdev: 0,
-                    symlink_target: String::new(),
-                    xattrs,
-                };
+                let header = self.file_header(path, &st, xattrs, String::new());
                 let size = st.st_size as u64;
                 let checksum = if size <= IN_MEMORY_LIMIT {
                     with_read_buffer(|data| {
                         data.reserve(size as usize);
                         file.read_to_end(data).ctx("reading", shown())?;
                         let checksum = content_checksum(&header, data);
-                        let written =
-                            self.tx
-                                .write_content_as(&checksum, &header, Source::Bytes(data))?;
-                        self.progress.event(Event::FileCommitted {
-                            bytes: size,
-                            written,
-                        });
+                        self.store(&checksum, &header, Source::Bytes(data), size)?;
                         self.record_size(checksum, data.len() as u64, &header, data);
                         Ok(checksum)
                     })?
                 } else {
+                    // Too big to hold: hash in one pass, then store from a second one.
                     let mut hasher = Hasher::new();
                     hasher.update(&header.stream_header());
                     let copied = std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
                     let checksum = hasher.finish();
-                    let mut again = dir.open(name).ctx("opening", shown())?;
-                    let written =
-                        self.tx
-                            .write_content_as(&checksum, &header, Source::Reader(&mut again))?;
-                    self.progress.event(Event::FileCommitted {
-                        bytes: size,
-                        written,
-                    });
+                    file.rewind().ctx("reading", shown())?;
+                    self.store(&checksum, &header, Source::Reader(&mut file), size)?;
                     if self.sizes.is_some() {
-                        let data = dir.read(name).ctx("reading", shown())?;
+                        let mut data = Vec::new();
+                        file.rewind().ctx("reading", shown())?;
+                        file.read_to_end(&mut data).ctx("reading", shown())?;
                         self.record_size(checksum, copied, &header, &data);
                     }
                     checksum

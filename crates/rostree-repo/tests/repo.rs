@@ -432,3 +432,57 @@ fn unmatched_skip_list_is_an_error() {
     }
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn files_past_the_in_memory_limit_stream() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    // 33 MiB, mostly a hole, with marks at both ends so truncation would show.
+    let big = tree.join("big");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(33 << 20).expect("extend");
+    drop(file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .expect("open");
+    f.write_all(b"start").expect("write");
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::End(-3)).expect("seek");
+    f.write_all(b"end").expect("write");
+    drop(f);
+    let expected = std::fs::read(&big).expect("read");
+    let mut checksums = Vec::new();
+    for mode in [RepoMode::Archive, RepoMode::BareUser] {
+        let repo = init(&tmp.path().join(format!("repo-{mode}")), mode);
+        let mut options = CommitOptions {
+            branch: Some("main".into()),
+            timestamp: Some(1),
+            generate_sizes: true,
+            ..Default::default()
+        };
+        options.no_bindings = true;
+        let out = commit(
+            &repo,
+            vec![TreeSource::Dir(open(&tree), tree.clone())],
+            &AtomicBool::new(false),
+            &options,
+        )
+        .expect("commit");
+        let data = read_path(&repo, "main", "/big");
+        assert!(
+            data == expected,
+            "{mode}: content differs after a streamed commit"
+        );
+        checksums.push(out.checksum);
+    }
+    // Sizes are only recorded in archive repos, so only the trees can be compared.
+    let root = |mode: RepoMode, c| {
+        let repo = Repo::open(open(&tmp.path().join(format!("repo-{mode}"))), "r").expect("open");
+        repo.load_commit(c).expect("commit").root_tree
+    };
+    assert_eq!(
+        root(RepoMode::Archive, &checksums[0]),
+        root(RepoMode::BareUser, &checksums[1])
+    );
+}

@@ -39,39 +39,27 @@ pub fn run(args: Args) -> Result<i32> {
             xattrs,
         }
         .checksum()
-    } else if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(path)?;
-        let header = FileHeader {
-            uid: meta.uid(),
-            gid: meta.gid(),
-            mode: meta.mode(),
-            rdev: 0,
-            symlink_target: target.to_string_lossy().into_owned(),
-            xattrs,
-        };
-        content_checksum(&header, &[])
-    } else if meta.is_file() {
-        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let header = FileHeader {
-            uid: meta.uid(),
-            gid: meta.gid(),
-            mode: meta.mode(),
-            rdev: 0,
-            symlink_target: String::new(),
-            xattrs,
-        };
-        content_checksum(&header, &data)
     } else {
-        // Fifos and device nodes hash as a header alone (rdev unrecorded), as upstream does.
+        let (target, payload) = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(path)?;
+            (target.to_string_lossy().into_owned(), Vec::new())
+        } else if meta.is_file() {
+            let data =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            (String::new(), data)
+        } else {
+            // Fifos and device nodes hash as a header alone (rdev unrecorded), as upstream does.
+            (String::new(), Vec::new())
+        };
         let header = FileHeader {
             uid: meta.uid(),
             gid: meta.gid(),
             mode: meta.mode(),
             rdev: 0,
-            symlink_target: String::new(),
+            symlink_target: target,
             xattrs,
         };
-        content_checksum(&header, &[])
+        content_checksum(&header, &payload)
     };
     crate::util::write_stdout(format!("{checksum}\n").as_bytes())?;
     Ok(0)
