@@ -1453,3 +1453,33 @@ fn config_error_messages() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Collection refs (`refs -c`, mirrors, `--create=cid:ref`, `-c --delete`), the
+/// `ostree.collection-binding` of a repo with a collection ID, and aliases (`-A`).
+#[test]
+fn collections_and_aliases() {
+    let p = pair(Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&tree);
+    p.both_ok(["config", "set", "core.collection-id", "org.example.Os"]);
+    p.commit(["-b", "main", "-s", "c", "--timestamp=@1", &s(&tree)]);
+    p.assert_same_objects();
+    p.cross(["show", "--print-metadata-key=ostree.collection-binding", "main"]);
+    p.both_ok(["refs", "-c", "--create=org.other.Os:sub/x", "main"]);
+    p.both_ok(["refs", "-c", "--create=org.other.Os:newref", "main"]);
+    p.both_ok(["refs", "--create=aliasx", "-A", "main"]);
+    p.cross_with(["refs", "-c"], sorted_lines);
+    p.cross_with(["refs", "-c", "org.other.Os"], sorted_lines);
+    p.cross_with(["refs"], sorted_lines);
+    p.cross(["refs", "-A"]);
+    p.cross(["rev-parse", "aliasx"]);
+    // An aliased ref cannot be deleted; an invalid collection ID is refused.
+    let (u, r) = p.both(["refs", "--delete", "main"]);
+    assert!(!u.output.status.success() && !r.output.status.success());
+    assert_eq!(u.stderr(), r.stderr());
+    let (u, r) = p.both(["refs", "-c", "main"]);
+    assert!(!u.output.status.success() && !r.output.status.success());
+    assert_eq!(u.stderr(), r.stderr());
+    p.both_ok(["refs", "-c", "--delete", "org.other.Os"]);
+    p.cross_with(["refs", "-c"], sorted_lines);
+}

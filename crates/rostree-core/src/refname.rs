@@ -16,6 +16,9 @@ pub enum RefNameError {
     /// Not a valid remote name.
     #[error("Invalid remote name {0}")]
     Remote(String),
+    /// Not a valid collection ID.
+    #[error("Invalid collection ID {0}")]
+    CollectionId(String),
 }
 
 fn is_word(c: char) -> bool {
@@ -42,6 +45,24 @@ pub fn validate_remote(name: &str) -> Result<(), RefNameError> {
         Ok(())
     } else {
         Err(RefNameError::Remote(name.to_owned()))
+    }
+}
+
+/// Checks a collection ID: reverse-DNS, at least two `.`-separated elements of ASCII letters,
+/// digits, `_` and `-`, none starting with a digit, at most 255 bytes.
+pub fn validate_collection_id(id: &str) -> Result<(), RefNameError> {
+    let element_ok = |e: &str| {
+        e.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
+            && e.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let elements: Vec<&str> = id.split('.').collect();
+    if id.len() <= 255 && elements.len() >= 2 && elements.iter().all(|e| element_ok(e)) {
+        Ok(())
+    } else {
+        Err(RefNameError::CollectionId(id.to_owned()))
     }
 }
 
@@ -98,6 +119,25 @@ mod tests {
             "a\nb", ".",
         ] {
             assert!(validate_ref(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn collection_ids() {
+        for good in ["org.example.Os", "com.a_b.c-d", "a.b"] {
+            assert!(validate_collection_id(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "main",
+            "org.",
+            ".org",
+            "org..x",
+            "org.9x",
+            "org.ex ample",
+            &"a.".repeat(200),
+        ] {
+            assert!(validate_collection_id(bad).is_err(), "{bad:?}");
         }
     }
 

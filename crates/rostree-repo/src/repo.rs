@@ -653,11 +653,16 @@ impl Repo {
             } else {
                 format!("{prefix}/{name}")
             };
+            // Leftover temporary files and other names no ref can have are not refs.
+            if refname::validate_ref(&name).is_err() {
+                continue;
+            }
             let ft = entry.file_type().ctx("stat", base.join(&full))?;
             if ft.is_dir() {
                 let sub = dir.open_dir(&name).ctx("opening", base.join(&full))?;
                 self.collect_refs(&sub, base, &full, out)?;
-            } else if ft.is_file() {
+            } else if ft.is_file() || ft.is_symlink() {
+                // A symlink is an alias and reads as the ref it points to.
                 let text = dir.read_to_string(&name).ctx("reading", base.join(&full))?;
                 let c = Checksum::from_hex(text.trim_end()).map_err(|_| {
                     Error::Config(format!(
@@ -669,6 +674,43 @@ impl Repo {
             }
         }
         Ok(())
+    }
+
+    /// Aliases: symlinks under `refs/heads/`, as (alias, target ref).
+    pub fn list_aliases(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let names = self.list_refs(&RefKind::Local)?;
+        for name in names.keys() {
+            let path = Path::new("refs/heads").join(name);
+            if let Ok(target) = rustix::fs::readlinkat(&self.dir, &path, Vec::new()) {
+                let target = target.to_string_lossy().into_owned();
+                // Targets are relative to the alias's directory; upstream shows them without
+                // the leading `../`.
+                let shown = target.trim_start_matches("../").to_owned();
+                out.insert(name.clone(), shown);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes `alias` a symlink to the local ref `target`.
+    pub fn set_alias(&self, alias: &str, target: &str) -> Result<()> {
+        refname::validate_ref(alias)?;
+        refname::validate_ref(target)?;
+        if self.read_ref(&RefKind::Local, target)?.is_none() {
+            return Err(Error::RefNotFound(target.to_owned()));
+        }
+        let path = Path::new("refs/heads").join(alias);
+        let depth = alias.matches('/').count();
+        let link = format!("{}{target}", "../".repeat(depth));
+        if let Some(parent) = path.parent() {
+            let mut builder = DirBuilder::new();
+            builder.recursive(true).mode(0o755);
+            self.dir
+                .create_dir_with(parent, &builder)
+                .ctx("creating", parent)?;
+        }
+        rustix::fs::symlinkat(link.as_str(), &self.dir, &path).ctx("creating alias", &path)
     }
 
     /// The names of remotes that have refs under `refs/remotes/`.
@@ -720,13 +762,29 @@ impl Repo {
                 )
                 .ctx("writing", &path)
             }
-            None => match self.dir.remove_file(&path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(Error::RefNotFound(name.to_owned()))
+            None => {
+                if *kind == RefKind::Local
+                    && let Some((alias, _)) = self
+                        .list_aliases()?
+                        .into_iter()
+                        .find(|(a, t)| t == name && a != name)
+                {
+                    return Err(Error::InvalidInput(format!(
+                        "Ref '{name}' has an active alias: '{alias}'"
+                    )));
                 }
-                Err(e) => Err(e).ctx("deleting", &path),
-            },
+                self.delete_ref_file(&path, name)
+            }
+        }
+    }
+
+    fn delete_ref_file(&self, path: &Path, name: &str) -> Result<()> {
+        match self.dir.remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::RefNotFound(name.to_owned()))
+            }
+            Err(e) => Err(e).ctx("deleting", path),
         }
     }
 }

@@ -24,6 +24,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         .mode
         .parse()
         .map_err(|_| anyhow::anyhow!("Invalid mode '{}' in repository configuration", args.mode))?;
+    if let Some(id) = &args.collection_id {
+        rostree::core::refname::validate_collection_id(id)?;
+    }
     let path = global.repo_path()?;
     std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
     let dir = Dir::open_ambient_dir(&path, ambient_authority())

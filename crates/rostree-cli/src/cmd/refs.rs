@@ -1,7 +1,8 @@
-//! `ostree refs`: list, create and delete refs.
+//! `ostree refs`: list, create and delete refs, collection refs and aliases.
 
 use anyhow::{Result, bail};
 use rostree::Repo;
+use rostree::core::refname::validate_collection_id;
 use rostree::repo::RefKind;
 
 use crate::{GlobalOptions, util};
@@ -15,9 +16,15 @@ pub struct Args {
     /// Do not remove the prefix from the refs
     #[arg(long)]
     list: bool,
+    /// If used with --create, create an alias, otherwise just list aliases
+    #[arg(short = 'A', long)]
+    alias: bool,
     /// Create a new ref for an existing commit
     #[arg(long, value_name = "NEWREF")]
     create: Option<String>,
+    /// Enable listing collection IDs for refs
+    #[arg(short = 'c', long)]
+    collections: bool,
     /// Overwrite existing refs when creating
     #[arg(long)]
     force: bool,
@@ -44,26 +51,98 @@ fn all_refs(repo: &Repo) -> Result<Vec<(String, RefKind, String)>> {
     Ok(out)
 }
 
+/// Every ref that belongs to a collection, as (collection ID, ref, where it is stored).
+fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, RefKind)>> {
+    let mut out = Vec::new();
+    // Local refs belong to the repo's own collection, if it has one.
+    if let Some(id) = repo.config().get_string("core", "collection-id")? {
+        for (name, _) in repo.list_refs(&RefKind::Local)? {
+            out.push((id.clone(), name, RefKind::Local));
+        }
+    }
+    for id in repo.list_ref_collections()? {
+        for (name, _) in repo.list_refs(&RefKind::Mirror(id.clone()))? {
+            out.push((id.clone(), name, RefKind::Mirror(id.clone())));
+        }
+    }
+    // Remote refs count only where the remote names its collection.
+    for remote in repo.list_ref_remotes()? {
+        let group = format!("remote \"{remote}\"");
+        if let Some(id) = repo.config().get_string(&group, "collection-id")? {
+            for (name, _) in repo.list_refs(&RefKind::Remote(remote.clone()))? {
+                out.push((id.clone(), name, RefKind::Remote(remote.clone())));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
+    let target = match args.prefixes.as_slice() {
+        [] => bail!("You must specify a revision when creating a new ref"),
+        [t] => t,
+        _ => bail!("You must specify only 1 existing ref when creating a new ref"),
+    };
+    if args.alias {
+        repo.set_alias(new, target)?;
+        return Ok(0);
+    }
+    let checksum = repo.resolve_rev(target)?;
+    let (kind, name) = match new.split_once(':') {
+        Some((id, name)) if args.collections => {
+            validate_collection_id(id)?;
+            (RefKind::Mirror(id.to_owned()), name)
+        }
+        Some((remote, name)) => (RefKind::Remote(remote.to_owned()), name),
+        None => (RefKind::Local, new),
+    };
+    if !args.force && repo.read_ref(&kind, name)?.is_some() {
+        bail!("--create specified but ref {new} already exists");
+    }
+    repo.set_ref(&kind, name, Some(&checksum))?;
+    Ok(0)
+}
+
+fn list_collections(repo: &Repo, args: &Args) -> Result<i32> {
+    for prefix in &args.prefixes {
+        validate_collection_id(prefix).map_err(|e| anyhow::anyhow!("Listing refs: {e}"))?;
+    }
+    let mut out = String::new();
+    for (id, name, kind) in collection_refs(repo)? {
+        if !args.prefixes.is_empty() && !args.prefixes.contains(&id) {
+            continue;
+        }
+        if args.delete {
+            if matches!(kind, RefKind::Mirror(_)) {
+                repo.set_ref(&kind, &name, None)?;
+            }
+            continue;
+        }
+        out.push_str(&format!("({id}, {name})\n"));
+    }
+    util::write_stdout(out.as_bytes())?;
+    Ok(0)
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
     if let Some(new) = &args.create {
-        let [target] = args.prefixes.as_slice() else {
-            bail!("--create requires specifying exactly one existing ref or commit");
-        };
-        let checksum = repo.resolve_rev(target)?;
-        repo.load_commit(&checksum)?;
-        let (kind, name) = match new.split_once(':') {
-            Some((remote, name)) => (RefKind::Remote(remote.to_owned()), name),
-            None => (RefKind::Local, new.as_str()),
-        };
-        if !args.force && repo.read_ref(&kind, name)?.is_some() {
-            bail!("--create specified but ref {new} already exists");
-        }
-        repo.set_ref(&kind, name, Some(&checksum))?;
-        return Ok(0);
+        return create(&repo, &args, new);
     }
     if args.delete && args.prefixes.is_empty() {
         bail!("At least one PREFIX is required when deleting refs");
+    }
+    if args.collections {
+        return list_collections(&repo, &args);
+    }
+    if args.alias {
+        let mut out = String::new();
+        for (alias, target) in repo.list_aliases()? {
+            out.push_str(&format!("{alias} -> {target}\n"));
+        }
+        util::write_stdout(out.as_bytes())?;
+        return Ok(0);
     }
     let refs = all_refs(&repo)?;
     let prefixes = if args.prefixes.is_empty() {
