@@ -1464,7 +1464,11 @@ fn collections_and_aliases() {
     p.both_ok(["config", "set", "core.collection-id", "org.example.Os"]);
     p.commit(["-b", "main", "-s", "c", "--timestamp=@1", &s(&tree)]);
     p.assert_same_objects();
-    p.cross(["show", "--print-metadata-key=ostree.collection-binding", "main"]);
+    p.cross([
+        "show",
+        "--print-metadata-key=ostree.collection-binding",
+        "main",
+    ]);
     p.both_ok(["refs", "-c", "--create=org.other.Os:sub/x", "main"]);
     p.both_ok(["refs", "-c", "--create=org.other.Os:newref", "main"]);
     p.both_ok(["refs", "--create=aliasx", "-A", "main"]);
@@ -1482,4 +1486,196 @@ fn collections_and_aliases() {
     assert_eq!(u.stderr(), r.stderr());
     p.both_ok(["refs", "-c", "--delete", "org.other.Os"]);
     p.cross_with(["refs", "-c"], sorted_lines);
+}
+
+/// Writes a tar of `(name, kind, mode, uid, gid)` members (`d` dir, `f` file) with python.
+/// A tar member: name, kind (`d` or `f`), mode, uid, gid.
+type Member<'a> = (&'a str, char, u32, u32, u32);
+
+fn tar_of(path: &Path, members: &[Member<'_>]) {
+    let spec: Vec<String> = members
+        .iter()
+        .map(|(n, k, m, u, g)| format!("{n}|{k}|{m}|{u}|{g}"))
+        .collect();
+    let script = r#"
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT)
+for spec in sys.argv[2:]:
+    name, kind, mode, uid, gid = spec.split("|")
+    i = tarfile.TarInfo(name)
+    i.mode, i.uid, i.gid, i.mtime = int(mode), int(uid), int(gid), 1600000000
+    if kind == "d":
+        i.type = tarfile.DIRTYPE
+        t.addfile(i)
+    else:
+        data = name.encode() + b"\n"
+        i.size = len(data)
+        t.addfile(i, io.BytesIO(data))
+t.close()
+"#;
+    let mut args = vec!["-c".to_owned(), script.to_owned(), s(path)];
+    args.extend(spec);
+    Invocation::new("python3").args(args).ok();
+}
+
+/// `--tar-autocreate-parents`: created parents (and a root without `./`) take the owner of
+/// the member that needed them; without the flag a missing parent, or a missing root, is an
+/// error in both tools.
+#[test]
+fn tar_autocreate_parents() {
+    let p = pair(Mode::Archive);
+    let cases: [(&str, &[Member<'_>]); 5] = [
+        (
+            "noroot",
+            &[
+                ("d/", 'd', 0o755, 1234, 5678),
+                ("d/f", 'f', 0o644, 1234, 5678),
+            ],
+        ),
+        ("fileonly", &[("a/b/f", 'f', 0o644, 1234, 5678)]),
+        ("dirfirst", &[("x/y/", 'd', 0o700, 1234, 5678)]),
+        (
+            "noparent",
+            &[("./", 'd', 0o755, 0, 0), ("sub/f", 'f', 0o644, 7, 8)],
+        ),
+        // Every directory on the way takes the creator's owner, existing ones too.
+        (
+            "deeper",
+            &[
+                ("./", 'd', 0o755, 0, 0),
+                ("d/", 'd', 0o700, 1, 1),
+                ("d/sub/f", 'f', 0o644, 7, 8),
+                ("e/f", 'f', 0o644, 9, 9),
+            ],
+        ),
+    ];
+    for (name, members) in cases {
+        let tar = p.path(format!("{name}.tar"));
+        tar_of(&tar, members);
+        let tree = format!("--tree=tar={}", s(&tar));
+        p.commit([
+            "-b",
+            name,
+            "--tar-autocreate-parents",
+            "--timestamp=@1",
+            &tree,
+        ]);
+        let (u, r) = p.both([
+            "commit",
+            "-b",
+            &format!("{name}-strict"),
+            "--timestamp=@1",
+            &tree,
+        ]);
+        assert!(
+            !u.output.status.success(),
+            "upstream accepted {name} without autocreate"
+        );
+        assert!(
+            !r.output.status.success(),
+            "rostree accepted {name} without autocreate"
+        );
+        assert_eq!(u.stderr(), r.stderr(), "{name}");
+        p.cross(["ls", "-R", name]);
+    }
+    p.assert_same_objects();
+}
+
+/// `--bootable` (kernel keys through a hash-ordered dict, bindings included, duplicates
+/// collapsed), `--keep-metadata`, `--mode-ro-executables`, `--base`.
+fn bootable_and_metadata_options(mode: Mode) {
+    let p = pair(mode);
+    let tree = p.path("tree");
+    TreeSpec::new()
+        .file("usr/lib/modules/5.10.0/vmlinuz", "kernel\n", 0o644)
+        .file("usr/bin/tool", "tool\n", 0o4775)
+        .file("usr/bin/ro", "ro\n", 0o700)
+        .create(&tree);
+    let t = s(&tree);
+    p.commit([
+        "-b",
+        "main",
+        "--add-metadata-string=version=2.0",
+        "--timestamp=@1",
+        &t,
+    ]);
+    p.commit([
+        "-b",
+        "main",
+        "--bootable",
+        "--keep-metadata=version",
+        "--add-metadata-string=version=3",
+        "--add-metadata=z=5",
+        "--add-metadata-string=a=1",
+        "--add-metadata-string=a=2",
+        "--bind-ref=other",
+        "--mode-ro-executables",
+        "--timestamp=@2",
+        &t,
+    ]);
+    let many: Vec<String> = (0..12)
+        .map(|i| format!("--add-metadata-string=k{i}={i}"))
+        .collect();
+    let mut args = vec![
+        "-b".to_owned(),
+        "many".into(),
+        "--bootable".into(),
+        "--timestamp=@3".into(),
+    ];
+    args.extend(many);
+    args.push(t.clone());
+    p.commit(&args);
+    let layer = p.path("layer");
+    TreeSpec::new().file("extra", "x\n", 0o644).create(&layer);
+    p.commit([
+        "-b",
+        "based",
+        "--base=main",
+        &format!("--tree=dir={}", s(&layer)),
+        "--timestamp=@4",
+    ]);
+    p.assert_same_objects();
+    cross_all(
+        &p,
+        &[
+            &["show", "--raw", "main"],
+            &["show", "--raw", "many"],
+            &["ls", "-R", "main"],
+            &["ls", "-R", "based"],
+        ],
+    );
+    // No kernel: both refuse.
+    let plain = p.path("plain");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&plain);
+    let (u, r) = p.both(["commit", "-b", "nk", "--bootable", &s(&plain)]);
+    assert!(!u.output.status.success() && !r.output.status.success());
+    assert_eq!(u.stderr(), r.stderr());
+}
+per_mode!(bootable_and_metadata_options);
+
+/// `refs` in upstream's exact (GLib hash-table) order, with nested, UTF-8 and remote refs.
+#[test]
+fn refs_exact_order() {
+    let p = pair(Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    for name in [
+        "foo", "bar", "baz", "zeta", "alpha", "a/b", "a/c", "b", "x1", "x2", "x3", "héllo",
+        "q/r/s", "o:x", "o:y", "zz:main",
+    ] {
+        p.both_ok(["refs", &format!("--create={name}"), "main"]);
+    }
+    for extra in (0..40).map(|i| format!("--create=bulk/{i:02}")) {
+        p.both_ok(["refs", &extra, "main"]);
+    }
+    cross_all(
+        &p,
+        &[
+            &["refs"],
+            &["refs", "bulk"],
+            &["refs", "--list", "q"],
+            &["refs", "o:"],
+        ],
+    );
 }

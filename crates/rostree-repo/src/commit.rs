@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use cap_std::fs::Dir;
 use rayon::prelude::*;
+use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::gvariant::{Type, Value};
 use rostree_core::object::{Commit, DirMeta, FileHeader, Metadata, Xattrs, content_checksum};
 use rostree_core::{Checksum, Hasher, ObjectType, varint};
@@ -44,6 +45,10 @@ pub struct CommitModifier {
     pub skip: HashSet<String>,
     /// Delete source files once committed.
     pub consume: bool,
+    /// Take write permission away from executable files (`--mode-ro-executables`).
+    pub mode_ro_executables: bool,
+    /// Create directories a tar archive leaves out (`--tar-autocreate-parents`).
+    pub tar_autocreate_parents: bool,
 }
 
 /// What `--statoverride` does to one path. When a file has both, adding wins, as upstream.
@@ -112,6 +117,9 @@ impl CommitModifier {
                 (None, None) => {}
             }
         }
+        if self.mode_ro_executables && st_mode & S_IFMT == S_IFREG && st_mode & 0o111 != 0 {
+            st_mode &= !0o222;
+        }
         // bare-user-only repos canonicalize every commit, whether asked to or not.
         if self.canonical_permissions || mode == RepoMode::BareUserOnly {
             uid = 0;
@@ -164,6 +172,10 @@ pub struct CommitOptions {
     pub skip_if_unchanged: bool,
     /// Reuse the checksums of files that are hardlinks to this repo's objects (checkouts).
     pub link_checkout_speedup: bool,
+    /// Metadata keys copied from the parent commit (`--keep-metadata`).
+    pub keep_metadata: Vec<String>,
+    /// Record the kernel version (`ostree.linux`) and `ostree.bootable` (`--bootable`).
+    pub bootable: bool,
 }
 
 /// The parent of a new commit.
@@ -261,6 +273,22 @@ pub fn commit(
         }
     }
     let mut metadata = options.metadata.clone();
+    if !options.keep_metadata.is_empty() {
+        let Some(parent) = &parent else {
+            return Err(Error::InvalidInput(
+                "Either --branch or --parent must be specified when using --keep-metadata".into(),
+            ));
+        };
+        let parent_meta = repo.load_commit(parent)?.metadata;
+        for key in &options.keep_metadata {
+            let value = parent_meta.get(key).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "Missing metadata key '{key}' from commit '{parent}'"
+                ))
+            })?;
+            metadata.push(key.clone(), value.clone());
+        }
+    }
     if !options.no_bindings {
         // Upstream writes the binding even when it is empty (an orphan commit).
         let mut bindings: Vec<String> = options.branch.iter().cloned().collect();
@@ -274,14 +302,36 @@ pub fn commit(
                 bindings.into_iter().map(Value::String).collect(),
             ),
         );
+        // A collection binding given as metadata takes precedence, as upstream allows.
         if let Some(id) = repo
             .config()
             .get_string("core", "collection-id")
             .ok()
             .flatten()
+            .filter(|_| metadata.get("ostree.collection-binding").is_none())
         {
             metadata.push("ostree.collection-binding", Value::String(id));
         }
+    }
+    if options.bootable {
+        // Upstream adds the kernel keys through a GVariantDict over everything so far,
+        // bindings included: keys become unique (the last value wins) and come out in GLib
+        // hash-table order.
+        let kver = find_kernel_version(repo, &tx, &root_tree)?;
+        let mut dict = HashOrder::new();
+        for (key, value) in metadata.0 {
+            let hash = str_hash(key.as_bytes());
+            dict.insert(key, value, hash);
+        }
+        // Upstream inserts `ostree.bootable` before `ostree.linux`; with enough keys to resize
+        // the table, that order shows.
+        for (key, value) in [
+            ("ostree.bootable", Value::Bool(true)),
+            ("ostree.linux", Value::String(kver)),
+        ] {
+            dict.insert(key.to_owned(), value, str_hash(key.as_bytes()));
+        }
+        metadata = Metadata(dict.into_entries());
     }
     if let Some(sizes) = sizes {
         let mut entries = sizes.into_inner().unwrap_or_default();
@@ -338,6 +388,49 @@ pub fn commit(
         written: true,
         stats,
     })
+}
+
+/// The kernel version of a tree: the one directory of `usr/lib/modules/` with a `vmlinuz`.
+fn find_kernel_version(repo: &Repo, tx: &Transaction<'_>, root: &Checksum) -> Result<String> {
+    let read = |c: &Checksum| -> Result<Vec<u8>> {
+        match repo.load_metadata(ObjectType::DirTree, c) {
+            Ok(d) => Ok(d),
+            Err(Error::MissingObject { .. }) => tx.read_staged(ObjectType::DirTree, c),
+            Err(e) => Err(e),
+        }
+    };
+    let parse = |c: &Checksum, data: &[u8]| {
+        rostree_core::object::DirTreeRef::parse(data)
+            .map(|v| v.to_owned())
+            .map_err(|e| Error::Corrupt {
+                objtype: ObjectType::DirTree,
+                checksum: *c,
+                reason: e.to_string(),
+            })
+    };
+    let mut tree = *root;
+    let mut walked = String::new();
+    for component in ["usr", "lib", "modules"] {
+        walked.push('/');
+        walked.push_str(component);
+        let listing = parse(&tree, &read(&tree)?)?;
+        tree = listing
+            .dirs
+            .iter()
+            .find(|d| d.0 == component)
+            .map(|d| d.1)
+            .ok_or_else(|| Error::InvalidInput(format!("No such file or directory: {walked}")))?;
+    }
+    let modules = parse(&tree, &read(&tree)?)?;
+    for (kver, sub, _) in &modules.dirs {
+        let listing = parse(sub, &read(sub)?)?;
+        if listing.files.iter().any(|f| f.0 == "vmlinuz") {
+            return Ok(kver.clone());
+        }
+    }
+    Err(Error::InvalidInput(
+        "Failed to find kernel in /usr/lib/modules".into(),
+    ))
 }
 
 /// Where a branch given as a refspec lives: `REMOTE:REF` under the remote, as upstream.
@@ -712,11 +805,9 @@ impl WriteContext<'_, '_> {
     /// Commits the entries of a tar archive as one layer.
     fn import_tar(&self, reader: Box<dyn Read + Send>, display: &Path) -> Result<MutableTree> {
         let repo = self.tx.repo();
-        let default_meta = self.write_dirmeta("/", 0, 0, S_IFDIR | 0o755, Xattrs::new())?;
-        let mut root = MutableTree {
-            meta: Some(default_meta),
-            entries: Default::default(),
-        };
+        // The root's metadata comes from the tar's `./` entry; without one the layer has
+        // none, and a commit of it alone is empty, as upstream.
+        let mut root = MutableTree::default();
         let mut by_path: HashMap<String, Checksum> = HashMap::new();
         let mut archive = tar::Archive::new(reader);
         let bad = |e: std::io::Error| {
@@ -769,9 +860,18 @@ impl WriteContext<'_, '_> {
             };
             let parent_refs: Vec<&str> = parent_path.iter().map(String::as_str).collect();
             rostree_core::object::validate_filename(&name).map_err(Error::InvalidInput)?;
+            // Missing parents are an error unless asked for; then they are 0755 and owned
+            // like the entry that needed them (the root included), as upstream.
+            if self.modifier.tar_autocreate_parents && !root.has_dir(&parent_refs) {
+                // Upstream gives every directory on the way, the root and existing ones
+                // included, 0755 and the owner of the entry that needed them. No path: an
+                // override for the entry must not land on its parents.
+                let meta = self.write_dirmeta("", uid, gid, S_IFDIR | 0o755, Xattrs::new())?;
+                root.ensure_dir_owned_by(repo, &parent_refs, meta)?;
+            }
             let node = if kind.is_dir() {
                 let meta = self.write_dirmeta(&tree_path, uid, gid, S_IFDIR | perms, xattrs)?;
-                let parent = root.ensure_dir(repo, &parent_refs, default_meta)?;
+                let parent = root.ensure_dir(repo, &parent_refs, None)?;
                 match parent.entries.get_mut(&name) {
                     Some(Node::Dir(existing)) => {
                         existing.meta = Some(meta);
@@ -855,8 +955,11 @@ impl WriteContext<'_, '_> {
                     "Not a regular file or symlink: {raw_path}"
                 )));
             };
-            let parent = root.ensure_dir(repo, &parent_refs, default_meta)?;
+            let parent = root.ensure_dir(repo, &parent_refs, None)?;
             parent.entries.insert(name, node);
+        }
+        if self.modifier.tar_autocreate_parents && root.meta.is_none() {
+            root.meta = Some(self.write_dirmeta("/", 0, 0, S_IFDIR | 0o755, Xattrs::new())?);
         }
         Ok(root)
     }

@@ -95,30 +95,85 @@ impl MutableTree {
     }
 
     /// The directory at `path` (components), created with `meta` where missing.
+    /// The directory at `path` (components). Missing directories are created with `create`
+    /// as their dirmeta, or are an error when it is `None`.
     pub fn ensure_dir(
+        &mut self,
+        repo: &Repo,
+        path: &[&str],
+        create: Option<Checksum>,
+    ) -> Result<&mut MutableTree> {
+        self.ensure_dir_at(repo, path, 0, create)
+    }
+
+    fn ensure_dir_at(
+        &mut self,
+        repo: &Repo,
+        path: &[&str],
+        depth: usize,
+        create: Option<Checksum>,
+    ) -> Result<&mut MutableTree> {
+        let Some(first) = path.get(depth) else {
+            return Ok(self);
+        };
+        validate_filename(first).map_err(Error::InvalidInput)?;
+        if !self.entries.contains_key(*first) {
+            // Upstream names just the missing component.
+            let meta = create.ok_or_else(|| {
+                Error::InvalidInput(format!("No such file or directory: {first}"))
+            })?;
+            self.entries.insert(
+                (*first).to_owned(),
+                Node::Dir(MutableTree {
+                    meta: Some(meta),
+                    entries: BTreeMap::new(),
+                }),
+            );
+        }
+        let node = self
+            .entries
+            .get_mut(*first)
+            .expect("inserted above when missing");
+        if let Node::Stored(t, m) = node {
+            *node = Node::Dir(MutableTree::load(repo, t, m)?);
+        }
+        match node {
+            Node::Dir(dir) => dir.ensure_dir_at(repo, path, depth + 1, create),
+            _ => Err(Error::InvalidInput(format!(
+                "Not a directory: {}",
+                path[..=depth].join("/")
+            ))),
+        }
+    }
+
+    /// Creates the directories of `path` that are missing, and gives `meta` to every
+    /// directory on the way, this one included: what upstream's tar import does when it has
+    /// to create parents.
+    pub fn ensure_dir_owned_by(
         &mut self,
         repo: &Repo,
         path: &[&str],
         meta: Checksum,
     ) -> Result<&mut MutableTree> {
+        self.meta = Some(meta);
         let Some((first, rest)) = path.split_first() else {
             return Ok(self);
         };
-        validate_filename(first).map_err(Error::InvalidInput)?;
-        let node = self.entries.entry((*first).to_owned()).or_insert_with(|| {
-            Node::Dir(MutableTree {
-                meta: Some(meta),
-                entries: BTreeMap::new(),
-            })
-        });
-        if let Node::Stored(t, m) = node {
-            *node = Node::Dir(MutableTree::load(repo, t, m)?);
-        }
-        match node {
-            Node::Dir(dir) => dir.ensure_dir(repo, rest, meta),
-            _ => Err(Error::InvalidInput(format!(
-                "{first} is a file, not a directory"
-            ))),
+        self.ensure_dir(repo, &[first], Some(meta))?
+            .ensure_dir_owned_by(repo, rest, meta)
+    }
+
+    /// Whether every component of `path` is a directory here.
+    pub fn has_dir(&self, path: &[&str]) -> bool {
+        let Some((first, rest)) = path.split_first() else {
+            return true;
+        };
+        match self.entries.get(*first) {
+            Some(Node::Dir(sub)) => sub.has_dir(rest),
+            // Below a stored directory nothing is loaded yet; it exists, and ensure_dir
+            // decides about the rest.
+            Some(Node::Stored(..)) => rest.is_empty(),
+            _ => false,
         }
     }
 

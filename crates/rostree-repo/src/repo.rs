@@ -627,7 +627,13 @@ impl Repo {
 
     /// Lists refs of one kind, by name.
     pub fn list_refs(&self, kind: &RefKind) -> Result<BTreeMap<String, Checksum>> {
-        let mut out = BTreeMap::new();
+        Ok(self.list_refs_unsorted(kind)?.into_iter().collect())
+    }
+
+    /// Lists refs of one kind in directory order (a depth-first walk in readdir order), the
+    /// order upstream inserts them into the hash table it prints from.
+    pub fn list_refs_unsorted(&self, kind: &RefKind) -> Result<Vec<(String, Checksum)>> {
+        let mut out = Vec::new();
         let base = kind.dir();
         let dir = match self.dir.open_dir(&base) {
             Ok(d) => d,
@@ -643,7 +649,7 @@ impl Repo {
         dir: &Dir,
         base: &Path,
         prefix: &str,
-        out: &mut BTreeMap<String, Checksum>,
+        out: &mut Vec<(String, Checksum)>,
     ) -> Result<()> {
         for entry in dir.entries().ctx("listing", base.join(prefix))? {
             let entry = entry.ctx("listing", base.join(prefix))?;
@@ -670,7 +676,7 @@ impl Repo {
                         base.join(&full).display()
                     ))
                 })?;
-                out.insert(full, c);
+                out.push((full, c));
             }
         }
         Ok(())
@@ -736,7 +742,7 @@ impl Repo {
                 names.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
-        names.sort();
+        // Directory order, as upstream walks them.
         Ok(names)
     }
 

@@ -32,6 +32,10 @@ use crate::{RepoMode, sys};
 /// Counts of what a transaction wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransactionStats {
+    /// Metadata objects the transaction was asked to store, new or not.
+    pub metadata_objects_total: u64,
+    /// Content objects the transaction was asked to store, new or not.
+    pub content_objects_total: u64,
     /// Metadata objects newly written.
     pub metadata_objects_written: u64,
     /// Content objects newly written.
@@ -50,6 +54,8 @@ pub struct Transaction<'r> {
     staged: Mutex<HashSet<(ObjectType, Checksum)>>,
     tmp_counter: AtomicU64,
     zlib_level: u32,
+    metadata_total: AtomicU64,
+    content_total: AtomicU64,
     metadata_written: AtomicU64,
     content_written: AtomicU64,
     content_bytes: AtomicU64,
@@ -114,6 +120,8 @@ impl<'r> Transaction<'r> {
                 .and_then(|l| u32::try_from(l).ok())
                 .filter(|l| *l <= 9)
                 .unwrap_or(6),
+            metadata_total: AtomicU64::new(0),
+            content_total: AtomicU64::new(0),
             metadata_written: AtomicU64::new(0),
             content_written: AtomicU64::new(0),
             content_bytes: AtomicU64::new(0),
@@ -192,6 +200,7 @@ impl<'r> Transaction<'r> {
         checksum: &Checksum,
         data: &[u8],
     ) -> Result<()> {
+        self.metadata_total.fetch_add(1, Ordering::Relaxed);
         if objtype != ObjectType::CommitMeta && self.has_object(objtype, checksum)? {
             return Ok(());
         }
@@ -242,6 +251,7 @@ impl<'r> Transaction<'r> {
         header: &FileHeader,
         source: Source<'_>,
     ) -> Result<bool> {
+        self.content_total.fetch_add(1, Ordering::Relaxed);
         if self.has_object(ObjectType::File, checksum)? {
             return Ok(false);
         }
@@ -451,6 +461,8 @@ impl<'r> Transaction<'r> {
         self.committed = true;
         self.cleanup();
         Ok(TransactionStats {
+            metadata_objects_total: self.metadata_total.load(Ordering::Relaxed),
+            content_objects_total: self.content_total.load(Ordering::Relaxed),
             metadata_objects_written: self.metadata_written.load(Ordering::Relaxed),
             content_objects_written: self.content_written.load(Ordering::Relaxed),
             content_bytes_written: self.content_bytes.load(Ordering::Relaxed),

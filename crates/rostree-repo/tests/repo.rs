@@ -353,6 +353,14 @@ fn tar_layers_over_ref_and_keeps_hardlinks() {
         h.set_mode(0o644);
         h
     };
+    // Parents must be in the archive (or --tar-autocreate-parents given), as upstream.
+    let mut dir = new_header();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    builder
+        .append_data(&mut dir, "new/", &b""[..])
+        .expect("append");
     let mut header = new_header();
     header.set_size(4);
     header.set_mode(0o644);

@@ -44,6 +44,24 @@ pub struct Args {
     /// Add a key/value pair to metadata, where the value is in GVariant text format
     #[arg(long = "add-metadata", value_name = "KEY=VALUE")]
     metadata_variants: Vec<String>,
+    /// If the parent commit has KEY in its metadata, copy it
+    #[arg(long = "keep-metadata", value_name = "KEY")]
+    keep_metadata: Vec<String>,
+    /// Flag this commit as a bootable OSTree (e.g. it has a kernel)
+    #[arg(long)]
+    bootable: bool,
+    /// Start from the given commit as a base, and apply the trees on top of it
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// Ensure executable files are not writable
+    #[arg(long = "mode-ro-executables")]
+    mode_ro_executables: bool,
+    /// When loading tar archives, automatically create parent directories as needed
+    #[arg(long = "tar-autocreate-parents")]
+    tar_autocreate_parents: bool,
+    /// Output more information in a KEY: VALUE format
+    #[arg(long = "table-output")]
+    table_output: bool,
     /// Add a key/value pair to detached metadata
     #[arg(long = "add-detached-metadata-string", value_name = "KEY=VALUE")]
     detached_strings: Vec<String>,
@@ -102,6 +120,10 @@ fn split_kv(arg: &str) -> Result<(&str, &str)> {
 }
 
 fn open_dir(path: &PathBuf) -> Result<TreeSource> {
+    // A symlink as the tree itself is refused, as upstream opens it O_NOFOLLOW.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!("opendir({}): Not a directory", path.display());
+    }
     let dir = Dir::open_ambient_dir(path, ambient_authority())
         .with_context(|| format!("opening {}", path.display()))?;
     Ok(TreeSource::Dir(dir, path.clone()))
@@ -150,6 +172,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         bail!("A branch must be specified with --branch, or use --orphan");
     }
     let mut sources = Vec::new();
+    if let Some(base) = &args.base {
+        sources.push(TreeSource::Ref(base.clone()));
+    }
     for tree in &args.trees {
         let Some((kind, value)) = tree.split_once('=') else {
             bail!("Missing type in tree specification '{tree}'");
@@ -163,7 +188,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     }
     // As upstream: the positional directory only counts when no --tree is given, and with
     // neither the current directory is committed.
-    if sources.is_empty() {
+    if args.trees.is_empty() {
         let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
         sources.push(open_dir(&path)?);
     }
@@ -187,6 +212,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         canonical_permissions: args.canonical_permissions,
         no_xattrs: args.no_xattrs,
         consume: args.consume,
+        mode_ro_executables: args.mode_ro_executables,
+        tar_autocreate_parents: args.tar_autocreate_parents,
         ..Default::default()
     };
     if let Some(p) = &args.statoverride {
@@ -242,6 +269,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         modifier,
         skip_if_unchanged: args.skip_if_unchanged,
         link_checkout_speedup: args.link_checkout_speedup,
+        keep_metadata: args.keep_metadata.clone(),
+        bootable: args.bootable,
     };
     let interrupt = crate::progress::interrupt_flag();
     let progress = crate::progress::CommitProgress::new();
@@ -258,6 +287,23 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             }
         }
     }
-    util::write_stdout(format!("{}\n", outcome.checksum).as_bytes())?;
+    if args.table_output {
+        let s = &outcome.stats;
+        util::write_stdout(
+            format!(
+                "Commit: {}\nMetadata Total: {}\nMetadata Written: {}\nContent Total: {}\n\
+                 Content Written: {}\nContent Cache Hits: 0\nContent Bytes Written: {}\n",
+                outcome.checksum,
+                s.metadata_objects_total,
+                s.metadata_objects_written,
+                s.content_objects_total,
+                s.content_objects_written,
+                s.content_bytes_written,
+            )
+            .as_bytes(),
+        )?;
+    } else {
+        util::write_stdout(format!("{}\n", outcome.checksum).as_bytes())?;
+    }
     Ok(0)
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use rostree::Repo;
+use rostree::core::ghash::{HashOrder, str_hash};
 use rostree::core::refname::validate_collection_id;
 use rostree::repo::RefKind;
 
@@ -32,14 +33,15 @@ pub struct Args {
     prefixes: Vec<String>,
 }
 
-/// Every ref, local ones by name and remote ones as `remote:name`.
+/// Every ref, local ones by name and remote ones as `remote:name`, in the order upstream
+/// inserts them into its table: refs/heads depth first, then each remote, in directory order.
 fn all_refs(repo: &Repo) -> Result<Vec<(String, RefKind, String)>> {
     let mut out = Vec::new();
-    for (name, _) in repo.list_refs(&RefKind::Local)? {
+    for (name, _) in repo.list_refs_unsorted(&RefKind::Local)? {
         out.push((name.clone(), RefKind::Local, name));
     }
     for remote in repo.list_ref_remotes()? {
-        for (name, _) in repo.list_refs(&RefKind::Remote(remote.clone()))? {
+        for (name, _) in repo.list_refs_unsorted(&RefKind::Remote(remote.clone()))? {
             out.push((
                 format!("{remote}:{name}"),
                 RefKind::Remote(remote.clone()),
@@ -47,21 +49,31 @@ fn all_refs(repo: &Repo) -> Result<Vec<(String, RefKind, String)>> {
             ));
         }
     }
-    out.sort();
     Ok(out)
 }
 
-/// Every ref that belongs to a collection, as (collection ID, ref, where it is stored).
+/// Lines in the order upstream prints them: GLib hash-table order of `keys`, inserted in
+/// the given order, each with its hash.
+fn hash_order<T>(items: impl IntoIterator<Item = (u32, String, T)>) -> Vec<(String, T)> {
+    let mut table = HashOrder::new();
+    for (hash, key, value) in items {
+        table.insert(key, value, hash);
+    }
+    table.into_entries()
+}
+
+/// Every ref that belongs to a collection, as (collection ID, ref, where it is stored), in
+/// upstream's insertion order.
 fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, RefKind)>> {
     let mut out = Vec::new();
     // Local refs belong to the repo's own collection, if it has one.
     if let Some(id) = repo.config().get_string("core", "collection-id")? {
-        for (name, _) in repo.list_refs(&RefKind::Local)? {
+        for (name, _) in repo.list_refs_unsorted(&RefKind::Local)? {
             out.push((id.clone(), name, RefKind::Local));
         }
     }
     for id in repo.list_ref_collections()? {
-        for (name, _) in repo.list_refs(&RefKind::Mirror(id.clone()))? {
+        for (name, _) in repo.list_refs_unsorted(&RefKind::Mirror(id.clone()))? {
             out.push((id.clone(), name, RefKind::Mirror(id.clone())));
         }
     }
@@ -69,12 +81,11 @@ fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, RefKind)>> {
     for remote in repo.list_ref_remotes()? {
         let group = format!("remote \"{remote}\"");
         if let Some(id) = repo.config().get_string(&group, "collection-id")? {
-            for (name, _) in repo.list_refs(&RefKind::Remote(remote.clone()))? {
+            for (name, _) in repo.list_refs_unsorted(&RefKind::Remote(remote.clone()))? {
                 out.push((id.clone(), name, RefKind::Remote(remote.clone())));
             }
         }
     }
-    out.sort();
     Ok(out)
 }
 
@@ -109,7 +120,11 @@ fn list_collections(repo: &Repo, args: &Args) -> Result<i32> {
         validate_collection_id(prefix).map_err(|e| anyhow::anyhow!("Listing refs: {e}"))?;
     }
     let mut out = String::new();
-    for (id, name, kind) in collection_refs(repo)? {
+    let refs = collection_refs(repo)?.into_iter().map(|(id, name, kind)| {
+        let hash = str_hash(id.as_bytes()) ^ str_hash(name.as_bytes());
+        (hash, format!("{id}\0{name}"), (id, name, kind))
+    });
+    for (_, (id, name, kind)) in hash_order(refs) {
         if !args.prefixes.is_empty() && !args.prefixes.contains(&id) {
             continue;
         }
@@ -137,9 +152,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         return list_collections(&repo, &args);
     }
     if args.alias {
+        let aliases = repo.list_aliases()?;
         let mut out = String::new();
-        for (alias, target) in repo.list_aliases()? {
-            out.push_str(&format!("{alias} -> {target}\n"));
+        let keys = all_refs(&repo)?
+            .into_iter()
+            .filter(|r| r.1 == RefKind::Local);
+        for (name, ()) in
+            hash_order(keys.map(|(shown, _, _)| (str_hash(shown.as_bytes()), shown, ())))
+        {
+            if let Some(target) = aliases.get(&name) {
+                out.push_str(&format!("{name} -> {target}\n"));
+            }
         }
         util::write_stdout(out.as_bytes())?;
         return Ok(0);
@@ -152,6 +175,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     };
     let mut out = String::new();
     for prefix in &prefixes {
+        // Each prefix is its own listing upstream, with its own table.
+        let mut keys = Vec::new();
         for (shown, kind, name) in &refs {
             let matched = prefix.is_empty()
                 || shown == prefix
@@ -167,14 +192,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             // A prefix that is itself a ref shows its full name.
             let display =
                 if args.list || prefix.is_empty() || prefix.ends_with(':') || shown == prefix {
-                    shown.as_str()
+                    shown.clone()
                 } else {
-                    shown[prefix.len()..].trim_start_matches('/')
+                    shown[prefix.len()..].trim_start_matches('/').to_owned()
                 };
-            if !display.is_empty() {
-                out.push_str(display);
-                out.push('\n');
-            }
+            keys.push((str_hash(display.as_bytes()), display, ()));
+        }
+        for (line, ()) in hash_order(keys) {
+            out.push_str(&line);
+            out.push('\n');
         }
     }
     util::write_stdout(out.as_bytes())?;
