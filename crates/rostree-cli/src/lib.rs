@@ -10,6 +10,7 @@ use clap::Parser;
 use rostree::Repo;
 
 mod cmd;
+mod editor;
 mod progress;
 mod util;
 

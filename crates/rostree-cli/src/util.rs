@@ -149,6 +149,28 @@ pub fn parse_timestamp(text: &str) -> Result<u64> {
     u64::try_from(seconds).map_err(|_| bad())
 }
 
+/// Reads a leading integer as C's `strtoull` does (upstream's `SOURCE_DATE_EPOCH`): `1e3` is
+/// 1 and `-5` wraps around. `None` when there are no digits at all.
+pub fn parse_leading_integer(text: &str) -> Option<u64> {
+    let text = text.trim_start();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    if end == 0 {
+        return None;
+    }
+    let value = digits[..end].parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
 /// `ostree.commit` content checksum shown as `ContentChecksum:`.
 pub fn content_checksum(commit: &Commit) -> Checksum {
     let mut both = commit.root_tree.as_bytes().to_vec();
@@ -228,6 +250,11 @@ mod tests {
             assert_eq!(parse_timestamp(text).expect(text), secs, "{text}");
         }
         assert_eq!(format_date(1_700_000_000), "2023-11-14 22:13:20 +0000");
+        assert_eq!(parse_leading_integer("1000"), Some(1000));
+        assert_eq!(parse_leading_integer("1e3"), Some(1));
+        assert_eq!(parse_leading_integer("-5"), Some(u64::MAX - 4));
+        assert_eq!(parse_leading_integer("abc"), None);
+        assert_eq!(parse_leading_integer(""), None);
         for bad in ["", "yesterday", "2020-13-01", "2020-01-01T25"] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
         }

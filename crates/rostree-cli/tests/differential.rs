@@ -1679,3 +1679,52 @@ fn refs_exact_order() {
         ],
     );
 }
+
+/// `-e`: the message comes from `$EDITOR` (and wins over `-s`); `SOURCE_DATE_EPOCH` sets the
+/// timestamp, read as a leading integer.
+#[test]
+fn editor_and_source_date_epoch() {
+    let p = pair(Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&tree);
+    let editor = p.path("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'Subj line\\n\\nbody here\\n# comment\\nmore\\n' > \"$1\"\n",
+    )
+    .expect("write editor");
+    Invocation::new("chmod").args(["+x", &s(&editor)]).ok();
+    let mut sums = Vec::new();
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let repo = p.repo(tool);
+        let edited = p
+            .invocation(
+                tool,
+                repo,
+                [
+                    "commit",
+                    "-e",
+                    "-s",
+                    "ignored",
+                    "-b",
+                    "m",
+                    "--timestamp=@1",
+                    &s(&tree),
+                ],
+            )
+            .env("EDITOR", &editor)
+            .ok();
+        let epoch = p
+            .invocation(tool, repo, ["commit", "-b", "e", &s(&tree)])
+            .env("SOURCE_DATE_EPOCH", "1e3")
+            .ok();
+        let failed = p
+            .invocation(tool, repo, ["commit", "-e", "-b", "f", &s(&tree)])
+            .env("EDITOR", "false")
+            .output();
+        assert!(!failed.status.success());
+        sums.push((edited.stdout, epoch.stdout, failed.stderr));
+    }
+    assert_eq!(sums[0], sums[1]);
+    p.assert_same_objects();
+}

@@ -23,6 +23,9 @@ pub struct Args {
     /// Full description
     #[arg(short = 'm', long)]
     body: Option<String>,
+    /// Use an editor to write the commit message
+    #[arg(short = 'e', long)]
+    editor: bool,
     /// Commit message from FILE path
     #[arg(short = 'F', long = "body-file", value_name = "FILE")]
     body_file: Option<PathBuf>,
@@ -226,11 +229,16 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             .map(str::to_owned)
             .collect();
     }
-    // The body file wins over -m, as upstream.
-    let body = match (&args.body_file, &args.body) {
-        (Some(f), _) => read_lines(f)?,
-        (None, Some(b)) => b.clone(),
-        (None, None) => String::new(),
+    // The editor wins over everything, then the body file over -m, as upstream.
+    let (subject, body) = if args.editor {
+        crate::editor::prompt(args.branch.as_deref())?
+    } else {
+        let body = match (&args.body_file, &args.body) {
+            (Some(f), _) => read_lines(f)?,
+            (None, Some(b)) => b.clone(),
+            (None, None) => String::new(),
+        };
+        (args.subject.clone().unwrap_or_default(), body)
     };
     // --orphan only drops the parent; a branch given with it is still written and bound.
     let parent = if args.orphan && args.parent.is_none() {
@@ -248,15 +256,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     };
     let options = CommitOptions {
         branch: args.branch.clone(),
-        subject: args.subject.clone().unwrap_or_default(),
+        subject,
         body,
         timestamp: match (&args.timestamp, std::env::var("SOURCE_DATE_EPOCH")) {
             (Some(t), _) => Some(util::parse_timestamp(t)?),
             (None, Ok(epoch)) => Some(
-                epoch
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("Failed to convert SOURCE_DATE_EPOCH"))?,
+                util::parse_leading_integer(&epoch)
+                    .ok_or_else(|| anyhow::anyhow!("Failed to convert SOURCE_DATE_EPOCH"))?,
             ),
             (None, Err(_)) => None,
         },
