@@ -1728,3 +1728,48 @@ fn editor_and_source_date_epoch() {
     assert_eq!(sums[0], sums[1]);
     p.assert_same_objects();
 }
+
+/// `show` of dirtree, dirmeta and content objects by checksum (also `--raw`, `-B`), and `-B`
+/// on commits and metadata keys.
+fn show_objects(mode: Mode) {
+    let p = pair(mode);
+    let tree = p.path("tree");
+    TreeSpec::new()
+        .file("a.txt", "hello\n", 0o644)
+        .symlink("l", "a.txt")
+        .dir("d", 0o700)
+        .create(&tree);
+    p.commit([
+        "-b",
+        "main",
+        "--add-metadata=n=uint32 5",
+        "--add-metadata-string=version=1.0",
+        "--timestamp=@1",
+        &s(&tree),
+    ]);
+    let listing = p.cross(["ls", "-R", "-C", "main"]);
+    let listing = String::from_utf8_lossy(&listing).into_owned();
+    let mut cmds: Vec<Vec<String>> = vec![
+        cmd(&["show", "-B", "main"]),
+        cmd(&["show", "-B", "--print-metadata-key=n", "main"]),
+        cmd(&["show", "--print-metadata-key=n", "main"]),
+    ];
+    for line in listing.lines() {
+        // `TYPE+MODE UID GID SIZE CHECKSUM [DIRMETA] PATH`
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        for csum in fields.iter().filter(|f| f.len() == 64) {
+            for flags in [&[][..], &["--raw"], &["-B"]] {
+                let mut c = vec!["show".to_owned()];
+                c.extend(flags.iter().map(|f| (*f).to_owned()));
+                c.push((*csum).to_owned());
+                cmds.push(c);
+            }
+        }
+    }
+    cross_owned(&p, &cmds);
+    let zeros = "0".repeat(64);
+    let (u, r) = p.both(["show", zeros.as_str()]);
+    assert!(!u.output.status.success() && !r.output.status.success());
+    assert_eq!(u.stderr(), r.stderr());
+}
+per_mode!(show_objects);

@@ -101,6 +101,9 @@ pub struct Args {
     /// Optimize for commits of trees composed of hardlinks into the repository
     #[arg(long = "link-checkout-speedup")]
     link_checkout_speedup: bool,
+    /// Assume hardlinks into the repo have canonical metadata (implies --link-checkout-speedup)
+    #[arg(short = 'I', long = "devino-canonical")]
+    devino_canonical: bool,
     /// If the contents are unchanged from previous commit, do nothing
     #[arg(long = "skip-if-unchanged")]
     skip_if_unchanged: bool,
@@ -274,7 +277,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         generate_sizes: args.generate_sizes,
         modifier,
         skip_if_unchanged: args.skip_if_unchanged,
-        link_checkout_speedup: args.link_checkout_speedup,
+        link_checkout_speedup: args.link_checkout_speedup || args.devino_canonical,
         keep_metadata: args.keep_metadata.clone(),
         bootable: args.bootable,
     };

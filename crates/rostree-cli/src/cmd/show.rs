@@ -1,7 +1,7 @@
 //! `ostree show`: print a commit (or one of its metadata keys).
 
 use anyhow::{Result, bail};
-use rostree::core::gvariant::Value;
+use rostree::core::gvariant::{Type, Value, print_text};
 use rostree::core::object::Metadata;
 use rostree::core::varint::read_varuint64;
 use rostree::{Checksum, ObjectType};
@@ -23,17 +23,37 @@ pub struct Args {
     /// Show the commit size metadata (`ostree.sizes`)
     #[arg(long = "print-sizes")]
     print_sizes: bool,
+    /// Do not automatically convert variant data from big endian
+    #[arg(short = 'B', long = "no-byteswap")]
+    no_byteswap: bool,
     /// The ref or commit
     #[arg(value_name = "OBJECT")]
     rev: String,
 }
 
+/// How to print variants: upstream byte-swaps them for display unless `-B`.
+fn show_variant(value: &Value, no_byteswap: bool) -> String {
+    if no_byteswap {
+        print_text(value, true)
+    } else {
+        util::print_variant(value)
+    }
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
+    // A full checksum that is not a commit may name any other object.
+    if let Ok(c) = Checksum::from_hex(&args.rev)
+        && !repo.has_object(ObjectType::Commit, &c)?
+    {
+        return show_object(&repo, &c, &args);
+    }
     let (checksum, commit) = util::resolve_commit(&repo, &args.rev)?;
     let print_key = |metadata: &Metadata, key: &str| -> Result<()> {
         match metadata.get(key) {
-            Some(v) => util::write_stdout(format!("{}\n", util::print_variant(v)).as_bytes()),
+            Some(v) => {
+                util::write_stdout(format!("{}\n", show_variant(v, args.no_byteswap)).as_bytes())
+            }
             None => bail!("No such metadata key '{key}'"),
         }
     };
@@ -47,19 +67,72 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         print_key(&detached, key)?;
     } else if args.print_sizes {
         util::write_stdout(print_sizes(&repo, &commit)?.as_bytes())?;
-    } else if args.raw {
-        util::write_stdout(
-            format!(
-                "commit {checksum}\n{}\n",
-                util::print_variant(&commit.to_value())
-            )
-            .as_bytes(),
-        )?;
+    } else if args.raw || args.no_byteswap {
+        let mut out = format!(
+            "commit {checksum}\n{}\n",
+            show_variant(&commit.to_value(), args.no_byteswap)
+        )
+        .into_bytes();
+        if !args.raw {
+            // -B alone prints the unswapped variant, then the usual dump without its first line.
+            let mut dump = Vec::new();
+            util::print_commit(&mut dump, &checksum, &commit)?;
+            let first_line = dump.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
+            out.extend_from_slice(&dump[first_line..]);
+        }
+        util::write_stdout(&out)?;
     } else {
         let mut out = Vec::new();
         util::print_commit(&mut out, &checksum, &commit)?;
         util::write_stdout(&out)?;
     }
+    Ok(0)
+}
+
+/// `show` of a dirtree, dirmeta or content object.
+fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result<i32> {
+    for (objtype, ty) in [
+        (ObjectType::DirTree, "(a(say)a(sayay))"),
+        (ObjectType::DirMeta, "(uuua(ayay))"),
+    ] {
+        if !repo.has_object(objtype, checksum)? {
+            continue;
+        }
+        let mut out = format!("{objtype} {checksum}\n");
+        if args.raw || args.no_byteswap {
+            let data = repo.load_metadata(objtype, checksum)?;
+            let value = Value::from_bytes(&Type::parse(ty)?, &data)?;
+            out.push_str(&show_variant(&value, args.no_byteswap));
+            out.push('\n');
+        }
+        util::write_stdout(out.as_bytes())?;
+        return Ok(0);
+    }
+    // Upstream's bare-mode reader adds this prefix; its archive reader does not.
+    let (header, size) = repo.file_info(checksum).map_err(|e| {
+        if repo.mode().is_archive() {
+            anyhow::Error::from(e)
+        } else {
+            anyhow::anyhow!("Opening content object {checksum}: {e}")
+        }
+    })?;
+    let mut out = format!("Object: {checksum}\nType: file\n");
+    if header.is_symlink() {
+        out.push_str(&format!(
+            "File Type: symlink\nTarget: {}\n",
+            header.symlink_target
+        ));
+    } else {
+        out.push_str(&format!("File Type: regular\nSize: {size}\n"));
+    }
+    out.push_str(&format!(
+        "Mode: 0{:o}\nUid: {}\nGid: {}\nExtended Attributes: {{ {} }}\n",
+        header.mode,
+        header.uid,
+        header.gid,
+        print_text(&header.xattrs.to_value(), true)
+    ));
+    util::write_stdout(out.as_bytes())?;
     Ok(0)
 }
 
