@@ -88,6 +88,10 @@ pub fn parse_timestamp(text: &str) -> Result<u64> {
         return secs.trim().parse().map_err(|_| bad());
     }
     let text_trim = text.trim();
+    // Dates are ASCII; anything else cannot parse (and must not split inside a character).
+    if !text_trim.is_ascii() {
+        return Err(bad());
+    }
     let (date, rest) = text_trim.split_at(text_trim.len().min(10));
     let mut parts = date.splitn(3, '-');
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
@@ -119,9 +123,17 @@ pub fn parse_timestamp(text: &str) -> Result<u64> {
                 .parse::<i64>()
                 .map_err(|_| bad())
         };
-        seconds += num(fields[0])? * 3600 + num(fields[1])? * 60;
+        let (h, m) = (num(fields[0])?, num(fields[1])?);
+        if !(0..=24).contains(&h) || !(0..=59).contains(&m) {
+            return Err(bad());
+        }
+        seconds += h * 3600 + m * 60;
         if let Some(s) = fields.get(2) {
-            seconds += num(s)?;
+            let s = num(s)?;
+            if !(0..=60).contains(&s) {
+                return Err(bad());
+            }
+            seconds += s;
         }
         let zone = zone.trim();
         if !(zone.is_empty() || zone.eq_ignore_ascii_case("z") || zone.eq_ignore_ascii_case("utc"))

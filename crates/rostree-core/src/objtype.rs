@@ -73,6 +73,17 @@ impl ObjectType {
         }
     }
 
+    /// The GVariant type of a metadata object of this type, `None` for other objects.
+    pub fn variant_type(self) -> Option<&'static str> {
+        match self {
+            ObjectType::DirTree => Some("(a(say)a(sayay))"),
+            ObjectType::DirMeta => Some("(uuua(ayay))"),
+            ObjectType::Commit => Some("(a{sv}aya(say)sstayay)"),
+            ObjectType::TombstoneCommit | ObjectType::CommitMeta => Some("a{sv}"),
+            _ => None,
+        }
+    }
+
     /// Metadata objects are GVariants hashed as stored (dirtree through commitmeta).
     pub fn is_meta(self) -> bool {
         (2..=6).contains(&(self as u8))

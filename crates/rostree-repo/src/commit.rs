@@ -317,7 +317,7 @@ pub fn commit(
         // Upstream adds the kernel keys through a GVariantDict over everything so far,
         // bindings included: keys become unique (the last value wins) and come out in GLib
         // hash-table order.
-        let kver = find_kernel_version(repo, &tx, &root_tree)?;
+        let kver = find_kernel_version(&tx, &root_tree)?;
         let mut dict = HashOrder::new();
         for (key, value) in metadata.0 {
             let hash = str_hash(key.as_bytes());
@@ -335,7 +335,7 @@ pub fn commit(
     }
     if let Some(sizes) = sizes {
         let mut entries = sizes.into_inner().unwrap_or_default();
-        add_metadata_sizes(repo, &tx, &root_tree, &root_meta, &mut entries)?;
+        add_metadata_sizes(&tx, &root_tree, &root_meta, &mut entries)?;
         entries.sort_by_key(|a| a.0);
         entries.dedup_by(|a, b| a.0 == b.0 && a.3 == b.3);
         let values = entries
@@ -391,23 +391,9 @@ pub fn commit(
 }
 
 /// The kernel version of a tree: the one directory of `usr/lib/modules/` with a `vmlinuz`.
-fn find_kernel_version(repo: &Repo, tx: &Transaction<'_>, root: &Checksum) -> Result<String> {
-    let read = |c: &Checksum| -> Result<Vec<u8>> {
-        match repo.load_metadata(ObjectType::DirTree, c) {
-            Ok(d) => Ok(d),
-            Err(Error::MissingObject { .. }) => tx.read_staged(ObjectType::DirTree, c),
-            Err(e) => Err(e),
-        }
-    };
-    let parse = |c: &Checksum, data: &[u8]| {
-        rostree_core::object::DirTreeRef::parse(data)
-            .map(|v| v.to_owned())
-            .map_err(|e| Error::Corrupt {
-                objtype: ObjectType::DirTree,
-                checksum: *c,
-                reason: e.to_string(),
-            })
-    };
+fn find_kernel_version(tx: &Transaction<'_>, root: &Checksum) -> Result<String> {
+    let read = |c: &Checksum| tx.load_metadata(ObjectType::DirTree, c);
+    let parse = |c: &Checksum, data: &[u8]| parse_dirtree(c, data);
     let mut tree = *root;
     let mut walked = String::new();
     for component in ["usr", "lib", "modules"] {
@@ -446,38 +432,43 @@ fn branch_ref(branch: &str) -> Result<(RefKind, String)> {
 type SizeEntry = (Checksum, u64, u64, ObjectType);
 
 fn add_metadata_sizes(
-    repo: &Repo,
     tx: &Transaction<'_>,
-    tree: &Checksum,
-    meta: &Checksum,
+    root_tree: &Checksum,
+    root_meta: &Checksum,
     out: &mut Vec<SizeEntry>,
 ) -> Result<()> {
-    // Sizes of the metadata objects come from what is staged or stored.
-    let read = |objtype: ObjectType, c: &Checksum| -> Result<Vec<u8>> {
-        match repo.load_metadata(objtype, c) {
-            Ok(d) => Ok(d),
-            Err(Error::MissingObject { .. }) => tx.read_staged(objtype, c),
-            Err(e) => Err(e),
+    // Iterative, and each tree once: a hostile repo can nest or share subtrees deeply.
+    let mut seen = HashSet::new();
+    let mut pending = vec![(*root_tree, *root_meta)];
+    while let Some((tree, meta)) = pending.pop() {
+        if seen.insert((ObjectType::DirMeta, meta)) {
+            let len = tx.load_metadata(ObjectType::DirMeta, &meta)?.len() as u64;
+            out.push((meta, len, len, ObjectType::DirMeta));
         }
-    };
-    let meta_len = read(ObjectType::DirMeta, meta)?.len() as u64;
-    out.push((*meta, meta_len, meta_len, ObjectType::DirMeta));
-    let data = read(ObjectType::DirTree, tree)?;
-    out.push((
-        *tree,
-        data.len() as u64,
-        data.len() as u64,
-        ObjectType::DirTree,
-    ));
-    let view = rostree_core::object::DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-        objtype: ObjectType::DirTree,
-        checksum: *tree,
-        reason: e.to_string(),
-    })?;
-    for d in &view.dirs {
-        add_metadata_sizes(repo, tx, &d.tree, &d.meta, out)?;
+        if !seen.insert((ObjectType::DirTree, tree)) {
+            continue;
+        }
+        let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
+        out.push((
+            tree,
+            data.len() as u64,
+            data.len() as u64,
+            ObjectType::DirTree,
+        ));
+        let view = parse_dirtree(&tree, &data)?;
+        pending.extend(view.dirs.iter().map(|d| (d.1, d.2)));
     }
     Ok(())
+}
+
+fn parse_dirtree(checksum: &Checksum, data: &[u8]) -> Result<rostree_core::object::DirTree> {
+    rostree_core::object::DirTreeRef::parse(data)
+        .map(|v| v.to_owned())
+        .map_err(|e| Error::Corrupt {
+            objtype: ObjectType::DirTree,
+            checksum: *checksum,
+            reason: e.to_string(),
+        })
 }
 
 struct WriteContext<'a, 'r> {
@@ -510,6 +501,7 @@ impl WriteContext<'_, '_> {
             || m.owner_gid.is_some()
             || m.canonical_permissions
             || m.no_xattrs
+            || m.mode_ro_executables
             || m.stat_overrides.contains_key(path)
         {
             return None;
@@ -602,7 +594,7 @@ impl WriteContext<'_, '_> {
     fn record_size(&self, checksum: Checksum, unpacked: u64, header: &FileHeader, payload: &[u8]) {
         if let Some(sizes) = self.sizes {
             // Upstream records the size the object has in an archive repo.
-            let archived = archived_size(header, payload);
+            let archived = archived_size(header, payload, self.tx.zlib_level());
             if let Ok(mut s) = sizes.lock() {
                 s.push((checksum, archived, unpacked, ObjectType::File));
             }
@@ -734,16 +726,25 @@ impl WriteContext<'_, '_> {
                 self.check_interrupt()?;
                 // The name comes from readdir of `dir` (no `/`), and O_NOFOLLOW refuses a
                 // symlink swapped in since the lstat, so a plain openat cannot escape.
+                // O_NONBLOCK: a fifo swapped in since the lstat must not hang the commit.
                 let mut file: std::fs::File = rustix::fs::openat(
                     dir,
                     name,
                     rustix::fs::OFlags::RDONLY
                         | rustix::fs::OFlags::NOFOLLOW
+                        | rustix::fs::OFlags::NONBLOCK
                         | rustix::fs::OFlags::CLOEXEC,
                     rustix::fs::Mode::empty(),
                 )
                 .ctx("opening", shown())?
                 .into();
+                // Record what was opened, and only if it is the file that was listed.
+                let st = rustix::fs::fstat(&file).ctx("stat", shown())?;
+                if st.st_mode & S_IFMT != S_IFREG {
+                    return Err(Error::InvalidInput(format!(
+                        "Not a regular file or symlink: {name}"
+                    )));
+                }
                 let xattrs = if self.wants_xattrs() {
                     sys::fd_xattrs(&file).ctx("reading xattrs of", shown())?
                 } else {
@@ -816,7 +817,17 @@ impl WriteContext<'_, '_> {
         for entry in archive.entries().map_err(bad)? {
             self.check_interrupt()?;
             let mut entry = entry.map_err(bad)?;
-            let raw_path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
+            let raw_path = entry
+                .path()
+                .map_err(bad)?
+                .to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "Invalid UTF-8 in a path in tar {}",
+                        display.display()
+                    ))
+                })?;
             let components: Vec<String> = raw_path
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
@@ -889,8 +900,13 @@ impl WriteContext<'_, '_> {
                     .ok_or_else(|| {
                         Error::InvalidInput(format!("Symlink without target in tar: {raw_path}"))
                     })?
-                    .to_string_lossy()
-                    .into_owned();
+                    .to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "Invalid UTF-8 in symlink target of {raw_path}"
+                        ))
+                    })?;
                 let (uid, gid, mode, xattrs) =
                     self.apply(&tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
                 let fh = FileHeader {
@@ -912,8 +928,13 @@ impl WriteContext<'_, '_> {
                     .ok_or_else(|| {
                         Error::InvalidInput(format!("Hard link without target in tar: {raw_path}"))
                     })?
-                    .to_string_lossy()
-                    .into_owned();
+                    .to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "Invalid UTF-8 in hard link target of {raw_path}"
+                        ))
+                    })?;
                 let key = format!(
                     "/{}",
                     target
@@ -1022,10 +1043,10 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
 
 /// The size a content object has as a `.filez`: its header plus the payload deflated as
 /// upstream's zlib does it.
-fn archived_size(header: &FileHeader, payload: &[u8]) -> u64 {
+fn archived_size(header: &FileHeader, payload: &[u8], level: u32) -> u64 {
     let head = header.archive_header(payload.len() as u64).len() as u64;
     if header.is_symlink() {
         return head;
     }
-    head + crate::deflate::zlib_compressed_len(6, payload)
+    head + crate::deflate::zlib_compressed_len(level, payload)
 }

@@ -14,7 +14,8 @@ pub enum RepoMode {
     BareUserOnly,
     /// Compressed `.filez` objects, servable over HTTP. Written as `archive-z2`.
     Archive,
-    /// Like bare-user, with xattrs in separate objects (upstream marks it experimental).
+    /// Regular files whose xattrs live in separate `.file-xattrs` objects (experimental
+    /// upstream; rostree refuses to write or read content in this mode for now).
     BareSplitXattrs,
 }
 

@@ -94,7 +94,6 @@ impl MutableTree {
         Ok(())
     }
 
-    /// The directory at `path` (components), created with `meta` where missing.
     /// The directory at `path` (components). Missing directories are created with `create`
     /// as their dirmeta, or are an error when it is `None`.
     pub fn ensure_dir(

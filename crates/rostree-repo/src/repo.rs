@@ -140,6 +140,7 @@ impl Repo {
         let mut config = String::from("[core]\nrepo_version=1\n");
         config.push_str(&format!("mode={}\n", options.mode.as_str()));
         if let Some(id) = &options.collection_id {
+            refname::validate_collection_id(id)?;
             config.push_str(&format!("collection-id={id}\n"));
         }
         write_atomic(&dir, Path::new("config"), config.as_bytes(), 0o644, true)
@@ -242,7 +243,7 @@ impl Repo {
         Ok(())
     }
 
-    fn lock(&self, op: FlockOperation, nonblocking: FlockOperation) -> Result<RepoLock> {
+    fn lock(&self, nonblocking: FlockOperation) -> Result<RepoLock> {
         let file = self
             .dir
             .open_with(
@@ -254,17 +255,23 @@ impl Repo {
                     .mode(0o640),
             )
             .ctx("opening", self.path.join(".lock"))?;
+        // Upstream's `lock-timeout-secs`: default 300, and -1 waits for as long as it takes.
         let timeout = self
             .config
-            .get_u64("core", "lock-timeout-secs")
-            .ok()
-            .flatten()
+            .get_raw("core", "lock-timeout-secs")
+            .map(|v| v.trim().parse::<i64>())
+            .transpose()
+            .map_err(|_| Error::Config("Invalid core.lock-timeout-secs".into()))?
             .unwrap_or(300);
-        let deadline = Instant::now() + Duration::from_secs(timeout);
+        let deadline = u64::try_from(timeout)
+            .ok()
+            .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
         loop {
             match rustix::fs::flock(&file, nonblocking) {
                 Ok(()) => return Ok(RepoLock { _file: file }),
-                Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                Err(rustix::io::Errno::WOULDBLOCK)
+                    if deadline.is_none_or(|d| Instant::now() < d) =>
+                {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(rustix::io::Errno::WOULDBLOCK) => {
@@ -273,11 +280,6 @@ impl Repo {
                         self.path.display()
                     )));
                 }
-                Err(e)
-                    if op == FlockOperation::LockShared || op == FlockOperation::LockExclusive =>
-                {
-                    return Err(e).ctx("locking", self.path.join(".lock"));
-                }
                 Err(e) => return Err(e).ctx("locking", self.path.join(".lock")),
             }
         }
@@ -285,18 +287,12 @@ impl Repo {
 
     /// Takes the shared lock (held while a transaction writes).
     pub fn lock_shared(&self) -> Result<RepoLock> {
-        self.lock(
-            FlockOperation::LockShared,
-            FlockOperation::NonBlockingLockShared,
-        )
+        self.lock(FlockOperation::NonBlockingLockShared)
     }
 
     /// Takes the exclusive lock (held while objects are deleted).
     pub fn lock_exclusive(&self) -> Result<RepoLock> {
-        self.lock(
-            FlockOperation::LockExclusive,
-            FlockOperation::NonBlockingLockExclusive,
-        )
+        self.lock(FlockOperation::NonBlockingLockExclusive)
     }
 
     /// The path of an object relative to the repo, for messages.
@@ -400,7 +396,10 @@ impl Repo {
                     .map_err(|e| corrupt(format!("decompressing: {e}")))?;
                 Ok((archive.header, Payload::Bytes(out)))
             }
-            RepoMode::BareUser | RepoMode::BareSplitXattrs => {
+            RepoMode::BareSplitXattrs => Err(Error::Config(
+                "Reading bare-split-xattrs repositories is not supported yet".into(),
+            )),
+            RepoMode::BareUser => {
                 let mut file = match self.objects.open(&rel) {
                     Ok(f) => f,
                     Err(e) if not_found(&e) => return Err(missing()),
@@ -522,15 +521,18 @@ impl Repo {
 
     /// Like [`Repo::resolve_rev`], but `None` for a ref that does not exist.
     pub fn resolve_rev_optional(&self, rev: &str) -> Result<Option<Checksum>> {
-        if let Some(base) = rev.strip_suffix('^') {
-            let commit = self.resolve_rev(base)?;
-            let parent = self.load_commit(&commit)?.parent;
-            return match parent {
-                Some(p) => Ok(Some(p)),
-                None => Err(Error::InvalidInput(format!(
-                    "Commit {commit} has no parent"
-                ))),
-            };
+        // `REV^^^`: the base, then one parent per caret, in a loop (no recursion on input).
+        let base = rev.trim_end_matches('^');
+        let carets = rev.len() - base.len();
+        if carets > 0 {
+            let mut commit = self.resolve_rev(base)?;
+            for _ in 0..carets {
+                commit = self
+                    .load_commit(&commit)?
+                    .parent
+                    .ok_or_else(|| Error::InvalidInput(format!("Commit {commit} has no parent")))?;
+            }
+            return Ok(Some(commit));
         }
         if let Ok(c) = Checksum::from_hex(rev) {
             return Ok(Some(c));
@@ -573,6 +575,9 @@ impl Repo {
     /// Stored commits whose hex checksum starts with `prefix`.
     pub fn commits_with_prefix(&self, prefix: &str) -> Result<Vec<Checksum>> {
         let mut out = Vec::new();
+        if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(out);
+        }
         let dirs: Vec<String> = if prefix.len() >= 2 {
             vec![prefix[..2].to_owned()]
         } else {
@@ -749,6 +754,11 @@ impl Repo {
     /// Points a ref at `target`, or deletes it with `None`. Written atomically.
     pub fn set_ref(&self, kind: &RefKind, name: &str, target: Option<&Checksum>) -> Result<()> {
         refname::validate_ref(name)?;
+        match kind {
+            RefKind::Local => {}
+            RefKind::Remote(remote) => refname::validate_remote(remote)?,
+            RefKind::Mirror(id) => refname::validate_collection_id(id)?,
+        }
         let path = kind.dir().join(name);
         match target {
             Some(c) => {
@@ -804,20 +814,28 @@ pub(crate) fn write_atomic(
     mode: u32,
     durable: bool,
 ) -> std::io::Result<()> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = dir.open_with(
-        &tmp,
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode),
-    )?;
-    file.write_all(data)?;
-    if durable {
-        file.sync_all()?;
+    // Unique per process and call, so that concurrent writers never share a temporary file;
+    // the leading dot keeps it out of ref listings.
+    let serial = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}-{serial}", std::process::id()));
+    let result = (|| {
+        let mut file = dir.open_with(
+            &tmp,
+            OpenOptions::new().write(true).create_new(true).mode(mode),
+        )?;
+        file.write_all(data)?;
+        // The mode is meant exactly, whatever the umask.
+        rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(mode))?;
+        if durable {
+            file.sync_all()?;
+        }
+        drop(file);
+        dir.rename(&tmp, dir, path)
+    })();
+    if result.is_err() {
+        let _ = dir.remove_file(&tmp);
     }
-    drop(file);
-    dir.rename(&tmp, dir, path)
+    result
 }

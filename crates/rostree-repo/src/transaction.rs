@@ -47,6 +47,7 @@ pub struct TransactionStats {
 /// An open transaction on a repository.
 pub struct Transaction<'r> {
     repo: &'r Repo,
+    _staging_lock: std::os::fd::OwnedFd,
     _lock: RepoLock,
     staging: Dir,
     staging_path: PathBuf,
@@ -68,6 +69,42 @@ pub enum Source<'a> {
     Bytes(&'a [u8]),
     /// A reader producing exactly the payload.
     Reader(&'a mut dyn Read),
+}
+
+const STAGING_PREFIX: &str = "rostree-staging-";
+
+/// Removes staging directories left by transactions whose process died: their flock is free.
+/// Best effort; a directory that cannot be examined is left for the next time.
+fn remove_stale_staging(repo: &Repo) {
+    let Ok(tmp) = repo.dir().open_dir("tmp") else {
+        return;
+    };
+    let Ok(entries) = tmp.entries() else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| n.starts_with(STAGING_PREFIX)) else {
+            continue;
+        };
+        // A new directory is locked right after it is made; leave young ones alone.
+        let young = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.into_std().elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(60));
+        if young {
+            continue;
+        }
+        let Ok(dir) = tmp.open_dir(name) else {
+            continue;
+        };
+        let Ok(fd) = sys::readable_dir(&dir) else {
+            continue;
+        };
+        if rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = tmp.remove_dir_all(name);
+        }
+    }
 }
 
 fn boot_id() -> String {
@@ -92,8 +129,17 @@ fn random_suffix() -> String {
 impl<'r> Transaction<'r> {
     /// Starts a transaction: takes the shared lock and creates a staging directory.
     pub fn begin(repo: &'r Repo) -> Result<Self> {
+        if repo.mode() == RepoMode::BareSplitXattrs {
+            // Upstream 2022.7 refuses these writes too (the format is experimental there).
+            return Err(Error::Config(
+                "Writing to bare-split-xattrs repositories is not supported".into(),
+            ));
+        }
         let lock = repo.lock_shared()?;
-        let name = format!("staging-{}-{}", boot_id(), random_suffix());
+        remove_stale_staging(repo);
+        // Not upstream's `staging-` prefix: upstream adopts unlocked directories of that name,
+        // and this one must stay rostree's own.
+        let name = format!("{STAGING_PREFIX}{}-{}", boot_id(), random_suffix());
         let staging_path = PathBuf::from("tmp").join(&name);
         let mut builder = DirBuilder::new();
         builder.mode(0o755);
@@ -104,7 +150,12 @@ impl<'r> Transaction<'r> {
             .dir()
             .open_dir(&staging_path)
             .ctx("opening", &staging_path)?;
+        // Held for the transaction's life, so that another process can tell it is in use.
+        let staging_lock = sys::readable_dir(&staging).ctx("opening", &staging_path)?;
+        rustix::fs::flock(&staging_lock, rustix::fs::FlockOperation::LockExclusive)
+            .ctx("locking", &staging_path)?;
         Ok(Transaction {
+            _staging_lock: staging_lock,
             repo,
             _lock: lock,
             staging,
@@ -118,7 +169,7 @@ impl<'r> Transaction<'r> {
                 .ok()
                 .flatten()
                 .and_then(|l| u32::try_from(l).ok())
-                .filter(|l| *l <= 9)
+                .filter(|l| (1..=9).contains(l))
                 .unwrap_or(6),
             metadata_total: AtomicU64::new(0),
             content_total: AtomicU64::new(0),
@@ -127,6 +178,11 @@ impl<'r> Transaction<'r> {
             content_bytes: AtomicU64::new(0),
             committed: false,
         })
+    }
+
+    /// The deflate level of archive objects (`[archive] zlib-level`, 1 to 9, default 6).
+    pub fn zlib_level(&self) -> u32 {
+        self.zlib_level
     }
 
     /// The repository being written.
@@ -204,6 +260,15 @@ impl<'r> Transaction<'r> {
         if objtype != ObjectType::CommitMeta && self.has_object(objtype, checksum)? {
             return Ok(());
         }
+        // Nothing goes into the repo that would not read back: upstream validates metadata
+        // it is asked to write too.
+        if let Some(ty) = objtype.variant_type() {
+            let ty = rostree_core::gvariant::Type::parse(ty)
+                .map_err(|e| Error::InvalidInput(e.to_string()))?;
+            rostree_core::gvariant::Value::from_bytes(&ty, data).map_err(|e| {
+                Error::InvalidInput(format!("Refusing to write invalid {objtype} object: {e}"))
+            })?;
+        }
         let sub = self.subdir(checksum)?;
         let name = self.final_name(objtype, checksum);
         let tmp = self.tmp_name();
@@ -215,11 +280,21 @@ impl<'r> Transaction<'r> {
             )
             .ctx("creating", path())?;
         file.write_all(data).ctx("writing", path())?;
+        // 0644 whatever the umask, so that an archive repo can be served by another user.
+        rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o644)).ctx("chmod", path())?;
         drop(file);
         sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
         self.mark_staged(objtype, *checksum);
         self.metadata_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Reads a metadata object from the repo or, if this transaction wrote it, from staging.
+    pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
+        match self.repo.load_metadata(objtype, checksum) {
+            Err(Error::MissingObject { .. }) => self.read_staged(objtype, checksum),
+            other => other,
+        }
     }
 
     /// Reads back a metadata object staged by this transaction.
@@ -255,10 +330,26 @@ impl<'r> Transaction<'r> {
         if self.has_object(ObjectType::File, checksum)? {
             return Ok(false);
         }
+        header
+            .validate()
+            .map_err(|e| Error::InvalidInput(format!("Refusing to write content object: {e}")))?;
         let sub = self.subdir(checksum)?;
         let name = self.final_name(ObjectType::File, checksum);
         let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
         let mode = self.repo.mode();
+        // A streamed payload is hashed again as it is stored: a file that changed since the
+        // caller hashed it must not be stored under the old checksum.
+        let mut verifying;
+        let source = match source {
+            Source::Reader(reader) => {
+                verifying = Verifying::new(reader, header);
+                Source::Reader(&mut verifying)
+            }
+            Source::Bytes(bytes) => {
+                verifying = Verifying::none();
+                Source::Bytes(bytes)
+            }
+        };
         let written = if header.is_symlink()
             && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly)
         {
@@ -286,6 +377,14 @@ impl<'r> Transaction<'r> {
                 mode => self.write_bare_file(mode, file.file(), header, source),
             }
             .ctx("writing", path())?;
+            if let Some(actual) = verifying.finish()
+                && actual != *checksum
+            {
+                return Err(Error::InvalidInput(format!(
+                    "{} changed while it was being committed",
+                    path().display()
+                )));
+            }
             if self.repo.fsync_enabled() {
                 crate::writeback::start(file.file());
             }
@@ -480,6 +579,41 @@ impl Drop for Transaction<'_> {
         if !self.committed {
             self.cleanup();
         }
+    }
+}
+
+/// A reader that hashes what passes through it, as the content checksum stream.
+struct Verifying<'a> {
+    inner: Option<(&'a mut dyn Read, rostree_core::Hasher)>,
+}
+
+impl<'a> Verifying<'a> {
+    fn new(inner: &'a mut dyn Read, header: &FileHeader) -> Self {
+        let mut hasher = rostree_core::Hasher::new();
+        hasher.update(&header.stream_header());
+        Verifying {
+            inner: Some((inner, hasher)),
+        }
+    }
+
+    fn none() -> Self {
+        Verifying { inner: None }
+    }
+
+    /// The checksum of the header and everything read, if this wrapped a reader.
+    fn finish(self) -> Option<Checksum> {
+        self.inner.map(|(_, hasher)| hasher.finish())
+    }
+}
+
+impl Read for Verifying<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some((inner, hasher)) = &mut self.inner else {
+            return Ok(0);
+        };
+        let n = inner.read(buf)?;
+        hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 

@@ -180,12 +180,12 @@ fn print_sizes(repo: &rostree::Repo, commit: &rostree::core::object::Commit) -> 
             .get(n + m)
             .and_then(|&t| ObjectType::from_u8(t))
             .unwrap_or(ObjectType::File);
-        archived += a;
-        unpacked += u;
+        archived = archived.saturating_add(a);
+        unpacked = unpacked.saturating_add(u);
         count += 1;
         if !repo.has_object(objtype, &checksum)? {
-            need_archived += a;
-            need_unpacked += u;
+            need_archived = need_archived.saturating_add(a);
+            need_unpacked = need_unpacked.saturating_add(u);
             need_count += 1;
         }
     }

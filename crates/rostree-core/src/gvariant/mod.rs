@@ -130,8 +130,8 @@ impl Value {
     }
 
     /// Appends the normal-form serialization to `out`. Alignment is taken relative to the start
-    /// of `out`, which is where GVariant data always starts.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    /// of `out`, so `out` must start where the outermost value starts.
+    fn write_to(&self, out: &mut Vec<u8>) {
         match self {
             Value::Bool(b) => out.push(u8::from(*b)),
             Value::Byte(b) => out.push(*b),

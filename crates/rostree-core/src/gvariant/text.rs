@@ -612,6 +612,10 @@ fn parse_number(text: &str, expected: Option<&Type>) -> Result<Value, String> {
             Some(d) => (true, d),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
+        // One sign only: `--5` and `+-5` are not numbers.
+        if digits.starts_with(['-', '+']) {
+            return Err(bad());
+        }
         let magnitude = if let Some(hex) = digits.strip_prefix("0x") {
             i128::from_str_radix(hex, 16)
         } else if digits.len() > 1 && digits.starts_with('0') {
@@ -620,7 +624,11 @@ fn parse_number(text: &str, expected: Option<&Type>) -> Result<Value, String> {
             digits.parse::<i128>()
         }
         .map_err(|_| bad())?;
-        Ok(if neg { -magnitude } else { magnitude })
+        if neg {
+            magnitude.checked_neg().ok_or_else(bad)
+        } else {
+            Ok(magnitude)
+        }
     };
     let range = |_| format!("number {text} out of range for its type");
     match expected {

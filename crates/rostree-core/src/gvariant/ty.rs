@@ -4,8 +4,9 @@ use std::fmt;
 
 use super::Error;
 
-/// Nesting deeper than this is refused, so hostile type strings cannot exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
+/// Nesting deeper than this is refused (GLib's limit too), so hostile data cannot exhaust
+/// the stack.
+pub const MAX_DEPTH: usize = 128;
 
 /// A complete GVariant type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -60,6 +60,16 @@ impl FileHeader {
         self.mode & S_IFMT == S_IFLNK
     }
 
+    /// Checks that the header can be stored and read back: a regular file or symlink, a
+    /// symlink target without NUL, xattr names that are not empty and have no NUL.
+    pub fn validate(&self) -> Result<(), ObjectError> {
+        Self::from_bytes(&self.to_bytes()).map(|_| ())?;
+        if self.symlink_target.contains('\0') {
+            return Err(invalid(KIND, "symlink target contains NUL"));
+        }
+        Ok(())
+    }
+
     fn fields(&self) -> Vec<Value> {
         vec![
             Value::Uint32(self.uid.to_be()),
