@@ -10,7 +10,9 @@ use cap_std::fs::Dir;
 use rayon::prelude::*;
 use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::gvariant::{Type, Value};
-use rostree_core::object::{Commit, DirMeta, FileHeader, Metadata, Xattrs, content_checksum};
+use rostree_core::object::{
+    Commit, DirMeta, FileHeader, MAX_TREE_DEPTH, Metadata, Xattrs, content_checksum,
+};
 use rostree_core::{Checksum, Hasher, ObjectType, varint};
 
 use crate::error::{Error, IoContext, Result};
@@ -241,10 +243,15 @@ pub fn commit(
             None
         },
     };
+    // Directory import recurses once per level; give the workers room for MAX_TREE_DEPTH.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 << 20)
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
     let mut root = MutableTree::default();
     for source in sources {
         let layer = match source {
-            TreeSource::Dir(dir, path) => ctx.import_dir(&dir, &path, "")?,
+            TreeSource::Dir(dir, path) => pool.install(|| ctx.import_dir(&dir, &path, ""))?,
             TreeSource::Tar(reader, path) => ctx.import_tar(reader, &path)?,
             TreeSource::Ref(rev) => {
                 let c = repo.load_commit(&repo.resolve_rev(&rev)?)?;
@@ -689,6 +696,12 @@ impl WriteContext<'_, '_> {
         let st = sys::lstat_at(dir, name.as_ref()).ctx("stat", shown())?;
         match st.st_mode & S_IFMT {
             S_IFDIR => {
+                if path.matches('/').count() > MAX_TREE_DEPTH {
+                    return Err(Error::InvalidInput(format!(
+                        "Directories nested deeper than {MAX_TREE_DEPTH} levels at {}",
+                        shown().display()
+                    )));
+                }
                 let sub = sys::open_dir_nofollow(dir, name).ctx("opening", shown())?;
                 let tree = self.import_dir(&sub, display, path)?;
                 drop(sub);
@@ -837,6 +850,11 @@ impl WriteContext<'_, '_> {
                 return Err(Error::InvalidInput(format!(
                     "Invalid path {raw_path:?} in tar {}",
                     display.display()
+                )));
+            }
+            if components.len() > MAX_TREE_DEPTH {
+                return Err(Error::InvalidInput(format!(
+                    "Path nested deeper than {MAX_TREE_DEPTH} levels in tar: {raw_path}"
                 )));
             }
             let tree_path = format!("/{}", components.join("/"));

@@ -400,6 +400,14 @@ impl Repo {
                 "Reading bare-split-xattrs repositories is not supported yet".into(),
             )),
             RepoMode::BareUser => {
+                // bare-user objects are always regular files; anything else (a fifo would
+                // block the open) is corruption.
+                match sys::lstat_at(&self.objects, rel.as_ref()) {
+                    Ok(st) if st.st_mode & 0o170000 == 0o100000 => {}
+                    Ok(_) => return Err(corrupt("not a regular file".into())),
+                    Err(e) if not_found(&e) => return Err(missing()),
+                    Err(e) => return Err(e).ctx("stat", path()),
+                }
                 let mut file = match self.objects.open(&rel) {
                     Ok(f) => f,
                     Err(e) if not_found(&e) => return Err(missing()),
@@ -435,6 +443,9 @@ impl Repo {
                     Err(e) if not_found(&e) => return Err(missing()),
                     Err(e) => return Err(e).ctx("reading", path()),
                 };
+                if !matches!(st.st_mode & 0o170000, 0o100000 | 0o120000) {
+                    return Err(corrupt("neither a regular file nor a symlink".into()));
+                }
                 let bare = self.mode == RepoMode::Bare;
                 let mut header = FileHeader {
                     uid: if bare { st.st_uid } else { 0 },

@@ -111,6 +111,9 @@ impl Lister<'_> {
     }
 
     fn list_dir(&mut self, path: &str, tree: &Checksum) -> Result<()> {
+        if path.matches('/').count() > rostree::core::object::MAX_TREE_DEPTH {
+            anyhow::bail!("Directories nested too deeply at {path}");
+        }
         let DirTree { files, dirs } = load_dirtree(self.repo, tree)?;
         let join = |name: &str| {
             if path == "/" {

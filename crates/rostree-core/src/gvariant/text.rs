@@ -130,11 +130,42 @@ fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let s = format!("{d:?}");
+    // GLib prints doubles with "%.17g", then adds ".0" to what would read as an integer.
+    let s = format_g17(d);
     if s.chars().all(|c| c.is_ascii_digit() || c == '-') {
         format!("{s}.0")
     } else {
         s
+    }
+}
+
+/// C's `%.17g`: 17 significant digits, fixed or exponent form, trailing zeros removed.
+fn format_g17(d: f64) -> String {
+    fn trim_zeros(s: &str) -> &str {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            s
+        }
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{d:.16e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_zeros(mantissa), exp.abs())
+    } else {
+        let decimals = usize::try_from(16 - exp).unwrap_or(0);
+        trim_zeros(&format!("{d:.decimals$}")).to_owned()
     }
 }
 
@@ -660,6 +691,11 @@ mod tests {
             (Value::Int32(-5), "-5"),
             (Value::Bool(true), "true"),
             (Value::Double(1.0), "1.0"),
+            (Value::Double(0.1), "0.10000000000000001"),
+            (Value::Double(5.5), "5.5"),
+            (Value::Double(1e16), "10000000000000000.0"),
+            (Value::Double(1e17), "1e+17"),
+            (Value::Double(-2.5e-5), "-2.5000000000000001e-05"),
             (
                 Value::Array(Type::String, vec![Value::String("main".into())]),
                 "['main']",

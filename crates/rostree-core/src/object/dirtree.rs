@@ -8,6 +8,10 @@ use super::{ObjectError, checksum_field, invalid, parse_type};
 
 const KIND: &str = "dirtree";
 
+/// The deepest directory nesting rostree commits or walks. Real trees stay far below it; a
+/// hostile tree or repo deeper than this is refused rather than allowed to exhaust the stack.
+pub const MAX_TREE_DEPTH: usize = 512;
+
 /// Checks a name stored in a dirtree: not empty, not `.` or `..`, no `/` and no NUL. Names
 /// failing this could escape a checkout, so every reader refuses them.
 pub fn validate_filename(name: &str) -> Result<(), String> {

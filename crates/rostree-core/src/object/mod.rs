@@ -17,7 +17,7 @@ pub use content::{
     ArchiveHeader, FileHeader, content_checksum, parse_archive_header, parse_stream_header,
 };
 pub use dirmeta::{DirMeta, Xattrs};
-pub use dirtree::{DirEntry, DirTree, DirTreeRef, FileEntry, validate_filename};
+pub use dirtree::{DirEntry, DirTree, DirTreeRef, FileEntry, MAX_TREE_DEPTH, validate_filename};
 pub use metadata::Metadata;
 pub use summary::{Summary, SummaryRef};
 
