@@ -912,19 +912,7 @@ impl WriteContext<'_, '_> {
                     }),
                 }
             } else if kind.is_symlink() {
-                let target = entry
-                    .link_name()
-                    .map_err(bad)?
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!("Symlink without target in tar: {raw_path}"))
-                    })?
-                    .to_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "Invalid UTF-8 in symlink target of {raw_path}"
-                        ))
-                    })?;
+                let target = tar_link_target(&entry, &raw_path, "symlink").map_err(bad)??;
                 let (uid, gid, mode, xattrs) =
                     self.apply(&tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
                 let fh = FileHeader {
@@ -940,19 +928,7 @@ impl WriteContext<'_, '_> {
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
             } else if kind.is_hard_link() {
-                let target = entry
-                    .link_name()
-                    .map_err(bad)?
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!("Hard link without target in tar: {raw_path}"))
-                    })?
-                    .to_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "Invalid UTF-8 in hard link target of {raw_path}"
-                        ))
-                    })?;
+                let target = tar_link_target(&entry, &raw_path, "hard link").map_err(bad)??;
                 let key = format!(
                     "/{}",
                     target
@@ -1057,6 +1033,23 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
         }
         out
     })
+}
+
+/// The target of a tar link entry, which must be present and UTF-8. The outer error is the
+/// archive's, the inner one the entry's.
+fn tar_link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    raw_path: &str,
+    what: &str,
+) -> std::io::Result<Result<String>> {
+    let Some(target) = entry.link_name()? else {
+        return Ok(Err(Error::InvalidInput(format!(
+            "{what} without target in tar: {raw_path}"
+        ))));
+    };
+    Ok(target.to_str().map(str::to_owned).ok_or_else(|| {
+        Error::InvalidInput(format!("Invalid UTF-8 in {what} target of {raw_path}"))
+    }))
 }
 
 /// The size a content object has as a `.filez`: its header plus the payload deflated as

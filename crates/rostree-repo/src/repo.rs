@@ -725,13 +725,7 @@ impl Repo {
         let path = Path::new("refs/heads").join(alias);
         let depth = alias.matches('/').count();
         let link = format!("{}{target}", "../".repeat(depth));
-        if let Some(parent) = path.parent() {
-            let mut builder = DirBuilder::new();
-            builder.recursive(true).mode(0o755);
-            self.dir
-                .create_dir_with(parent, &builder)
-                .ctx("creating", parent)?;
-        }
+        self.create_parents(&path)?;
         rustix::fs::symlinkat(link.as_str(), &self.dir, &path).ctx("creating alias", &path)
     }
 
@@ -773,13 +767,7 @@ impl Repo {
         let path = kind.dir().join(name);
         match target {
             Some(c) => {
-                if let Some(parent) = path.parent() {
-                    let mut builder = DirBuilder::new();
-                    builder.recursive(true).mode(0o755);
-                    self.dir
-                        .create_dir_with(parent, &builder)
-                        .ctx("creating", parent)?;
-                }
+                self.create_parents(&path)?;
                 write_atomic(
                     &self.dir,
                     &path,
@@ -803,6 +791,18 @@ impl Repo {
                 self.delete_ref_file(&path, name)
             }
         }
+    }
+
+    /// Creates the directories above a ref file (`a/b` in `refs/heads/a/b/c`).
+    fn create_parents(&self, path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent() {
+            let mut builder = DirBuilder::new();
+            builder.recursive(true).mode(0o755);
+            self.dir
+                .create_dir_with(parent, &builder)
+                .ctx("creating", parent)?;
+        }
+        Ok(())
     }
 
     fn delete_ref_file(&self, path: &Path, name: &str) -> Result<()> {
