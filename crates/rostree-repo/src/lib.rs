@@ -4,6 +4,7 @@
 //! Every function works on directory handles ([`cap_std::fs::Dir`]); nothing here resolves a
 //! path against the process's working directory or root.
 
+pub mod checkout;
 pub mod commit;
 mod deflate;
 mod error;

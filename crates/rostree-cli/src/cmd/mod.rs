@@ -6,6 +6,7 @@ use clap::Subcommand;
 use crate::GlobalOptions;
 
 mod cat;
+mod checkout;
 mod checksum;
 mod commit;
 mod config;
@@ -25,6 +26,8 @@ mod tree;
 pub enum Command {
     /// Concatenate contents of files
     Cat(cat::Args),
+    /// Check out a commit into a filesystem tree
+    Checkout(checkout::Args),
     /// Checksum a file or directory
     Checksum(checksum::Args),
     /// Commit a new revision
@@ -51,6 +54,7 @@ pub enum Command {
 pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
     match command {
         Command::Cat(a) => cat::run(a, global),
+        Command::Checkout(a) => checkout::run(a, global),
         Command::Checksum(a) => checksum::run(a),
         Command::Commit(a) => commit::run(a, global),
         Command::Config(a) => config::run(a, global),
@@ -66,5 +70,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checksum\n  commit\n  config\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
 }

@@ -1,0 +1,464 @@
+//! Checking out a commit's tree into a directory.
+//!
+//! Content objects are hardlinked where the repository mode allows it (bare outside user
+//! mode; bare-user in user mode; bare-user-only always) and copied otherwise, or when the
+//! filesystem refuses the link. Everything is created relative to directory handles, with
+//! names that dirtree validation has already proved free of `/`, `.` and `..`, and nothing
+//! existing in the target is ever followed: a symlink in the way is an error or replaced,
+//! never written through.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use cap_std::fs::Dir;
+use rayon::prelude::*;
+use rostree_core::object::{DirMeta, DirTree, DirTreeRef, FileHeader, MAX_TREE_DEPTH};
+use rostree_core::{Checksum, ObjectType};
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::{Payload, Repo};
+use crate::{RepoMode, sys};
+
+/// What to do with files that exist in the target already.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// The target must not exist (the default).
+    #[default]
+    None,
+    /// `--union`: keep directories, replace files.
+    Union,
+    /// `--union-add`: keep everything that exists, only add.
+    UnionAdd,
+    /// `--union-identical`: existing files must be the same object.
+    UnionIdentical,
+}
+
+/// Options of [`checkout`].
+#[derive(Clone, Debug, Default)]
+pub struct CheckoutOptions {
+    /// `-U`: leave ownership and xattrs alone, drop setuid/setgid.
+    pub user_mode: bool,
+    /// Handling of existing files.
+    pub overwrite: Overwrite,
+    /// `-H`: fail rather than copy when a hardlink is not possible.
+    pub require_hardlinks: bool,
+    /// `-C`: always copy.
+    pub force_copy: bool,
+    /// `-M`: directory modes masked to 0775.
+    pub bareuseronly_dirs: bool,
+    /// Paths (absolute within the commit) left out.
+    pub skip: HashSet<String>,
+    /// Make the checkout durable (`syncfs`) before returning.
+    pub fsync: bool,
+}
+
+/// Counts of what a checkout did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckoutOutcome {
+    /// Files hardlinked from the repository.
+    pub hardlinked: u64,
+    /// Files written as copies.
+    pub copied: u64,
+    /// Directories created.
+    pub dirs: u64,
+}
+
+struct Context<'a> {
+    repo: &'a Repo,
+    options: &'a CheckoutOptions,
+    interrupt: &'a AtomicBool,
+    can_link: bool,
+    hardlinked: AtomicU64,
+    copied: AtomicU64,
+    dirs: AtomicU64,
+}
+
+const S_IFMT: u32 = 0o170000;
+const S_IFDIR: u32 = 0o040000;
+
+/// Whether the mode can link objects into a checkout, as upstream decides it.
+fn hardlink_rule(mode: RepoMode, user_mode: bool) -> std::result::Result<(), &'static str> {
+    match (mode, user_mode) {
+        (RepoMode::Bare, false) | (RepoMode::BareUser, true) | (RepoMode::BareUserOnly, _) => {
+            Ok(())
+        }
+        (RepoMode::BareUser, false) => {
+            Err("User repository mode requires user checkout mode to hardlink")
+        }
+        // Upstream's wording, for archive repos too.
+        _ => Err("Bare repository mode cannot hardlink in user checkout mode"),
+    }
+}
+
+/// Checks out `tree`/`meta` (a commit root or a subdirectory of it) as `name` in `parent`.
+pub fn checkout(
+    repo: &Repo,
+    tree: &Checksum,
+    meta: &Checksum,
+    parent: &Dir,
+    name: &Path,
+    interrupt: &AtomicBool,
+    options: &CheckoutOptions,
+) -> Result<CheckoutOutcome> {
+    if options.overwrite == Overwrite::UnionIdentical && !options.require_hardlinks {
+        return Err(Error::InvalidInput(
+            "--union-identical requires --require-hardlinks".into(),
+        ));
+    }
+    let rule = hardlink_rule(repo.mode(), options.user_mode);
+    if options.require_hardlinks
+        && let Err(reason) = rule
+    {
+        return Err(Error::InvalidInput(reason.into()));
+    }
+    let ctx = Context {
+        repo,
+        options,
+        interrupt,
+        can_link: rule.is_ok() && !options.force_copy,
+        hardlinked: AtomicU64::new(0),
+        copied: AtomicU64::new(0),
+        dirs: AtomicU64::new(0),
+    };
+    let name_str = name
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput("Invalid UTF-8 in checkout target".into()))?;
+    let created = match rustix::fs::mkdirat(parent, name_str, Mode::from_raw_mode(0o700)) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::EXIST) if options.overwrite != Overwrite::None => false,
+        Err(e) => return Err(e).ctx("mkdirat", name),
+    };
+    let dir = sys::open_dir_nofollow(parent, name_str).ctx("opening", name)?;
+    // Directories recurse on worker threads; give them room for MAX_TREE_DEPTH.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 << 20)
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
+    pool.install(|| ctx.checkout_dir(&dir, name, "", tree, meta, created))?;
+    if options.fsync {
+        let fd = sys::readable_dir(&dir).ctx("opening", name)?;
+        rustix::fs::syncfs(&fd).ctx("syncing", name)?;
+    }
+    Ok(CheckoutOutcome {
+        hardlinked: ctx.hardlinked.load(Ordering::Relaxed),
+        copied: ctx.copied.load(Ordering::Relaxed),
+        dirs: ctx.dirs.load(Ordering::Relaxed),
+    })
+}
+
+impl Context<'_> {
+    fn check_interrupt(&self) -> Result<()> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn load_tree(&self, tree: &Checksum) -> Result<DirTree> {
+        let data = self.repo.load_metadata(ObjectType::DirTree, tree)?;
+        DirTreeRef::parse(&data)
+            .map(|v| v.to_owned())
+            .map_err(|e| Error::Corrupt {
+                objtype: ObjectType::DirTree,
+                checksum: *tree,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Fills `dir` (at `path` in the commit) and then gives it its metadata, last, so that a
+    /// read-only directory is still writable while it is filled.
+    fn checkout_dir(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        path: &str,
+        tree: &Checksum,
+        meta: &Checksum,
+        created: bool,
+    ) -> Result<()> {
+        self.check_interrupt()?;
+        if path.matches('/').count() > MAX_TREE_DEPTH {
+            return Err(Error::InvalidInput(format!(
+                "Directories nested too deeply at {path}"
+            )));
+        }
+        let listing = self.load_tree(tree)?;
+        let dirmeta = self.repo.load_dirmeta(meta)?;
+        if dirmeta.mode & S_IFMT != S_IFDIR {
+            return Err(Error::Corrupt {
+                objtype: ObjectType::DirMeta,
+                checksum: *meta,
+                reason: "not a directory mode".into(),
+            });
+        }
+        self.dirs.fetch_add(1, Ordering::Relaxed);
+        listing.files.par_iter().try_for_each(|(name, checksum)| {
+            let child = format!("{path}/{name}");
+            if self.options.skip.contains(&child) {
+                return Ok(());
+            }
+            self.checkout_file(dir, &shown.join(name), name, checksum)
+        })?;
+        listing
+            .dirs
+            .par_iter()
+            .try_for_each(|(name, sub_tree, sub_meta)| {
+                let child = format!("{path}/{name}");
+                if self.options.skip.contains(&child) {
+                    return Ok(());
+                }
+                let child_shown = shown.join(name);
+                let created =
+                    match rustix::fs::mkdirat(dir, name.as_str(), Mode::from_raw_mode(0o700)) {
+                        Ok(()) => true,
+                        Err(rustix::io::Errno::EXIST)
+                            if self.options.overwrite != Overwrite::None =>
+                        {
+                            false
+                        }
+                        Err(e) => return Err(e).ctx("mkdirat", &child_shown),
+                    };
+                // O_NOFOLLOW: a symlink where a directory goes is never entered.
+                let sub = sys::open_dir_nofollow(dir, name).ctx("opening", &child_shown)?;
+                self.checkout_dir(&sub, &child_shown, &child, sub_tree, sub_meta, created)
+            })?;
+        if created {
+            self.apply_dirmeta(dir, shown, &dirmeta)?;
+        }
+        Ok(())
+    }
+
+    fn apply_dirmeta(&self, dir: &Dir, shown: &Path, meta: &DirMeta) -> Result<()> {
+        let fd = sys::readable_dir(dir).ctx("opening", shown)?;
+        let mut perms = meta.mode & 0o7777;
+        if !self.options.user_mode {
+            rustix::fs::fchown(
+                &fd,
+                Some(rustix::fs::Uid::from_raw(meta.uid)),
+                Some(rustix::fs::Gid::from_raw(meta.gid)),
+            )
+            .ctx("chown", shown)?;
+            sys::set_fd_xattrs(&fd, &meta.xattrs).ctx("setting xattrs of", shown)?;
+        }
+        if self.options.bareuseronly_dirs {
+            perms &= 0o775;
+        }
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(perms)).ctx("chmod", shown)?;
+        set_zero_mtime(&fd).ctx("setting mtime of", shown)
+    }
+
+    /// Makes room for `name` according to the overwrite policy; `false` means keep what is
+    /// there.
+    fn clear_target(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        name: &str,
+        checksum: &Checksum,
+    ) -> Result<bool> {
+        let existing = match sys::lstat_at(dir, OsStr::new(name)) {
+            Ok(st) => st,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e).ctx("stat", shown),
+        };
+        match self.options.overwrite {
+            Overwrite::None => Err(Error::InvalidInput(format!(
+                "{}: File exists",
+                shown.display()
+            ))),
+            Overwrite::UnionAdd => Ok(false),
+            Overwrite::Union | Overwrite::UnionIdentical => {
+                if existing.st_mode & S_IFMT == S_IFDIR {
+                    return Err(Error::InvalidInput(format!(
+                        "Cannot replace directory with file: {}",
+                        shown.display()
+                    )));
+                }
+                if self.options.overwrite == Overwrite::UnionIdentical {
+                    let rel = checksum.relative_path(ObjectType::File, false);
+                    let object = sys::lstat_at(self.repo.objects_dir(), rel.as_ref());
+                    if object
+                        .is_ok_and(|o| o.st_dev == existing.st_dev && o.st_ino == existing.st_ino)
+                    {
+                        return Ok(false);
+                    }
+                    return Err(Error::InvalidInput(format!(
+                        "Refusing to replace differing file: {}",
+                        shown.display()
+                    )));
+                }
+                rustix::fs::unlinkat(dir, name, AtFlags::empty()).ctx("unlinking", shown)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn checkout_file(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        name: &str,
+        checksum: &Checksum,
+    ) -> Result<()> {
+        self.check_interrupt()?;
+        if !self.clear_target(dir, shown, name, checksum)? {
+            return Ok(());
+        }
+        let (header, size) = self.repo.file_info(checksum)?;
+        // Empty files are never linked: they would gather millions of links to one inode.
+        // Symlinks are linked only where the repo stores them as symlinks (bare-user keeps
+        // them as regular files).
+        let linkable = if header.is_symlink() {
+            matches!(self.repo.mode(), RepoMode::Bare | RepoMode::BareUserOnly)
+        } else {
+            size > 0
+        };
+        if self.can_link && linkable {
+            let rel = checksum.relative_path(ObjectType::File, false);
+            match rustix::fs::linkat(
+                self.repo.objects_dir(),
+                rel.as_str(),
+                dir,
+                name,
+                AtFlags::empty(),
+            ) {
+                Ok(()) => {
+                    self.hardlinked.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK)
+                    if !self.options.require_hardlinks => {}
+                Err(e) => return Err(e).ctx("hardlinking", shown),
+            }
+        }
+        self.copy_file(dir, shown, name, checksum, &header)?;
+        self.copied.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn copy_file(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        name: &str,
+        checksum: &Checksum,
+        header: &FileHeader,
+    ) -> Result<()> {
+        let user = self.options.user_mode;
+        if header.is_symlink() {
+            rustix::fs::symlinkat(header.symlink_target.as_str(), dir, name)
+                .ctx("symlink", shown)?;
+            if !user {
+                rustix::fs::chownat(
+                    dir,
+                    name,
+                    Some(rustix::fs::Uid::from_raw(header.uid)),
+                    Some(rustix::fs::Gid::from_raw(header.gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .ctx("chown", shown)?;
+                sys::set_link_xattrs(dir, OsStr::new(name), &header.xattrs)
+                    .ctx("setting xattrs of", shown)?;
+            }
+            return Ok(());
+        }
+        let fd: OwnedFd = rustix::fs::openat(
+            dir,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .ctx("creating", shown)?;
+        let mut file = std::fs::File::from(fd);
+        let (_, payload) = self.repo.read_file(checksum)?;
+        match payload {
+            Payload::File(f) => {
+                let mut source = f.into_std();
+                copy_data(&mut source, &mut file).ctx("writing", shown)?;
+            }
+            Payload::Bytes(b) => file.write_all(&b).ctx("writing", shown)?,
+            Payload::None => {}
+        }
+        let mut perms = header.mode & 0o7777;
+        if user {
+            // User mode never creates setuid or setgid files, as upstream.
+            perms &= !0o6000;
+        } else {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(header.uid)),
+                Some(rustix::fs::Gid::from_raw(header.gid)),
+            )
+            .ctx("chown", shown)?;
+            sys::set_fd_xattrs(&file, &header.xattrs).ctx("setting xattrs of", shown)?;
+        }
+        // After chown, which clears setuid/setgid.
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(perms)).ctx("chmod", shown)?;
+        Ok(())
+    }
+}
+
+/// Copies file data; between two files std uses copy_file_range, so the kernel copies (and
+/// reflinks where the filesystem supports it).
+fn copy_data(source: &mut std::fs::File, target: &mut std::fs::File) -> std::io::Result<u64> {
+    std::io::copy(source, target)
+}
+
+fn set_zero_mtime(fd: &OwnedFd) -> std::io::Result<()> {
+    let zero = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    Ok(rustix::fs::futimens(
+        fd,
+        &rustix::fs::Timestamps {
+            last_access: zero,
+            last_modification: zero,
+        },
+    )?)
+}
+
+/// The (dirtree, dirmeta) or content object at `path` in a commit's tree.
+pub enum TreeEntry {
+    /// A directory.
+    Dir(Checksum, Checksum),
+    /// A file or symlink.
+    File(Checksum),
+}
+
+/// Finds `path` (absolute, `/`-separated, taken literally) below `root`.
+pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<TreeEntry> {
+    let relative = path.strip_prefix('/').unwrap_or(path);
+    let mut current = TreeEntry::Dir(root.0, root.1);
+    if relative.is_empty() {
+        return Ok(current);
+    }
+    for component in relative.split('/') {
+        let TreeEntry::Dir(tree, _) = current else {
+            return Err(Error::InvalidInput(format!(
+                "No such file or directory: {path}"
+            )));
+        };
+        let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
+        let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
+            objtype: ObjectType::DirTree,
+            checksum: tree,
+            reason: e.to_string(),
+        })?;
+        current = if let Some(f) = view.files.iter().find(|f| f.name == component) {
+            TreeEntry::File(f.checksum)
+        } else if let Some(d) = view.dirs.iter().find(|d| d.name == component) {
+            TreeEntry::Dir(d.tree, d.meta)
+        } else {
+            return Err(Error::InvalidInput(format!(
+                "No such file or directory: {path}"
+            )));
+        };
+    }
+    Ok(current)
+}
