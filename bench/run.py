@@ -88,6 +88,9 @@ ROWS: list[Row] = [
         prepare=[INIT_BARE],
         run=commit("a", "a", "a"),
         checksum=True),
+    Row("checkout a (bare)",
+        prepare=[INIT_BARE, commit("a", "a", "a")],
+        run="{tool} --repo={repo} checkout a {scratch}/co"),
 ]
 
 

@@ -76,6 +76,7 @@ struct Context<'a> {
     hardlinked: AtomicU64,
     copied: AtomicU64,
     dirs: AtomicU64,
+    dirmetas: std::sync::Mutex<std::collections::HashMap<Checksum, DirMeta>>,
 }
 
 const S_IFMT: u32 = 0o170000;
@@ -124,6 +125,7 @@ pub fn checkout(
         hardlinked: AtomicU64::new(0),
         copied: AtomicU64::new(0),
         dirs: AtomicU64::new(0),
+        dirmetas: Default::default(),
     };
     let name_str = name
         .to_str()
@@ -159,6 +161,23 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// Dirmetas repeat across a tree (most directories share a few), so each is read once.
+    fn dirmeta(&self, checksum: &Checksum) -> Result<DirMeta> {
+        if let Some(meta) = self
+            .dirmetas
+            .lock()
+            .ok()
+            .and_then(|m| m.get(checksum).cloned())
+        {
+            return Ok(meta);
+        }
+        let meta = self.repo.load_dirmeta(checksum)?;
+        if let Ok(mut cache) = self.dirmetas.lock() {
+            cache.insert(*checksum, meta.clone());
+        }
+        Ok(meta)
+    }
+
     fn load_tree(&self, tree: &Checksum) -> Result<DirTree> {
         let data = self.repo.load_metadata(ObjectType::DirTree, tree)?;
         DirTreeRef::parse(&data)
@@ -188,7 +207,7 @@ impl Context<'_> {
             )));
         }
         let listing = self.load_tree(tree)?;
-        let dirmeta = self.repo.load_dirmeta(meta)?;
+        let dirmeta = self.dirmeta(meta)?;
         if dirmeta.mode & S_IFMT != S_IFDIR {
             return Err(Error::Corrupt {
                 objtype: ObjectType::DirMeta,
@@ -234,7 +253,8 @@ impl Context<'_> {
     }
 
     fn apply_dirmeta(&self, dir: &Dir, shown: &Path, meta: &DirMeta) -> Result<()> {
-        let fd = sys::readable_dir(dir).ctx("opening", shown)?;
+        // Directories here come from open_dir_nofollow, so the handle is readable already.
+        let fd = dir;
         let mut perms = meta.mode & 0o7777;
         if !self.options.user_mode {
             rustix::fs::fchown(
@@ -306,19 +326,14 @@ impl Context<'_> {
         checksum: &Checksum,
     ) -> Result<()> {
         self.check_interrupt()?;
-        if !self.clear_target(dir, shown, name, checksum)? {
+        // Without a union there is nothing to clear: a name that exists fails the link or
+        // the exclusive create below.
+        if self.options.overwrite != Overwrite::None
+            && !self.clear_target(dir, shown, name, checksum)?
+        {
             return Ok(());
         }
-        let (header, size) = self.repo.file_info(checksum)?;
-        // Empty files are never linked: they would gather millions of links to one inode.
-        // Symlinks are linked only where the repo stores them as symlinks (bare-user keeps
-        // them as regular files).
-        let linkable = if header.is_symlink() {
-            matches!(self.repo.mode(), RepoMode::Bare | RepoMode::BareUserOnly)
-        } else {
-            size > 0
-        };
-        if self.can_link && linkable {
+        if self.can_link && self.linkable(checksum)? {
             let rel = checksum.relative_path(ObjectType::File, false);
             match rustix::fs::linkat(
                 self.repo.objects_dir(),
@@ -331,14 +346,59 @@ impl Context<'_> {
                     self.hardlinked.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
+                Err(rustix::io::Errno::EXIST) => {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: File exists",
+                        shown.display()
+                    )));
+                }
                 Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK)
                     if !self.options.require_hardlinks => {}
                 Err(e) => return Err(e).ctx("hardlinking", shown),
             }
         }
+        let (header, _) = self.repo.file_info(checksum)?;
         self.copy_file(dir, shown, name, checksum, &header)?;
         self.copied.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Whether the object can be hardlinked into the checkout, from one `lstat` (and, in
+    /// bare-user repos, one xattr): empty files are copied, since linking them would gather
+    /// huge link counts on one inode, and bare-user symlinks are stored as regular files.
+    fn linkable(&self, checksum: &Checksum) -> Result<bool> {
+        let rel = checksum.relative_path(ObjectType::File, false);
+        let path = || self.repo.object_path(ObjectType::File, checksum);
+        let st = match sys::lstat_at(self.repo.objects_dir(), rel.as_ref()) {
+            Ok(st) => st,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::MissingObject {
+                    objtype: ObjectType::File,
+                    checksum: *checksum,
+                });
+            }
+            Err(e) => return Err(e).ctx("stat", path()),
+        };
+        match st.st_mode & S_IFMT {
+            0o120000 => Ok(self.repo.mode() != RepoMode::BareUser),
+            0o100000 if st.st_size > 0 => {
+                if self.repo.mode() != RepoMode::BareUser {
+                    return Ok(true);
+                }
+                let (dir, name) = rel.split_at(2);
+                let meta =
+                    sys::path_xattr(self.repo.objects_dir(), dir, &name[1..], "user.ostreemeta")
+                        .ctx("reading xattrs of", path())?
+                        .and_then(|m| DirMeta::from_bytes(&m).ok())
+                        .ok_or_else(|| Error::Corrupt {
+                            objtype: ObjectType::File,
+                            checksum: *checksum,
+                            reason: "missing or invalid user.ostreemeta".into(),
+                        })?;
+                Ok(meta.mode & S_IFMT != 0o120000)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn copy_file(
@@ -409,7 +469,7 @@ fn copy_data(source: &mut std::fs::File, target: &mut std::fs::File) -> std::io:
     std::io::copy(source, target)
 }
 
-fn set_zero_mtime(fd: &OwnedFd) -> std::io::Result<()> {
+fn set_zero_mtime(fd: impl std::os::fd::AsFd) -> std::io::Result<()> {
     let zero = rustix::fs::Timespec {
         tv_sec: 0,
         tv_nsec: 0,

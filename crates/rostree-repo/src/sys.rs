@@ -192,6 +192,29 @@ pub fn set_link_xattrs(dir: impl AsFd, name: &OsStr, xattrs: &Xattrs) -> io::Res
     Ok(())
 }
 
+/// Reads one xattr of `name` in the subdirectory `sub` of `dir`, without opening the file.
+pub fn path_xattr(
+    dir: impl AsFd,
+    sub: &str,
+    name: &str,
+    xattr: &str,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut path = proc_path(dir.as_fd(), OsStr::new(sub));
+    path.push(name);
+    let mut value = vec![0u8; 256];
+    loop {
+        match rustix::fs::lgetxattr(&path, xattr, &mut value) {
+            Ok(n) => {
+                value.truncate(n);
+                return Ok(Some(value));
+            }
+            Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+            Err(rustix::io::Errno::NODATA) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Reads one xattr of an open file, `None` if it is absent.
 pub fn fd_xattr(fd: impl AsFd, name: &str) -> io::Result<Option<Vec<u8>>> {
     let fd = fd.as_fd();
