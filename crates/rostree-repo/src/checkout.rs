@@ -258,18 +258,18 @@ impl Context<'_> {
         let mut perms = meta.mode & 0o7777;
         if !self.options.user_mode {
             rustix::fs::fchown(
-                &fd,
+                fd,
                 Some(rustix::fs::Uid::from_raw(meta.uid)),
                 Some(rustix::fs::Gid::from_raw(meta.gid)),
             )
             .ctx("chown", shown)?;
-            sys::set_fd_xattrs(&fd, &meta.xattrs).ctx("setting xattrs of", shown)?;
+            sys::set_fd_xattrs(fd, &meta.xattrs).ctx("setting xattrs of", shown)?;
         }
         if self.options.bareuseronly_dirs {
             perms &= 0o775;
         }
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(perms)).ctx("chmod", shown)?;
-        set_zero_mtime(&fd).ctx("setting mtime of", shown)
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(perms)).ctx("chmod", shown)?;
+        set_zero_mtime(fd).ctx("setting mtime of", shown)
     }
 
     /// Makes room for `name` according to the overwrite policy; `false` means keep what is
