@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod commit;
 mod deflate;
 mod error;
+pub mod fsck;
 mod mode;
 pub mod mtree;
 pub mod progress;

@@ -10,6 +10,7 @@ mod checkout;
 mod checksum;
 mod commit;
 mod config;
+mod fsck;
 mod init;
 mod log;
 mod ls;
@@ -34,6 +35,8 @@ pub enum Command {
     Commit(commit::Args),
     /// Change repo configuration settings
     Config(config::Args),
+    /// Check the repository for consistency
+    Fsck(fsck::Args),
     /// Initialize a new empty repository
     Init(init::Args),
     /// Show log starting at commit or ref
@@ -58,6 +61,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Checksum(a) => checksum::run(a),
         Command::Commit(a) => commit::run(a, global),
         Command::Config(a) => config::run(a, global),
+        Command::Fsck(a) => fsck::run(a, global),
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
@@ -70,5 +74,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
 }
