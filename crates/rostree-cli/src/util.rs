@@ -161,6 +161,26 @@ pub fn parse_timestamp(text: &str) -> Result<u64> {
     u64::try_from(seconds).map_err(|_| bad())
 }
 
+/// GLib's `g_format_size`: bytes below 1000, then SI units with one decimal.
+pub fn format_size(size: u64) -> String {
+    if size < 1000 {
+        return if size == 1 {
+            "1 byte".into()
+        } else {
+            format!("{size} bytes")
+        };
+    }
+    let units = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = size as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    // GLib puts a no-break space between the number and an SI unit.
+    format!("{value:.1}\u{a0}{}", units[unit])
+}
+
 /// Reads a leading integer as C's `strtoull` does (upstream's `SOURCE_DATE_EPOCH`): `1e3` is
 /// 1 and `-5` wraps around. `None` when there are no digits at all.
 pub fn parse_leading_integer(text: &str) -> Option<u64> {

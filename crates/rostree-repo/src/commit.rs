@@ -385,11 +385,14 @@ pub fn commit(
         )?;
     }
     progress.event(Event::Phase("syncing"));
-    let stats = tx.commit()?;
-    if let Some(branch) = &options.branch {
-        let (kind, name) = branch_ref(branch)?;
-        repo.set_ref(&kind, &name, Some(&checksum))?;
-    }
+    let refs = match &options.branch {
+        Some(branch) => {
+            let (kind, name) = branch_ref(branch)?;
+            vec![(kind, name, checksum)]
+        }
+        None => Vec::new(),
+    };
+    let stats = tx.commit_with_refs(&refs)?;
     Ok(CommitOutcome {
         checksum,
         written: true,

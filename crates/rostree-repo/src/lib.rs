@@ -12,6 +12,7 @@ pub mod fsck;
 mod mode;
 pub mod mtree;
 pub mod progress;
+pub mod prune;
 mod repo;
 mod sys;
 pub mod transaction;

@@ -487,7 +487,17 @@ impl<'r> Transaction<'r> {
     }
 
     /// Makes every staged object durable and moves it into `objects/`.
-    pub fn commit(mut self) -> Result<TransactionStats> {
+    pub fn commit(self) -> Result<TransactionStats> {
+        self.commit_with_refs(&[])
+    }
+
+    /// Makes every staged object durable, moves it into `objects/`, then points `refs` at
+    /// their targets, all before the repo lock is released: a prune waiting for the
+    /// exclusive lock then sees the new commit referenced.
+    pub fn commit_with_refs(
+        mut self,
+        refs: &[(crate::repo::RefKind, String, Checksum)],
+    ) -> Result<TransactionStats> {
         let repo = self.repo;
         let staged: Vec<(ObjectType, Checksum)> = match self.staged.lock() {
             Ok(mut s) => s.drain().collect(),
@@ -556,6 +566,9 @@ impl<'r> Transaction<'r> {
             // fsync per objects/XX directory would commit the journal 256 times.
             let fd = sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
             rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
+        }
+        for (kind, name, target) in refs {
+            repo.set_ref(kind, name, Some(target))?;
         }
         self.committed = true;
         self.cleanup();

@@ -14,6 +14,7 @@ mod fsck;
 mod init;
 mod log;
 mod ls;
+mod prune;
 mod refs;
 mod reset;
 mod rev_parse;
@@ -43,6 +44,8 @@ pub enum Command {
     Log(log::Args),
     /// List file paths
     Ls(ls::Args),
+    /// Search for unreachable objects
+    Prune(prune::Args),
     /// List refs
     Refs(refs::Args),
     /// Reset a REF to a previous COMMIT
@@ -65,6 +68,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
+        Command::Prune(a) => prune::run(a, global),
         Command::Refs(a) => refs::run(a, global),
         Command::Reset(a) => reset::run(a, global),
         Command::RevParse(a) => rev_parse::run(a, global),
@@ -74,5 +78,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  refs\n  reset\n  rev-parse\n  show"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  refs\n  reset\n  rev-parse\n  show"
 }

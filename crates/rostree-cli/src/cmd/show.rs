@@ -136,26 +136,6 @@ fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result
     Ok(0)
 }
 
-/// GLib's `g_format_size`: bytes below 1000, then SI units with one decimal.
-fn format_size(size: u64) -> String {
-    if size < 1000 {
-        return if size == 1 {
-            "1 byte".into()
-        } else {
-            format!("{size} bytes")
-        };
-    }
-    let units = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = size as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    // GLib puts a no-break space between the number and an SI unit.
-    format!("{value:.1}\u{a0}{}", units[unit])
-}
-
 /// The totals of `ostree.sizes`, and what of it this repo still lacks.
 fn print_sizes(repo: &rostree::Repo, commit: &rostree::core::object::Commit) -> Result<String> {
     let Some(Value::Array(_, entries)) = commit.metadata.get("ostree.sizes") else {
@@ -192,16 +172,16 @@ fn print_sizes(repo: &rostree::Repo, commit: &rostree::core::object::Commit) -> 
     Ok(format!(
         "Compressed size (needed/total): {}/{}\nUnpacked size (needed/total): {}/{}\n\
          Number of objects (needed/total): {need_count}/{count}\n",
-        format_size(need_archived),
-        format_size(archived),
-        format_size(need_unpacked),
-        format_size(unpacked),
+        util::format_size(need_archived),
+        util::format_size(archived),
+        util::format_size(need_unpacked),
+        util::format_size(unpacked),
     ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::format_size;
+    use crate::util::format_size;
 
     #[test]
     fn sizes_as_glib_prints_them() {
@@ -213,7 +193,7 @@ mod tests {
             (1_600_000, "1.6\u{a0}MB"),
             (2_500_000_000, "2.5\u{a0}GB"),
         ] {
-            assert_eq!(format_size(n), text);
+            assert_eq!(util::format_size(n), text);
         }
     }
 }

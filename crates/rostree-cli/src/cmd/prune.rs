@@ -1,0 +1,89 @@
+//! `ostree prune`: delete unreachable objects.
+
+use anyhow::{Result, bail};
+use rostree::repo::prune::{PruneOptions, prune};
+
+use crate::{GlobalOptions, util};
+
+/// Arguments of `prune`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only display unreachable objects; don't delete
+    #[arg(long = "no-prune")]
+    no_prune: bool,
+    /// Only compute reachability via refs
+    #[arg(long = "refs-only")]
+    refs_only: bool,
+    /// Only traverse DEPTH parents for each commit (default: -1=infinite)
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    depth: i64,
+    /// Specify a commit to delete
+    #[arg(long = "delete-commit", value_name = "COMMIT")]
+    delete_commit: Option<String>,
+    /// Prune all commits older than the specified date
+    #[arg(long = "keep-younger-than", value_name = "DATE")]
+    keep_younger_than: Option<String>,
+    /// Change the behavior of delete-commit and keep-younger-than to prune only static deltas
+    #[arg(long = "static-deltas-only")]
+    static_deltas_only: bool,
+    /// Additionally retain BRANCH=DEPTH commits
+    #[arg(long = "retain-branch-depth", value_name = "BRANCH=DEPTH")]
+    retain_branch_depth: Vec<String>,
+    /// Only prune BRANCH (may be specified multiple times)
+    #[arg(long = "only-branch", value_name = "BRANCH")]
+    only_branch: Vec<String>,
+    /// Only traverse and delete commit objects
+    #[arg(long = "commit-only")]
+    commit_only: bool,
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    if args.keep_younger_than.is_some()
+        || args.static_deltas_only
+        || !args.retain_branch_depth.is_empty()
+        || !args.only_branch.is_empty()
+        || args.commit_only
+    {
+        bail!(
+            "--keep-younger-than, --static-deltas-only, --retain-branch-depth, --only-branch \
+             and --commit-only are not supported yet"
+        );
+    }
+    let mut repo = global.open_repo()?;
+    let mut delete_commits = Vec::new();
+    if let Some(rev) = &args.delete_commit {
+        delete_commits.push(repo.resolve_rev(rev)?);
+        // Upstream turns tombstones on when a commit is deleted explicitly.
+        if !args.no_prune && repo.config().get_bool("core", "tombstone-commits")? != Some(true) {
+            let mut config = repo.config().clone();
+            config.set_bool("core", "tombstone-commits", true)?;
+            repo.write_config(config)?;
+        }
+    }
+    let options = PruneOptions {
+        refs_only: args.refs_only,
+        depth: u64::try_from(args.depth).ok(),
+        dry_run: args.no_prune,
+        delete_commits,
+    };
+    let interrupt = crate::progress::interrupt_flag();
+    let outcome = prune(&repo, &interrupt, &options)?;
+    let mut out = format!("Total objects: {}\n", outcome.total);
+    if outcome.deleted == 0 {
+        out.push_str("No unreachable objects\n");
+    } else if args.no_prune {
+        out.push_str(&format!(
+            "Would delete: {} objects, freeing {}\n",
+            outcome.deleted,
+            util::format_size(outcome.freed)
+        ));
+    } else {
+        out.push_str(&format!(
+            "Deleted {} objects, {} freed\n",
+            outcome.deleted,
+            util::format_size(outcome.freed)
+        ));
+    }
+    util::write_stdout(out.as_bytes())?;
+    Ok(0)
+}
