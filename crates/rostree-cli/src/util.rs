@@ -291,4 +291,18 @@ mod tests {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn sizes_as_glib_prints_them() {
+        for (n, text) in [
+            (0, "0 bytes"),
+            (1, "1 byte"),
+            (999, "999 bytes"),
+            (1000, "1.0\u{a0}kB"),
+            (1_600_000, "1.6\u{a0}MB"),
+            (2_500_000_000, "2.5\u{a0}GB"),
+        ] {
+            assert_eq!(format_size(n), text);
+        }
+    }
 }
