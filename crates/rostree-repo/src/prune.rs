@@ -38,8 +38,8 @@ pub struct PruneOutcome {
     pub freed: u64,
 }
 
-/// Every loose object: (checksum, type, size on disk).
-fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType, u64)>> {
+/// Every loose object (sizes are looked up only for what gets deleted).
+fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType)>> {
     let mut out = Vec::new();
     for b in 0..=255u8 {
         let prefix = format!("{b:02x}");
@@ -71,10 +71,7 @@ fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType, u64)>> {
             let Ok(checksum) = Checksum::from_hex(&format!("{prefix}{rest}")) else {
                 continue;
             };
-            let size = crate::sys::lstat_at(&dir, name.as_ref())
-                .map(|st| st.st_size as u64)
-                .ctx("stat", Path::new("objects").join(&prefix))?;
-            out.push((checksum, objtype, size));
+            out.push((checksum, objtype));
         }
     }
     Ok(out)
@@ -158,8 +155,8 @@ impl Marker<'_> {
         } else {
             list_objects(self.repo)?
                 .into_iter()
-                .filter(|(_, t, _)| *t == ObjectType::Commit)
-                .map(|(c, _, _)| c)
+                .filter(|(_, t)| *t == ObjectType::Commit)
+                .map(|(c, _)| c)
                 .collect()
         };
         let depth = if options.refs_only {
@@ -262,13 +259,20 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         total: objects.len() as u64,
         ..Default::default()
     };
-    for (checksum, objtype, size) in objects {
+    for (checksum, objtype) in objects {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
         if marker.reachable.contains(&(checksum, objtype)) {
             continue;
         }
+        let rel = checksum.relative_path(objtype, repo.mode().is_archive());
+        let size = match crate::sys::lstat_at(repo.objects_dir(), rel.as_ref()) {
+            Ok(st) => st.st_size as u64,
+            // Gone since the listing (another prune): nothing to do.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).ctx("stat", repo.object_path(objtype, &checksum)),
+        };
         if !options.dry_run {
             remove(repo, &checksum, objtype)?;
             if objtype == ObjectType::Commit {
