@@ -29,8 +29,9 @@ struct Cli {
     /// Print version information and exit.
     #[arg(long)]
     version: bool,
-    /// Print debug information during command processing.
-    #[arg(short, long, global = true)]
+    /// Print debug information during command processing. (Long form only: `summary -v`
+    /// means `--view`, as upstream.)
+    #[arg(long, global = true)]
     verbose: bool,
     #[command(subcommand)]
     command: Option<cmd::Command>,

@@ -14,6 +14,7 @@ pub mod mtree;
 pub mod progress;
 pub mod prune;
 mod repo;
+pub mod summary;
 mod sys;
 pub mod transaction;
 mod writeback;

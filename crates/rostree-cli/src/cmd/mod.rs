@@ -19,6 +19,7 @@ mod refs;
 mod reset;
 mod rev_parse;
 mod show;
+mod summary;
 mod tree;
 
 /// The subcommands.
@@ -54,6 +55,8 @@ pub enum Command {
     RevParse(rev_parse::Args),
     /// Output a metadata object
     Show(show::Args),
+    /// Manage summary metadata
+    Summary(summary::Args),
 }
 
 /// Runs a subcommand; returns the exit code.
@@ -73,10 +76,11 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Reset(a) => reset::run(a, global),
         Command::RevParse(a) => rev_parse::run(a, global),
         Command::Show(a) => show::run(a, global),
+        Command::Summary(a) => summary::run(a, global),
     }
 }
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  refs\n  reset\n  rev-parse\n  show"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  refs\n  reset\n  rev-parse\n  show\n  summary"
 }

@@ -44,7 +44,8 @@ pub(crate) fn refs_value(refs: &[(String, SummaryRef)]) -> Value {
                 Value::Tuple(vec![
                     Value::String(name.clone()),
                     Value::Tuple(vec![
-                        Value::Uint64(r.commit_size.to_be()),
+                        // Unlike the timestamps, upstream stores the size in native (little-endian) order.
+                        Value::Uint64(r.commit_size),
                         Value::Bytes(r.checksum.as_bytes().to_vec()),
                         r.metadata.to_value(),
                     ]),
@@ -97,7 +98,7 @@ fn parse_ref_entry(entry: &Value) -> Result<(String, SummaryRef), ObjectError> {
     Ok((
         name.clone(),
         SummaryRef {
-            commit_size: u64::from_be(*size),
+            commit_size: *size,
             checksum: checksum_field(KIND, "ref checksum", csum)?,
             metadata: Metadata::from_value(meta).ok_or_else(bad)?,
         },

@@ -1,0 +1,128 @@
+//! Writing the `summary` file: the refs with their commits, and repository metadata, for
+//! clients that pull over HTTP.
+
+use std::path::Path;
+
+use rostree_core::ghash::{HashOrder, str_hash};
+use rostree_core::gvariant::Value;
+use rostree_core::object::{CommitRef, Metadata, Summary, SummaryRef};
+use rostree_core::{Checksum, ObjectType};
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::{RefKind, Repo, write_atomic};
+
+/// Builds the summary of the local refs. `additional` is the user's extra metadata
+/// (`summary --add-metadata`); `now` is the last-modified time in seconds.
+pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Summary> {
+    let mut refs = Vec::new();
+    for (name, commit) in repo.list_refs(&RefKind::Local)? {
+        let data = repo.load_metadata(ObjectType::Commit, &commit)?;
+        let view = CommitRef::parse(&data).map_err(|e| Error::Corrupt {
+            objtype: ObjectType::Commit,
+            checksum: commit,
+            reason: e.to_string(),
+        })?;
+        let mut metadata = Metadata::new();
+        if let Some(version) = view.metadata().get_str("version") {
+            metadata.push("ostree.commit.version", Value::String(version.to_owned()));
+        }
+        metadata.push(
+            "ostree.commit.timestamp",
+            Value::Uint64(view.timestamp().to_be()),
+        );
+        refs.push((
+            name,
+            SummaryRef {
+                commit_size: data.len() as u64,
+                checksum: commit,
+                metadata,
+            },
+        ));
+    }
+    // Upstream fills a GVariantDict seeded with the user's keys, so the stored order is GLib
+    // hash-table order and a user key cannot duplicate one of these.
+    let tombstones = repo
+        .config()
+        .get_bool("core", "tombstone-commits")
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    let mut dict = HashOrder::new();
+    let entries = additional.0.iter().cloned().chain([
+        (
+            "ostree.summary.last-modified".to_owned(),
+            Value::Uint64(now.to_be()),
+        ),
+        (
+            "ostree.summary.mode".to_owned(),
+            Value::String(repo.mode().as_str().to_owned()),
+        ),
+        (
+            "ostree.summary.tombstone-commits".to_owned(),
+            Value::Bool(tombstones),
+        ),
+        (
+            "ostree.summary.indexed-deltas".to_owned(),
+            Value::Bool(true),
+        ),
+    ]);
+    for (key, value) in entries {
+        let hash = str_hash(key.as_bytes());
+        dict.insert(key, value, hash);
+    }
+    Ok(Summary {
+        refs,
+        metadata: Metadata(dict.into_entries()),
+    })
+}
+
+/// Regenerates `summary` (and drops a `summary.sig` that no longer matches it). Also records
+/// `core.indexed-deltas=true`, as upstream does.
+pub fn update_summary(repo: &mut Repo, additional: &Metadata) -> Result<Checksum> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let summary = build_summary(repo, additional, now)?;
+    if repo
+        .config()
+        .get_bool("core", "indexed-deltas")
+        .ok()
+        .flatten()
+        != Some(true)
+    {
+        let mut config = repo.config().clone();
+        config
+            .set_bool("core", "indexed-deltas", true)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        repo.write_config(config)?;
+    }
+    let bytes = summary.to_bytes();
+    let _lock = repo.lock_shared()?;
+    write_atomic(
+        repo.dir(),
+        Path::new("summary"),
+        &bytes,
+        0o644,
+        repo.fsync_enabled(),
+    )
+    .ctx("writing", repo.path().join("summary"))?;
+    match repo.dir().remove_file("summary.sig") {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).ctx("removing", repo.path().join("summary.sig")),
+    }
+    Ok(Checksum::digest(&bytes))
+}
+
+/// Reads the local `summary` file, if there is one.
+pub fn read_summary(repo: &Repo) -> Result<Option<(Vec<u8>, Summary)>> {
+    let bytes = match repo.dir().read("summary") {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).ctx("reading", repo.path().join("summary")),
+    };
+    let summary = Summary::from_bytes(&bytes)
+        .map_err(|e| Error::Config(format!("Invalid summary file: {e}")))?;
+    Ok(Some((bytes, summary)))
+}
