@@ -13,6 +13,7 @@ mod mode;
 pub mod mtree;
 pub mod progress;
 pub mod prune;
+pub mod pull_local;
 mod repo;
 pub mod summary;
 mod sys;

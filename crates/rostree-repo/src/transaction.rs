@@ -333,6 +333,16 @@ impl<'r> Transaction<'r> {
         header
             .validate()
             .map_err(|e| Error::InvalidInput(format!("Refusing to write content object: {e}")))?;
+        // bare-user-only promises no setuid/setgid/sticky or world-writable content.
+        if self.repo.mode() == RepoMode::BareUserOnly && !header.is_symlink() {
+            let extra = header.mode & 0o7777 & !0o775;
+            if extra != 0 {
+                return Err(Error::InvalidInput(format!(
+                    "Writing content object: Content object {checksum}: invalid mode 0{:o} with bits 0{extra:04o}",
+                    header.mode
+                )));
+            }
+        }
         let sub = self.subdir(checksum)?;
         let name = self.final_name(ObjectType::File, checksum);
         let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);

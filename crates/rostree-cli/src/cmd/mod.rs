@@ -15,6 +15,7 @@ mod init;
 mod log;
 mod ls;
 mod prune;
+mod pull_local;
 mod refs;
 mod reset;
 mod rev_parse;
@@ -47,6 +48,8 @@ pub enum Command {
     Ls(ls::Args),
     /// Search for unreachable objects
     Prune(prune::Args),
+    /// Copy data from SRC_REPO
+    PullLocal(pull_local::Args),
     /// List refs
     Refs(refs::Args),
     /// Reset a REF to a previous COMMIT
@@ -72,6 +75,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
         Command::Prune(a) => prune::run(a, global),
+        Command::PullLocal(a) => pull_local::run(a, global),
         Command::Refs(a) => refs::run(a, global),
         Command::Reset(a) => reset::run(a, global),
         Command::RevParse(a) => rev_parse::run(a, global),
@@ -82,5 +86,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  refs\n  reset\n  rev-parse\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
 }

@@ -1,0 +1,84 @@
+//! `pull-local` against upstream: copying the same source into repos of every mode gives the
+//! same objects and refs, and a repo upstream's fsck accepts.
+
+use std::path::Path;
+
+use rostree_testutil::repo::{Pair, Tool};
+use rostree_testutil::{Invocation, Mode, TreeSpec};
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn listing(repo: &Path) -> Vec<String> {
+    let out = Invocation::new("find")
+        .args([
+            s(&repo.join("objects")),
+            s(&repo.join("refs")),
+            "-type".into(),
+            "f".into(),
+        ])
+        .ok();
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.strip_prefix(&s(repo)).unwrap_or(l).to_owned())
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn pull_local_like_upstream() {
+    for src_mode in [Mode::Archive, Mode::BareUser] {
+        let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), src_mode);
+        let (t1, t2) = (p.path("t1"), p.path("t2"));
+        TreeSpec::new()
+            .file("a", "a\n", 0o644)
+            .symlink("l", "a")
+            .dir("d", 0o700)
+            .file("d/big", vec![7u8; 50_000], 0o755)
+            .create(&t1);
+        TreeSpec::new().file("b", "b\n", 0o600).create(&t2);
+        p.commit(["-b", "main", "--timestamp=@1", &s(&t1)]);
+        p.commit(["-b", "main", "--timestamp=@2", &s(&t2)]);
+        p.commit(["-b", "x/y", "--timestamp=@3", &s(&t1)]);
+        let source = p.repo(Tool::Upstream).to_owned();
+        for dst in [
+            Mode::Archive,
+            Mode::Bare,
+            Mode::BareUser,
+            Mode::BareUserOnly,
+        ] {
+            for args in [
+                &[][..],
+                &["--depth=-1", "main"],
+                &["--remote=o", "x/y"],
+                &["--untrusted", "main"],
+            ] {
+                let (u, r) = (p.path(format!("u-{dst}")), p.path(format!("r-{dst}")));
+                let _ = std::fs::remove_dir_all(&u);
+                let _ = std::fs::remove_dir_all(&r);
+                for (tool, repo) in [(Tool::Upstream, &u), (Tool::Rostree, &r)] {
+                    p.run(tool, repo, ["init", &format!("--mode={dst}")])
+                        .pipe_ok("init");
+                }
+                let mut full = vec!["pull-local".to_owned(), s(&source)];
+                full.extend(args.iter().map(|a| (*a).to_owned()));
+                let ur = p.run(Tool::Upstream, &u, &full);
+                let rr = p.run(Tool::Rostree, &r, &full);
+                assert_eq!(
+                    ur.output.status.success(),
+                    rr.output.status.success(),
+                    "{src_mode}->{dst} {args:?}: {} / {}",
+                    ur.stderr(),
+                    rr.stderr()
+                );
+                assert_eq!(listing(&u), listing(&r), "{src_mode}->{dst} {args:?}");
+                if rr.output.status.success() {
+                    p.run(Tool::Upstream, &r, ["fsck"])
+                        .pipe_ok("upstream fsck of rostree's pull");
+                }
+            }
+        }
+    }
+}
