@@ -7,6 +7,7 @@
 pub mod checkout;
 pub mod commit;
 mod deflate;
+pub mod diff;
 mod error;
 pub mod fsck;
 mod mode;

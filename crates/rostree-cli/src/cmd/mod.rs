@@ -10,6 +10,7 @@ mod checkout;
 mod checksum;
 mod commit;
 mod config;
+mod diff;
 mod fsck;
 mod init;
 mod log;
@@ -38,6 +39,8 @@ pub enum Command {
     Commit(commit::Args),
     /// Change repo configuration settings
     Config(config::Args),
+    /// Compare a directory against a revision
+    Diff(diff::Args),
     /// Check the repository for consistency
     Fsck(fsck::Args),
     /// Initialize a new empty repository
@@ -70,6 +73,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Checksum(a) => checksum::run(a),
         Command::Commit(a) => commit::run(a, global),
         Command::Config(a) => config::run(a, global),
+        Command::Diff(a) => diff::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
@@ -86,5 +90,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
 }

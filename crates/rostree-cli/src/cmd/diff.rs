@@ -1,0 +1,101 @@
+//! `ostree diff`: compare two commits, or a commit and a directory.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use rostree::repo::diff::{DiffOptions, Side, diff_trees};
+
+use crate::{GlobalOptions, util};
+
+/// Arguments of `diff`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print various statistics
+    #[arg(long)]
+    stats: bool,
+    /// Print filesystem diff
+    #[arg(long = "fs-diff")]
+    fs_diff: bool,
+    /// Skip output of extended attributes
+    #[arg(long = "no-xattrs")]
+    no_xattrs: bool,
+    /// Use file ownership user id for local files
+    #[arg(long = "owner-uid")]
+    owner_uid: Option<u32>,
+    /// Use file ownership group id for local files
+    #[arg(long = "owner-gid")]
+    owner_gid: Option<u32>,
+    /// The old revision or directory (with one argument: its parent is the old one)
+    old: String,
+    /// The new revision or directory
+    new: Option<String>,
+}
+
+/// Upstream reads an argument starting with `/` or `.` as a directory, anything else as a rev.
+fn is_dir_arg(arg: &str) -> bool {
+    arg.starts_with('/') || arg.starts_with('.')
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    if args.stats || args.fs_diff {
+        bail!("--stats and --fs-diff are not supported yet");
+    }
+    let repo = global.open_repo()?;
+    let (old, new) = match &args.new {
+        Some(new) => (args.old.clone(), new.clone()),
+        None => (format!("{}^", args.old), args.old.clone()),
+    };
+    let mut dirs = Vec::new();
+    let mut trees = Vec::new();
+    for arg in [&old, &new] {
+        if is_dir_arg(arg) {
+            dirs.push(
+                Dir::open_ambient_dir(Path::new(arg), ambient_authority())
+                    .with_context(|| format!("opening {arg}"))?,
+            );
+            trees.push(None);
+        } else {
+            let (_, commit) = util::resolve_commit(&repo, arg)?;
+            trees.push(Some((commit.root_tree, commit.root_meta)));
+        }
+    }
+    let mut dir_iter = dirs.iter();
+    let mut sides = Vec::new();
+    for tree in &trees {
+        sides.push(match tree {
+            Some((t, m)) => Side::Tree(*t, *m),
+            None => Side::Dir(
+                dir_iter
+                    .next()
+                    .expect("one directory per directory argument"),
+            ),
+        });
+    }
+    let options = DiffOptions {
+        owner_uid: args.owner_uid,
+        owner_gid: args.owner_gid,
+        no_xattrs: args.no_xattrs,
+    };
+    let diff = diff_trees(&repo, &sides[0], &sides[1], &options)?;
+    // Upstream prints paths added from a directory without their leading `/`.
+    let added_from_dir = trees[1].is_none();
+    let mut out = String::new();
+    for path in &diff.modified {
+        out.push_str(&format!("M    {path}\n"));
+    }
+    for path in &diff.removed {
+        out.push_str(&format!("D    {path}\n"));
+    }
+    for path in &diff.added {
+        let shown = if added_from_dir {
+            path.trim_start_matches('/')
+        } else {
+            path
+        };
+        out.push_str(&format!("A    {shown}\n"));
+    }
+    util::write_stdout(out.as_bytes())?;
+    Ok(0)
+}

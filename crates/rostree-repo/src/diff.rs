@@ -1,0 +1,248 @@
+//! Differences between two trees: commits in the repository, or a commit and a directory
+//! on disk (hashed as `commit` would hash it, without writing anything).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use cap_std::fs::Dir;
+use rostree_core::object::{DirMeta, DirTreeRef, FileHeader, Xattrs, content_checksum};
+use rostree_core::{Checksum, ObjectType};
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::Repo;
+use crate::sys;
+
+/// One side of a diff.
+pub enum Side<'a> {
+    /// A tree in the repository: (dirtree, dirmeta).
+    Tree(Checksum, Checksum),
+    /// A directory on disk.
+    Dir(&'a Dir),
+}
+
+/// How files on disk are hashed.
+#[derive(Clone, Debug, Default)]
+pub struct DiffOptions {
+    /// Owner recorded for files on disk (`--owner-uid`).
+    pub owner_uid: Option<u32>,
+    /// Group recorded for files on disk (`--owner-gid`).
+    pub owner_gid: Option<u32>,
+    /// Leave xattrs out when hashing files on disk (`--no-xattrs`).
+    pub no_xattrs: bool,
+}
+
+/// The differences, each list in upstream's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TreeDiff {
+    /// Present on both sides with different content or metadata.
+    pub modified: Vec<String>,
+    /// Only on the left (a removed directory is listed once).
+    pub removed: Vec<String>,
+    /// Only on the right (an added directory is listed with everything in it).
+    pub added: Vec<String>,
+}
+
+enum Entry {
+    File(Checksum),
+    RepoDir(Checksum, Checksum),
+    DiskDir(Dir),
+}
+
+struct Differ<'a> {
+    repo: &'a Repo,
+    options: &'a DiffOptions,
+}
+
+impl Differ<'_> {
+    /// Entries by name, files before directories, each group sorted, as upstream lists them.
+    fn list(&self, side: &Side<'_>) -> Result<Vec<(String, Entry)>> {
+        match side {
+            Side::Tree(tree, _) => {
+                let data = self.repo.load_metadata(ObjectType::DirTree, tree)?;
+                let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
+                    objtype: ObjectType::DirTree,
+                    checksum: *tree,
+                    reason: e.to_string(),
+                })?;
+                let mut out: Vec<(String, Entry)> = view
+                    .files
+                    .iter()
+                    .map(|f| (f.name.to_owned(), Entry::File(f.checksum)))
+                    .collect();
+                out.extend(
+                    view.dirs
+                        .iter()
+                        .map(|d| (d.name.to_owned(), Entry::RepoDir(d.tree, d.meta))),
+                );
+                Ok(out)
+            }
+            Side::Dir(dir) => {
+                let mut files = BTreeMap::new();
+                let mut dirs = BTreeMap::new();
+                for entry in dir.entries().ctx("listing", "directory")? {
+                    let entry = entry.ctx("listing", "directory")?;
+                    let name = entry.file_name().into_string().map_err(|n| {
+                        Error::InvalidInput(format!("Invalid UTF-8 in file name {n:?}"))
+                    })?;
+                    let st = sys::lstat_at(*dir, name.as_ref()).ctx("stat", &name)?;
+                    match st.st_mode & 0o170000 {
+                        0o040000 => {
+                            let sub = sys::open_dir_nofollow(dir, &name).ctx("opening", &name)?;
+                            dirs.insert(name, Entry::DiskDir(sub));
+                        }
+                        0o100000 | 0o120000 => {
+                            let c = self.hash_file(dir, &name, &st)?;
+                            files.insert(name, Entry::File(c));
+                        }
+                        _ => {
+                            return Err(Error::InvalidInput(format!(
+                                "Not a regular file or symlink: {name}"
+                            )));
+                        }
+                    }
+                }
+                let mut out: Vec<_> = files.into_iter().collect();
+                out.extend(dirs);
+                Ok(out)
+            }
+        }
+    }
+
+    fn hash_file(&self, dir: &Dir, name: &str, st: &rustix::fs::Stat) -> Result<Checksum> {
+        let symlink = st.st_mode & 0o170000 == 0o120000;
+        let xattrs = if self.options.no_xattrs {
+            Xattrs::new()
+        } else {
+            sys::link_xattrs(dir, name.as_ref()).ctx("reading xattrs of", name)?
+        };
+        let mut header = FileHeader {
+            uid: self.options.owner_uid.unwrap_or(st.st_uid),
+            gid: self.options.owner_gid.unwrap_or(st.st_gid),
+            mode: st.st_mode,
+            rdev: 0,
+            symlink_target: String::new(),
+            xattrs,
+        };
+        let mut payload = Vec::new();
+        if symlink {
+            let target = rustix::fs::readlinkat(dir, name, Vec::new()).ctx("reading link", name)?;
+            header.symlink_target = target.into_string().map_err(|_| {
+                Error::InvalidInput(format!("Invalid UTF-8 in symlink target of {name}"))
+            })?;
+        } else {
+            let mut file = dir.open(name).ctx("opening", name)?;
+            file.read_to_end(&mut payload).ctx("reading", name)?;
+        }
+        Ok(content_checksum(&header, &payload))
+    }
+
+    fn dirmeta_of(&self, dir: &Dir) -> Result<Checksum> {
+        let fd = sys::readable_dir(dir).ctx("opening", "directory")?;
+        let st = rustix::fs::fstat(&fd).ctx("stat", "directory")?;
+        let xattrs = if self.options.no_xattrs {
+            Xattrs::new()
+        } else {
+            sys::fd_xattrs(&fd).ctx("reading xattrs of", "directory")?
+        };
+        Ok(DirMeta {
+            uid: self.options.owner_uid.unwrap_or(st.st_uid),
+            gid: self.options.owner_gid.unwrap_or(st.st_gid),
+            mode: st.st_mode,
+            xattrs,
+        }
+        .checksum())
+    }
+
+    fn add_all(&self, side: &Side<'_>, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+        let entries = self.list(side)?;
+        for (name, entry) in entries {
+            let path = format!("{prefix}/{name}");
+            out.push(path.clone());
+            match entry {
+                Entry::File(_) => {}
+                Entry::RepoDir(t, m) => self.add_all(&Side::Tree(t, m), &path, out)?,
+                Entry::DiskDir(d) => self.add_all(&Side::Dir(&d), &path, out)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn diff(&self, a: &Side<'_>, b: &Side<'_>, prefix: &str, out: &mut TreeDiff) -> Result<()> {
+        let left = self.list(a)?;
+        let right = self.list(b)?;
+        let right_map: BTreeMap<&str, &Entry> =
+            right.iter().map(|(n, e)| (n.as_str(), e)).collect();
+        let left_names: std::collections::HashSet<&str> =
+            left.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, l) in &left {
+            let path = format!("{prefix}/{name}");
+            match (l, right_map.get(name.as_str())) {
+                (_, None) => out.removed.push(path),
+                (Entry::File(x), Some(Entry::File(y))) => {
+                    if x != y {
+                        out.modified.push(path);
+                    }
+                }
+                // A file turned directory (or back) is one modification, as upstream.
+                (Entry::File(_), Some(_)) | (_, Some(Entry::File(_))) => out.modified.push(path),
+                (ld, Some(rd)) => {
+                    let (Some(ls), Some(rs)) = (side_of(ld), side_of(rd)) else {
+                        continue;
+                    };
+                    // Same stored checksums: nothing below differs.
+                    if let (Entry::RepoDir(t1, m1), Entry::RepoDir(t2, m2)) = (ld, rd)
+                        && t1 == t2
+                        && m1 == m2
+                    {
+                        continue;
+                    }
+                    if self.meta_of(ld)? != self.meta_of(rd)? {
+                        out.modified.push(path.clone());
+                    }
+                    self.diff(&ls, &rs, &path, out)?;
+                }
+            }
+        }
+        for (name, r) in &right {
+            if left_names.contains(name.as_str()) {
+                continue;
+            }
+            let path = format!("{prefix}/{name}");
+            out.added.push(path.clone());
+            if let Some(side) = side_of(r) {
+                self.add_all(&side, &path, &mut out.added)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn meta_of(&self, entry: &Entry) -> Result<Option<Checksum>> {
+        Ok(match entry {
+            Entry::RepoDir(_, m) => Some(*m),
+            Entry::DiskDir(d) => Some(self.dirmeta_of(d)?),
+            Entry::File(_) => None,
+        })
+    }
+}
+
+/// The directory an entry is, as a side to diff; `None` for files.
+fn side_of(entry: &Entry) -> Option<Side<'_>> {
+    match entry {
+        Entry::RepoDir(t, m) => Some(Side::Tree(*t, *m)),
+        Entry::DiskDir(d) => Some(Side::Dir(d)),
+        Entry::File(_) => None,
+    }
+}
+
+/// The differences from `a` to `b`.
+pub fn diff_trees(
+    repo: &Repo,
+    a: &Side<'_>,
+    b: &Side<'_>,
+    options: &DiffOptions,
+) -> Result<TreeDiff> {
+    let differ = Differ { repo, options };
+    let mut out = TreeDiff::default();
+    differ.diff(a, b, "", &mut out)?;
+    Ok(out)
+}
