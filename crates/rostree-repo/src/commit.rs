@@ -878,7 +878,10 @@ impl WriteContext<'_, '_> {
                     }
                 }
             }
-            let xattrs = Xattrs(xattrs).sorted();
+            // Upstream's importer takes the PAX records in reverse order, unsorted; the same
+            // order gives the same checksums.
+            xattrs.reverse();
+            let xattrs = Xattrs(xattrs);
             let kind = header.entry_type();
             let (parent_path, name) = match components.split_last() {
                 Some((name, parent)) => (parent.to_vec(), name.clone()),

@@ -9,6 +9,7 @@ pub mod commit;
 mod deflate;
 pub mod diff;
 mod error;
+pub mod export;
 pub mod fsck;
 mod mode;
 pub mod mtree;

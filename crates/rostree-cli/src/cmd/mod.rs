@@ -11,6 +11,7 @@ mod checksum;
 mod commit;
 mod config;
 mod diff;
+mod export;
 mod fsck;
 mod init;
 mod log;
@@ -41,6 +42,8 @@ pub enum Command {
     Config(config::Args),
     /// Compare a directory against a revision
     Diff(diff::Args),
+    /// Stream COMMIT to stdout in tar format
+    Export(export::Args),
     /// Check the repository for consistency
     Fsck(fsck::Args),
     /// Initialize a new empty repository
@@ -74,6 +77,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Commit(a) => commit::run(a, global),
         Command::Config(a) => config::run(a, global),
         Command::Diff(a) => diff::run(a, global),
+        Command::Export(a) => export::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
@@ -90,5 +94,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
 }

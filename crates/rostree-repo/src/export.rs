@@ -1,0 +1,165 @@
+//! Writing a commit's tree as a tar archive, the way upstream's `export` lays it out: `./`
+//! first, then each directory's files before its subdirectories, the commit time as every
+//! entry's mtime, and xattrs as PAX `SCHILY.xattr.*` records.
+
+use std::io::Write;
+
+use rostree_core::object::{DirTreeRef, FileHeader};
+use rostree_core::{Checksum, ObjectType};
+
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+
+/// Options of [`export`].
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Prepended to every name, verbatim (upstream adds no separator).
+    pub prefix: String,
+    /// Leave xattrs out.
+    pub no_xattrs: bool,
+}
+
+struct Exporter<'a, W: Write> {
+    repo: &'a Repo,
+    builder: tar::Builder<W>,
+    mtime: u64,
+    options: &'a ExportOptions,
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::InvalidInput(format!("Writing tar: {e}"))
+}
+
+impl<W: Write> Exporter<'_, W> {
+    fn header(
+        &self,
+        kind: tar::EntryType,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        size: u64,
+    ) -> tar::Header {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(mode & 0o7777);
+        h.set_uid(u64::from(uid));
+        h.set_gid(u64::from(gid));
+        h.set_size(size);
+        h.set_mtime(self.mtime);
+        h
+    }
+
+    fn xattrs(&mut self, xattrs: &rostree_core::object::Xattrs) -> Result<()> {
+        if self.options.no_xattrs || xattrs.is_empty() {
+            return Ok(());
+        }
+        // Written in reverse: importers (upstream's and ours) take PAX records back to front,
+        // so the stored order comes back as it was.
+        let records: Vec<(String, &[u8])> = xattrs
+            .0
+            .iter()
+            .rev()
+            .map(|(name, value)| {
+                (
+                    format!("SCHILY.xattr.{}", String::from_utf8_lossy(name)),
+                    value.as_slice(),
+                )
+            })
+            .collect();
+        self.builder
+            .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+            .map_err(io_err)
+    }
+
+    /// Writes the directory entry `name`, then its files and subdirectories as `base` +
+    /// their names.
+    fn dir(&mut self, name: &str, base: &str, tree: &Checksum, meta: &Checksum) -> Result<()> {
+        let dirmeta = self.repo.load_dirmeta(meta)?;
+        self.xattrs(&dirmeta.xattrs)?;
+        let mut h = self.header(
+            tar::EntryType::Directory,
+            dirmeta.mode,
+            dirmeta.uid,
+            dirmeta.gid,
+            0,
+        );
+        self.builder
+            .append_data(&mut h, name, std::io::empty())
+            .map_err(io_err)?;
+        let data = self.repo.load_metadata(ObjectType::DirTree, tree)?;
+        let listing = DirTreeRef::parse(&data)
+            .map_err(|e| Error::Corrupt {
+                objtype: ObjectType::DirTree,
+                checksum: *tree,
+                reason: e.to_string(),
+            })?
+            .to_owned();
+        for (file, checksum) in &listing.files {
+            self.file(&format!("{base}{file}"), checksum)?;
+        }
+        for (sub, t, m) in &listing.dirs {
+            let path = format!("{base}{sub}/");
+            self.dir(&path, &path, t, m)?;
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, name: &str, checksum: &Checksum) -> Result<()> {
+        let (header, payload): (FileHeader, _) = self.repo.read_file(checksum)?;
+        self.xattrs(&header.xattrs)?;
+        if header.is_symlink() {
+            let mut h = self.header(
+                tar::EntryType::Symlink,
+                header.mode,
+                header.uid,
+                header.gid,
+                0,
+            );
+            return self
+                .builder
+                .append_link(&mut h, name, &header.symlink_target)
+                .map_err(io_err);
+        }
+        let data = payload.into_bytes().map_err(|e| Error::Corrupt {
+            objtype: ObjectType::File,
+            checksum: *checksum,
+            reason: e.to_string(),
+        })?;
+        let mut h = self.header(
+            tar::EntryType::Regular,
+            header.mode,
+            header.uid,
+            header.gid,
+            data.len() as u64,
+        );
+        self.builder
+            .append_data(&mut h, name, data.as_slice())
+            .map_err(io_err)
+    }
+}
+
+/// Writes the tree `tree`/`meta` of a commit made at `mtime` to `out` as a tar archive.
+pub fn export<W: Write>(
+    repo: &Repo,
+    tree: &Checksum,
+    meta: &Checksum,
+    mtime: u64,
+    out: W,
+    options: &ExportOptions,
+) -> Result<W> {
+    let mut exporter = Exporter {
+        repo,
+        builder: tar::Builder::new(out),
+        mtime,
+        options,
+    };
+    // The root is `./` with children below it unprefixed; with a prefix it is `PREFIX/` and
+    // the children are `PREFIX` + path, verbatim, as upstream writes them.
+    if options.prefix.is_empty() {
+        exporter.dir("./", "", tree, meta)?;
+    } else {
+        let root = format!("{}/", options.prefix.trim_end_matches('/'));
+        exporter.dir(&root, &options.prefix, tree, meta)?;
+    }
+    exporter.builder.into_inner().map_err(io_err)
+}
