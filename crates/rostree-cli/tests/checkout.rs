@@ -284,3 +284,80 @@ fn hostile_dirtrees_are_refused() {
         assert!(!p.path("escape").exists());
     }
 }
+
+/// An object whose content does not match its name is refused by a copying checkout, and
+/// the half-written file does not stay behind.
+#[test]
+fn corrupt_object_is_refused() {
+    let p = pair(Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new()
+        .file("f", "genuine content\n", 0o644)
+        .create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    let repo = p.repo(Tool::Rostree).to_owned();
+    // Swap the object's payload for another file's, keeping the name.
+    let other = p.path("other");
+    TreeSpec::new()
+        .file("f", "something else!\n", 0o644)
+        .create(&other);
+    p.run(
+        Tool::Rostree,
+        &repo,
+        ["commit", "-b", "other", "--timestamp=@2", &s(&other)],
+    )
+    .pipe_ok("commit");
+    // The `.filez` of `/f` in a commit.
+    let object_of = |rev: &str| -> std::path::PathBuf {
+        let listing = p
+            .run(Tool::Rostree, &repo, ["ls", "-C", rev, "/f"])
+            .pipe_ok("ls")
+            .stdout();
+        let csum = listing
+            .split_whitespace()
+            .nth(4)
+            .expect("checksum")
+            .to_owned();
+        repo.join("objects")
+            .join(&csum[..2])
+            .join(format!("{}.filez", &csum[2..]))
+    };
+    std::fs::copy(object_of("other"), object_of("main")).expect("swap");
+    let target = p.path("co");
+    let r = p.run(Tool::Rostree, &repo, ["checkout", "main", &s(&target)]);
+    assert!(!r.output.status.success(), "corrupt object checked out");
+    assert!(r.stderr().starts_with("error: "), "{}", r.stderr());
+    assert!(!target.join("f").exists(), "the corrupt file stayed");
+}
+
+/// A union checkout into a target holding a symlink where the commit has a directory never
+/// writes through the symlink.
+#[test]
+fn union_never_follows_symlinks() {
+    let p = pair(Mode::Bare);
+    let tree = p.path("tree");
+    TreeSpec::new().file("d/f", "f\n", 0o644).create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    let outside = p.path("outside");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let target = p.path("target");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    std::os::unix::fs::symlink(&outside, target.join("d")).expect("symlink");
+    for flags in [&["--union"][..], &["--union-add"]] {
+        let mut args = vec!["checkout"];
+        args.extend(flags);
+        args.extend(["main", target.to_str().expect("utf-8")]);
+        let r = p.run(Tool::Rostree, p.repo(Tool::Rostree), &args);
+        assert!(
+            !r.output.status.success(),
+            "{flags:?}: followed the symlink"
+        );
+        assert!(
+            std::fs::read_dir(&outside)
+                .expect("outside")
+                .next()
+                .is_none(),
+            "{flags:?}: wrote outside"
+        );
+    }
+}

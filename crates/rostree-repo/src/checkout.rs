@@ -435,14 +435,37 @@ impl Context<'_> {
         )
         .ctx("creating", shown)?;
         let mut file = std::fs::File::from(fd);
+        // Copies are verified as they are written: an object whose content does not match
+        // its name never reaches the checkout intact (the file is removed again).
         let (_, payload) = self.repo.read_file(checksum)?;
-        match payload {
+        let mut hasher = rostree_core::Hasher::new();
+        hasher.update(&header.stream_header());
+        let written = match payload {
             Payload::File(f) => {
-                let mut source = f.into_std();
-                copy_data(&mut source, &mut file).ctx("writing", shown)?;
+                let mut source = HashingReader {
+                    inner: f.into_std(),
+                    hasher: &mut hasher,
+                };
+                std::io::copy(&mut source, &mut file).map(|_| ())
             }
-            Payload::Bytes(b) => file.write_all(&b).ctx("writing", shown)?,
-            Payload::None => {}
+            Payload::Bytes(b) => {
+                hasher.update(&b);
+                file.write_all(&b)
+            }
+            Payload::None => Ok(()),
+        };
+        if let Err(e) = written {
+            let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+            return Err(e).ctx("writing", shown);
+        }
+        let actual = hasher.finish();
+        if actual != *checksum {
+            let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+            return Err(Error::Corrupt {
+                objtype: ObjectType::File,
+                checksum: *checksum,
+                reason: format!("its content hashes to {actual}"),
+            });
         }
         let mut perms = header.mode & 0o7777;
         if user {
@@ -463,10 +486,18 @@ impl Context<'_> {
     }
 }
 
-/// Copies file data; between two files std uses copy_file_range, so the kernel copies (and
-/// reflinks where the filesystem supports it).
-fn copy_data(source: &mut std::fs::File, target: &mut std::fs::File) -> std::io::Result<u64> {
-    std::io::copy(source, target)
+/// A reader that feeds what passes through it to a hasher.
+struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut rostree_core::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn set_zero_mtime(fd: impl std::os::fd::AsFd) -> std::io::Result<()> {
