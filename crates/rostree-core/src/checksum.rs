@@ -75,7 +75,50 @@ impl Checksum {
     pub fn suffix_hex(&self) -> String {
         hex::encode(&self.0[1..])
     }
+
+    /// "Modified base64", as static delta names spell checksums: standard base64 with `_`
+    /// for `/` and no padding (43 characters).
+    pub fn to_mbase64(&self) -> String {
+        let mut out = String::with_capacity(44);
+        for chunk in self.0.chunks(3) {
+            let mut group = [0u8; 3];
+            group[..chunk.len()].copy_from_slice(chunk);
+            let bits = u32::from_be_bytes([0, group[0], group[1], group[2]]);
+            for i in 0..=chunk.len() {
+                out.push(MBASE64[((bits >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    /// Parses the 43 characters of [`Checksum::to_mbase64`].
+    pub fn from_mbase64(text: &str) -> Result<Self, InvalidChecksum> {
+        let invalid = || InvalidChecksum(text.to_owned());
+        if text.len() != 43 {
+            return Err(invalid());
+        }
+        let mut bits: u32 = 0;
+        let mut nbits = 0;
+        let mut out = Vec::with_capacity(32);
+        for c in text.bytes() {
+            let value = MBASE64.iter().position(|&m| m == c).ok_or_else(invalid)?;
+            bits = (bits << 6) | value as u32;
+            nbits += 6;
+            if nbits >= 8 {
+                nbits -= 8;
+                out.push((bits >> nbits) as u8);
+                bits &= (1 << nbits) - 1;
+            }
+        }
+        // 43 characters carry 258 bits: the last two must be zero in a canonical spelling.
+        if bits != 0 {
+            return Err(invalid());
+        }
+        Checksum::from_slice(&out).map_err(|_| invalid())
+    }
 }
+
+const MBASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_";
 
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,6 +187,37 @@ mod tests {
             c.relative_path(ObjectType::File, true),
             "b1/6725118a1d5aab24b2bcc316cc8e6c2840cee6ac4ade9a9b75a5282748d1f0.filez"
         );
+    }
+
+    #[test]
+    fn mbase64_as_upstream_names_deltas() {
+        // Pairs read off `ostree static-delta generate` output and its deltas/ directory.
+        for (hex, mbase64) in [
+            (
+                "6decd26ddf56d84e88f0a65605be1b90e726ebd5b1783f4cf49dc965fc9620a1",
+                "bezSbd9W2E6I8KZWBb4bkOcm69WxeD9M9J3JZfyWIKE",
+            ),
+            (
+                "570c8bf544fdb671b343a96c477f0930fbe35f94238fb857f1537dd93a7b7ba1",
+                "VwyL9UT9tnGzQ6lsR38JMPvjX5Qjj7hX8VN92Tp7e6E",
+            ),
+            (
+                &"ff".repeat(32),
+                "__________________________________________8",
+            ),
+        ] {
+            let c = Checksum::from_hex(hex).expect("valid");
+            assert_eq!(c.to_mbase64(), mbase64);
+            assert_eq!(Checksum::from_mbase64(mbase64), Ok(c));
+        }
+        for bad in [
+            "",
+            "bezSbd9W2E6I8KZWBb4bkOcm69WxeD9M9J3JZfyWIK",
+            "bezSbd9W2E6I8KZWBb4bkOcm69WxeD9M9J3JZfyWIK/",
+            "__________________________________________9",
+        ] {
+            assert!(Checksum::from_mbase64(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -3,8 +3,16 @@
 //! Reachability is computed first without blocking writers; then, under the exclusive lock,
 //! the refs and commit objects are read again and anything that appeared in between is
 //! added to the reachable set before a single object is removed.
+//!
+//! ```text
+//! objects/XX/….commit        deleted when unreachable, with its .commitmeta,
+//!                            state/<commit>.commitpartial, and a .tombstone-commit left
+//!                            behind when core.tombstone-commits is set
+//! deltas/FF/FROM-TO/         static deltas (names in modified base64) whose TO commit is
+//! deltas/TT/TO/              gone are deleted with it
+//! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -25,6 +33,35 @@ pub struct PruneOptions {
     pub dry_run: bool,
     /// Commits to delete first (`--delete-commit`).
     pub delete_commits: Vec<Checksum>,
+    /// Only commits are traversed, counted and deleted (`--commit-only`).
+    pub commit_only: bool,
+    /// Per-branch rules; when set, reachability comes from refs only.
+    pub branches: Option<BranchRules>,
+}
+
+/// Which history each ref keeps (`--retain-branch-depth`, `--only-branch`,
+/// `--keep-younger-than`). Refs are named as listed: `name`, or `remote:name`.
+#[derive(Clone, Debug, Default)]
+pub struct BranchRules {
+    /// Parents kept for these refs (`None`: all of them).
+    pub depths: BTreeMap<String, Option<u64>>,
+    /// When not empty, only these refs are pruned; every other keeps its whole history.
+    pub only: Vec<String>,
+    /// Refs without a depth of their own keep the commits at least this recent (Unix time)
+    /// that follow their head, and the head whatever its age.
+    pub keep_younger_than: Option<u64>,
+}
+
+impl BranchRules {
+    /// The depth set for a ref, if any: its own, or the whole history for a ref outside
+    /// [`BranchRules::only`].
+    fn depth_of(&self, name: &str) -> Option<Option<u64>> {
+        match self.depths.get(name) {
+            Some(depth) => Some(*depth),
+            None if !self.only.is_empty() && !self.only.iter().any(|o| o == name) => Some(None),
+            None => None,
+        }
+    }
 }
 
 /// What [`prune`] did (or, dry, would do).
@@ -39,7 +76,7 @@ pub struct PruneOutcome {
 }
 
 /// Every loose object (sizes are looked up only for what gets deleted).
-fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType)>> {
+fn list_objects(repo: &Repo, commit_only: bool) -> Result<Vec<(Checksum, ObjectType)>> {
     let mut out = Vec::new();
     for b in 0..=255u8 {
         let prefix = format!("{b:02x}");
@@ -68,6 +105,9 @@ fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType)>> {
                     None => continue,
                 },
             };
+            if commit_only && objtype != ObjectType::Commit {
+                continue;
+            }
             let Ok(checksum) = Checksum::from_hex(&format!("{prefix}{rest}")) else {
                 continue;
             };
@@ -77,42 +117,84 @@ fn list_objects(repo: &Repo) -> Result<Vec<(Checksum, ObjectType)>> {
     Ok(out)
 }
 
-fn all_refs(repo: &Repo) -> Result<Vec<Checksum>> {
-    let mut out: Vec<Checksum> = repo.list_refs(&RefKind::Local)?.into_values().collect();
+/// Local and remote refs, named as `refs` lists them (`name`, `remote:name`).
+fn branch_refs(repo: &Repo) -> Result<Vec<(String, Checksum)>> {
+    let mut out: Vec<(String, Checksum)> = repo.list_refs(&RefKind::Local)?.into_iter().collect();
     for remote in repo.list_ref_remotes()? {
-        out.extend(repo.list_refs(&RefKind::Remote(remote))?.into_values());
+        let refs = repo.list_refs(&RefKind::Remote(remote.clone()))?;
+        out.extend(refs.into_iter().map(|(n, c)| (format!("{remote}:{n}"), c)));
     }
+    Ok(out)
+}
+
+/// Collection refs (`refs/mirrors`), named `(collection-id, name)` as upstream's messages do.
+fn mirror_refs(repo: &Repo) -> Result<Vec<(String, Checksum)>> {
+    let mut out = Vec::new();
     for id in repo.list_ref_collections()? {
-        out.extend(repo.list_refs(&RefKind::Mirror(id))?.into_values());
+        let refs = repo.list_refs(&RefKind::Mirror(id.clone()))?;
+        out.extend(refs.into_iter().map(|(n, c)| (format!("({id}, {n})"), c)));
     }
     Ok(out)
 }
 
 struct Marker<'a> {
     repo: &'a Repo,
+    /// Only commits are marked (`--commit-only`).
+    commit_only: bool,
     reachable: HashSet<(Checksum, ObjectType)>,
+    /// The most parents each commit has been walked with (`None`: all).
+    walked: HashMap<Checksum, Option<u64>>,
 }
 
 impl Marker<'_> {
+    fn load_commit(&self, commit: &Checksum) -> Result<Option<Vec<u8>>> {
+        match self.repo.load_metadata(ObjectType::Commit, commit) {
+            Ok(d) => Ok(Some(d)),
+            // A partial pull or an earlier prune can leave history incomplete.
+            Err(Error::MissingObject { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Marks the commits from `head` on, down its parents, while they are at least as recent
+    /// as `limit`; the head itself whatever its age.
+    fn mark_younger(&mut self, head: Checksum, limit: u64) -> Result<()> {
+        self.mark_commit(head, Some(0))?;
+        let mut next = Some(head);
+        while let Some(commit) = next.take() {
+            let Some(data) = self.load_commit(&commit)? else {
+                break;
+            };
+            let view = parse_commit(&data, &commit)?;
+            if view.timestamp() < limit {
+                break;
+            }
+            self.mark_commit(commit, Some(0))?;
+            next = view.parent();
+        }
+        Ok(())
+    }
+
     /// Marks a commit and, up to `depth` parents, its history and trees.
     fn mark_commit(&mut self, commit: Checksum, depth: Option<u64>) -> Result<()> {
         let mut next = Some((commit, depth));
         while let Some((commit, remaining)) = next.take() {
-            if !self.reachable.insert((commit, ObjectType::Commit)) {
-                return Ok(());
+            // A commit seen before is walked again only when this walk goes deeper, so that
+            // the result does not depend on the order of the refs.
+            let first_visit = self.reachable.insert((commit, ObjectType::Commit));
+            match self.walked.get(&commit) {
+                Some(None) => return Ok(()),
+                Some(Some(before)) if remaining.is_some_and(|r| r <= *before) => return Ok(()),
+                _ => {}
             }
-            let data = match self.repo.load_metadata(ObjectType::Commit, &commit) {
-                Ok(d) => d,
-                // A partial pull or an earlier prune can leave history incomplete.
-                Err(Error::MissingObject { .. }) => return Ok(()),
-                Err(e) => return Err(e),
+            self.walked.insert(commit, remaining);
+            let Some(data) = self.load_commit(&commit)? else {
+                return Ok(());
             };
-            let view = CommitRef::parse(&data).map_err(|e| Error::Corrupt {
-                objtype: ObjectType::Commit,
-                checksum: commit,
-                reason: e.to_string(),
-            })?;
-            self.mark_tree(view.root_tree(), view.root_meta())?;
+            let view = parse_commit(&data, &commit)?;
+            if first_visit && !self.commit_only {
+                self.mark_tree(view.root_tree(), view.root_meta())?;
+            }
             if let Some(parent) = view.parent() {
                 match remaining {
                     Some(0) => {}
@@ -150,12 +232,27 @@ impl Marker<'_> {
     }
 
     fn mark_roots(&mut self, options: &PruneOptions) -> Result<()> {
+        if let Some(rules) = &options.branches {
+            for (name, head) in branch_refs(self.repo)? {
+                match (rules.depth_of(&name), rules.keep_younger_than) {
+                    (Some(depth), _) => self.mark_commit(head, depth)?,
+                    (None, Some(limit)) => self.mark_younger(head, limit)?,
+                    (None, None) => self.mark_commit(head, options.depth)?,
+                }
+            }
+            // Upstream forgets collection refs here and deletes what only they reach.
+            for (_, head) in mirror_refs(self.repo)? {
+                self.mark_commit(head, options.depth)?;
+            }
+            return Ok(());
+        }
         let roots: Vec<Checksum> = if options.refs_only {
-            all_refs(self.repo)?
+            let mut refs = branch_refs(self.repo)?;
+            refs.extend(mirror_refs(self.repo)?);
+            refs.into_iter().map(|(_, c)| c).collect()
         } else {
-            list_objects(self.repo)?
+            list_objects(self.repo, true)?
                 .into_iter()
-                .filter(|(_, t)| *t == ObjectType::Commit)
                 .map(|(c, _)| c)
                 .collect()
         };
@@ -169,6 +266,14 @@ impl Marker<'_> {
         }
         Ok(())
     }
+}
+
+fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
+    CommitRef::parse(data).map_err(|e| Error::Corrupt {
+        objtype: ObjectType::Commit,
+        checksum: *checksum,
+        reason: e.to_string(),
+    })
 }
 
 /// Writes the tombstone of a deleted commit: `{'commit': <b'HEX'>}`, named after it.
@@ -216,19 +321,122 @@ fn remove(repo: &Repo, checksum: &Checksum, objtype: ObjectType) -> Result<()> {
     }
 }
 
+/// Removes a commit with what goes with it: detached metadata, the partial-pull marker,
+/// and (when the repo keeps them) a tombstone in its place.
+fn remove_commit(repo: &Repo, commit: &Checksum) -> Result<()> {
+    let partial = format!("state/{commit}.commitpartial");
+    match repo.dir().remove_file(&partial) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).ctx("deleting", &partial),
+    }
+    remove(repo, commit, ObjectType::Commit)?;
+    remove(repo, commit, ObjectType::CommitMeta)?;
+    if tombstones_enabled(repo) {
+        write_tombstone(repo, commit)?;
+    }
+    Ok(())
+}
+
+/// A static delta stored under `deltas/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaName {
+    /// The commit it starts from; `None` for a delta from nothing.
+    pub from: Option<Checksum>,
+    /// The commit it builds.
+    pub to: Checksum,
+    /// Its directory, relative to the repository.
+    pub dir: String,
+}
+
+/// The static deltas in the repository: directories `deltas/XX/REST` holding a `superblock`,
+/// where `XXREST` is `TO` or `FROM-TO` in modified base64. Other entries are ignored.
+pub fn list_static_deltas(repo: &Repo) -> Result<Vec<DeltaName>> {
+    let deltas = match repo.dir().open_dir("deltas") {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).ctx("opening", "deltas"),
+    };
+    let mut out = Vec::new();
+    for prefix in deltas.entries().ctx("listing", "deltas")? {
+        let prefix = prefix.ctx("listing", "deltas")?;
+        let Some(prefix_name) = prefix.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let rel = format!("deltas/{prefix_name}");
+        if prefix_name.len() != 2 || !prefix.file_type().ctx("stat", &rel)?.is_dir() {
+            continue;
+        }
+        let sub = deltas.open_dir(&prefix_name).ctx("opening", &rel)?;
+        for entry in sub.entries().ctx("listing", &rel)? {
+            let entry = entry.ctx("listing", &rel)?;
+            let Some(rest) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let full = format!("{prefix_name}{rest}");
+            let parsed = match full.split_once('-') {
+                Some((from, to)) => Checksum::from_mbase64(from)
+                    .and_then(|f| Ok((Some(f), Checksum::from_mbase64(to)?))),
+                None => Checksum::from_mbase64(&full).map(|t| (None, t)),
+            };
+            let Ok((from, to)) = parsed else { continue };
+            let dir = format!("{rel}/{rest}");
+            match crate::sys::lstat_at(&sub, Path::new(&rest).join("superblock").as_ref()) {
+                Ok(_) => out.push(DeltaName { from, to, dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("stat", format!("{dir}/superblock")),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the static deltas that build `target`, or, without one, those whose target commit
+/// is not in the repository. Returns how many went.
+pub fn prune_static_deltas(repo: &Repo, target: Option<&Checksum>) -> Result<u64> {
+    let mut removed = 0;
+    for delta in list_static_deltas(repo)? {
+        let doomed = match target {
+            Some(target) => delta.to == *target,
+            None => !repo.has_object(ObjectType::Commit, &delta.to)?,
+        };
+        if doomed {
+            match repo.dir().remove_dir_all(&delta.dir) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("deleting", &delta.dir),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Deletes what no root reaches.
 pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Result<PruneOutcome> {
-    for commit in &options.delete_commits {
-        let refs = all_refs(repo)?;
-        if refs.contains(commit) {
-            return Err(Error::InvalidInput(format!(
-                "Commit '{commit}' is referenced by a ref"
-            )));
+    if !options.delete_commits.is_empty() {
+        let mut refs = branch_refs(repo)?;
+        refs.extend(mirror_refs(repo)?);
+        for commit in &options.delete_commits {
+            if let Some((name, _)) = refs.iter().find(|(_, c)| c == commit) {
+                return Err(Error::InvalidInput(format!(
+                    "Commit '{commit}' is referenced by '{name}'"
+                )));
+            }
+        }
+    }
+    if let Some(rules) = &options.branches {
+        let refs = branch_refs(repo)?;
+        for name in &rules.only {
+            if !refs.iter().any(|(n, _)| n == name) {
+                return Err(Error::RefNotFound(name.clone()));
+            }
         }
     }
     let mut marker = Marker {
         repo,
+        commit_only: options.commit_only,
         reachable: HashSet::new(),
+        walked: HashMap::new(),
     };
     if options.delete_commits.is_empty() {
         marker.mark_roots(options)?;
@@ -246,15 +454,11 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
             });
         }
         if !options.dry_run {
-            remove(repo, commit, ObjectType::Commit)?;
-            remove(repo, commit, ObjectType::CommitMeta)?;
-            if tombstones_enabled(repo) {
-                write_tombstone(repo, commit)?;
-            }
+            remove_commit(repo, commit)?;
         }
     }
     marker.mark_roots(options)?;
-    let objects = list_objects(repo)?;
+    let objects = list_objects(repo, options.commit_only)?;
     let mut outcome = PruneOutcome {
         total: objects.len() as u64,
         ..Default::default()
@@ -274,20 +478,21 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
             Err(e) => return Err(e).ctx("stat", repo.object_path(objtype, &checksum)),
         };
         if !options.dry_run {
-            remove(repo, &checksum, objtype)?;
             if objtype == ObjectType::Commit {
-                remove(repo, &checksum, ObjectType::CommitMeta)?;
-                if tombstones_enabled(repo) {
-                    write_tombstone(repo, &checksum)?;
-                }
+                remove_commit(repo, &checksum)?;
+            } else {
+                remove(repo, &checksum, objtype)?;
             }
         }
         outcome.deleted += 1;
         outcome.freed += size;
     }
-    if !options.dry_run && outcome.deleted > 0 && repo.fsync_enabled() {
-        let fd = crate::sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
-        rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
+    if !options.dry_run {
+        prune_static_deltas(repo, None)?;
+        if outcome.deleted > 0 && repo.fsync_enabled() {
+            let fd = crate::sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
+            rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
+        }
     }
     Ok(outcome)
 }

@@ -1,7 +1,7 @@
 //! `ostree prune`: delete unreachable objects.
 
 use anyhow::{Result, bail};
-use rostree::repo::prune::{PruneOptions, prune};
+use rostree::repo::prune::{BranchRules, PruneOptions, prune, prune_static_deltas};
 
 use crate::{GlobalOptions, util};
 
@@ -37,38 +37,75 @@ pub struct Args {
     commit_only: bool,
 }
 
+/// Parses `BRANCH=DEPTH` as upstream does: a leading integer, negative for all history.
+fn parse_branch_depth(spec: &str) -> Result<(String, Option<u64>)> {
+    let Some((branch, depth)) = spec.split_once('=') else {
+        bail!("Invalid value {spec}, must specify BRANCH=DEPTH");
+    };
+    let Some(depth) = util::parse_leading_integer(depth) else {
+        bail!("Invalid depth {depth}");
+    };
+    Ok((branch.to_owned(), u64::try_from(depth as i64).ok()))
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if args.keep_younger_than.is_some()
-        || args.static_deltas_only
-        || !args.retain_branch_depth.is_empty()
-        || !args.only_branch.is_empty()
-        || args.commit_only
-    {
+    if args.delete_commit.is_some() && args.no_prune {
+        bail!("Cannot specify both --delete-commit and --no-prune");
+    }
+    if args.static_deltas_only && args.delete_commit.is_none() {
         bail!(
-            "--keep-younger-than, --static-deltas-only, --retain-branch-depth, --only-branch \
-             and --commit-only are not supported yet"
+            "--static-deltas-only requires --delete-commit; see \
+             https://github.com/ostreedev/ostree/issues/1479"
         );
     }
+    let keep_younger_than = match &args.keep_younger_than {
+        Some(date) => Some(util::parse_timestamp(date)?),
+        None => None,
+    };
+    let depths = args
+        .retain_branch_depth
+        .iter()
+        .map(|spec| parse_branch_depth(spec))
+        .collect::<Result<_>>()?;
+    let branches = (keep_younger_than.is_some()
+        || !args.retain_branch_depth.is_empty()
+        || !args.only_branch.is_empty())
+    .then(|| BranchRules {
+        depths,
+        only: args.only_branch.clone(),
+        keep_younger_than,
+    });
     let mut repo = global.open_repo()?;
     let mut delete_commits = Vec::new();
     if let Some(rev) = &args.delete_commit {
-        delete_commits.push(repo.resolve_rev(rev)?);
-        // Upstream turns tombstones on when a commit is deleted explicitly.
-        if !args.no_prune && repo.config().get_bool("core", "tombstone-commits")? != Some(true) {
-            let mut config = repo.config().clone();
-            config.set_bool("core", "tombstone-commits", true)?;
-            repo.write_config(config)?;
+        let commit = repo.resolve_rev(rev)?;
+        if args.static_deltas_only {
+            prune_static_deltas(&repo, Some(&commit))?;
+        } else {
+            delete_commits.push(commit);
+            // Upstream turns tombstones on when a commit is deleted explicitly.
+            if repo.config().get_bool("core", "tombstone-commits")? != Some(true) {
+                let mut config = repo.config().clone();
+                config.set_bool("core", "tombstone-commits", true)?;
+                repo.write_config(config)?;
+            }
         }
     }
     let options = PruneOptions {
-        refs_only: args.refs_only,
+        refs_only: args.refs_only || branches.is_some(),
         depth: u64::try_from(args.depth).ok(),
         dry_run: args.no_prune,
         delete_commits,
+        commit_only: args.commit_only,
+        branches,
     };
     let interrupt = crate::progress::interrupt_flag();
     let outcome = prune(&repo, &interrupt, &options)?;
-    let mut out = format!("Total objects: {}\n", outcome.total);
+    let mut out = if args.commit_only {
+        format!("Total (commit only) objects: {}\n", outcome.total)
+    } else {
+        format!("Total objects: {}\n", outcome.total)
+    };
     if outcome.deleted == 0 {
         out.push_str("No unreachable objects\n");
     } else if args.no_prune {
