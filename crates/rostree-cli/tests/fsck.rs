@@ -172,3 +172,94 @@ fn fsck_bare_user() {
 fn fsck_bare() {
     check_mode(Mode::Bare);
 }
+
+/// Runs `fsck ARGS` with both tools on copies of `base`; both must agree on success, stdout
+/// and the error line. Returns rostree's copy.
+fn same_fsck(p: &Pair, base: &Path, args: &[&str], expect_ok: bool) -> PathBuf {
+    let (ur, rr) = (p.path("u-copy"), p.path("r-copy"));
+    for dst in [&ur, &rr] {
+        let _ = std::fs::remove_dir_all(dst);
+        copy_repo(base, dst);
+    }
+    let mut all = vec!["fsck"];
+    all.extend(args);
+    let u = p.run(Tool::Upstream, &ur, &all);
+    let r = p.run(Tool::Rostree, &rr, &all);
+    assert_eq!(
+        u.output.status.success(),
+        expect_ok,
+        "{args:?}: {}",
+        u.stderr()
+    );
+    assert_eq!(
+        r.output.status.success(),
+        expect_ok,
+        "{args:?}: {}",
+        r.stderr()
+    );
+    assert_eq!(u.stdout(), r.stdout(), "{args:?}");
+    let error_line = |e: String| {
+        e.lines()
+            .find(|l| l.starts_with("error:"))
+            .map(str::to_owned)
+    };
+    assert_eq!(error_line(u.stderr()), error_line(r.stderr()), "{args:?}");
+    rr
+}
+
+/// `--verify-bindings` and `--verify-back-refs` fail where upstream does, with its words;
+/// `--add-tombstones` records the missing parent.
+#[test]
+fn fsck_bindings_and_tombstones() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let c1 = p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    TreeSpec::new().file("b", "b\n", 0o644).create(&tree);
+    let c2 = p.commit(["-b", "main", "--timestamp=@2", &s(&tree)]);
+    let orphan = p.commit(["--orphan", "--timestamp=@3", &s(&tree)]);
+    p.commit(["-b", "nob", "--no-bindings", "--timestamp=@4", &s(&tree)]);
+    let base = p.path("base");
+    copy_repo(p.repo(Tool::Upstream), &base);
+    // Bindings hold for main and nob (no bindings at all pass); back-refs fail for c1, which
+    // binds main although main moved on.
+    same_fsck(&p, &base, &["--verify-bindings"], true);
+    same_fsck(&p, &base, &["--verify-back-refs"], false);
+    // Refs their commits do not name: upstream reports the first in its table's order.
+    let unbound = p.path("unbound");
+    copy_repo(&base, &unbound);
+    for (name, commit) in [("other", &c2), ("orph", &orphan), ("x/y", &c2)] {
+        p.run(
+            Tool::Upstream,
+            &unbound,
+            ["refs", &format!("--create={name}"), commit],
+        )
+        .pipe_ok("refs --create");
+    }
+    same_fsck(&p, &unbound, &[], true);
+    same_fsck(&p, &unbound, &["--verify-bindings"], false);
+    // A missing parent: plain fsck agrees; --add-tombstones writes the parent's tombstone and
+    // keeps the child (upstream 2022.7 deletes the child instead, refs and all).
+    let holed = p.path("holed");
+    copy_repo(&base, &holed);
+    std::fs::remove_file(rostree_testutil::repo::object_path(&holed, &c1, "commit"))
+        .expect("remove parent");
+    same_fsck(&p, &holed, &[], true);
+    let run = |args: &[&str]| {
+        let mut all = vec!["fsck"];
+        all.extend(args);
+        p.run(Tool::Rostree, &holed, all).pipe_ok("fsck").stdout()
+    };
+    let out = run(&["--add-tombstones"]);
+    assert!(
+        out.contains(&format!("Adding tombstone for commit {c1}\n")),
+        "{out}"
+    );
+    assert!(rostree_testutil::repo::object_path(&holed, &c1, "tombstone-commit").exists());
+    assert!(rostree_testutil::repo::object_path(&holed, &c2, "commit").exists());
+    let config = std::fs::read_to_string(holed.join("config")).expect("config");
+    assert!(config.contains("tombstone-commits=true"), "{config}");
+    assert!(!run(&["--add-tombstones"]).contains("Adding tombstone"));
+    p.run(Tool::Upstream, &holed, ["fsck"])
+        .pipe_ok("upstream fsck");
+}

@@ -311,10 +311,7 @@ pub fn commit(
         );
         // A collection binding given as metadata takes precedence, as upstream allows.
         if let Some(id) = repo
-            .config()
-            .get_string("core", "collection-id")
-            .ok()
-            .flatten()
+            .collection_id()
             .filter(|_| metadata.get("ostree.collection-binding").is_none())
         {
             metadata.push("ostree.collection-binding", Value::String(id));

@@ -6,15 +6,21 @@
 //!                                "f":   fsck found it corrupt, skipped and reported
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use rostree_core::object::{CommitRef, DirMeta, DirTreeRef, content_checksum};
+use rostree_core::ghash::{HashOrder, str_hash};
+use rostree_core::gvariant::Value;
+use rostree_core::object::{
+    COLLECTION_BINDING, CommitRef, DirMeta, DirTreeRef, content_checksum, ref_bindings,
+    verify_bindings,
+};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, IoContext, Result};
+use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
 
 /// Options of [`fsck`].
@@ -24,6 +30,13 @@ pub struct FsckOptions {
     pub all: bool,
     /// Remove corrupt objects and mark their commits partial (`--delete`; implies `all`).
     pub delete: bool,
+    /// Check that each ref's commit names the ref in its bindings (`--verify-bindings`).
+    pub verify_bindings: bool,
+    /// Also check that each ref a commit binds to points back to it (`--verify-back-refs`;
+    /// implies `verify_bindings`).
+    pub verify_back_refs: bool,
+    /// Collect the parents missing from commits' histories (`--add-tombstones`).
+    pub add_tombstones: bool,
 }
 
 /// What [`fsck`] found.
@@ -41,6 +54,8 @@ pub struct FsckOutcome {
     pub errors: Vec<String>,
     /// Commits marked partial by this run (`delete`).
     pub marked_partial: Vec<Checksum>,
+    /// Parents named by stored commits but not stored themselves (`add_tombstones`).
+    pub missing_parents: BTreeSet<Checksum>,
 }
 
 /// Every loose commit object in the repository.
@@ -80,24 +95,131 @@ fn partial_state(repo: &Repo, commit: &Checksum) -> Result<Option<bool>> {
     }
 }
 
-/// Checks the refs, then every object of every complete commit.
-pub fn fsck(repo: &Repo, interrupt: &AtomicBool, options: &FsckOptions) -> Result<FsckOutcome> {
-    let all = options.all || options.delete;
-    // Refs must parse and name stored commits.
-    let mut ref_lists = vec![repo.list_refs(&RefKind::Local)?];
-    for remote in repo.list_ref_remotes()? {
-        ref_lists.push(repo.list_refs(&RefKind::Remote(remote))?);
+/// Checks one ref's commit: stored (or partial), and with `verify`, bound to the ref.
+fn check_ref_commit(
+    repo: &Repo,
+    commit: &Checksum,
+    collection_id: Option<&str>,
+    name: &str,
+    verify: bool,
+) -> Result<()> {
+    let shown = match collection_id {
+        Some(id) => format!("({id}, {name})"),
+        None => name.to_owned(),
+    };
+    if !repo.has_object(ObjectType::Commit, commit)? {
+        if partial_state(repo, commit)?.is_some() {
+            return Ok(());
+        }
+        return Err(Error::InvalidInput(format!(
+            "Loading commit for ref {shown}: No such metadata object {commit}.commit"
+        )));
     }
-    for id in repo.list_ref_collections()? {
-        ref_lists.push(repo.list_refs(&RefKind::Mirror(id))?);
+    if verify {
+        let data = repo.load_metadata(ObjectType::Commit, commit)?;
+        let view = parse_commit(&data, commit)?;
+        verify_bindings(&view.metadata(), collection_id, Some(name))
+            .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
     }
-    for (name, commit) in ref_lists.iter().flatten() {
-        if !repo.has_object(ObjectType::Commit, commit)? && partial_state(repo, commit)?.is_none() {
-            return Err(Error::InvalidInput(format!(
-                "Loading commit for ref {name}: No such metadata object {commit}.commit"
-            )));
+    Ok(())
+}
+
+/// Refs that belong to a collection, as `(collection ID, name, commit)` in upstream's table
+/// order: the repo's own refs when it has a collection ID, and `refs/mirrors`.
+fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, Checksum)>> {
+    let mut table = HashOrder::new();
+    let mut add = |id: &str, name: String, commit: Checksum| {
+        let hash = str_hash(id.as_bytes()) ^ str_hash(name.as_bytes());
+        table.insert(format!("{id}\0{name}"), (id.to_owned(), name, commit), hash);
+    };
+    if let Some(id) = repo.collection_id() {
+        for (name, commit) in repo.list_refs_unsorted(&RefKind::Local)? {
+            add(&id, name, commit);
         }
     }
+    for id in repo.list_ref_collections()? {
+        for (name, commit) in repo.list_refs_unsorted(&RefKind::Mirror(id.clone()))? {
+            add(&id, name, commit);
+        }
+    }
+    Ok(table.into_entries().into_iter().map(|(_, v)| v).collect())
+}
+
+/// Checks that every ref a commit binds to points back to it (`--verify-back-refs`).
+fn check_back_refs(repo: &Repo, commit: &Checksum, view: &CommitRef<'_>) -> Result<()> {
+    let metadata = view.metadata();
+    let Some(refs) = ref_bindings(&metadata) else {
+        return Ok(());
+    };
+    let collection = match metadata.get(COLLECTION_BINDING) {
+        Some(Value::String(id)) => Some(id.as_str()),
+        _ => None,
+    };
+    let own_collection = repo.collection_id();
+    for name in refs {
+        let (target, shown) = match collection {
+            Some(id) => {
+                let kind = if own_collection.as_deref() == Some(id) {
+                    RefKind::Local
+                } else {
+                    RefKind::Mirror(id.to_owned())
+                };
+                (
+                    repo.read_ref(&kind, name)?,
+                    format!("Collection\u{2013}ref ({id}, {name})"),
+                )
+            }
+            None => (
+                repo.resolve_rev_optional(name)?,
+                format!("Ref \u{2018}{name}\u{2019}"),
+            ),
+        };
+        match target {
+            None => {
+                return Err(Error::InvalidInput(format!(
+                    "{shown} in bindings for commit {commit} does not exist"
+                )));
+            }
+            Some(target) if target != *commit => {
+                return Err(Error::InvalidInput(format!(
+                    "{shown} in bindings for commit {commit} does not resolve to that commit"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
+    CommitRef::parse(data).map_err(|e| Error::Corrupt {
+        objtype: ObjectType::Commit,
+        checksum: *checksum,
+        reason: e.to_string(),
+    })
+}
+
+/// Checks the refs, then every object of every complete commit.
+/// Its phases are reported as [`Event::Phase`]: "Validating refs", "Validating refs in
+/// collections", "Enumerating commits".
+pub fn fsck(
+    repo: &Repo,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+    options: &FsckOptions,
+) -> Result<FsckOutcome> {
+    let all = options.all || options.delete;
+    let verify_bindings = options.verify_bindings || options.verify_back_refs;
+    // Refs must parse, name stored commits and, when asked, be named by their bindings.
+    progress.event(Event::Phase("Validating refs"));
+    for r in repo.list_all_refs_upstream_order()? {
+        check_ref_commit(repo, &r.commit, None, &r.name, verify_bindings)?;
+    }
+    progress.event(Event::Phase("Validating refs in collections"));
+    for (id, name, commit) in collection_refs(repo)? {
+        check_ref_commit(repo, &commit, Some(&id), &name, verify_bindings)?;
+    }
+    progress.event(Event::Phase("Enumerating commits"));
     let mut outcome = FsckOutcome::default();
     // Commits found corrupt while walking their trees.
     let mut walk_corrupt = Vec::new();
@@ -107,6 +229,18 @@ pub fn fsck(repo: &Repo, interrupt: &AtomicBool, options: &FsckOptions) -> Resul
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
+        let data = repo.load_metadata(ObjectType::Commit, &commit)?;
+        let view = parse_commit(&data, &commit)?;
+        if options.verify_back_refs {
+            check_back_refs(repo, &commit, &view)?;
+        }
+        if options.add_tombstones
+            && let Some(parent) = view.parent()
+            && !repo.has_object(ObjectType::Commit, &parent)?
+            && !repo.has_object(ObjectType::TombstoneCommit, &parent)?
+        {
+            outcome.missing_parents.insert(parent);
+        }
         match partial_state(repo, &commit)? {
             Some(from_fsck) => {
                 outcome.partial += 1;
@@ -115,12 +249,6 @@ pub fn fsck(repo: &Repo, interrupt: &AtomicBool, options: &FsckOptions) -> Resul
             }
             None => outcome.commits_verified += 1,
         }
-        let data = repo.load_metadata(ObjectType::Commit, &commit)?;
-        let view = CommitRef::parse(&data).map_err(|e| Error::Corrupt {
-            objtype: ObjectType::Commit,
-            checksum: commit,
-            reason: e.to_string(),
-        })?;
         objects
             .entry((commit, ObjectType::Commit))
             .or_insert(commit);

@@ -277,7 +277,7 @@ fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>
 }
 
 /// Writes the tombstone of a deleted commit: `{'commit': <b'HEX'>}`, named after it.
-fn write_tombstone(repo: &Repo, commit: &Checksum) -> Result<()> {
+pub fn write_tombstone(repo: &Repo, commit: &Checksum) -> Result<()> {
     let mut hex = commit.to_hex().into_bytes();
     hex.push(0);
     let mut meta = rostree_core::object::Metadata::new();

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use cap_std::fs::{Dir, DirBuilder, File, OpenOptions};
 use cap_std::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::keyfile::KeyFile;
 use rostree_core::object::{Commit, CommitRef, DirMeta, FileHeader, Xattrs, parse_archive_header};
 use rostree_core::{Checksum, ObjectType, refname};
@@ -79,6 +80,58 @@ impl Payload {
                 Ok(out)
             }
         }
+    }
+}
+
+/// A local or remote ref, as `ostree refs` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedRef {
+    /// The name listed: `name`, or `remote:name`.
+    pub shown: String,
+    /// Where it is stored.
+    pub kind: RefKind,
+    /// Its name under that kind.
+    pub name: String,
+    /// The commit it points to.
+    pub commit: Checksum,
+}
+
+impl Repo {
+    /// Local refs, then each remote's, in directory order: the order upstream inserts them
+    /// into the table it lists refs from.
+    pub fn list_all_refs_unsorted(&self) -> Result<Vec<ListedRef>> {
+        let mut out = Vec::new();
+        for (name, commit) in self.list_refs_unsorted(&RefKind::Local)? {
+            out.push(ListedRef {
+                shown: name.clone(),
+                kind: RefKind::Local,
+                name,
+                commit,
+            });
+        }
+        for remote in self.list_ref_remotes()? {
+            let kind = RefKind::Remote(remote.clone());
+            for (name, commit) in self.list_refs_unsorted(&kind)? {
+                out.push(ListedRef {
+                    shown: format!("{remote}:{name}"),
+                    kind: kind.clone(),
+                    name,
+                    commit,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Repo::list_all_refs_unsorted`] in the order upstream walks that table (GLib hash
+    /// order of the listed names), so that checks stop at the same ref as upstream's.
+    pub fn list_all_refs_upstream_order(&self) -> Result<Vec<ListedRef>> {
+        let mut table = HashOrder::new();
+        for r in self.list_all_refs_unsorted()? {
+            let hash = str_hash(r.shown.as_bytes());
+            table.insert(r.shown.clone(), r, hash);
+        }
+        Ok(table.into_entries().into_iter().map(|(_, r)| r).collect())
     }
 }
 
@@ -639,6 +692,14 @@ impl Repo {
             }
             Err(e) => Err(e).ctx("reading", path),
         }
+    }
+
+    /// `core.collection-id`, if set (a value that is not a string reads as unset).
+    pub fn collection_id(&self) -> Option<String> {
+        self.config()
+            .get_string("core", "collection-id")
+            .ok()
+            .flatten()
     }
 
     /// Lists refs of one kind, by name.

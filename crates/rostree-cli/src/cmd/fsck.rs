@@ -2,6 +2,8 @@
 
 use anyhow::{Result, bail};
 use rostree::repo::fsck::{FsckOptions, fsck};
+use rostree::repo::progress::{Event, Progress};
+use rostree::repo::prune::write_tombstone;
 
 use crate::{GlobalOptions, util};
 
@@ -28,24 +30,34 @@ pub struct Args {
     verify_back_refs: bool,
 }
 
+/// Prints each phase as upstream does ("Validating refs..."), unless quiet.
+struct PhaseLines {
+    quiet: bool,
+}
+
+impl Progress for PhaseLines {
+    fn event(&self, event: Event) {
+        if let Event::Phase(phase) = event
+            && !self.quiet
+        {
+            // A closed stdout shows when the final report is written.
+            let _ = util::write_stdout(format!("{phase}...\n").as_bytes());
+        }
+    }
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if args.add_tombstones || args.verify_bindings || args.verify_back_refs {
-        bail!("--add-tombstones, --verify-bindings and --verify-back-refs are not supported yet");
-    }
-    let repo = global.open_repo()?;
-    let mut out = String::new();
-    if !args.quiet {
-        out.push_str(
-            "Validating refs...\nValidating refs in collections...\nEnumerating commits...\n",
-        );
-    }
-    util::write_stdout(out.as_bytes())?;
+    let mut repo = global.open_repo()?;
     let interrupt = crate::progress::interrupt_flag();
     let options = FsckOptions {
         all: args.all,
         delete: args.delete,
+        verify_bindings: args.verify_bindings,
+        verify_back_refs: args.verify_back_refs,
+        add_tombstones: args.add_tombstones,
     };
-    let outcome = fsck(&repo, &interrupt, &options)?;
+    let phases = PhaseLines { quiet: args.quiet };
+    let outcome = fsck(&repo, &phases, &interrupt, &options)?;
     let mut out = String::new();
     if !args.quiet {
         out.push_str(&format!(
@@ -60,7 +72,19 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             "fsck objects (1/{n}) {first}%\nfsck objects ({n}/{n}) 100%\n"
         ));
     }
-    if outcome.partial > 0 {
+    if !outcome.missing_parents.is_empty() {
+        // A tombstone says a commit was deleted on purpose; they are only read when enabled.
+        if repo.config().get_bool("core", "tombstone-commits")? != Some(true) {
+            let mut config = repo.config().clone();
+            config.set_bool("core", "tombstone-commits", true)?;
+            repo.write_config(config)?;
+        }
+        for parent in &outcome.missing_parents {
+            out.push_str(&format!("Adding tombstone for commit {parent}\n"));
+            write_tombstone(&repo, parent)?;
+        }
+    }
+    if outcome.partial > 0 && !args.add_tombstones {
         out.push_str(&format!(
             "{} partial commits not verified\n",
             outcome.partial

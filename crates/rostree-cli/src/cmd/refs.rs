@@ -36,20 +36,11 @@ pub struct Args {
 /// Every ref, local ones by name and remote ones as `remote:name`, in the order upstream
 /// inserts them into its table: refs/heads depth first, then each remote, in directory order.
 fn all_refs(repo: &Repo) -> Result<Vec<(String, RefKind, String)>> {
-    let mut out = Vec::new();
-    for (name, _) in repo.list_refs_unsorted(&RefKind::Local)? {
-        out.push((name.clone(), RefKind::Local, name));
-    }
-    for remote in repo.list_ref_remotes()? {
-        for (name, _) in repo.list_refs_unsorted(&RefKind::Remote(remote.clone()))? {
-            out.push((
-                format!("{remote}:{name}"),
-                RefKind::Remote(remote.clone()),
-                name,
-            ));
-        }
-    }
-    Ok(out)
+    Ok(repo
+        .list_all_refs_unsorted()?
+        .into_iter()
+        .map(|r| (r.shown, r.kind, r.name))
+        .collect())
 }
 
 /// Lines in the order upstream prints them: GLib hash-table order of `keys`, inserted in

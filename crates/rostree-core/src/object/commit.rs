@@ -172,6 +172,81 @@ fn str_field(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes.strip_suffix(&[0]).unwrap_or(bytes)).unwrap_or("")
 }
 
+/// Commit metadata key: the refs the commit may be reached by (`as`).
+pub const REF_BINDING: &str = "ostree.ref-binding";
+/// Commit metadata key: the collection the commit belongs to (`s`).
+pub const COLLECTION_BINDING: &str = "ostree.collection-binding";
+
+/// A commit reached by a ref (or from a collection) its bindings do not name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BindingError(pub String);
+
+/// The refs in a commit's `ostree.ref-binding`; `None` when the key is absent or not an `as`.
+pub fn ref_bindings(metadata: &Metadata) -> Option<Vec<&str>> {
+    match metadata.get(REF_BINDING)? {
+        Value::Array(Type::String, items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Checks that a commit reached by `ref_name` (and, from a collection, `collection_id`) is
+/// bound to them, as upstream does on pull and in `fsck --verify-bindings`. A commit without
+/// ref bindings passes unless a collection is asked for: older commits predate bindings.
+pub fn verify_bindings(
+    metadata: &Metadata,
+    collection_id: Option<&str>,
+    ref_name: Option<&str>,
+) -> Result<(), BindingError> {
+    let refs = ref_bindings(metadata);
+    if refs.is_none() && collection_id.is_some() {
+        return Err(BindingError(
+            "Expected commit metadata to have ref binding information, found none".into(),
+        ));
+    }
+    if let (Some(refs), Some(wanted)) = (&refs, ref_name)
+        && !refs.contains(&wanted)
+    {
+        let listed = if refs.is_empty() {
+            "no refs".to_owned()
+        } else {
+            refs.iter()
+                .map(|r| format!("\u{2018}{r}\u{2019}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(BindingError(format!(
+            "Commit has no requested ref \u{2018}{wanted}\u{2019} in ref binding metadata ({listed})"
+        )));
+    }
+    if let Some(wanted) = collection_id {
+        match metadata.get(COLLECTION_BINDING) {
+            Some(Value::String(bound)) if bound == wanted => {}
+            Some(Value::String(bound)) => {
+                return Err(BindingError(format!(
+                    "Commit has collection ID \u{2018}{bound}\u{2019} in collection binding \
+                     metadata, while the remote it came from has collection ID \
+                     \u{2018}{wanted}\u{2019}"
+                )));
+            }
+            _ => {
+                return Err(BindingError(
+                    "Expected commit metadata to have collection ID binding information, found \
+                     none"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +271,75 @@ mod tests {
             owned.checksum().to_hex(),
             "b16725118a1d5aab24b2bcc316cc8e6c2840cee6ac4ade9a9b75a5282748d1f0"
         );
+    }
+
+    #[test]
+    fn bindings_as_upstream_words_them() {
+        let meta = |refs: Option<&[&str]>, collection: Option<&str>| {
+            let mut m = Metadata::new();
+            if let Some(refs) = refs {
+                let items = refs.iter().map(|s| Value::String((*s).into())).collect();
+                m.push(REF_BINDING, Value::Array(Type::String, items));
+            }
+            if let Some(c) = collection {
+                m.push(COLLECTION_BINDING, Value::String(c.into()));
+            }
+            m
+        };
+        let no_ref = "Commit has no requested ref";
+        // (metadata, collection asked for, ref asked for, the error expected)
+        type Case<'a> = (Metadata, Option<&'a str>, Option<&'a str>, Option<String>);
+        let cases: &[Case] = &[
+            (meta(Some(&["main"]), None), None, Some("main"), None),
+            (meta(None, None), None, Some("main"), None),
+            (meta(Some(&["a", "b"]), None), None, None, None),
+            (
+                meta(Some(&["main", "x"]), None),
+                None,
+                Some("other"),
+                Some(format!(
+                    "{no_ref} ‘other’ in ref binding metadata (‘main’, ‘x’)"
+                )),
+            ),
+            (
+                meta(Some(&[]), None),
+                None,
+                Some("orph"),
+                Some(format!("{no_ref} ‘orph’ in ref binding metadata (no refs)")),
+            ),
+            (
+                meta(None, Some("org.x")),
+                Some("org.x"),
+                Some("main"),
+                Some("Expected commit metadata to have ref binding information, found none".into()),
+            ),
+            (meta(Some(&["main"]), Some("org.x")), Some("org.x"), Some("main"), None),
+            (
+                meta(Some(&["main"]), None),
+                Some("org.x"),
+                Some("main"),
+                Some(
+                    "Expected commit metadata to have collection ID binding information, found none"
+                        .into(),
+                ),
+            ),
+            (
+                meta(Some(&["main"]), Some("org.y")),
+                Some("org.x"),
+                Some("main"),
+                Some(
+                    "Commit has collection ID ‘org.y’ in collection binding metadata, while the \
+                     remote it came from has collection ID ‘org.x’"
+                        .into(),
+                ),
+            ),
+        ];
+        for (metadata, collection, r, want) in cases {
+            let got = verify_bindings(metadata, *collection, *r)
+                .err()
+                .map(|e| e.0);
+            assert_eq!(got, *want, "{metadata:?} {collection:?} {r:?}");
+        }
     }
 
     #[test]

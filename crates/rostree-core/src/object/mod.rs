@@ -12,7 +12,9 @@ mod dirtree;
 mod metadata;
 mod summary;
 
-pub use commit::{Commit, CommitRef};
+pub use commit::{
+    BindingError, COLLECTION_BINDING, Commit, CommitRef, REF_BINDING, ref_bindings, verify_bindings,
+};
 pub use content::{
     ArchiveHeader, FileHeader, content_checksum, parse_archive_header, parse_stream_header,
 };
