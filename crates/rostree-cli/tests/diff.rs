@@ -43,6 +43,11 @@ fn diff_like_upstream() {
             vec!["diff", "main"],
             vec!["diff", "main^", t2_dir.as_str()],
             vec!["diff", "main", t1_dir.as_str()],
+            vec!["diff", "--fs-diff", "main"],
+            vec!["diff", "--stats", "main^", "main"],
+            vec!["diff", "--stats", "main"],
+            vec!["diff", "--stats", "main", "main"],
+            vec!["diff", "--stats", "--fs-diff", "main", "main^"],
         ] {
             let u = p.run(Tool::Upstream, repo, &args);
             let r = p.run(Tool::Rostree, repo, &args);
@@ -50,5 +55,11 @@ fn diff_like_upstream() {
             r.pipe_ok("rostree diff");
             assert_eq!(u.stdout(), r.stdout(), "{args:?}");
         }
+        // Statistics need two commits: a directory fails, after the file list.
+        let args = ["diff", "--stats", "--fs-diff", "main^", t2_dir.as_str()];
+        let u = p.run(Tool::Upstream, repo, args);
+        let r = p.run(Tool::Rostree, repo, args);
+        assert!(!u.output.status.success() && !r.output.status.success());
+        assert_eq!(u.stdout(), r.stdout());
     }
 }

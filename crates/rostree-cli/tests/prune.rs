@@ -273,7 +273,12 @@ fn prune_branch_depths_as_asked() {
         TreeSpec::new()
             .file(&format!("f{i}"), "x\n", 0o644)
             .create(&t);
-        commits.push(p.commit(["-b".into(), "main".into(), s(&t)]));
+        commits.push(p.commit([
+            "-b".into(),
+            "main".into(),
+            format!("--timestamp=@{i}"),
+            s(&t),
+        ]));
     }
     let repo = p.repo(Tool::Rostree);
     let history = |r: &str| {

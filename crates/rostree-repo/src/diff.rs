@@ -1,7 +1,7 @@
 //! Differences between two trees: commits in the repository, or a commit and a directory
 //! on disk (hashed as `commit` would hash it, without writing anything).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use cap_std::fs::Dir;
@@ -9,6 +9,7 @@ use rostree_core::object::{DirMeta, DirTreeRef, FileHeader, Xattrs, content_chec
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, IoContext, Result};
+use crate::prune::Marker;
 use crate::repo::Repo;
 use crate::sys;
 
@@ -245,4 +246,40 @@ pub fn diff_trees(
     let mut out = TreeDiff::default();
     differ.diff(a, b, "", &mut out)?;
     Ok(out)
+}
+
+/// What `diff --stats` prints: the objects each commit reaches, and what they share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// Objects reachable from the first commit (itself, its trees and files).
+    pub old_objects: usize,
+    /// Objects reachable from the second.
+    pub new_objects: usize,
+    /// Objects reachable from both.
+    pub common_objects: usize,
+    /// Their size as stored, in bytes.
+    pub common_size: u64,
+}
+
+/// Counts the objects two commits reach (without their history) and sizes those they share.
+pub fn object_stats(repo: &Repo, old: &Checksum, new: &Checksum) -> Result<ObjectStats> {
+    let reach = |commit: &Checksum| -> Result<HashSet<(Checksum, ObjectType)>> {
+        let mut marker = Marker::new(repo, false);
+        marker.mark_commit(*commit, Some(0))?;
+        Ok(marker.into_reachable())
+    };
+    let (old_set, new_set) = (reach(old)?, reach(new)?);
+    let mut stats = ObjectStats {
+        old_objects: old_set.len(),
+        new_objects: new_set.len(),
+        ..Default::default()
+    };
+    for (checksum, objtype) in old_set.intersection(&new_set) {
+        let rel = checksum.relative_path(*objtype, repo.mode().is_archive());
+        let st = sys::lstat_at(repo.objects_dir(), rel.as_ref())
+            .ctx("stat", repo.object_path(*objtype, checksum))?;
+        stats.common_objects += 1;
+        stats.common_size += st.st_size as u64;
+    }
+    Ok(stats)
 }

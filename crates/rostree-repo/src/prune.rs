@@ -137,7 +137,8 @@ fn mirror_refs(repo: &Repo) -> Result<Vec<(String, Checksum)>> {
     Ok(out)
 }
 
-struct Marker<'a> {
+/// Marks what commits reach.
+pub(crate) struct Marker<'a> {
     repo: &'a Repo,
     /// Only commits are marked (`--commit-only`).
     commit_only: bool,
@@ -146,7 +147,20 @@ struct Marker<'a> {
     walked: HashMap<Checksum, Option<u64>>,
 }
 
-impl Marker<'_> {
+impl<'a> Marker<'a> {
+    pub(crate) fn new(repo: &'a Repo, commit_only: bool) -> Self {
+        Marker {
+            repo,
+            commit_only,
+            reachable: HashSet::new(),
+            walked: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn into_reachable(self) -> HashSet<(Checksum, ObjectType)> {
+        self.reachable
+    }
+
     fn load_commit(&self, commit: &Checksum) -> Result<Option<Vec<u8>>> {
         match self.repo.load_metadata(ObjectType::Commit, commit) {
             Ok(d) => Ok(Some(d)),
@@ -176,7 +190,7 @@ impl Marker<'_> {
     }
 
     /// Marks a commit and, up to `depth` parents, its history and trees.
-    fn mark_commit(&mut self, commit: Checksum, depth: Option<u64>) -> Result<()> {
+    pub(crate) fn mark_commit(&mut self, commit: Checksum, depth: Option<u64>) -> Result<()> {
         let mut next = Some((commit, depth));
         while let Some((commit, remaining)) = next.take() {
             // A commit seen before is walked again only when this walk goes deeper, so that
@@ -432,12 +446,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
             }
         }
     }
-    let mut marker = Marker {
-        repo,
-        commit_only: options.commit_only,
-        reachable: HashSet::new(),
-        walked: HashMap::new(),
-    };
+    let mut marker = Marker::new(repo, options.commit_only);
     if options.delete_commits.is_empty() {
         marker.mark_roots(options)?;
     }

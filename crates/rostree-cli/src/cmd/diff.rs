@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use rostree::repo::diff::{DiffOptions, Side, diff_trees};
+use rostree::Repo;
+use rostree::repo::diff::{DiffOptions, Side, diff_trees, object_stats};
 
 use crate::{GlobalOptions, util};
 
@@ -39,17 +40,36 @@ fn is_dir_arg(arg: &str) -> bool {
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if args.stats || args.fs_diff {
-        bail!("--stats and --fs-diff are not supported yet");
-    }
     let repo = global.open_repo()?;
     let (old, new) = match &args.new {
         Some(new) => (args.old.clone(), new.clone()),
         None => (format!("{}^", args.old), args.old.clone()),
     };
+    // The file list is the default; --stats alone prints only the statistics.
+    if args.fs_diff || !args.stats {
+        fs_diff(&repo, &args, &old, &new)?;
+    }
+    if args.stats {
+        let (old, new) = (repo.resolve_rev(&old)?, repo.resolve_rev(&new)?);
+        let stats = object_stats(&repo, &old, &new)?;
+        let out = format!(
+            "[A] Object Count: {}\n[B] Object Count: {}\nCommon Object Count: {}\n\
+             Common Object Size: {}\n",
+            stats.old_objects,
+            stats.new_objects,
+            stats.common_objects,
+            util::format_size(stats.common_size)
+        );
+        util::write_stdout(out.as_bytes())?;
+    }
+    Ok(0)
+}
+
+/// Prints the changed paths, as upstream's `ostree_diff_print`.
+fn fs_diff(repo: &Repo, args: &Args, old: &str, new: &str) -> Result<()> {
     let mut dirs = Vec::new();
     let mut trees = Vec::new();
-    for arg in [&old, &new] {
+    for arg in [old, new] {
         if is_dir_arg(arg) {
             dirs.push(
                 Dir::open_ambient_dir(Path::new(arg), ambient_authority())
@@ -57,7 +77,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             );
             trees.push(None);
         } else {
-            let (_, commit) = util::resolve_commit(&repo, arg)?;
+            let (_, commit) = util::resolve_commit(repo, arg)?;
             trees.push(Some((commit.root_tree, commit.root_meta)));
         }
     }
@@ -78,7 +98,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         owner_gid: args.owner_gid,
         no_xattrs: args.no_xattrs,
     };
-    let diff = diff_trees(&repo, &sides[0], &sides[1], &options)?;
+    let diff = diff_trees(repo, &sides[0], &sides[1], &options)?;
     // Upstream prints paths added from a directory without their leading `/`.
     let added_from_dir = trees[1].is_none();
     let mut out = String::new();
@@ -97,5 +117,5 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         out.push_str(&format!("A    {shown}\n"));
     }
     util::write_stdout(out.as_bytes())?;
-    Ok(0)
+    Ok(())
 }
