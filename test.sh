@@ -10,6 +10,8 @@ command -v python3 >/dev/null || need+=(python3)
 # ostree.sizes must match upstream's, which zlib computes: link the system zlib upstream uses.
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# An XFS image (made by the test, as root) proves checkout's reflinked copies.
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

@@ -44,6 +44,8 @@ fn describe_tree(root: &Path, with_links: bool) -> BTreeMap<String, String> {
             } else if ft.is_dir() {
                 stack.push(path.clone());
                 String::new()
+            } else if std::os::unix::fs::FileTypeExt::is_char_device(&ft) {
+                format!("char {}", meta.rdev())
             } else {
                 let data = std::fs::read(&path).expect("read");
                 let linked = if with_links {
@@ -360,4 +362,267 @@ fn union_never_follows_symlinks() {
             "{flags:?}: wrote outside"
         );
     }
+}
+
+/// Runs `checkout ARGS` with both tools from upstream's repo into their own copies of
+/// `prepared` (or nothing), and compares the results (and for option conflicts, labelled
+/// `conflict-*`, the error line; rostree words file errors its own way).
+fn compare_into(p: &Pair, args: &[&str], prepared: Option<&dyn Fn(&Path)>, label: &str) {
+    let (up, rs) = (p.path(format!("{label}-up")), p.path(format!("{label}-rs")));
+    if let Some(prepare) = prepared {
+        prepare(&up);
+        prepare(&rs);
+    }
+    let run = |tool: Tool, dest: &Path| {
+        let args: Vec<String> = args.iter().map(|a| a.replace("DEST", &s(dest))).collect();
+        p.run(
+            tool,
+            p.repo(Tool::Upstream),
+            std::iter::once("checkout".to_owned()).chain(args),
+        )
+    };
+    let (u, r) = (run(Tool::Upstream, &up), run(Tool::Rostree, &rs));
+    assert_eq!(
+        u.output.status.success(),
+        r.output.status.success(),
+        "{label}: upstream {} / rostree {}",
+        u.stderr(),
+        r.stderr()
+    );
+    if label.starts_with("conflict") {
+        let error_line = |e: String| {
+            e.lines()
+                .find(|l| l.starts_with("error:"))
+                .map(str::to_owned)
+        };
+        assert_eq!(error_line(u.stderr()), error_line(r.stderr()), "{label}");
+    }
+    assert_eq!(
+        describe_tree(&up, true),
+        describe_tree(&rs, true),
+        "{label}"
+    );
+}
+
+/// `--whiteouts`, `--process-passthrough-whiteouts` (as root), a file as `--subpath`,
+/// `--from-file`, and the option conflicts, against upstream.
+#[test]
+fn whiteouts_single_files_and_batches() {
+    let p = pair(Mode::BareUser);
+    let tree = p.path("tree");
+    TreeSpec::new()
+        .file("d/f", "f\n", 0o644)
+        .symlink("d/l", "f")
+        .file(".wh.gone", "", 0o644)
+        .file("sub/.wh.olddir", "", 0o644)
+        .file("sub/new", "n\n", 0o600)
+        .file(".ostree-wh.dev", "", 0o640)
+        .file("empty", "", 0o644)
+        .create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    let layer = |dest: &Path| {
+        std::fs::create_dir_all(dest.join("sub/olddir/deep")).expect("mkdir");
+        std::fs::write(dest.join("sub/olddir/deep/x"), "x\n").expect("write");
+        std::fs::write(dest.join("gone"), "old\n").expect("write");
+        std::fs::write(dest.join("kept"), "kept\n").expect("write");
+        std::os::unix::fs::symlink("/", dest.join("sub/outside")).expect("symlink");
+    };
+    compare_into(
+        &p,
+        &["-U", "--union", "--whiteouts", "main", "DEST"],
+        Some(&layer),
+        "wh",
+    );
+    compare_into(
+        &p,
+        &["-U", "--union", "main", "DEST"],
+        Some(&layer),
+        "no-wh",
+    );
+    let root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self"))
+            == 0;
+    if root {
+        compare_into(
+            &p,
+            &["-U", "--process-passthrough-whiteouts", "main", "DEST"],
+            None,
+            "passthrough",
+        );
+    }
+    // A single file goes inside the destination directory, new or existing.
+    compare_into(&p, &["-U", "--subpath=/d/f", "main", "DEST"], None, "file");
+    compare_into(
+        &p,
+        &["-U", "-H", "--subpath=d/l", "main", "DEST"],
+        None,
+        "link",
+    );
+    let existing = |dest: &Path| std::fs::create_dir_all(dest).expect("mkdir");
+    compare_into(
+        &p,
+        &["-U", "--subpath=/empty", "main", "DEST"],
+        Some(&existing),
+        "in-dir",
+    );
+    let occupied = |dest: &Path| {
+        std::fs::create_dir_all(dest).expect("mkdir");
+        std::fs::write(dest.join("f"), "other\n").expect("write");
+    };
+    compare_into(
+        &p,
+        &["-U", "--subpath=/d/f", "main", "DEST"],
+        Some(&occupied),
+        "taken",
+    );
+    compare_into(
+        &p,
+        &["-U", "--union", "--subpath=/d/f", "main", "DEST"],
+        Some(&occupied),
+        "union-file",
+    );
+    // Batches: NUL-separated revision and subpath pairs, all into one destination.
+    let batch = p.path("batch");
+    std::fs::write(&batch, b"main\0/d\0main\0sub\0main\0/\0").expect("batch");
+    let from_file = format!("--from-file={}", s(&batch));
+    compare_into(
+        &p,
+        &["-U", "--union", &from_file, "DEST"],
+        None,
+        "from-file",
+    );
+    std::fs::write(&batch, b"main\0/d\0main\0\0").expect("batch");
+    compare_into(
+        &p,
+        &["-U", "--union", &from_file, "DEST"],
+        None,
+        "from-file-empty",
+    );
+    std::fs::write(&batch, b"main\0/nothere\0").expect("batch");
+    compare_into(
+        &p,
+        &["-U", "--union", &from_file, "DEST"],
+        None,
+        "from-file-missing",
+    );
+    for (i, conflict) in [
+        &["--union", "--union-add"][..],
+        &["--union", "--union-identical", "-H"],
+        &["--union-add", "--union-identical", "-H"],
+        &["-H", "-C"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut args = vec!["-U"];
+        args.extend(*conflict);
+        args.extend(["main", "DEST"]);
+        compare_into(&p, &args, None, &format!("conflict-{i}"));
+    }
+}
+
+/// A whiteout naming `.` or `..` would empty the target or its parent: refused, and the
+/// target keeps its files.
+#[test]
+fn dot_whiteouts_are_refused() {
+    let p = pair(Mode::BareUser);
+    for name in [".wh..", ".wh..."] {
+        let tree = p.path(format!("tree{}", name.len()));
+        TreeSpec::new().file(name, "", 0o644).create(&tree);
+        let repo = p.repo(Tool::Rostree);
+        p.run(
+            Tool::Rostree,
+            repo,
+            ["commit", "-b", "dots", "--timestamp=@1", &s(&tree)],
+        )
+        .pipe_ok("commit");
+        let dest = p.path(format!("dest{}", name.len()));
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        std::fs::write(dest.join("keep"), "k\n").expect("write");
+        let r = p.run(
+            Tool::Rostree,
+            repo,
+            [
+                "checkout",
+                "-U",
+                "--union",
+                "--whiteouts",
+                "dots",
+                &s(&dest),
+            ],
+        );
+        assert!(!r.output.status.success(), "{name} accepted");
+        assert!(r.stderr().contains("Invalid whiteout"), "{}", r.stderr());
+        assert!(dest.join("keep").exists() && p.path("").exists());
+    }
+}
+
+/// Unmounts and detaches on drop, so a failing test leaves no mount behind.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// On a filesystem that shares blocks (XFS with reflink), `-C` copies are reflinks: the
+/// checked-out file's extents are shared with the object, and its content is intact.
+/// Needs root to mount the image the test makes; says so and stops otherwise.
+#[test]
+fn force_copy_reflinks_where_possible() {
+    let root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self"))
+            == 0;
+    if !root {
+        eprintln!("not root: cannot mount an XFS image; reflink test not run");
+        return;
+    }
+    let p = pair(Mode::Bare);
+    let image = p.path("xfs.img");
+    let mnt = p.path("mnt");
+    std::fs::create_dir_all(&mnt).expect("mkdir");
+    let file = std::fs::File::create(&image).expect("image");
+    file.set_len(320 << 20).expect("size");
+    rostree_testutil::Invocation::new("mkfs.xfs")
+        .args(["-q", "-m", "reflink=1", &s(&image)])
+        .ok();
+    rostree_testutil::Invocation::new("mount")
+        .args(["-o", "loop", &s(&image), &s(&mnt)])
+        .ok();
+    let _mounted = Mounted(mnt.clone());
+    let repo = mnt.join("repo");
+    let tree = mnt.join("tree");
+    let data = rostree_testutil::tree::pseudo_random_bytes(1 << 20, 3);
+    TreeSpec::new()
+        .file("big", data.clone(), 0o644)
+        .create(&tree);
+    let rostree = p.bin(Tool::Rostree);
+    for args in [
+        vec!["init".to_owned(), "--mode=bare".to_owned()],
+        vec!["commit".into(), "-b".into(), "main".into(), s(&tree)],
+        vec![
+            "checkout".into(),
+            "-C".into(),
+            "main".into(),
+            s(&mnt.join("co")),
+        ],
+    ] {
+        rostree_testutil::Invocation::new(rostree)
+            .arg(format!("--repo={}", s(&repo)))
+            .args(args)
+            .ok();
+    }
+    let copy = mnt.join("co/big");
+    assert_eq!(std::fs::read(&copy).expect("read"), data);
+    assert_eq!(
+        std::fs::metadata(&copy).expect("stat").nlink(),
+        1,
+        "a copy, not a link"
+    );
+    let extents = rostree_testutil::Invocation::new("filefrag")
+        .args(["-v", &s(&copy)])
+        .ok();
+    let extents = String::from_utf8_lossy(&extents.stdout);
+    assert!(extents.contains("shared"), "not reflinked:\n{extents}");
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,15 +55,26 @@ pub struct CheckoutOptions {
     pub skip: HashSet<String>,
     /// Make the checkout durable (`syncfs`) before returning.
     pub fsync: bool,
+    /// `--whiteouts`: a file `.wh.NAME` removes `NAME` from the target instead of being
+    /// checked out (Docker/OCI layers).
+    pub whiteouts: bool,
+    /// `--process-passthrough-whiteouts`: a file `.ostree-wh.NAME` becomes `NAME`, a 0:0
+    /// character device (an overlayfs whiteout), with the file's permissions.
+    pub passthrough_whiteouts: bool,
 }
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const PASSTHROUGH_WHITEOUT_PREFIX: &str = ".ostree-wh.";
 
 /// Counts of what a checkout did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckoutOutcome {
     /// Files hardlinked from the repository.
     pub hardlinked: u64,
-    /// Files written as copies.
+    /// Files written as copies (reflinked ones included).
     pub copied: u64,
+    /// Of those, the ones whose blocks are shared with the repository (FICLONE).
+    pub reflinked: u64,
     /// Directories created.
     pub dirs: u64,
 }
@@ -75,6 +86,7 @@ struct Context<'a> {
     can_link: bool,
     hardlinked: AtomicU64,
     copied: AtomicU64,
+    reflinked: AtomicU64,
     dirs: AtomicU64,
     dirmetas: std::sync::Mutex<std::collections::HashMap<Checksum, DirMeta>>,
 }
@@ -96,6 +108,66 @@ fn hardlink_rule(mode: RepoMode, user_mode: bool) -> std::result::Result<(), &'s
     }
 }
 
+impl<'a> Context<'a> {
+    /// Checks the options against the repository mode.
+    fn new(
+        repo: &'a Repo,
+        interrupt: &'a AtomicBool,
+        options: &'a CheckoutOptions,
+    ) -> Result<Self> {
+        if options.overwrite == Overwrite::UnionIdentical && !options.require_hardlinks {
+            return Err(Error::InvalidInput(
+                "--union-identical requires --require-hardlinks".into(),
+            ));
+        }
+        let rule = hardlink_rule(repo.mode(), options.user_mode);
+        if options.require_hardlinks
+            && let Err(reason) = rule
+        {
+            return Err(Error::InvalidInput(reason.into()));
+        }
+        Ok(Context {
+            repo,
+            options,
+            interrupt,
+            can_link: rule.is_ok() && !options.force_copy,
+            hardlinked: AtomicU64::new(0),
+            copied: AtomicU64::new(0),
+            reflinked: AtomicU64::new(0),
+            dirs: AtomicU64::new(0),
+            dirmetas: Default::default(),
+        })
+    }
+
+    fn finish(&self, dir: &Dir, shown: &Path) -> Result<CheckoutOutcome> {
+        if self.options.fsync {
+            let fd = sys::readable_dir(dir).ctx("opening", shown)?;
+            rustix::fs::syncfs(&fd).ctx("syncing", shown)?;
+        }
+        Ok(CheckoutOutcome {
+            hardlinked: self.hardlinked.load(Ordering::Relaxed),
+            copied: self.copied.load(Ordering::Relaxed),
+            reflinked: self.reflinked.load(Ordering::Relaxed),
+            dirs: self.dirs.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Creates the checkout's top directory (mode 0700 until its metadata is applied); whether
+/// it was new.
+fn make_top_dir(parent: &Dir, name: &Path, exist_ok: bool) -> Result<(Dir, bool)> {
+    let name_str = name
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput("Invalid UTF-8 in checkout target".into()))?;
+    let created = match rustix::fs::mkdirat(parent, name_str, Mode::from_raw_mode(0o700)) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::EXIST) if exist_ok => false,
+        Err(e) => return Err(e).ctx("mkdirat", name),
+    };
+    let dir = sys::open_dir_nofollow(parent, name_str).ctx("opening", name)?;
+    Ok((dir, created))
+}
+
 /// Checks out `tree`/`meta` (a commit root or a subdirectory of it) as `name` in `parent`.
 pub fn checkout(
     repo: &Repo,
@@ -106,51 +178,34 @@ pub fn checkout(
     interrupt: &AtomicBool,
     options: &CheckoutOptions,
 ) -> Result<CheckoutOutcome> {
-    if options.overwrite == Overwrite::UnionIdentical && !options.require_hardlinks {
-        return Err(Error::InvalidInput(
-            "--union-identical requires --require-hardlinks".into(),
-        ));
-    }
-    let rule = hardlink_rule(repo.mode(), options.user_mode);
-    if options.require_hardlinks
-        && let Err(reason) = rule
-    {
-        return Err(Error::InvalidInput(reason.into()));
-    }
-    let ctx = Context {
-        repo,
-        options,
-        interrupt,
-        can_link: rule.is_ok() && !options.force_copy,
-        hardlinked: AtomicU64::new(0),
-        copied: AtomicU64::new(0),
-        dirs: AtomicU64::new(0),
-        dirmetas: Default::default(),
-    };
-    let name_str = name
-        .to_str()
-        .ok_or_else(|| Error::InvalidInput("Invalid UTF-8 in checkout target".into()))?;
-    let created = match rustix::fs::mkdirat(parent, name_str, Mode::from_raw_mode(0o700)) {
-        Ok(()) => true,
-        Err(rustix::io::Errno::EXIST) if options.overwrite != Overwrite::None => false,
-        Err(e) => return Err(e).ctx("mkdirat", name),
-    };
-    let dir = sys::open_dir_nofollow(parent, name_str).ctx("opening", name)?;
+    let ctx = Context::new(repo, interrupt, options)?;
+    let (dir, created) = make_top_dir(parent, name, options.overwrite != Overwrite::None)?;
     // Directories recurse on worker threads; give them room for MAX_TREE_DEPTH.
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(64 << 20)
         .build()
         .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
     pool.install(|| ctx.checkout_dir(&dir, name, "", tree, meta, created))?;
-    if options.fsync {
-        let fd = sys::readable_dir(&dir).ctx("opening", name)?;
-        rustix::fs::syncfs(&fd).ctx("syncing", name)?;
-    }
-    Ok(CheckoutOutcome {
-        hardlinked: ctx.hardlinked.load(Ordering::Relaxed),
-        copied: ctx.copied.load(Ordering::Relaxed),
-        dirs: ctx.dirs.load(Ordering::Relaxed),
-    })
+    ctx.finish(&dir, name)
+}
+
+/// Checks out one file of a commit (`--subpath` naming a file) as `file_name` inside the
+/// directory `name` in `parent`, which is created (mode 0700) unless it exists, as upstream.
+pub fn checkout_single_file(
+    repo: &Repo,
+    checksum: &Checksum,
+    file_name: &str,
+    parent: &Dir,
+    name: &Path,
+    interrupt: &AtomicBool,
+    options: &CheckoutOptions,
+) -> Result<CheckoutOutcome> {
+    rostree_core::object::validate_filename(file_name)
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let ctx = Context::new(repo, interrupt, options)?;
+    let (dir, _) = make_top_dir(parent, name, true)?;
+    ctx.checkout_file(&dir, &name.join(file_name), file_name, checksum)?;
+    ctx.finish(&dir, name)
 }
 
 impl Context<'_> {
@@ -216,13 +271,32 @@ impl Context<'_> {
             });
         }
         self.dirs.fetch_add(1, Ordering::Relaxed);
-        listing.files.par_iter().try_for_each(|(name, checksum)| {
-            let child = format!("{path}/{name}");
-            if self.options.skip.contains(&child) {
-                return Ok(());
+        // Whiteouts first, in order, so that what they remove is gone before anything of
+        // this tree is written (upstream's sorted order does the same for all but names
+        // sorting before `.`).
+        let mut files = Vec::with_capacity(listing.files.len());
+        for (name, checksum) in &listing.files {
+            if self.options.skip.contains(&format!("{path}/{name}")) {
+                continue;
             }
-            self.checkout_file(dir, &shown.join(name), name, checksum)
-        })?;
+            let shown_file = shown.join(name);
+            if self.options.whiteouts
+                && let Some(target) = name.strip_prefix(WHITEOUT_PREFIX)
+            {
+                self.remove_whited_out(dir, &shown_file, target)?;
+            } else if self.options.passthrough_whiteouts
+                && let Some(target) = name.strip_prefix(PASSTHROUGH_WHITEOUT_PREFIX)
+            {
+                self.make_whiteout_device(dir, &shown_file, target, checksum)?;
+            } else {
+                files.push((shown_file, name, checksum));
+            }
+        }
+        files
+            .par_iter()
+            .try_for_each(|(shown_file, name, checksum)| {
+                self.checkout_file(dir, shown_file, name, checksum)
+            })?;
         listing
             .dirs
             .par_iter()
@@ -248,6 +322,68 @@ impl Context<'_> {
             })?;
         if created {
             self.apply_dirmeta(dir, shown, &dirmeta)?;
+        }
+        Ok(())
+    }
+
+    /// `.wh.NAME`: removes `NAME` (a whole directory, or a symlink itself, never what it
+    /// points to) from the target.
+    fn remove_whited_out(&self, dir: &Dir, shown: &Path, target: &str) -> Result<()> {
+        if target.is_empty() || target == "." || target == ".." {
+            return Err(Error::InvalidInput(format!(
+                "Invalid whiteout '{}'",
+                shown.display()
+            )));
+        }
+        let existing = match sys::lstat_at(dir, OsStr::new(target)) {
+            Ok(st) => st,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).ctx("stat", shown.with_file_name(target)),
+        };
+        let removed = if existing.st_mode & S_IFMT == S_IFDIR {
+            dir.remove_dir_all(target)
+        } else {
+            dir.remove_file(target)
+        };
+        removed.ctx("removing", shown.with_file_name(target))
+    }
+
+    /// `.ostree-wh.NAME`: creates `NAME` as a 0:0 character device with the file's
+    /// permissions (and, outside user mode, its ownership and xattrs).
+    fn make_whiteout_device(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        target: &str,
+        checksum: &Checksum,
+    ) -> Result<()> {
+        if target.is_empty() || target == "." || target == ".." {
+            return Err(Error::InvalidInput(format!(
+                "Invalid whiteout '{}'",
+                shown.display()
+            )));
+        }
+        let (header, _) = self.repo.file_info(checksum)?;
+        let device = shown.with_file_name(target);
+        rustix::fs::mknodat(
+            dir,
+            target,
+            rustix::fs::FileType::CharacterDevice,
+            Mode::from_raw_mode(header.mode & 0o7777),
+            0,
+        )
+        .ctx("creating whiteout device", &device)?;
+        if !self.options.user_mode {
+            rustix::fs::chownat(
+                dir,
+                target,
+                Some(rustix::fs::Uid::from_raw(header.uid)),
+                Some(rustix::fs::Gid::from_raw(header.gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .ctx("chown", &device)?;
+            sys::set_link_xattrs(dir, OsStr::new(target), &header.xattrs)
+                .ctx("setting xattrs of", &device)?;
         }
         Ok(())
     }
@@ -446,7 +582,16 @@ impl Context<'_> {
                     inner: f.into_std(),
                     hasher: &mut hasher,
                 };
-                std::io::copy(&mut source, &mut file).map(|_| ())
+                // Bare objects hold just the content: where the filesystem can share their
+                // blocks (FICLONE), nothing is written, and the content is only read to be
+                // checked. Otherwise, or on any refusal, it is copied.
+                let whole_file = source.inner.stream_position().is_ok_and(|p| p == 0);
+                if whole_file && rustix::fs::ioctl_ficlone(&file, &source.inner).is_ok() {
+                    self.reflinked.fetch_add(1, Ordering::Relaxed);
+                    std::io::copy(&mut source, &mut std::io::sink()).map(|_| ())
+                } else {
+                    std::io::copy(&mut source, &mut file).map(|_| ())
+                }
             }
             Payload::Bytes(b) => {
                 hasher.update(&b);
