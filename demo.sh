@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: build rostree and run its main job on a built-in demo tree.
-# Initializes a repository, commits a tree, and reads it back with the read commands.
-# HTTP serving, pull and checkout arrive with later issues (see docs/compat.md).
+# Initializes a repository, commits a tree twice, reads it back, copies it into a second
+# repository, checks it out and verifies both repositories. HTTP serving and pull arrive with
+# issue #4 (see docs/compat.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release -p rostree-cli
@@ -26,3 +27,11 @@ echo "hello again" > "$work/tree/etc/motd"
 "$bin" --repo="$work/repo" ls -R demo/stable
 "$bin" --repo="$work/repo" cat demo/stable /etc/motd
 "$bin" --repo="$work/repo" refs
+"$bin" --repo="$work/repo" diff demo/stable
+"$bin" --repo="$work/repo" summary -u
+"$bin" --repo="$work/copy" init --mode=bare-user
+"$bin" --repo="$work/copy" pull-local "$work/repo" demo/stable
+"$bin" --repo="$work/copy" checkout -U demo/stable "$work/checkout"
+cat "$work/checkout/etc/motd"
+"$bin" --repo="$work/repo" fsck
+"$bin" --repo="$work/copy" fsck
