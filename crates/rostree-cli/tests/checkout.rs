@@ -483,28 +483,15 @@ fn whiteouts_single_files_and_batches() {
     );
     // Batches: NUL-separated revision and subpath pairs, all into one destination.
     let batch = p.path("batch");
-    std::fs::write(&batch, b"main\0/d\0main\0sub\0main\0/\0").expect("batch");
     let from_file = format!("--from-file={}", s(&batch));
-    compare_into(
-        &p,
-        &["-U", "--union", &from_file, "DEST"],
-        None,
-        "from-file",
-    );
-    std::fs::write(&batch, b"main\0/d\0main\0\0").expect("batch");
-    compare_into(
-        &p,
-        &["-U", "--union", &from_file, "DEST"],
-        None,
-        "from-file-empty",
-    );
-    std::fs::write(&batch, b"main\0/nothere\0").expect("batch");
-    compare_into(
-        &p,
-        &["-U", "--union", &from_file, "DEST"],
-        None,
-        "from-file-missing",
-    );
+    for (records, label) in [
+        (&b"main\0/d\0main\0sub\0main\0/\0"[..], "from-file"),
+        (b"main\0/d\0main\0\0", "from-file-empty"),
+        (b"main\0/nothere\0", "from-file-missing"),
+    ] {
+        std::fs::write(&batch, records).expect("batch");
+        compare_into(&p, &["-U", "--union", &from_file, "DEST"], None, label);
+    }
     for (i, conflict) in [
         &["--union", "--union-add"][..],
         &["--union", "--union-identical", "-H"],

@@ -681,11 +681,7 @@ pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Resul
             )));
         };
         let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
-        let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-            objtype: ObjectType::DirTree,
-            checksum: tree,
-            reason: e.to_string(),
-        })?;
+        let view = crate::repo::parse_dirtree(&data, &tree)?;
         current = if let Some(f) = view.files.iter().find(|f| f.name == component) {
             TreeEntry::File(f.checksum)
         } else if let Some(d) = view.dirs.iter().find(|d| d.name == component) {

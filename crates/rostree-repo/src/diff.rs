@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 
 use cap_std::fs::Dir;
-use rostree_core::object::{DirMeta, DirTreeRef, FileHeader, Xattrs, content_checksum};
+use rostree_core::object::{DirMeta, FileHeader, Xattrs, content_checksum};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, IoContext, Result};
@@ -60,11 +60,7 @@ impl Differ<'_> {
         match side {
             Side::Tree(tree, _) => {
                 let data = self.repo.load_metadata(ObjectType::DirTree, tree)?;
-                let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-                    objtype: ObjectType::DirTree,
-                    checksum: *tree,
-                    reason: e.to_string(),
-                })?;
+                let view = crate::repo::parse_dirtree(&data, tree)?;
                 let mut out: Vec<(String, Entry)> = view
                     .files
                     .iter()

@@ -117,7 +117,7 @@ fn check_ref_commit(
     }
     if verify {
         let data = repo.load_metadata(ObjectType::Commit, commit)?;
-        let view = parse_commit(&data, commit)?;
+        let view = crate::repo::parse_commit(&data, commit)?;
         verify_bindings(&view.metadata(), collection_id, Some(name))
             .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
     }
@@ -191,14 +191,6 @@ fn check_back_refs(repo: &Repo, commit: &Checksum, view: &CommitRef<'_>) -> Resu
     Ok(())
 }
 
-fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
-    CommitRef::parse(data).map_err(|e| Error::Corrupt {
-        objtype: ObjectType::Commit,
-        checksum: *checksum,
-        reason: e.to_string(),
-    })
-}
-
 /// Checks the refs, then every object of every complete commit.
 /// Its phases are reported as [`Event::Phase`]: "Validating refs", "Validating refs in
 /// collections", "Enumerating commits".
@@ -230,7 +222,7 @@ pub fn fsck(
             return Err(Error::Cancelled);
         }
         let data = repo.load_metadata(ObjectType::Commit, &commit)?;
-        let view = parse_commit(&data, &commit)?;
+        let view = crate::repo::parse_commit(&data, &commit)?;
         if options.verify_back_refs {
             check_back_refs(repo, &commit, &view)?;
         }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rostree_core::object::{DirTree, DirTreeRef, validate_filename};
+use rostree_core::object::{DirTree, validate_filename};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
@@ -45,11 +45,7 @@ impl MutableTree {
     /// Opens a stored directory into an editable tree (one level).
     pub fn load(repo: &Repo, tree: &Checksum, meta: &Checksum) -> Result<Self> {
         let data = repo.load_metadata(ObjectType::DirTree, tree)?;
-        let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-            objtype: ObjectType::DirTree,
-            checksum: *tree,
-            reason: e.to_string(),
-        })?;
+        let view = crate::repo::parse_dirtree(&data, tree)?;
         let mut entries = BTreeMap::new();
         for f in &view.files {
             entries.insert(f.name.to_owned(), Node::File(f.checksum));

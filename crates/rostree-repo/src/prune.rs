@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rostree_core::object::{CommitRef, DirTreeRef};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, IoContext, Result};
@@ -179,7 +178,7 @@ impl<'a> Marker<'a> {
             let Some(data) = self.load_commit(&commit)? else {
                 break;
             };
-            let view = parse_commit(&data, &commit)?;
+            let view = crate::repo::parse_commit(&data, &commit)?;
             if view.timestamp() < limit {
                 break;
             }
@@ -205,7 +204,7 @@ impl<'a> Marker<'a> {
             let Some(data) = self.load_commit(&commit)? else {
                 return Ok(());
             };
-            let view = parse_commit(&data, &commit)?;
+            let view = crate::repo::parse_commit(&data, &commit)?;
             if first_visit && !self.commit_only {
                 self.mark_tree(view.root_tree(), view.root_meta())?;
             }
@@ -232,11 +231,7 @@ impl<'a> Marker<'a> {
                 Err(Error::MissingObject { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-                objtype: ObjectType::DirTree,
-                checksum: tree,
-                reason: e.to_string(),
-            })?;
+            let view = crate::repo::parse_dirtree(&data, &tree)?;
             for f in &view.files {
                 self.reachable.insert((f.checksum, ObjectType::File));
             }
@@ -280,14 +275,6 @@ impl<'a> Marker<'a> {
         }
         Ok(())
     }
-}
-
-fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
-    CommitRef::parse(data).map_err(|e| Error::Corrupt {
-        objtype: ObjectType::Commit,
-        checksum: *checksum,
-        reason: e.to_string(),
-    })
 }
 
 /// Writes the tombstone of a deleted commit: `{'commit': <b'HEX'>}`, named after it.

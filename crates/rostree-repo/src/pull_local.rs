@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use rostree_core::object::{CommitRef, DirTreeRef, content_checksum};
+use rostree_core::object::content_checksum;
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
@@ -90,11 +90,7 @@ fn copy(
             if let Some(meta) = source.load_commitmeta(&commit)? {
                 tx.write_metadata_as(ObjectType::CommitMeta, &commit, &meta)?;
             }
-            let view = CommitRef::parse(&data).map_err(|e| Error::Corrupt {
-                objtype: ObjectType::Commit,
-                checksum: commit,
-                reason: e.to_string(),
-            })?;
+            let view = crate::repo::parse_commit(&data, &commit)?;
             if !options.commit_metadata_only {
                 copy_tree(
                     source,
@@ -175,11 +171,7 @@ fn copy_tree(
         }
         let data = source.load_metadata(ObjectType::DirTree, &tree)?;
         tx.write_metadata_as(ObjectType::DirTree, &tree, &data)?;
-        let view = DirTreeRef::parse(&data).map_err(|e| Error::Corrupt {
-            objtype: ObjectType::DirTree,
-            checksum: tree,
-            reason: e.to_string(),
-        })?;
+        let view = crate::repo::parse_dirtree(&data, &tree)?;
         for f in &view.files {
             if seen.insert((f.checksum, ObjectType::File)) {
                 files.push(f.checksum);

@@ -22,7 +22,9 @@ use cap_std::fs::{Dir, DirBuilder, File, OpenOptions};
 use cap_std::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::keyfile::KeyFile;
-use rostree_core::object::{Commit, CommitRef, DirMeta, FileHeader, Xattrs, parse_archive_header};
+use rostree_core::object::{
+    Commit, CommitRef, DirMeta, DirTreeRef, FileHeader, Xattrs, parse_archive_header,
+};
 use rostree_core::{Checksum, ObjectType, refname};
 use rustix::fs::FlockOperation;
 
@@ -81,6 +83,24 @@ impl Payload {
             }
         }
     }
+}
+
+/// Parses a stored commit, naming it when it does not parse.
+pub(crate) fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
+    CommitRef::parse(data).map_err(|e| Error::Corrupt {
+        objtype: ObjectType::Commit,
+        checksum: *checksum,
+        reason: e.to_string(),
+    })
+}
+
+/// Parses a stored dirtree, naming it when it does not parse.
+pub(crate) fn parse_dirtree<'a>(data: &'a [u8], checksum: &Checksum) -> Result<DirTreeRef<'a>> {
+    DirTreeRef::parse(data).map_err(|e| Error::Corrupt {
+        objtype: ObjectType::DirTree,
+        checksum: *checksum,
+        reason: e.to_string(),
+    })
 }
 
 /// A local or remote ref, as `ostree refs` lists it.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::gvariant::Value;
-use rostree_core::object::{CommitRef, Metadata, Summary, SummaryRef};
+use rostree_core::object::{Metadata, Summary, SummaryRef};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, IoContext, Result};
@@ -17,11 +17,7 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
     let mut refs = Vec::new();
     for (name, commit) in repo.list_refs(&RefKind::Local)? {
         let data = repo.load_metadata(ObjectType::Commit, &commit)?;
-        let view = CommitRef::parse(&data).map_err(|e| Error::Corrupt {
-            objtype: ObjectType::Commit,
-            checksum: commit,
-            reason: e.to_string(),
-        })?;
+        let view = crate::repo::parse_commit(&data, &commit)?;
         let mut metadata = Metadata::new();
         if let Some(version) = view.metadata().get_str("version") {
             metadata.push("ostree.commit.version", Value::String(version.to_owned()));
