@@ -68,6 +68,18 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `timestamp` plus `years` calendar years (UTC; 29 February becomes 28 February), as GLib's
+/// `g_date_time_add_years`.
+pub fn add_years(timestamp: u64, years: i64) -> u64 {
+    let ts = i64::try_from(timestamp).unwrap_or(i64::MAX);
+    let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
+    let y = y + years;
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let d = if m == 2 && d == 29 && !leap { 28 } else { d };
+    let days = days_from_civil(y, m, d);
+    u64::try_from(days * 86_400 + ts.rem_euclid(86_400)).unwrap_or(0)
+}
+
 /// Formats seconds since the epoch as upstream does: `2020-01-01 00:00:00 +0000`.
 pub fn format_date(timestamp: u64) -> String {
     let ts = i64::try_from(timestamp).unwrap_or(i64::MAX);
@@ -282,6 +294,13 @@ mod tests {
             assert_eq!(parse_timestamp(text).expect(text), secs, "{text}");
         }
         assert_eq!(format_date(1_700_000_000), "2023-11-14 22:13:20 +0000");
+        // What upstream wrote as a cookie's expiry at 1795334334: 25 years on.
+        assert_eq!(add_years(1_795_334_334, 25), 2_584_252_734);
+        let leap_day = parse_timestamp("2024-02-29T12:00:00Z").expect("leap day");
+        assert_eq!(
+            format_date(add_years(leap_day, 1)),
+            "2025-02-28 12:00:00 +0000"
+        );
         assert_eq!(parse_leading_integer("1000"), Some(1000));
         assert_eq!(parse_leading_integer("1e3"), Some(1));
         assert_eq!(parse_leading_integer("-5"), Some(u64::MAX - 4));

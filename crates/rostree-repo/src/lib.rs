@@ -16,6 +16,7 @@ pub mod mtree;
 pub mod progress;
 pub mod prune;
 pub mod pull_local;
+pub mod remote;
 mod repo;
 pub mod summary;
 mod sys;

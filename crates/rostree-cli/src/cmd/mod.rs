@@ -19,6 +19,7 @@ mod ls;
 mod prune;
 mod pull_local;
 mod refs;
+mod remote;
 mod reset;
 mod rev_parse;
 mod show;
@@ -58,6 +59,9 @@ pub enum Command {
     PullLocal(pull_local::Args),
     /// List refs
     Refs(refs::Args),
+    /// Remote commands that may involve internet access
+    #[command(subcommand)]
+    Remote(remote::Command),
     /// Reset a REF to a previous COMMIT
     Reset(reset::Args),
     /// Output the target of a rev
@@ -85,6 +89,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Prune(a) => prune::run(a, global),
         Command::PullLocal(a) => pull_local::run(a, global),
         Command::Refs(a) => refs::run(a, global),
+        Command::Remote(c) => remote::run(c, global),
         Command::Reset(a) => reset::run(a, global),
         Command::RevParse(a) => rev_parse::run(a, global),
         Command::Show(a) => show::run(a, global),
@@ -94,5 +99,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  reset\n  rev-parse\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  show\n  summary"
 }

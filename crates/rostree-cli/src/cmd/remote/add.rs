@@ -1,0 +1,100 @@
+//! `ostree remote add`.
+
+use anyhow::{Result, bail};
+use rostree::repo::remote::{IfExists, RemoteAddOptions};
+
+use crate::GlobalOptions;
+
+/// Arguments of `remote add`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Set config option KEY=VALUE for remote
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Disable GPG verification
+    #[arg(long = "no-gpg-verify")]
+    no_gpg_verify: bool,
+    /// Disable signature verification
+    #[arg(long = "no-sign-verify")]
+    no_sign_verify: bool,
+    /// Verify signatures using KEYTYPE=inline:PUBKEY or KEYTYPE=file:/path/to/key
+    #[arg(long = "sign-verify", value_name = "KEYTYPE=[inline|file]:PUBKEY")]
+    sign_verify: Vec<String>,
+    /// Do nothing if the provided remote exists
+    #[arg(long = "if-not-exists")]
+    if_not_exists: bool,
+    /// Replace the provided remote if it exists
+    #[arg(long)]
+    force: bool,
+    /// Import GPG key from FILE
+    #[arg(long = "gpg-import", value_name = "FILE")]
+    gpg_import: Option<String>,
+    /// This remote has content not fetched via libostree
+    #[arg(long = "custom-backend", value_name = "NAME")]
+    custom_backend: Option<String>,
+    /// Use URL when fetching content
+    #[arg(long, value_name = "URL")]
+    contenturl: Option<String>,
+    /// Globally unique ID for this repository as a collection of refs
+    #[arg(long = "collection-id", value_name = "COLLECTION-ID")]
+    collection_id: Option<String>,
+    /// The remote's name
+    name: Option<String>,
+    /// Its URL ([metalink=|mirrorlist=]URL)
+    url: Option<String>,
+    /// Branches to pull by default
+    branches: Vec<String>,
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let (Some(name), Some(url)) = (&args.name, &args.url) else {
+        bail!("NAME and URL must be specified");
+    };
+    if args.gpg_import.is_some() || !args.sign_verify.is_empty() {
+        bail!("--gpg-import and --sign-verify come with signature support (issue #5)");
+    }
+    if args.if_not_exists && args.force {
+        bail!("Can only specify one of --if-not-exists and --force");
+    }
+    if let Some(id) = &args.collection_id {
+        rostree::core::refname::validate_collection_id(id)?;
+    }
+    // Upstream's key order: url, branches, contenturl, custom-backend, --set, the
+    // verification switches, collection-id.
+    let mut settings = Vec::new();
+    if let Some(url) = &args.contenturl {
+        settings.push(("contenturl".to_owned(), url.clone()));
+    }
+    if let Some(backend) = &args.custom_backend {
+        settings.push(("custom-backend".to_owned(), backend.clone()));
+    }
+    for kv in &args.set {
+        let Some((key, value)) = kv.split_once('=') else {
+            bail!("Missing '=' in KEY=VALUE pair '{kv}'");
+        };
+        settings.push((key.to_owned(), value.to_owned()));
+    }
+    if args.no_gpg_verify || args.no_sign_verify {
+        settings.push(("gpg-verify".to_owned(), "false".to_owned()));
+    }
+    if args.no_sign_verify {
+        settings.push(("sign-verify".to_owned(), "false".to_owned()));
+    }
+    if let Some(id) = &args.collection_id {
+        settings.push(("collection-id".to_owned(), id.clone()));
+    }
+    let options = RemoteAddOptions {
+        branches: args.branches.clone(),
+        settings,
+        if_exists: if args.force {
+            IfExists::Replace
+        } else if args.if_not_exists {
+            IfExists::Keep
+        } else {
+            IfExists::Fail
+        },
+    };
+    let mut repo = global.open_repo()?;
+    repo.add_remote(name, url, &options)?;
+    Ok(0)
+}

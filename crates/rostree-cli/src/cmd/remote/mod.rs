@@ -1,0 +1,89 @@
+//! `ostree remote`: manage the remotes a repository pulls from.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::{GlobalOptions, util};
+
+mod add;
+mod cookies;
+
+/// The `remote` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add a remote repository
+    Add(add::Args),
+    /// Delete a remote repository
+    Delete(DeleteArgs),
+    /// Show remote repository URL
+    ShowUrl(NameArgs),
+    /// List remote repository names
+    List(ListArgs),
+    /// Add a cookie to remote
+    AddCookie(cookies::AddArgs),
+    /// Remove one cookie from remote
+    DeleteCookie(cookies::DeleteArgs),
+    /// Show remote repository cookies
+    ListCookies(NameArgs),
+}
+
+/// Arguments of `remote delete`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// Do nothing if the provided remote does not exist
+    #[arg(long = "if-exists")]
+    if_exists: bool,
+    /// The remote
+    name: String,
+}
+
+/// A command that takes just the remote's name.
+#[derive(Debug, clap::Args)]
+pub struct NameArgs {
+    /// The remote
+    name: String,
+}
+
+/// Arguments of `remote list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Show remote URLs in list
+    #[arg(short = 'u', long = "show-urls")]
+    show_urls: bool,
+}
+
+pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
+    match command {
+        Command::Add(args) => add::run(args, global),
+        Command::Delete(args) => {
+            let mut repo = global.open_repo()?;
+            repo.delete_remote(&args.name, args.if_exists)?;
+            Ok(0)
+        }
+        Command::ShowUrl(args) => {
+            let repo = global.open_repo()?;
+            let url = repo.remote(&args.name)?.url()?;
+            util::write_stdout(format!("{url}\n").as_bytes())?;
+            Ok(0)
+        }
+        Command::List(args) => {
+            let repo = global.open_repo()?;
+            let names = repo.remote_names();
+            let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+            // Line by line, as upstream: a remote without a URL fails after those before it.
+            for name in &names {
+                let line = if args.show_urls {
+                    let url = repo.remote(name)?.url()?;
+                    format!("{name:<width$}  {url}\n")
+                } else {
+                    format!("{name}\n")
+                };
+                util::write_stdout(line.as_bytes())?;
+            }
+            Ok(0)
+        }
+        Command::AddCookie(args) => cookies::add(args, global),
+        Command::DeleteCookie(args) => cookies::delete(args, global),
+        Command::ListCookies(args) => cookies::list(&args.name, global),
+    }
+}

@@ -1,0 +1,309 @@
+//! Remotes: where a repository pulls from, kept as `[remote "NAME"]` groups of its config.
+//!
+//! ```text
+//! config                   [remote "origin"]
+//!                          url=https://example.com/repo      (or metalink=…, mirrorlist=…)
+//!                          branches=stable;testing;
+//!                          gpg-verify=false
+//! <remote>.cookies.txt     the remote's cookie jar (Netscape format, tab-separated)
+//! ```
+//!
+//! Upstream also reads `remotes.d/*.conf` under the sysroot's `/etc/ostree` for the system
+//! repository; that comes with the sysroot.
+
+use rostree_core::keyfile::KeyFile;
+use rostree_core::refname;
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::Repo;
+
+/// The config group holding a remote.
+fn group_name(name: &str) -> String {
+    format!("remote \"{name}\"")
+}
+
+/// One remote's settings.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    name: String,
+    /// The repo config, of which only this remote's group is read.
+    config: KeyFile,
+}
+
+impl Remote {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A setting as a string, if present.
+    pub fn option(&self, key: &str) -> Result<Option<String>> {
+        self.config
+            .get_string(&group_name(&self.name), key)
+            .map_err(|e| self.bad(key, e))
+    }
+
+    /// A boolean setting, or `default` when absent.
+    pub fn option_bool(&self, key: &str, default: bool) -> Result<bool> {
+        Ok(self
+            .config
+            .get_bool(&group_name(&self.name), key)
+            .map_err(|e| self.bad(key, e))?
+            .unwrap_or(default))
+    }
+
+    /// A list setting (`a;b;`), empty when absent.
+    pub fn option_list(&self, key: &str) -> Result<Vec<String>> {
+        Ok(self
+            .config
+            .get_string_list(&group_name(&self.name), key)
+            .map_err(|e| self.bad(key, e))?
+            .unwrap_or_default())
+    }
+
+    /// Where it is (`url`; a metalink-only remote has none, as upstream reports).
+    pub fn url(&self) -> Result<String> {
+        self.option("url")?
+            .ok_or_else(|| Error::Config(format!("No \"url\" option in remote \"{}\"", self.name)))
+    }
+
+    fn bad(&self, key: &str, e: impl std::fmt::Display) -> Error {
+        Error::Config(format!("Remote \"{}\": {key}: {e}", self.name))
+    }
+}
+
+/// How [`Repo::add_remote`] treats a remote that exists already.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IfExists {
+    /// Fail (the default).
+    #[default]
+    Fail,
+    /// Leave it as it is (`--if-not-exists`).
+    Keep,
+    /// Replace it (`--force`).
+    Replace,
+}
+
+/// What [`Repo::add_remote`] writes besides the URL, in upstream's key order.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteAddOptions {
+    /// Branches to pull by default (`branches=`).
+    pub branches: Vec<String>,
+    /// `--set=KEY=VALUE` settings, in order.
+    pub settings: Vec<(String, String)>,
+    /// What to do when the remote exists.
+    pub if_exists: IfExists,
+}
+
+impl Repo {
+    /// The remotes' names, sorted.
+    pub fn remote_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .config()
+            .groups()
+            .into_iter()
+            .filter_map(|g| {
+                g.strip_prefix("remote \"")
+                    .and_then(|rest| rest.strip_suffix('"'))
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// A remote by name.
+    pub fn remote(&self, name: &str) -> Result<Remote> {
+        if !self.config().has_group(&group_name(name)) {
+            return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
+        }
+        Ok(Remote {
+            name: name.to_owned(),
+            config: self.config().clone(),
+        })
+    }
+
+    /// Adds a remote; returns whether anything was written. A URL starting `metalink=` is
+    /// stored as `metalink`, as upstream does; `mirrorlist=` stays part of the `url`.
+    pub fn add_remote(
+        &mut self,
+        name: &str,
+        url: &str,
+        options: &RemoteAddOptions,
+    ) -> Result<bool> {
+        refname::validate_remote(name)?;
+        let group = group_name(name);
+        let mut config = self.config().clone();
+        if config.has_group(&group) {
+            match options.if_exists {
+                IfExists::Fail => {
+                    return Err(Error::InvalidInput(format!(
+                        "Remote configuration for \"{name}\" already exists: (in config)"
+                    )));
+                }
+                IfExists::Keep => return Ok(false),
+                IfExists::Replace => {
+                    config.remove_group(&group);
+                }
+            }
+        }
+        let set = |config: &mut KeyFile, key: &str, value: &str| {
+            config
+                .set_string(&group, key, value)
+                .map_err(|e| Error::InvalidInput(format!("Remote \"{name}\": {key}: {e}")))
+        };
+        match url.strip_prefix("metalink=") {
+            Some(metalink) => set(&mut config, "metalink", metalink)?,
+            None => set(&mut config, "url", url)?,
+        }
+        if !options.branches.is_empty() {
+            config
+                .set_string_list(&group, "branches", &options.branches)
+                .map_err(|e| Error::InvalidInput(format!("Remote \"{name}\": branches: {e}")))?;
+        }
+        for (key, value) in &options.settings {
+            set(&mut config, key, value)?;
+        }
+        self.write_config(config)?;
+        Ok(true)
+    }
+
+    /// Deletes a remote and its cookie jar; `Ok(false)` when it did not exist and
+    /// `if_exists` allows that.
+    pub fn delete_remote(&mut self, name: &str, if_exists: bool) -> Result<bool> {
+        refname::validate_remote(name)?;
+        let mut config = self.config().clone();
+        if !config.remove_group(&group_name(name)) {
+            if if_exists {
+                return Ok(false);
+            }
+            return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
+        }
+        self.write_config(config)?;
+        let jar = cookie_jar_name(name);
+        match self.dir().remove_file(&jar) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).ctx("deleting", self.path().join(&jar)),
+        }
+        Ok(true)
+    }
+}
+
+/// The file holding a remote's cookies.
+pub fn cookie_jar_name(remote: &str) -> String {
+    format!("{remote}.cookies.txt")
+}
+
+/// One cookie of a jar, in the Netscape format's fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cookie {
+    /// The domain it is sent to.
+    pub domain: String,
+    /// Whether subdomains get it too.
+    pub include_subdomains: bool,
+    /// The path prefix it is sent for.
+    pub path: String,
+    /// Whether only HTTPS gets it.
+    pub secure: bool,
+    /// Expiry, Unix time.
+    pub expires: u64,
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+impl Cookie {
+    /// One line of the jar (without the newline).
+    pub fn to_line(&self) -> String {
+        let flag = |b: bool| if b { "TRUE" } else { "FALSE" };
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.domain,
+            flag(self.include_subdomains),
+            self.path,
+            flag(self.secure),
+            self.expires,
+            self.name,
+            self.value
+        )
+    }
+
+    /// Parses a jar line; `None` for comments, blank and malformed lines (curl skips them too).
+    pub fn parse_line(line: &str) -> Option<Cookie> {
+        // curl marks HttpOnly cookies with a prefix on the domain; they are cookies all the same.
+        let line = line.strip_prefix("#HttpOnly_").unwrap_or(line);
+        if line.starts_with('#') || line.trim().is_empty() {
+            return None;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        let [domain, sub, path, secure, expires, name, value] = f.as_slice() else {
+            return None;
+        };
+        Some(Cookie {
+            domain: (*domain).to_owned(),
+            include_subdomains: *sub == "TRUE",
+            path: (*path).to_owned(),
+            secure: *secure == "TRUE",
+            expires: expires.parse().ok()?,
+            name: (*name).to_owned(),
+            value: (*value).to_owned(),
+        })
+    }
+}
+
+impl Repo {
+    /// The cookies of a remote's jar (none when it has no jar).
+    pub fn remote_cookies(&self, remote: &str) -> Result<Vec<Cookie>> {
+        let jar = cookie_jar_name(remote);
+        match self.dir().read_to_string(&jar) {
+            Ok(text) => Ok(text.lines().filter_map(Cookie::parse_line).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).ctx("reading", self.path().join(&jar)),
+        }
+    }
+
+    /// Replaces a remote's jar with `cookies`.
+    pub fn write_remote_cookies(&self, remote: &str, cookies: &[Cookie]) -> Result<()> {
+        let jar = cookie_jar_name(remote);
+        let mut text = String::new();
+        for c in cookies {
+            text.push_str(&c.to_line());
+            text.push('\n');
+        }
+        crate::repo::write_atomic(
+            self.dir(),
+            jar.as_ref(),
+            text.as_bytes(),
+            0o600,
+            self.fsync_enabled(),
+        )
+        .ctx("writing", self.path().join(&jar))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_lines_round_trip() {
+        let line = "example.com\tFALSE\t/\tFALSE\t2584252734\tmycookie\tvalue1";
+        let c = Cookie::parse_line(line).expect("parses");
+        assert_eq!(c.name, "mycookie");
+        assert_eq!(c.expires, 2_584_252_734);
+        assert_eq!(c.to_line(), line);
+        let http_only = Cookie::parse_line(&format!("#HttpOnly_{line}")).expect("parses");
+        assert_eq!(http_only, c);
+        for skipped in [
+            "# Netscape HTTP Cookie File",
+            "",
+            "a\tb",
+            "a\tFALSE\t/\tFALSE\tx\tn\tv",
+        ] {
+            assert_eq!(Cookie::parse_line(skipped), None, "{skipped:?}");
+        }
+    }
+}
