@@ -12,6 +12,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # An XFS image (made by the test, as root) proves checkout's reflinked copies.
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+# The pull tests serve repositories with nginx as well as with rostree's own server.
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

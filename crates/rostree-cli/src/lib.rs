@@ -88,7 +88,7 @@ pub(crate) struct GlobalOptions {
 
 impl GlobalOptions {
     /// The repository path from `--repo`, `$OSTREE_REPO` or the system default.
-    fn repo_path(&self) -> Result<PathBuf> {
+    pub(crate) fn repo_path(&self) -> Result<PathBuf> {
         if let Some(p) = &self.repo_path {
             return Ok(p.clone());
         }

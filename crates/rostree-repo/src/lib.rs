@@ -25,7 +25,7 @@ mod writeback;
 
 pub use error::{Error, Result};
 pub use mode::RepoMode;
-pub use repo::{InitOptions, ListedRef, Payload, RefKind, Repo, RepoLock};
+pub use repo::{InitOptions, ListedRef, Payload, RefKind, Repo, RepoLock, decode_filez};
 pub use transaction::{Transaction, TransactionStats};
 
 /// Every xattr of the file at `path`, not following a final symlink, sorted by name.

@@ -85,6 +85,19 @@ impl Payload {
     }
 }
 
+/// Decodes a `.filez` object (as archive repos store content, and as HTTP remotes serve it):
+/// its header and its whole payload. The size a header claims is bounded by what DEFLATE can
+/// expand to, so a hostile header cannot make this allocate without limit.
+pub fn decode_filez(data: &[u8]) -> std::result::Result<(FileHeader, Vec<u8>), String> {
+    let (archive, compressed) = parse_archive_header(data).map_err(|e| e.to_string())?;
+    if archive.header.is_symlink() {
+        return Ok((archive.header, Vec::new()));
+    }
+    let payload = crate::deflate::inflate_exact(compressed, archive.size)
+        .map_err(|e| format!("decompressing: {e}"))?;
+    Ok((archive.header, payload))
+}
+
 /// Parses a stored commit, naming it when it does not parse.
 pub(crate) fn parse_commit<'a>(data: &'a [u8], checksum: &Checksum) -> Result<CommitRef<'a>> {
     CommitRef::parse(data).map_err(|e| Error::Corrupt {

@@ -7,6 +7,7 @@
 //! - [`tree`]: describing a file tree as a table of entries and creating it on
 //!   disk ([`tree::rich_tree`] makes every kind of entry OSTree can commit).
 //! - [`compare`]: comparing two repositories' `objects/` directories.
+//! - [`http`]: nginx and `rostree serve` on 127.0.0.1 for pull tests.
 //! - [`repo`]: a [`repo::Pair`] of repositories (one written by each tool),
 //!   repository snapshots, and object-corruption helpers.
 //!
@@ -15,6 +16,7 @@
 
 pub mod cmd;
 pub mod compare;
+pub mod http;
 pub mod repo;
 pub mod tree;
 

@@ -4,6 +4,7 @@
 //! repository as [`repo`], with the most used types at the top level.
 
 pub use rostree_core as core;
+pub use rostree_pull as pull;
 pub use rostree_repo as repo;
 
 pub use rostree_core::{Checksum, ObjectType};

@@ -17,11 +17,13 @@ mod init;
 mod log;
 mod ls;
 mod prune;
+mod pull;
 mod pull_local;
 mod refs;
 mod remote;
 mod reset;
 mod rev_parse;
+mod serve;
 mod show;
 mod summary;
 mod tree;
@@ -55,6 +57,8 @@ pub enum Command {
     Ls(ls::Args),
     /// Search for unreachable objects
     Prune(prune::Args),
+    /// Download data from remote repository
+    Pull(pull::Args),
     /// Copy data from SRC_REPO
     PullLocal(pull_local::Args),
     /// List refs
@@ -66,6 +70,8 @@ pub enum Command {
     Reset(reset::Args),
     /// Output the target of a rev
     RevParse(rev_parse::Args),
+    /// Serve the repository over HTTP (rostree's own)
+    Serve(serve::Args),
     /// Output a metadata object
     Show(show::Args),
     /// Manage summary metadata
@@ -87,11 +93,13 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
         Command::Prune(a) => prune::run(a, global),
+        Command::Pull(a) => pull::run(a, global),
         Command::PullLocal(a) => pull_local::run(a, global),
         Command::Refs(a) => refs::run(a, global),
         Command::Remote(c) => remote::run(c, global),
         Command::Reset(a) => reset::run(a, global),
         Command::RevParse(a) => rev_parse::run(a, global),
+        Command::Serve(a) => serve::run(a, global),
         Command::Show(a) => show::run(a, global),
         Command::Summary(a) => summary::run(a, global),
     }
@@ -99,5 +107,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  summary"
 }

@@ -1,0 +1,111 @@
+//! `ostree pull`: download commits from a remote.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use rostree::pull::fetch::FetchOptions;
+use rostree::pull::pull::{PullOptions, RemoteSpec, pull};
+use rostree::repo::progress::NoProgress;
+
+use crate::{GlobalOptions, util};
+
+/// Arguments of `pull`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Fetch only the commit metadata
+    #[arg(long = "commit-metadata-only")]
+    commit_metadata_only: bool,
+    /// Do not invoke fsync()
+    #[arg(long = "disable-fsync")]
+    disable_fsync: bool,
+    /// Write refs suitable for a mirror and fetches all refs if none provided
+    #[arg(long)]
+    mirror: bool,
+    /// Traverse DEPTH parents (-1=infinite) (default: 0)
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    depth: i64,
+    /// Pull objects from this URL instead of the one from the remote config
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Add NAME=VALUE as HTTP header to all requests
+    #[arg(long = "http-header", value_name = "NAME=VALUE")]
+    http_header: Vec<String>,
+    /// Specifies how many times each download should be retried upon error (default: 5)
+    #[arg(long = "network-retries", value_name = "N", default_value_t = 5)]
+    network_retries: u32,
+    /// Do not verify commit bindings
+    #[arg(long = "disable-verify-bindings")]
+    disable_verify_bindings: bool,
+    /// Objects fetched or being stored at once (rostree's own; default 64)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    concurrency: usize,
+    /// The remote, or REMOTE:BRANCH
+    remote: String,
+    /// Branches or commits to pull (default: the remote's configured branches)
+    refs: Vec<String>,
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let mut repo = global.open_repo()?;
+    if args.disable_fsync {
+        repo.disable_fsync();
+    }
+    let (name, mut refs) = match args.remote.split_once(':') {
+        Some((remote, branch)) if args.refs.is_empty() => {
+            (remote.to_owned(), vec![branch.to_owned()])
+        }
+        _ => (args.remote.clone(), args.refs.clone()),
+    };
+    let remote = repo.remote(&name)?;
+    if remote.option_bool("gpg-verify", true)? {
+        bail!(
+            "Remote \"{name}\" has gpg-verify enabled, and rostree cannot check GPG signatures \
+             yet (issue #5); set gpg-verify=false in its config to pull unsigned content"
+        );
+    }
+    if refs.is_empty() && !args.mirror {
+        refs = remote.option_list("branches")?;
+        if refs.is_empty() {
+            bail!("No configured branches for remote {name}");
+        }
+    }
+    let url = match &args.url {
+        Some(url) => url.clone(),
+        None => remote.url()?,
+    };
+    let mut headers = Vec::new();
+    for h in &args.http_header {
+        let Some((k, v)) = h.split_once('=') else {
+            bail!("Missing '=' in --http-header {h}");
+        };
+        headers.push((k.to_owned(), v.to_owned()));
+    }
+    let options = PullOptions {
+        depth: u64::try_from(args.depth).ok(),
+        mirror: args.mirror,
+        commit_metadata_only: args.commit_metadata_only,
+        verify_bindings: !args.disable_verify_bindings,
+        concurrency: args.concurrency,
+        fetch: FetchOptions {
+            retries: args.network_retries,
+            headers,
+            http2: remote.option_bool("http2", true)?,
+            ..FetchOptions::default()
+        },
+    };
+    let spec = RemoteSpec { name, url };
+    let interrupt = crate::progress::interrupt_flag();
+    let start = Instant::now();
+    let outcome = pull(&repo, &spec, &refs, &NoProgress, &interrupt, &options)?;
+    util::write_stdout(
+        format!(
+            "{} metadata, {} content objects fetched; {} transferred in {} seconds\n",
+            outcome.metadata_fetched,
+            outcome.content_fetched,
+            util::format_size(outcome.bytes_fetched),
+            start.elapsed().as_secs()
+        )
+        .as_bytes(),
+    )?;
+    Ok(0)
+}

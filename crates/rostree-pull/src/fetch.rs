@@ -1,0 +1,241 @@
+//! Fetching files of a remote repository by their relative path, over HTTP(S) or from a
+//! local directory (`file://`).
+//!
+//! Over HTTP, `http://` URLs first try HTTP/2 without TLS (h2c, prior knowledge), which
+//! multiplexes every request over one connection; a server that does not speak it (nginx
+//! by default) gets HTTP/1.1 over a pool of connections instead. `https://` negotiates
+//! HTTP/2 with ALPN. Connection errors, timeouts and 5xx answers are retried with back-off;
+//! a read that makes no progress for `stall_timeout` fails.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+/// How [`Fetcher`] behaves.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Attempts after the first for a request that failed in a way that may pass.
+    pub retries: u32,
+    /// How long a response may make no progress before it fails.
+    pub stall_timeout: Duration,
+    /// Extra request headers (`--http-header`).
+    pub headers: Vec<(String, String)>,
+    /// Try HTTP/2 (`http2=false` in the remote config turns it off).
+    pub http2: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            retries: 5,
+            stall_timeout: Duration::from_secs(30),
+            headers: Vec::new(),
+            http2: true,
+        }
+    }
+}
+
+/// The protocol chosen for a plain-HTTP server, once known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    H2c,
+    Http1,
+}
+
+enum Kind {
+    Http {
+        /// Ends with `/`.
+        base: String,
+        h2c: Option<reqwest::Client>,
+        http1: reqwest::Client,
+        protocol: OnceLock<Protocol>,
+    },
+    File {
+        root: PathBuf,
+    },
+}
+
+/// Reads files of one remote repository.
+pub struct Fetcher {
+    kind: Kind,
+    options: FetchOptions,
+}
+
+impl Fetcher {
+    /// A fetcher for the repository at `url` (`http://`, `https://` or `file://`).
+    pub fn new(url: &str, options: FetchOptions) -> Result<Fetcher> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(invalid("a file:// URL needs an absolute path"));
+            }
+            return Ok(Fetcher {
+                kind: Kind::File {
+                    root: PathBuf::from(path),
+                },
+                options,
+            });
+        }
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return Err(invalid("only http://, https:// and file:// are supported"));
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &options.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| invalid(&format!("header {name}: {e}")))?;
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|e| invalid(&format!("header value {value:?}: {e}")))?;
+            headers.insert(name, value);
+        }
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("rostree/", env!("CARGO_PKG_VERSION")))
+                .default_headers(headers.clone())
+                .connect_timeout(Duration::from_secs(30))
+                .read_timeout(options.stall_timeout)
+                .pool_max_idle_per_host(256)
+        };
+        let build = |b: reqwest::ClientBuilder| b.build().map_err(|e| invalid(&e.to_string()));
+        let http1 = if options.http2 && https {
+            build(builder())?
+        } else {
+            build(builder().http1_only())?
+        };
+        let h2c = if options.http2 && !https {
+            Some(build(builder().http2_prior_knowledge())?)
+        } else {
+            None
+        };
+        let mut base = url.to_owned();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        Ok(Fetcher {
+            kind: Kind::Http {
+                base,
+                h2c,
+                http1,
+                protocol: OnceLock::new(),
+            },
+            options,
+        })
+    }
+
+    /// The file at `rel` (relative to the repository), or `None` if the remote has none.
+    pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
+        match &self.kind {
+            Kind::File { root } => {
+                let path = root.join(rel);
+                match tokio::task::spawn_blocking(move || std::fs::read(&path).map(|d| (d, path)))
+                    .await
+                {
+                    Ok(Ok((data, _))) => Ok(Some(Bytes::from(data))),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Ok(Err(e)) => Err(Error::Io {
+                        path: root.join(rel).display().to_string(),
+                        source: e,
+                    }),
+                    Err(e) => Err(Error::Io {
+                        path: root.join(rel).display().to_string(),
+                        source: std::io::Error::other(e.to_string()),
+                    }),
+                }
+            }
+            Kind::Http {
+                base,
+                h2c,
+                http1,
+                protocol,
+            } => {
+                let url = format!("{base}{rel}");
+                let client = match (h2c, protocol.get()) {
+                    (Some(h2c), None) => {
+                        // The first request decides whether the server speaks h2c.
+                        match self.get_once(h2c, &url).await {
+                            Ok(found) => {
+                                let _ = protocol.set(Protocol::H2c);
+                                return Ok(found);
+                            }
+                            Err(_) => {
+                                let _ = protocol.set(Protocol::Http1);
+                                http1
+                            }
+                        }
+                    }
+                    (Some(h2c), Some(Protocol::H2c)) => h2c,
+                    _ => http1,
+                };
+                self.get_retrying(client, &url).await
+            }
+        }
+    }
+
+    async fn get_retrying(&self, client: &reqwest::Client, url: &str) -> Result<Option<Bytes>> {
+        let mut attempt = 0;
+        loop {
+            match self.get_once(client, url).await {
+                Err(e) if attempt < self.options.retries && retryable(&e) => {
+                    attempt += 1;
+                    // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
+                    let wait =
+                        Duration::from_millis(100 << attempt.min(6)).min(Duration::from_secs(5));
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_once(&self, client: &reqwest::Client, url: &str) -> Result<Option<Bytes>> {
+        let transport = |e: reqwest::Error| Error::Transport {
+            url: url.to_owned(),
+            reason: describe(&e),
+        };
+        let response = client.get(url).send().await.map_err(transport)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
+            // Upstream treats 403 as "not there" too: some servers answer it for a missing file.
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(Error::Status {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(transport)?;
+        Ok(Some(body))
+    }
+}
+
+/// Whether an error may pass on a second try: connection trouble and server errors.
+fn retryable(e: &Error) -> bool {
+    match e {
+        Error::Transport { .. } => true,
+        Error::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+        _ => false,
+    }
+}
+
+/// The error and its causes on one line.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_timeout() {
+        text.push_str(" (no progress within the timeout)");
+    }
+    text
+}

@@ -1,0 +1,12 @@
+//! Replication over HTTP: pulling commits from remote repositories (`http://`, `https://`,
+//! `file://`) into a local one, and serving a repository directory over HTTP.
+//!
+//! This is the only crate of rostree with an async runtime and an HTTP client; its entry
+//! points ([`pull::pull`], [`serve::serve`]) are blocking and run their own runtime.
+
+mod error;
+pub mod fetch;
+pub mod pull;
+pub mod serve;
+
+pub use error::{Error, Result};

@@ -1,0 +1,565 @@
+//! Pulling commits from a remote repository into a local one.
+//!
+//! ```text
+//! remote (archive layout)              local
+//! summary             refs and their commits (or refs/heads/<ref> without one)
+//! objects/XX/….commitmeta, .commit  →  fetched first, one commit after another (depth)
+//! objects/XX/….dirtree, .dirmeta    →  state/<commit>.commitpartial while the tree is
+//! objects/XX/….filez                   incomplete; removed once the transaction is in
+//!                                      refs/remotes/<remote>/<ref> (refs/heads with mirror)
+//! ```
+//!
+//! Requests run concurrently on a small async runtime; every object is checked (re-hashed,
+//! parsed, its names validated) and stored by a pool of threads while more are in flight.
+//! Nothing is fetched twice and nothing already in the repository is fetched at all. The
+//! number of objects fetched or being stored at once is bounded, which bounds memory.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use bytes::Bytes;
+use rostree_core::object::{
+    CommitRef, DirMeta, DirTreeRef, Metadata, Summary, content_checksum, verify_bindings,
+};
+use rostree_core::{Checksum, ObjectType};
+use rostree_repo::progress::{Event, Progress};
+use rostree_repo::transaction::{Source, Transaction};
+use rostree_repo::{RefKind, Repo};
+
+use crate::error::{Error, Result};
+use crate::fetch::{FetchOptions, Fetcher};
+
+/// Where to pull from.
+#[derive(Clone, Debug)]
+pub struct RemoteSpec {
+    /// The remote's name: refs land under `refs/remotes/<name>/`.
+    pub name: String,
+    /// Its URL (`http://`, `https://`, `file://`).
+    pub url: String,
+}
+
+/// Options of [`pull`].
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    /// Parents to fetch below each commit (`--depth`); `None` for all history.
+    pub depth: Option<u64>,
+    /// Write refs as local branches, and with no refs given take all of them (`--mirror`).
+    pub mirror: bool,
+    /// Fetch commit objects only (`--commit-metadata-only`).
+    pub commit_metadata_only: bool,
+    /// Check that each ref's commit names the ref in its bindings (on unless
+    /// `--disable-verify-bindings`).
+    pub verify_bindings: bool,
+    /// Objects fetched or being stored at once.
+    pub concurrency: usize,
+    /// How requests are made.
+    pub fetch: FetchOptions,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            depth: Some(0),
+            mirror: false,
+            commit_metadata_only: false,
+            verify_bindings: true,
+            concurrency: 64,
+            fetch: FetchOptions::default(),
+        }
+    }
+}
+
+/// What [`pull`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullOutcome {
+    /// Metadata objects fetched.
+    pub metadata_fetched: u64,
+    /// Content objects fetched.
+    pub content_fetched: u64,
+    /// Bytes received for objects.
+    pub bytes_fetched: u64,
+    /// The refs set, with their commits.
+    pub refs: Vec<(String, Checksum)>,
+}
+
+/// An object to fetch after the commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Item {
+    DirTree(Checksum),
+    DirMeta(Checksum),
+    File(Checksum),
+}
+
+impl Item {
+    fn name(self) -> (ObjectType, Checksum) {
+        match self {
+            Item::DirTree(c) => (ObjectType::DirTree, c),
+            Item::DirMeta(c) => (ObjectType::DirMeta, c),
+            Item::File(c) => (ObjectType::File, c),
+        }
+    }
+}
+
+/// Where the remote keeps an object (archive layout: content as `.filez`).
+fn object_path(objtype: ObjectType, checksum: &Checksum) -> String {
+    format!("objects/{}", checksum.relative_path(objtype, true))
+}
+
+fn corrupt(objtype: ObjectType, checksum: Checksum, reason: impl Into<String>) -> Error {
+    Error::Corrupt {
+        objtype,
+        checksum,
+        reason: reason.into(),
+    }
+}
+
+/// Checks that metadata bytes hash to their name.
+fn check_hash(objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<()> {
+    let actual = Checksum::digest(data);
+    if actual != *checksum {
+        return Err(corrupt(
+            objtype,
+            *checksum,
+            format!("its content hashes to {actual}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Pulls `refs` (ref names, or commit checksums that set no ref) from `remote` into `repo`.
+/// With no refs and `mirror`, every ref of the remote's summary is pulled.
+pub fn pull(
+    repo: &Repo,
+    remote: &RemoteSpec,
+    refs: &[String],
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+    options: &PullOptions,
+) -> Result<PullOutcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: "starting the pull runtime".into(),
+            source: e,
+        })?;
+    let fetcher = Arc::new(Fetcher::new(&remote.url, options.fetch.clone())?);
+    progress.event(Event::Phase("Resolving refs"));
+    let targets = runtime.block_on(resolve_refs(&fetcher, remote, refs, options))?;
+    let tx = Transaction::begin(repo)?;
+    let stats = Stats::default();
+    progress.event(Event::Phase("Fetching commits"));
+    let mut roots = Vec::new();
+    let mut partial = Vec::new();
+    for (name, head) in &targets {
+        let found = runtime.block_on(fetch_history(
+            &fetcher,
+            &tx,
+            name.as_deref(),
+            *head,
+            options,
+            &stats,
+            interrupt,
+        ))?;
+        for (commit, tree, meta) in found {
+            partial.push(commit);
+            if !options.commit_metadata_only {
+                roots.push(Item::DirMeta(meta));
+                roots.push(Item::DirTree(tree));
+            }
+        }
+    }
+    // Marked before anything of their trees is stored, so that an interrupted pull leaves
+    // commits that fsck and the next pull know to be incomplete.
+    for commit in &partial {
+        set_partial(repo, commit, true)?;
+    }
+    progress.event(Event::Phase("Fetching objects"));
+    fetch_objects(&runtime, &fetcher, &tx, roots, options, &stats, interrupt)?;
+    let kind = if options.mirror {
+        RefKind::Local
+    } else {
+        RefKind::Remote(remote.name.clone())
+    };
+    let updates: Vec<_> = targets
+        .iter()
+        .filter_map(|(name, c)| name.as_ref().map(|n| (kind.clone(), n.clone(), *c)))
+        .collect();
+    tx.commit_with_refs(&updates)?;
+    // Commits fetched without their trees stay partial, as upstream leaves them.
+    if !options.commit_metadata_only {
+        for commit in &partial {
+            set_partial(repo, commit, false)?;
+        }
+    }
+    Ok(PullOutcome {
+        metadata_fetched: stats.metadata.load(Ordering::Relaxed),
+        content_fetched: stats.content.load(Ordering::Relaxed),
+        bytes_fetched: stats.bytes.load(Ordering::Relaxed),
+        refs: targets
+            .into_iter()
+            .filter_map(|(n, c)| n.map(|n| (n, c)))
+            .collect(),
+    })
+}
+
+#[derive(Default)]
+struct Stats {
+    metadata: AtomicU64,
+    content: AtomicU64,
+    bytes: AtomicU64,
+}
+
+fn set_partial(repo: &Repo, commit: &Checksum, partial: bool) -> Result<()> {
+    let path = format!("state/{commit}.commitpartial");
+    let io = |e: std::io::Error| Error::Io {
+        path: repo.path().join(&path).display().to_string(),
+        source: e,
+    };
+    if partial {
+        repo.dir().write(&path, b"").map_err(io)
+    } else {
+        match repo.dir().remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The commits to pull: `(ref name, commit)`, the name `None` for a commit asked by checksum.
+async fn resolve_refs(
+    fetcher: &Fetcher,
+    remote: &RemoteSpec,
+    refs: &[String],
+    options: &PullOptions,
+) -> Result<Vec<(Option<String>, Checksum)>> {
+    let names: Vec<&String> = refs
+        .iter()
+        .filter(|r| Checksum::from_hex(r).is_err())
+        .collect();
+    let summary = if !names.is_empty() || (options.mirror && refs.is_empty()) {
+        match fetcher.get("summary").await? {
+            Some(data) => Some(Summary::from_bytes(&data).map_err(|e| Error::Invalid {
+                what: "summary".into(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    if refs.is_empty() {
+        let Some(summary) = summary.filter(|_| options.mirror) else {
+            return Err(Error::Invalid {
+                what: "request".into(),
+                reason: "No refs to pull: name some, or mirror a remote that has a summary".into(),
+            });
+        };
+        return Ok(summary
+            .refs
+            .into_iter()
+            .map(|(name, r)| (Some(name), r.checksum))
+            .collect());
+    }
+    let mut out = Vec::new();
+    for wanted in refs {
+        if let Ok(commit) = Checksum::from_hex(wanted) {
+            out.push((None, commit));
+            continue;
+        }
+        rostree_core::refname::validate_ref(wanted).map_err(|e| Error::Invalid {
+            what: "ref".into(),
+            reason: e.to_string(),
+        })?;
+        let no_such = || Error::NoSuchRef {
+            remote: remote.name.clone(),
+            name: wanted.clone(),
+        };
+        let commit = match &summary {
+            Some(summary) => {
+                summary
+                    .get(wanted)
+                    .ok_or_else(|| Error::NotInSummary {
+                        name: wanted.clone(),
+                    })?
+                    .checksum
+            }
+            None => {
+                let data = fetcher
+                    .get(&format!("refs/heads/{wanted}"))
+                    .await?
+                    .ok_or_else(no_such)?;
+                let text = String::from_utf8_lossy(&data);
+                Checksum::from_hex(text.trim_end()).map_err(|_| Error::Invalid {
+                    what: format!("ref file for {wanted}"),
+                    reason: format!("{:?} is not a checksum", text.trim_end()),
+                })?
+            }
+        };
+        out.push((Some(wanted.clone()), commit));
+    }
+    Ok(out)
+}
+
+/// Fetches (or finds locally) `head` and its parents down to the depth asked; returns the
+/// commits whose trees are still to fetch, with their root dirtree and dirmeta.
+async fn fetch_history(
+    fetcher: &Fetcher,
+    tx: &Transaction<'_>,
+    ref_name: Option<&str>,
+    head: Checksum,
+    options: &PullOptions,
+    stats: &Stats,
+    interrupt: &AtomicBool,
+) -> Result<Vec<(Checksum, Checksum, Checksum)>> {
+    let repo = tx.repo();
+    let mut out = Vec::new();
+    let mut next = Some((head, options.depth));
+    while let Some((commit, remaining)) = next.take() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let partial = repo.dir().exists(format!("state/{commit}.commitpartial"));
+        let data = if tx.has_object(ObjectType::Commit, &commit)? {
+            tx.load_metadata(ObjectType::Commit, &commit)?
+        } else {
+            // Detached metadata first, as upstream: it carries the signatures.
+            let meta = fetcher
+                .get(&object_path(ObjectType::CommitMeta, &commit))
+                .await?;
+            let data = fetcher
+                .get(&object_path(ObjectType::Commit, &commit))
+                .await?;
+            let Some(data) = data else {
+                if commit == head {
+                    return Err(Error::MissingObject {
+                        objtype: ObjectType::Commit,
+                        checksum: commit,
+                    });
+                }
+                // History the remote does not have ends the walk.
+                break;
+            };
+            check_hash(ObjectType::Commit, &commit, &data)?;
+            CommitRef::parse(&data)
+                .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
+            stats.metadata.fetch_add(1, Ordering::Relaxed);
+            stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            if let Some(meta) = meta {
+                Metadata::from_bytes(&meta)
+                    .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?;
+                stats.bytes.fetch_add(meta.len() as u64, Ordering::Relaxed);
+                tx.write_metadata_as(ObjectType::CommitMeta, &commit, &meta)?;
+            }
+            let data = data.to_vec();
+            tx.write_metadata_as(ObjectType::Commit, &commit, &data)?;
+            data
+        };
+        let view = CommitRef::parse(&data)
+            .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
+        if commit == head
+            && options.verify_bindings
+            && let Some(name) = ref_name
+        {
+            verify_bindings(&view.metadata(), None, Some(name)).map_err(|e| Error::Binding {
+                checksum: commit,
+                reason: e.to_string(),
+            })?;
+        }
+        // A commit stored complete before needs nothing more.
+        let complete = repo.has_object(ObjectType::Commit, &commit)? && !partial;
+        if !complete {
+            out.push((commit, view.root_tree(), view.root_meta()));
+        }
+        if let Some(parent) = view.parent() {
+            next = match remaining {
+                Some(0) => None,
+                Some(n) => Some((parent, Some(n - 1))),
+                None => Some((parent, None)),
+            };
+        }
+    }
+    Ok(out)
+}
+
+/// What a stored object leads to: the objects it names that the repository lacks. A dirtree
+/// the repository has already is walked locally, since part of it may be missing.
+fn missing_children(tx: &Transaction<'_>, tree_data: &[u8], tree: Checksum) -> Result<Vec<Item>> {
+    let mut out = Vec::new();
+    let mut pending = vec![(tree, tree_data.to_vec())];
+    while let Some((tree, data)) = pending.pop() {
+        let view = DirTreeRef::parse(&data)
+            .map_err(|e| corrupt(ObjectType::DirTree, tree, e.to_string()))?;
+        for f in &view.files {
+            if !tx.has_object(ObjectType::File, &f.checksum)? {
+                out.push(Item::File(f.checksum));
+            }
+        }
+        for d in &view.dirs {
+            if !tx.has_object(ObjectType::DirMeta, &d.meta)? {
+                out.push(Item::DirMeta(d.meta));
+            }
+            if tx.has_object(ObjectType::DirTree, &d.tree)? {
+                pending.push((d.tree, tx.load_metadata(ObjectType::DirTree, &d.tree)?));
+            } else {
+                out.push(Item::DirTree(d.tree));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks and stores one fetched object; returns what it leads to.
+fn store(tx: &Transaction<'_>, item: Item, data: &[u8], stats: &Stats) -> Result<Vec<Item>> {
+    let (objtype, checksum) = item.name();
+    stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+    match item {
+        Item::DirMeta(c) => {
+            check_hash(objtype, &c, data)?;
+            DirMeta::from_bytes(data).map_err(|e| corrupt(objtype, c, e.to_string()))?;
+            tx.write_metadata_as(objtype, &c, data)?;
+            stats.metadata.fetch_add(1, Ordering::Relaxed);
+            Ok(Vec::new())
+        }
+        Item::DirTree(c) => {
+            check_hash(objtype, &c, data)?;
+            let children = missing_children(tx, data, c)?;
+            tx.write_metadata_as(objtype, &c, data)?;
+            stats.metadata.fetch_add(1, Ordering::Relaxed);
+            Ok(children)
+        }
+        Item::File(c) => {
+            let (header, payload) =
+                rostree_repo::decode_filez(data).map_err(|e| corrupt(objtype, checksum, e))?;
+            let actual = content_checksum(&header, &payload);
+            if actual != c {
+                return Err(corrupt(
+                    objtype,
+                    c,
+                    format!("its content hashes to {actual}"),
+                ));
+            }
+            tx.write_content_as(&c, &header, Source::Bytes(&payload))?;
+            stats.content.fetch_add(1, Ordering::Relaxed);
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// A stored object's result, sent from the storing threads to the fetching loop.
+type Stored = Result<Vec<Item>>;
+
+/// Fetches the trees below `roots` and what they lead to, storing on `threads` threads.
+fn fetch_objects(
+    runtime: &tokio::runtime::Runtime,
+    fetcher: &Arc<Fetcher>,
+    tx: &Transaction<'_>,
+    roots: Vec<Item>,
+    options: &PullOptions,
+    stats: &Stats,
+    interrupt: &AtomicBool,
+) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let (work_tx, work_rx) = mpsc::channel::<(Item, Bytes)>();
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Stored>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || {
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((item, data)) = next else { return };
+                    let result = store(tx, item, &data, stats);
+                    if done_tx.send(result).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let result = runtime.block_on(drive(
+            fetcher,
+            roots,
+            work_tx,
+            done_tx,
+            &mut done_rx,
+            options,
+            interrupt,
+        ));
+        // The work channel closed with the driver: the storing threads end.
+        result
+    })
+}
+
+/// Keeps up to `options.concurrency` objects fetching or storing, queueing what each stored
+/// object leads to, until none is left.
+async fn drive(
+    fetcher: &Arc<Fetcher>,
+    roots: Vec<Item>,
+    work_tx: mpsc::Sender<(Item, Bytes)>,
+    done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
+    done_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stored>,
+    options: &PullOptions,
+    interrupt: &AtomicBool,
+) -> Result<()> {
+    let mut seen: HashSet<Item> = HashSet::new();
+    let mut pending: VecDeque<Item> = VecDeque::new();
+    for item in roots {
+        if seen.insert(item) {
+            pending.push_back(item);
+        }
+    }
+    let mut in_flight = 0usize;
+    let limit = options.concurrency.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        while in_flight < limit
+            && let Some(item) = pending.pop_front()
+        {
+            in_flight += 1;
+            let fetcher = Arc::clone(fetcher);
+            let work_tx = work_tx.clone();
+            let done_tx = done_tx.clone();
+            tasks.spawn(async move {
+                let (objtype, checksum) = item.name();
+                let outcome = match fetcher.get(&object_path(objtype, &checksum)).await {
+                    Ok(Some(data)) => {
+                        // Stored by the thread pool, which reports back on `done_tx`.
+                        if work_tx.send((item, data)).is_ok() {
+                            return;
+                        }
+                        Err(Error::Cancelled)
+                    }
+                    Ok(None) => Err(Error::MissingObject { objtype, checksum }),
+                    Err(e) => Err(e),
+                };
+                let _ = done_tx.send(outcome);
+            });
+        }
+        if in_flight == 0 {
+            return Ok(());
+        }
+        let Some(result) = done_rx.recv().await else {
+            return Err(Error::Cancelled);
+        };
+        in_flight -= 1;
+        // Finished fetch tasks are reaped as we go so the set stays small.
+        while tasks.try_join_next().is_some() {}
+        for child in result? {
+            if seen.insert(child) {
+                pending.push_back(child);
+            }
+        }
+    }
+}
