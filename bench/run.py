@@ -65,6 +65,10 @@ class Row:
     run: str
     prepare: list[str] = field(default_factory=list)
     checksum: bool = False
+    # Uses {nginx} / {slow}: the served repo of tree b, directly and through the proxy.
+    server: bool = False
+    # At most this many runs per tool (long rows).
+    max_runs: int | None = None
 
 
 def commit(tree: str, branch: str, subject: str) -> str:
@@ -74,6 +78,11 @@ def commit(tree: str, branch: str, subject: str) -> str:
 
 INIT_ARCHIVE = "{tool} --repo={repo} init --mode=archive"
 INIT_BARE = "{tool} --repo={repo} init --mode=bare"
+INIT_BARE_USER = "{tool} --repo={repo} init --mode=bare-user"
+
+
+def remote_add(url: str) -> str:
+    return f"{{tool}} --repo={{repo}} remote add --no-gpg-verify o {url}"
 
 ROWS: list[Row] = [
     Row("commit a (archive)",
@@ -98,7 +107,80 @@ ROWS: list[Row] = [
     Row("checkout a (bare)",
         prepare=[INIT_BARE, commit("a", "a", "a")],
         run="{tool} --repo={repo} checkout a {scratch}/co"),
+    Row("pull b from nginx (archive to bare-user)",
+        prepare=[INIT_BARE_USER, remote_add("{nginx}")],
+        run="{tool} --repo={repo} pull o b",
+        server=True),
+    Row("pull b via 50 ms RTT proxy (archive to bare-user)",
+        prepare=[INIT_BARE_USER, remote_add("{slow}")],
+        run="{tool} --repo={repo} pull o b",
+        server=True, max_runs=3),
 ]
+
+# The repository the pull rows fetch from: tree b committed by upstream into an archive
+# repo with a summary, on the host disk, served by nginx on 127.0.0.1 and, for the
+# latency row, through bench/delay_proxy.py (25 ms each way).
+SERVED = CACHE / "served-b"
+NGINX_DIR = CACHE / "nginx"
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Servers:
+    """nginx and the delaying proxy, for the rows that pull."""
+
+    def __init__(self, ostree: str) -> None:
+        stamp = CACHE / "served-b.stamp"
+        if not stamp.exists():
+            shutil.rmtree(SERVED, ignore_errors=True)
+            run_untimed([ostree, f"--repo={SERVED}", "init", "--mode=archive"])
+            run_untimed(expand(commit("b", "b", "b"), tool=ostree, repo=str(SERVED),
+                               b=str(CACHE / "b")))
+            run_untimed([ostree, f"--repo={SERVED}", "summary", "-u"])
+            stamp.touch()
+        shutil.rmtree(NGINX_DIR, ignore_errors=True)
+        NGINX_DIR.mkdir(parents=True)
+        port = free_port()
+        user = "user root;" if os.geteuid() == 0 else ""
+        (NGINX_DIR / "nginx.conf").write_text(
+            f"{user}\ndaemon off;\nworker_processes 2;\npid {NGINX_DIR}/nginx.pid;\n"
+            f"error_log {NGINX_DIR}/error.log;\nevents {{ worker_connections 4096; }}\n"
+            f"http {{ access_log off; client_body_temp_path {NGINX_DIR}/body;\n"
+            f"proxy_temp_path {NGINX_DIR}/proxy; fastcgi_temp_path {NGINX_DIR}/fastcgi;\n"
+            f"uwsgi_temp_path {NGINX_DIR}/uwsgi; scgi_temp_path {NGINX_DIR}/scgi;\n"
+            f"server {{ listen 127.0.0.1:{port}; root {SERVED}; }} }}\n")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.nginx = subprocess.Popen(
+            [nginx, "-p", str(NGINX_DIR), "-c", str(NGINX_DIR / "nginx.conf")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        slow_port = free_port()
+        self.proxy = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "delay_proxy.py"), str(slow_port), str(port),
+             "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proxy.stdout is None or self.proxy.stdout.readline().strip() != "ready":
+            die("the delaying proxy did not start")
+        self.urls = {"nginx": f"http://127.0.0.1:{port}/",
+                     "slow": f"http://127.0.0.1:{slow_port}/"}
+        deadline = time.monotonic() + 10
+        import socket
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    die("nginx did not start (apt-get install nginx)")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        for p in (self.proxy, self.nginx):
+            p.kill()
+            p.wait()
 
 
 # --------------------------------------------------------------------------
@@ -238,14 +320,18 @@ def main() -> None:
         WORK = fresh
     else:
         fs_note = "the host disk"
+    servers = Servers(ostree) if any(r.server for r in rows) else None
     try:
-        run_rows(rows, runs, tools, fs_note)
+        run_rows(rows, runs, tools, fs_note, servers.urls if servers else {})
     finally:
+        if servers is not None:
+            servers.stop()
         if fresh is not None:
             unmount_fresh_ext4()
 
 
-def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: str) -> None:
+def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: str,
+             urls: dict[str, str]) -> None:
     rostree, ostree = tools[0][1], tools[1][1]
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
@@ -260,13 +346,13 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
     results: dict[str, dict[str, list[tuple[float, float, str, float]]]] = {}
     for row in rows:
         results[row.name] = {label: [] for label, _ in tools}
-        for i in range(runs):
+        for i in range(min(runs, row.max_runs or runs)):
             for label, tool in tools:
                 scratch = WORK / f"{label}-{i}"
                 scratch.mkdir()
                 kw = dict(tool=tool, repo=str(scratch / "repo"),
                           scratch=str(scratch), a=str(CACHE / "a"),
-                          b=str(CACHE / "b"))
+                          b=str(CACHE / "b"), **urls)
                 for step in row.prepare:
                     run_untimed(expand(step, **kw))
                 # Flush dirty pages left by prepare/earlier runs, so the
@@ -276,7 +362,7 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
                 res = run_timed(expand(row.run, **kw))
                 results[row.name][label].append(res)
                 wall, rss, _, cpu = res
-                print(f"  {row.name:<28} {label:<8} run {i + 1}/{runs}: "
+                print(f"  {row.name:<28} {label:<8} run {i + 1}/{min(runs, row.max_runs or runs)}: "
                       f"{wall:8.3f}s wall {cpu:8.3f}s cpu {rss:8.1f} MiB",
                       file=sys.stderr)
                 shutil.rmtree(scratch)

@@ -159,7 +159,7 @@ impl Fetcher {
                 let client = match (h2c, protocol.get()) {
                     (Some(h2c), None) => {
                         // The first request decides whether the server speaks h2c.
-                        match self.get_once(h2c, &url).await {
+                        match self.get_once(h2c, &url, &mut Vec::new()).await {
                             Ok(found) => {
                                 let _ = protocol.set(Protocol::H2c);
                                 return Ok(found);
@@ -180,8 +180,10 @@ impl Fetcher {
 
     async fn get_retrying(&self, client: &reqwest::Client, url: &str) -> Result<Option<Bytes>> {
         let mut attempt = 0;
+        // What earlier attempts received: a retry asks for the rest with a range request.
+        let mut received = Vec::new();
         loop {
-            match self.get_once(client, url).await {
+            match self.get_once(client, url, &mut received).await {
                 Err(e) if attempt < self.options.retries && retryable(&e) => {
                     attempt += 1;
                     // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
@@ -194,12 +196,23 @@ impl Fetcher {
         }
     }
 
-    async fn get_once(&self, client: &reqwest::Client, url: &str) -> Result<Option<Bytes>> {
+    /// One request; the body is appended to `received`, which holds what an interrupted
+    /// earlier attempt got (resumed with `Range` when the server allows it).
+    async fn get_once(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        received: &mut Vec<u8>,
+    ) -> Result<Option<Bytes>> {
         let transport = |e: reqwest::Error| Error::Transport {
             url: url.to_owned(),
             reason: describe(&e),
         };
-        let response = client.get(url).send().await.map_err(transport)?;
+        let mut request = client.get(url);
+        if !received.is_empty() {
+            request = request.header(reqwest::header::RANGE, format!("bytes={}-", received.len()));
+        }
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             // Upstream treats 403 as "not there" too: some servers answer it for a missing file.
@@ -211,8 +224,17 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
-        let body = response.bytes().await.map_err(transport)?;
-        Ok(Some(body))
+        if status != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The whole file again (the server ignored the range, or none was asked).
+            received.clear();
+        }
+        if let Some(len) = response.content_length() {
+            received.reserve(usize::try_from(len).unwrap_or(0));
+        }
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            received.extend_from_slice(&chunk);
+        }
+        Ok(Some(Bytes::from(std::mem::take(received))))
     }
 }
 

@@ -51,8 +51,9 @@ pub struct PullOptions {
     /// Check that each ref's commit names the ref in its bindings (on unless
     /// `--disable-verify-bindings`).
     pub verify_bindings: bool,
-    /// Objects fetched or being stored at once.
-    pub concurrency: usize,
+    /// Objects fetched or being stored at once: a fixed number, or `None` to adapt it to
+    /// the link (more while that raises the rate, as on a long round trip).
+    pub concurrency: Option<usize>,
     /// How requests are made.
     pub fetch: FetchOptions,
 }
@@ -64,7 +65,7 @@ impl Default for PullOptions {
             mirror: false,
             commit_metadata_only: false,
             verify_bindings: true,
-            concurrency: 64,
+            concurrency: None,
             fetch: FetchOptions::default(),
         }
     }
@@ -165,8 +166,17 @@ pub fn pull(
         ))?;
         for (commit, tree, meta) in found {
             partial.push(commit);
-            if !options.commit_metadata_only {
+            if options.commit_metadata_only {
+                continue;
+            }
+            // A tree stored in part (an earlier pull that failed) is walked locally.
+            if !tx.has_object(ObjectType::DirMeta, &meta)? {
                 roots.push(Item::DirMeta(meta));
+            }
+            if tx.has_object(ObjectType::DirTree, &tree)? {
+                let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
+                roots.extend(missing_children(&tx, &data, tree)?);
+            } else {
                 roots.push(Item::DirTree(tree));
             }
         }
@@ -177,7 +187,12 @@ pub fn pull(
         set_partial(repo, commit, true)?;
     }
     progress.event(Event::Phase("Fetching objects"));
-    fetch_objects(&runtime, &fetcher, &tx, roots, options, &stats, interrupt)?;
+    if let Err(e) = fetch_objects(&runtime, &fetcher, &tx, roots, options, &stats, interrupt) {
+        // What was fetched and checked is kept (the commits stay marked partial), so that
+        // running the pull again fetches only the rest. No ref moves.
+        let _ = tx.commit();
+        return Err(e);
+    }
     let kind = if options.mirror {
         RefKind::Local
     } else {
@@ -499,6 +514,55 @@ fn fetch_objects(
     })
 }
 
+/// How many objects may be fetched or stored at once. Adaptive: starting at 16, each round
+/// (as many completions as the limit) measures the rate; a round faster than the one before
+/// raises the limit by half, a clearly slower one lowers it by a quarter. On a short link
+/// the rate stops growing early (the CPU is the limit); on a long round trip it keeps
+/// growing with the limit, up to 256, where upstream stays at 8.
+struct Limit {
+    current: usize,
+    adaptive: bool,
+    round_start: std::time::Instant,
+    done_in_round: usize,
+    last_rate: f64,
+}
+
+impl Limit {
+    const START: usize = 16;
+    const MIN: usize = 8;
+    const MAX: usize = 256;
+
+    fn new(fixed: Option<usize>) -> Limit {
+        Limit {
+            current: fixed.unwrap_or(Self::START).max(1),
+            adaptive: fixed.is_none(),
+            round_start: std::time::Instant::now(),
+            done_in_round: 0,
+            last_rate: 0.0,
+        }
+    }
+
+    fn completed(&mut self) {
+        if !self.adaptive {
+            return;
+        }
+        self.done_in_round += 1;
+        if self.done_in_round < self.current {
+            return;
+        }
+        let elapsed = self.round_start.elapsed().as_secs_f64().max(1e-6);
+        let rate = self.done_in_round as f64 / elapsed;
+        if rate > self.last_rate * 1.1 {
+            self.current = (self.current + self.current / 2).min(Self::MAX);
+        } else if rate < self.last_rate * 0.7 {
+            self.current = (self.current - self.current / 4).max(Self::MIN);
+        }
+        self.last_rate = rate;
+        self.done_in_round = 0;
+        self.round_start = std::time::Instant::now();
+    }
+}
+
 /// Keeps up to `options.concurrency` objects fetching or storing, queueing what each stored
 /// object leads to, until none is left.
 async fn drive(
@@ -518,13 +582,20 @@ async fn drive(
         }
     }
     let mut in_flight = 0usize;
-    let limit = options.concurrency.max(1);
+    let mut limit = Limit::new(options.concurrency);
     let mut tasks = tokio::task::JoinSet::new();
+    // The pull fails with the first error. A bad or missing object does not stop the
+    // others, so that a second pull has only it left to fetch; any other failure (the
+    // server gone, an interrupt) stops new requests, and what is in flight still lands.
+    let mut failure: Option<Error> = None;
+    let mut stop = false;
     loop {
-        if interrupt.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
+        if !stop && interrupt.load(Ordering::Relaxed) {
+            failure.get_or_insert(Error::Cancelled);
+            stop = true;
         }
-        while in_flight < limit
+        while !stop
+            && in_flight < limit.current
             && let Some(item) = pending.pop_front()
         {
             in_flight += 1;
@@ -548,17 +619,26 @@ async fn drive(
             });
         }
         if in_flight == 0 {
-            return Ok(());
+            return failure.map_or(Ok(()), Err);
         }
         let Some(result) = done_rx.recv().await else {
-            return Err(Error::Cancelled);
+            return Err(failure.unwrap_or(Error::Cancelled));
         };
         in_flight -= 1;
+        limit.completed();
         // Finished fetch tasks are reaped as we go so the set stays small.
         while tasks.try_join_next().is_some() {}
-        for child in result? {
-            if seen.insert(child) {
-                pending.push_back(child);
+        match result {
+            Ok(children) => {
+                for child in children {
+                    if seen.insert(child) {
+                        pending.push_back(child);
+                    }
+                }
+            }
+            Err(e) => {
+                stop |= !matches!(e, Error::Corrupt { .. } | Error::MissingObject { .. });
+                failure.get_or_insert(e);
             }
         }
     }

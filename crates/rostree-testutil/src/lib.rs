@@ -7,7 +7,8 @@
 //! - [`tree`]: describing a file tree as a table of entries and creating it on
 //!   disk ([`tree::rich_tree`] makes every kind of entry OSTree can commit).
 //! - [`compare`]: comparing two repositories' `objects/` directories.
-//! - [`http`]: nginx and `rostree serve` on 127.0.0.1 for pull tests.
+//! - [`http`]: nginx and `rostree serve` on 127.0.0.1 for pull tests; [`faulty`]: a
+//!   server that drops, corrupts, stalls or fails requests on purpose.
 //! - [`repo`]: a [`repo::Pair`] of repositories (one written by each tool),
 //!   repository snapshots, and object-corruption helpers.
 //!
@@ -16,6 +17,7 @@
 
 pub mod cmd;
 pub mod compare;
+pub mod faulty;
 pub mod http;
 pub mod repo;
 pub mod tree;

@@ -36,9 +36,12 @@ pub struct Args {
     /// Do not verify commit bindings
     #[arg(long = "disable-verify-bindings")]
     disable_verify_bindings: bool,
-    /// Objects fetched or being stored at once (rostree's own; default 64)
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    concurrency: usize,
+    /// Seconds a response may make no progress before it fails (rostree's own)
+    #[arg(long = "stall-timeout", value_name = "SECONDS", default_value_t = 30)]
+    stall_timeout: u64,
+    /// Objects fetched or being stored at once (rostree's own; default: adapts to the link)
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
     /// The remote, or REMOTE:BRANCH
     remote: String,
     /// Branches or commits to pull (default: the remote's configured branches)
@@ -90,7 +93,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             retries: args.network_retries,
             headers,
             http2: remote.option_bool("http2", true)?,
-            ..FetchOptions::default()
+            stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
         },
     };
     let spec = RemoteSpec { name, url };
