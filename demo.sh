@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The README's first command: build rostree and run its main job on a built-in demo tree.
-# Initializes a repository, commits a tree twice, reads it back, copies it into a second
-# repository, checks it out and verifies both repositories. HTTP serving and pull arrive with
-# issue #4 (see docs/compat.md).
+# Initializes a repository, commits a tree twice, reads it back, serves it over HTTP with
+# `rostree serve`, pulls it into a second repository, checks it out and verifies both.
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release -p rostree-cli
 bin="$PWD/target/release/rostree"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server"; rm -rf "$work"' EXIT
 
 mkdir -p "$work/tree/etc" "$work/tree/usr/bin"
 echo "NAME=rostree-demo" > "$work/tree/etc/os-release"
@@ -29,9 +29,16 @@ echo "hello again" > "$work/tree/etc/motd"
 "$bin" --repo="$work/repo" refs
 "$bin" --repo="$work/repo" diff demo/stable
 "$bin" --repo="$work/repo" summary -u
+# Serve the repository on a free port on 127.0.0.1 and pull from it over HTTP.
+"$bin" --repo="$work/repo" serve --port=0 > "$work/serve.log" &
+server=$!
+until grep -q http:// "$work/serve.log" 2>/dev/null; do sleep 0.1; done
+url=$(awk '{print $NF}' "$work/serve.log")
 "$bin" --repo="$work/copy" init --mode=bare-user
-"$bin" --repo="$work/copy" pull-local "$work/repo" demo/stable
-"$bin" --repo="$work/copy" checkout -U demo/stable "$work/checkout"
+"$bin" --repo="$work/copy" remote add --no-gpg-verify origin "$url"
+"$bin" --repo="$work/copy" pull --depth=-1 origin demo/stable
+"$bin" --repo="$work/copy" log origin:demo/stable
+"$bin" --repo="$work/copy" checkout -U origin:demo/stable "$work/checkout"
 cat "$work/checkout/etc/motd"
 "$bin" --repo="$work/repo" fsck
 "$bin" --repo="$work/copy" fsck
