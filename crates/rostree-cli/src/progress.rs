@@ -78,3 +78,112 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
     }
     flag
 }
+
+/// Renders pull progress: a bar on a terminal (objects fetched of those known so far, bytes,
+/// rate, ETA), JSON Lines on stdout with `--json`, nothing otherwise. The total only grows
+/// (trees reveal more objects as they arrive) and the counts only go up.
+pub struct PullProgress {
+    bar: Option<ProgressBar>,
+    json: bool,
+    start: std::time::Instant,
+    last_json: std::sync::Mutex<std::time::Instant>,
+    queued: AtomicU64,
+    fetched: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl PullProgress {
+    /// A renderer: JSON Lines when `json`, else a bar when stderr is a terminal.
+    pub fn new(json: bool) -> Self {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg:>16} [{bar:30}] {pos}/{len} objects, {prefix} ({elapsed}, ETA {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        let start = std::time::Instant::now();
+        PullProgress {
+            bar,
+            json,
+            start,
+            last_json: std::sync::Mutex::new(start),
+            queued: AtomicU64::new(0),
+            fetched: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Prints one JSON line (objects of our own making: no escaping needed beyond names).
+    fn json_line(&self, kind: &str, extra: &str) {
+        let line = format!(
+            "{{\"event\":\"{kind}\",\"fetched\":{},\"total\":{},\"bytes\":{},\"elapsed_ms\":{}{extra}}}\n",
+            self.fetched.load(Ordering::Relaxed),
+            self.queued.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            self.start.elapsed().as_millis(),
+        );
+        let _ = crate::util::write_stdout(line.as_bytes());
+    }
+
+    /// Clears the bar of a pull that failed (its error is reported on its own).
+    pub fn abandon(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// The last line: what the pull did.
+    pub fn finish(&self, metadata: u64, content: u64) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if self.json {
+            self.json_line(
+                "done",
+                &format!(",\"metadata\":{metadata},\"content\":{content}"),
+            );
+        }
+    }
+}
+
+impl Progress for PullProgress {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Phase(name) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(name);
+                }
+                if self.json {
+                    self.json_line("phase", &format!(",\"phase\":\"{name}\""));
+                }
+            }
+            Event::ObjectsQueued(n) => {
+                let total = self.queued.fetch_add(n, Ordering::Relaxed) + n;
+                if let Some(bar) = &self.bar {
+                    bar.set_length(total);
+                }
+            }
+            Event::ObjectFetched { bytes, .. } => {
+                self.fetched.fetch_add(1, Ordering::Relaxed);
+                let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                    bar.set_prefix(indicatif::HumanBytes(total).to_string());
+                }
+                if self.json
+                    && let Ok(mut last) = self.last_json.lock()
+                    && last.elapsed() >= std::time::Duration::from_millis(250)
+                {
+                    *last = std::time::Instant::now();
+                    self.json_line("progress", "");
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -168,3 +168,64 @@ fn pull_refusals() {
     }
     assert!(before.diff(&rostree_testutil::snapshot(&dest)).is_empty());
 }
+
+/// `--json`: one JSON object per line; counts and totals never go backwards; the last line
+/// says what was fetched, and everything known was fetched.
+#[test]
+fn pull_json_progress() {
+    let p = source();
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), p.repo(Tool::Upstream));
+    let dest = p.path("dest");
+    p.run(Tool::Rostree, &dest, ["init", "--mode=bare-user"])
+        .pipe_ok("init");
+    p.run(
+        Tool::Rostree,
+        &dest,
+        ["remote", "add", "--no-gpg-verify", "o", serve.url()],
+    )
+    .pipe_ok("remote add");
+    let out = p
+        .run(
+            Tool::Rostree,
+            &dest,
+            ["pull", "--json", "--depth=-1", "o", "main"],
+        )
+        .pipe_ok("pull --json")
+        .stdout();
+    let field = |line: &str, name: &str| -> u64 {
+        let start = line
+            .find(&format!("\"{name}\":"))
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + name.len()
+            + 3;
+        line[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 3, "{out}");
+    let (mut fetched, mut total) = (0, 0);
+    for line in &lines {
+        assert!(
+            line.starts_with("{\"event\":\"") && line.ends_with('}'),
+            "{line}"
+        );
+        assert!(
+            field(line, "fetched") >= fetched && field(line, "total") >= total,
+            "{out}"
+        );
+        fetched = field(line, "fetched");
+        total = field(line, "total");
+    }
+    let last = lines.last().expect("lines");
+    assert!(last.starts_with("{\"event\":\"done\""), "{last}");
+    assert_eq!(fetched, total, "{out}");
+    assert_eq!(
+        field(last, "metadata") + field(last, "content"),
+        fetched,
+        "{out}"
+    );
+    p.run(Tool::Rostree, &dest, ["fsck"]).pipe_ok("fsck");
+}

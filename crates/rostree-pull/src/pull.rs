@@ -158,6 +158,7 @@ pub fn pull(
         let found = runtime.block_on(fetch_history(
             &fetcher,
             &tx,
+            progress,
             name.as_deref(),
             *head,
             options,
@@ -187,7 +188,10 @@ pub fn pull(
         set_partial(repo, commit, true)?;
     }
     progress.event(Event::Phase("Fetching objects"));
-    if let Err(e) = fetch_objects(&runtime, &fetcher, &tx, roots, options, &stats, interrupt) {
+    let fetched = fetch_objects(
+        &runtime, &fetcher, &tx, roots, progress, options, &stats, interrupt,
+    );
+    if let Err(e) = fetched {
         // What was fetched and checked is kept (the commits stay marked partial), so that
         // running the pull again fetches only the rest. No ref moves.
         let _ = tx.commit();
@@ -320,9 +324,11 @@ async fn resolve_refs(
 
 /// Fetches (or finds locally) `head` and its parents down to the depth asked; returns the
 /// commits whose trees are still to fetch, with their root dirtree and dirmeta.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_history(
     fetcher: &Fetcher,
     tx: &Transaction<'_>,
+    progress: &dyn Progress,
     ref_name: Option<&str>,
     head: Checksum,
     options: &PullOptions,
@@ -362,6 +368,11 @@ async fn fetch_history(
                 .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
             stats.metadata.fetch_add(1, Ordering::Relaxed);
             stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            progress.event(Event::ObjectsQueued(1));
+            progress.event(Event::ObjectFetched {
+                bytes: data.len() as u64,
+                metadata: true,
+            });
             if let Some(meta) = meta {
                 Metadata::from_bytes(&meta)
                     .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?;
@@ -467,11 +478,13 @@ fn store(tx: &Transaction<'_>, item: Item, data: &[u8], stats: &Stats) -> Result
 type Stored = Result<Vec<Item>>;
 
 /// Fetches the trees below `roots` and what they lead to, storing on `threads` threads.
+#[allow(clippy::too_many_arguments)]
 fn fetch_objects(
     runtime: &tokio::runtime::Runtime,
     fetcher: &Arc<Fetcher>,
     tx: &Transaction<'_>,
     roots: Vec<Item>,
+    progress: &dyn Progress,
     options: &PullOptions,
     stats: &Stats,
     interrupt: &AtomicBool,
@@ -494,6 +507,12 @@ fn fetch_objects(
                     };
                     let Ok((item, data)) = next else { return };
                     let result = store(tx, item, &data, stats);
+                    if result.is_ok() {
+                        progress.event(Event::ObjectFetched {
+                            bytes: data.len() as u64,
+                            metadata: !matches!(item, Item::File(_)),
+                        });
+                    }
                     if done_tx.send(result).is_err() {
                         return;
                     }
@@ -506,6 +525,7 @@ fn fetch_objects(
             work_tx,
             done_tx,
             &mut done_rx,
+            progress,
             options,
             interrupt,
         ));
@@ -565,12 +585,14 @@ impl Limit {
 
 /// Keeps up to `options.concurrency` objects fetching or storing, queueing what each stored
 /// object leads to, until none is left.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     fetcher: &Arc<Fetcher>,
     roots: Vec<Item>,
     work_tx: mpsc::Sender<(Item, Bytes)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
     done_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stored>,
+    progress: &dyn Progress,
     options: &PullOptions,
     interrupt: &AtomicBool,
 ) -> Result<()> {
@@ -581,6 +603,7 @@ async fn drive(
             pending.push_back(item);
         }
     }
+    progress.event(Event::ObjectsQueued(pending.len() as u64));
     let mut in_flight = 0usize;
     let mut limit = Limit::new(options.concurrency);
     let mut tasks = tokio::task::JoinSet::new();
@@ -630,10 +653,14 @@ async fn drive(
         while tasks.try_join_next().is_some() {}
         match result {
             Ok(children) => {
+                let before = pending.len();
                 for child in children {
                     if seen.insert(child) {
                         pending.push_back(child);
                     }
+                }
+                if pending.len() > before {
+                    progress.event(Event::ObjectsQueued((pending.len() - before) as u64));
                 }
             }
             Err(e) => {

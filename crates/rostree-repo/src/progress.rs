@@ -16,6 +16,16 @@ pub enum Event {
     },
     /// A phase of the operation began.
     Phase(&'static str),
+    /// More objects are known to be needed (a pull found them in a tree it fetched): the
+    /// total grows by this many.
+    ObjectsQueued(u64),
+    /// An object was fetched, checked and stored.
+    ObjectFetched {
+        /// Bytes received for it.
+        bytes: u64,
+        /// Whether it is a metadata object (else content).
+        metadata: bool,
+    },
 }
 
 /// Receives progress events; called from worker threads.

@@ -2,12 +2,11 @@
 
 use std::time::Instant;
 
+use crate::progress::PullProgress;
+use crate::{GlobalOptions, util};
 use anyhow::{Result, bail};
 use rostree::pull::fetch::FetchOptions;
 use rostree::pull::pull::{PullOptions, RemoteSpec, pull};
-use rostree::repo::progress::NoProgress;
-
-use crate::{GlobalOptions, util};
 
 /// Arguments of `pull`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +41,9 @@ pub struct Args {
     /// Objects fetched or being stored at once (rostree's own; default: adapts to the link)
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
+    /// Print progress as JSON Lines on stdout (rostree's own)
+    #[arg(long)]
+    json: bool,
     /// The remote, or REMOTE:BRANCH
     remote: String,
     /// Branches or commits to pull (default: the remote's configured branches)
@@ -99,7 +101,19 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let spec = RemoteSpec { name, url };
     let interrupt = crate::progress::interrupt_flag();
     let start = Instant::now();
-    let outcome = pull(&repo, &spec, &refs, &NoProgress, &interrupt, &options)?;
+    let progress = PullProgress::new(args.json);
+    let outcome = pull(&repo, &spec, &refs, &progress, &interrupt, &options);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            progress.abandon();
+            return Err(e.into());
+        }
+    };
+    progress.finish(outcome.metadata_fetched, outcome.content_fetched);
+    if args.json {
+        return Ok(0);
+    }
     util::write_stdout(
         format!(
             "{} metadata, {} content objects fetched; {} transferred in {} seconds\n",
