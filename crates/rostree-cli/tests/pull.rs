@@ -229,3 +229,133 @@ fn pull_json_progress() {
     );
     p.run(Tool::Rostree, &dest, ["fsck"]).pipe_ok("fsck");
 }
+
+/// `remote refs` and `remote summary [--raw]` print what upstream prints; without a summary
+/// on the server both fail with upstream's words.
+#[test]
+fn remote_refs_and_summary() {
+    let p = source();
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), p.repo(Tool::Upstream));
+    let empty = p.path("empty");
+    p.run(Tool::Upstream, &empty, ["init", "--mode=archive"])
+        .pipe_ok("init");
+    let bare = RostreeServe::start(p.bin(Tool::Rostree), &empty);
+    let dest = p.path("dest");
+    p.run(Tool::Upstream, &dest, ["init", "--mode=archive"])
+        .pipe_ok("init");
+    for (name, url) in [("o", serve.url()), ("none", bare.url())] {
+        p.run(
+            Tool::Upstream,
+            &dest,
+            ["remote", "add", "--no-gpg-verify", name, url],
+        )
+        .pipe_ok("remote add");
+    }
+    for args in [
+        &["remote", "refs", "o"][..],
+        &["remote", "summary", "o"],
+        &["remote", "summary", "--raw", "o"],
+        &["remote", "refs", "none"],
+        &["remote", "summary", "none"],
+    ] {
+        let u = p.run(Tool::Upstream, &dest, args);
+        let r = p.run(Tool::Rostree, &dest, args);
+        assert_eq!(
+            u.output.status.success(),
+            r.output.status.success(),
+            "{args:?}: {} / {}",
+            u.stderr(),
+            r.stderr()
+        );
+        assert_eq!(u.stdout(), r.stdout(), "{args:?}");
+        assert_eq!(u.stderr().trim(), r.stderr().trim(), "{args:?}");
+    }
+}
+
+/// `--mirror` with no refs takes every ref as a local branch and copies the summary;
+/// `--timestamp-check` and `--timestamp-check-from-rev` refuse an older commit with
+/// upstream's words and change nothing.
+#[test]
+fn mirror_and_timestamp_checks() {
+    let p = source();
+    let src = p.repo(Tool::Upstream);
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), src);
+    let (up, rs) = (p.path("m-up"), p.path("m-rs"));
+    for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
+        p.run(tool, repo, ["init", "--mode=archive"])
+            .pipe_ok("init");
+        p.run(
+            tool,
+            repo,
+            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
+        )
+        .pipe_ok("remote add");
+        p.run(tool, repo, ["pull", "--mirror", "o"])
+            .pipe_ok("pull --mirror");
+        assert_eq!(
+            std::fs::read(repo.join("summary")).expect("mirrored summary"),
+            std::fs::read(src.join("summary")).expect("source summary"),
+            "{tool:?}"
+        );
+    }
+    let refs = |repo: &Path| {
+        p.run(Tool::Upstream, repo, ["refs"])
+            .pipe_ok("refs")
+            .stdout()
+    };
+    assert_eq!(refs(&up), refs(&rs));
+    let mut names: Vec<String> = refs(&rs).lines().map(str::to_owned).collect();
+    names.sort();
+    assert_eq!(names, ["main", "other/ref"]);
+    // Plain (not mirror) repos whose remote ref the timestamp checks compare with.
+    let (up, rs) = (p.path("t-up"), p.path("t-rs"));
+    for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
+        p.run(tool, repo, ["init", "--mode=archive"])
+            .pipe_ok("init");
+        p.run(
+            tool,
+            repo,
+            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
+        )
+        .pipe_ok("remote add");
+        p.run(tool, repo, ["pull", "o", "main"]).pipe_ok("pull");
+    }
+    // Move the served main back to its parent: a checked pull refuses it.
+    let old = p
+        .run(Tool::Upstream, src, ["rev-parse", "main^"])
+        .pipe_ok("rev-parse")
+        .stdout();
+    let new = p
+        .run(Tool::Upstream, src, ["rev-parse", "main"])
+        .pipe_ok("rev-parse")
+        .stdout();
+    p.run(Tool::Upstream, src, ["reset", "main", old.trim()])
+        .pipe_ok("reset");
+    p.run(Tool::Upstream, src, ["summary", "-u"])
+        .pipe_ok("summary");
+    let from_rev = format!("--timestamp-check-from-rev={}", new.trim());
+    for args in [
+        &["pull", "-T", "o", "main"][..],
+        &["pull", &from_rev, "o", "main"],
+    ] {
+        let before = rostree_testutil::snapshot(&rs);
+        let u = p.run(Tool::Upstream, &up, args);
+        let r = p.run(Tool::Rostree, &rs, args);
+        assert!(
+            !u.output.status.success() && !r.output.status.success(),
+            "{args:?}"
+        );
+        assert_eq!(u.stderr().trim(), r.stderr().trim(), "{args:?}");
+        assert!(
+            before.diff(&rostree_testutil::snapshot(&rs)).is_empty(),
+            "{args:?}"
+        );
+    }
+    for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
+        p.run(tool, repo, ["pull", "o", "main"])
+            .pipe_ok("unchecked pull");
+        p.run(tool, repo, ["pull", "-T", "o", "main"])
+            .pipe_ok("same commit again");
+    }
+    assert_eq!(refs(&up), refs(&rs));
+}

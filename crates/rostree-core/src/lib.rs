@@ -5,6 +5,7 @@
 //! summary), ref names and the GKeyFile format used by repo configs and origin files.
 
 pub mod checksum;
+pub mod datetime;
 pub mod ghash;
 pub mod gvariant;
 pub mod keyfile;

@@ -89,6 +89,22 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A commit older than the one it would replace (`--timestamp-check`).
+    #[error(
+        "Upgrade target revision '{new}' with timestamp '{new_time}' is chronologically older \
+         than current revision '{old}' with timestamp '{old_time}'; use --allow-downgrade to \
+         permit"
+    )]
+    Downgrade {
+        /// The commit pulled.
+        new: Checksum,
+        /// Its time, as upstream prints it.
+        new_time: String,
+        /// The commit it would replace.
+        old: Checksum,
+        /// Its time.
+        old_time: String,
+    },
     /// Interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use bytes::Bytes;
+use rostree_core::datetime::format_ctime;
 use rostree_core::object::{
     CommitRef, DirMeta, DirTreeRef, Metadata, Summary, content_checksum, verify_bindings,
 };
@@ -51,6 +52,11 @@ pub struct PullOptions {
     /// Check that each ref's commit names the ref in its bindings (on unless
     /// `--disable-verify-bindings`).
     pub verify_bindings: bool,
+    /// Refuse a ref's new commit when it is older than the commit the ref has now
+    /// (`--timestamp-check`).
+    pub timestamp_check: bool,
+    /// Refuse new commits older than this one (`--timestamp-check-from-rev`).
+    pub timestamp_check_from: Option<Checksum>,
     /// Objects fetched or being stored at once: a fixed number, or `None` to adapt it to
     /// the link (more while that raises the rate, as on a long round trip).
     pub concurrency: Option<usize>,
@@ -65,6 +71,8 @@ impl Default for PullOptions {
             mirror: false,
             commit_metadata_only: false,
             verify_bindings: true,
+            timestamp_check: false,
+            timestamp_check_from: None,
             concurrency: None,
             fetch: FetchOptions::default(),
         }
@@ -148,18 +156,31 @@ pub fn pull(
         })?;
     let fetcher = Arc::new(Fetcher::new(&remote.url, options.fetch.clone())?);
     progress.event(Event::Phase("Resolving refs"));
-    let targets = runtime.block_on(resolve_refs(&fetcher, remote, refs, options))?;
+    let (targets, mirrored_summary) =
+        runtime.block_on(resolve_refs(&fetcher, remote, refs, options))?;
     let tx = Transaction::begin(repo)?;
     let stats = Stats::default();
     progress.event(Event::Phase("Fetching commits"));
     let mut roots = Vec::new();
     let mut partial = Vec::new();
+    let kind = if options.mirror {
+        RefKind::Local
+    } else {
+        RefKind::Remote(remote.name.clone())
+    };
     for (name, head) in &targets {
+        // The commit a new one must not be older than.
+        let floor = match (&options.timestamp_check_from, name) {
+            (Some(rev), _) => Some(*rev),
+            (None, Some(name)) if options.timestamp_check => repo.read_ref(&kind, name)?,
+            _ => None,
+        };
         let found = runtime.block_on(fetch_history(
             &fetcher,
             &tx,
             progress,
             name.as_deref(),
+            floor,
             *head,
             options,
             &stats,
@@ -197,16 +218,14 @@ pub fn pull(
         let _ = tx.commit();
         return Err(e);
     }
-    let kind = if options.mirror {
-        RefKind::Local
-    } else {
-        RefKind::Remote(remote.name.clone())
-    };
     let updates: Vec<_> = targets
         .iter()
         .filter_map(|(name, c)| name.as_ref().map(|n| (kind.clone(), n.clone(), *c)))
         .collect();
     tx.commit_with_refs(&updates)?;
+    if let Some(summary) = &mirrored_summary {
+        write_mirrored_summary(repo, summary)?;
+    }
     // Commits fetched without their trees stay partial, as upstream leaves them.
     if !options.commit_metadata_only {
         for commit in &partial {
@@ -247,40 +266,70 @@ fn set_partial(repo: &Repo, commit: &Checksum, partial: bool) -> Result<()> {
     }
 }
 
+/// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
+/// `remote summary`.
+pub fn fetch_summary(url: &str, options: &FetchOptions) -> Result<Option<(Vec<u8>, Summary)>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: "starting the fetch runtime".into(),
+            source: e,
+        })?;
+    let fetcher = Fetcher::new(url, options.clone())?;
+    let Some(data) = runtime.block_on(fetcher.get("summary"))? else {
+        return Ok(None);
+    };
+    let summary = Summary::from_bytes(&data).map_err(|e| Error::Invalid {
+        what: "summary".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((data.to_vec(), summary)))
+}
+
 /// The commits to pull: `(ref name, commit)`, the name `None` for a commit asked by checksum.
+/// With `mirror` and no refs given, also the remote's `summary` (and `summary.sig`) to copy.
 async fn resolve_refs(
     fetcher: &Fetcher,
     remote: &RemoteSpec,
     refs: &[String],
     options: &PullOptions,
-) -> Result<Vec<(Option<String>, Checksum)>> {
+) -> Result<(Targets, Option<MirroredSummary>)> {
     let names: Vec<&String> = refs
         .iter()
         .filter(|r| Checksum::from_hex(r).is_err())
         .collect();
+    let mut summary_bytes = None;
     let summary = if !names.is_empty() || (options.mirror && refs.is_empty()) {
         match fetcher.get("summary").await? {
-            Some(data) => Some(Summary::from_bytes(&data).map_err(|e| Error::Invalid {
-                what: "summary".into(),
-                reason: e.to_string(),
-            })?),
+            Some(data) => {
+                let parsed = Summary::from_bytes(&data).map_err(|e| Error::Invalid {
+                    what: "summary".into(),
+                    reason: e.to_string(),
+                })?;
+                summary_bytes = Some(data);
+                Some(parsed)
+            }
             None => None,
         }
     } else {
         None
     };
     if refs.is_empty() {
-        let Some(summary) = summary.filter(|_| options.mirror) else {
+        let (Some(summary), Some(bytes)) = (summary.filter(|_| options.mirror), summary_bytes)
+        else {
             return Err(Error::Invalid {
                 what: "request".into(),
                 reason: "No refs to pull: name some, or mirror a remote that has a summary".into(),
             });
         };
-        return Ok(summary
+        let signature = fetcher.get("summary.sig").await?;
+        let targets = summary
             .refs
             .into_iter()
             .map(|(name, r)| (Some(name), r.checksum))
-            .collect());
+            .collect();
+        return Ok((targets, Some(MirroredSummary { bytes, signature })));
     }
     let mut out = Vec::new();
     for wanted in refs {
@@ -319,7 +368,43 @@ async fn resolve_refs(
         };
         out.push((Some(wanted.clone()), commit));
     }
-    Ok(out)
+    Ok((out, None))
+}
+
+/// What to pull: `(ref name, commit)`, the name `None` for a commit asked by checksum.
+type Targets = Vec<(Option<String>, Checksum)>;
+
+/// A remote's summary, copied by a mirror pull of all its refs.
+struct MirroredSummary {
+    bytes: Bytes,
+    signature: Option<Bytes>,
+}
+
+/// Replaces the repository's summary (and its signature) with a mirrored one.
+fn write_mirrored_summary(repo: &Repo, summary: &MirroredSummary) -> Result<()> {
+    let io = |path: &str, e: std::io::Error| Error::Io {
+        path: repo.path().join(path).display().to_string(),
+        source: e,
+    };
+    match &summary.signature {
+        Some(sig) => repo
+            .dir()
+            .write("summary.sig", sig)
+            .map_err(|e| io("summary.sig", e))?,
+        None => match repo.dir().remove_file("summary.sig") {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("summary.sig", e));
+            }
+            _ => {}
+        },
+    }
+    // Written aside and renamed over: readers never see half a summary.
+    repo.dir()
+        .write("summary.tmp", &summary.bytes)
+        .map_err(|e| io("summary.tmp", e))?;
+    repo.dir()
+        .rename("summary.tmp", repo.dir(), "summary")
+        .map_err(|e| io("summary", e))
 }
 
 /// Fetches (or finds locally) `head` and its parents down to the depth asked; returns the
@@ -330,6 +415,7 @@ async fn fetch_history(
     tx: &Transaction<'_>,
     progress: &dyn Progress,
     ref_name: Option<&str>,
+    floor: Option<Checksum>,
     head: Checksum,
     options: &PullOptions,
     stats: &Stats,
@@ -385,6 +471,21 @@ async fn fetch_history(
         };
         let view = CommitRef::parse(&data)
             .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
+        if commit == head
+            && let Some(floor) = floor
+        {
+            let old = tx.load_metadata(ObjectType::Commit, &floor)?;
+            let old = CommitRef::parse(&old)
+                .map_err(|e| corrupt(ObjectType::Commit, floor, e.to_string()))?;
+            if view.timestamp() < old.timestamp() {
+                return Err(Error::Downgrade {
+                    new: commit,
+                    new_time: format_ctime(view.timestamp()),
+                    old: floor,
+                    old_time: format_ctime(old.timestamp()),
+                });
+            }
+        }
         if commit == head
             && options.verify_bindings
             && let Some(name) = ref_name

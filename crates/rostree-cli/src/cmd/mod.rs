@@ -25,7 +25,7 @@ mod reset;
 mod rev_parse;
 mod serve;
 mod show;
-mod summary;
+pub(crate) mod summary;
 mod tree;
 
 /// The subcommands.

@@ -32,6 +32,12 @@ pub struct Args {
     /// Specifies how many times each download should be retried upon error (default: 5)
     #[arg(long = "network-retries", value_name = "N", default_value_t = 5)]
     network_retries: u32,
+    /// Require fetched commits to have newer timestamps
+    #[arg(short = 'T', long = "timestamp-check")]
+    timestamp_check: bool,
+    /// Require fetched commits to have newer timestamps than given rev
+    #[arg(long = "timestamp-check-from-rev", value_name = "REV")]
+    timestamp_check_from_rev: Option<String>,
     /// Do not verify commit bindings
     #[arg(long = "disable-verify-bindings")]
     disable_verify_bindings: bool,
@@ -90,6 +96,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         verify_bindings: !args.disable_verify_bindings,
+        timestamp_check: args.timestamp_check,
+        timestamp_check_from: match &args.timestamp_check_from_rev {
+            Some(rev) => Some(repo.resolve_rev(rev)?),
+            None => None,
+        },
         concurrency: args.concurrency,
         fetch: FetchOptions {
             retries: args.network_retries,

@@ -91,6 +91,17 @@ fn view(bytes: &[u8], summary: &rostree::core::object::Summary) -> String {
     out
 }
 
+/// A summary as `summary -v` (or, `raw`, `--raw`) prints it; `remote summary` too.
+pub fn show(bytes: &[u8], summary: &rostree::core::object::Summary, raw: bool) -> Result<String> {
+    Ok(if raw {
+        let ty = Type::parse("(a(s(taya{sv}))a{sv})")?;
+        let value = Value::from_bytes(&ty, bytes)?;
+        format!("{}\n", util::print_variant(&value))
+    } else {
+        view(bytes, summary)
+    })
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if !args.gpg_sign.is_empty() || !args.sign.is_empty() {
         bail!("Signing summaries is not supported yet (issue #5)");
@@ -110,14 +121,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         let Some((bytes, summary)) = read_summary(&repo)? else {
             bail!("No summary file found");
         };
-        let text = if args.raw {
-            let ty = Type::parse("(a(s(taya{sv}))a{sv})")?;
-            let value = Value::from_bytes(&ty, &bytes)?;
-            format!("{}\n", util::print_variant(&value))
-        } else {
-            view(&bytes, &summary)
-        };
-        util::write_stdout(text.as_bytes())?;
+        util::write_stdout(show(&bytes, &summary, args.raw)?.as_bytes())?;
     } else if !args.update {
         bail!("No option specified; use -u to update summary");
     }

@@ -25,6 +25,36 @@ pub enum Command {
     DeleteCookie(cookies::DeleteArgs),
     /// Show remote repository cookies
     ListCookies(NameArgs),
+    /// List remote refs
+    Refs(NameArgs),
+    /// Show remote summary
+    Summary(SummaryArgs),
+}
+
+/// Arguments of `remote summary`.
+#[derive(Debug, clap::Args)]
+pub struct SummaryArgs {
+    /// Show raw variant data
+    #[arg(long)]
+    raw: bool,
+    /// The remote
+    name: String,
+}
+
+/// The remote's summary, fetched from its URL.
+fn remote_summary(
+    repo: &rostree::Repo,
+    name: &str,
+) -> Result<Option<(Vec<u8>, rostree::core::object::Summary)>> {
+    let remote = repo.remote(name)?;
+    let options = rostree::pull::fetch::FetchOptions {
+        http2: remote.option_bool("http2", true)?,
+        ..Default::default()
+    };
+    Ok(rostree::pull::pull::fetch_summary(
+        &remote.url()?,
+        &options,
+    )?)
 }
 
 /// Arguments of `remote delete`.
@@ -85,5 +115,26 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::AddCookie(args) => cookies::add(args, global),
         Command::DeleteCookie(args) => cookies::delete(args, global),
         Command::ListCookies(args) => cookies::list(&args.name, global),
+        Command::Refs(args) => {
+            let repo = global.open_repo()?;
+            let Some((_, summary)) = remote_summary(&repo, &args.name)? else {
+                anyhow::bail!("Remote refs not available; server has no summary file");
+            };
+            let mut out = String::new();
+            for (name, _) in &summary.refs {
+                out.push_str(&format!("{}:{name}\n", args.name));
+            }
+            util::write_stdout(out.as_bytes())?;
+            Ok(0)
+        }
+        Command::Summary(args) => {
+            let repo = global.open_repo()?;
+            let Some((bytes, summary)) = remote_summary(&repo, &args.name)? else {
+                anyhow::bail!("Remote server has no summary file");
+            };
+            let text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
+            util::write_stdout(text.as_bytes())?;
+            Ok(0)
+        }
     }
 }
