@@ -26,6 +26,17 @@ pub struct FetchOptions {
     pub headers: Vec<(String, String)>,
     /// Try HTTP/2 (`http2=false` in the remote config turns it off).
     pub http2: bool,
+    /// Accept any server certificate (`tls-permissive`).
+    pub tls_permissive: bool,
+    /// Trust only the CA certificates in this PEM file (`tls-ca-path`).
+    pub tls_ca_path: Option<PathBuf>,
+    /// Present this certificate and key (PEM) to the server (`tls-client-cert-path`,
+    /// `tls-client-key-path`).
+    pub tls_client_cert: Option<(PathBuf, PathBuf)>,
+    /// Send every request through this proxy (`proxy`).
+    pub proxy: Option<String>,
+    /// The `Cookie` header value to send (the remote's jar).
+    pub cookie: Option<String>,
 }
 
 impl Default for FetchOptions {
@@ -35,6 +46,11 @@ impl Default for FetchOptions {
             stall_timeout: Duration::from_secs(30),
             headers: Vec::new(),
             http2: true,
+            tls_permissive: false,
+            tls_ca_path: None,
+            tls_client_cert: None,
+            proxy: None,
+            cookie: None,
         }
     }
 }
@@ -95,13 +111,66 @@ impl Fetcher {
                 .map_err(|e| invalid(&format!("header value {value:?}: {e}")))?;
             headers.insert(name, value);
         }
+        if let Some(cookie) = &options.cookie {
+            let value = reqwest::header::HeaderValue::from_str(cookie)
+                .map_err(|e| invalid(&format!("cookie {cookie:?}: {e}")))?;
+            headers.insert(reqwest::header::COOKIE, value);
+        }
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                source: e,
+            })
+        };
+        let ca = match &options.tls_ca_path {
+            Some(path) => Some(
+                reqwest::Certificate::from_pem_bundle(&read(path)?)
+                    .map_err(|e| invalid(&format!("tls-ca-path {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let identity = match &options.tls_client_cert {
+            Some((cert, key)) => {
+                let mut pem = read(cert)?;
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+                Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    invalid(&format!("tls-client-cert-path {}: {e}", cert.display()))
+                })?)
+            }
+            None => None,
+        };
+        let proxy = match &options.proxy {
+            Some(p) => {
+                Some(reqwest::Proxy::all(p).map_err(|e| invalid(&format!("proxy {p}: {e}")))?)
+            }
+            None => None,
+        };
         let builder = || {
-            reqwest::Client::builder()
+            let mut b = reqwest::Client::builder()
                 .user_agent(concat!("rostree/", env!("CARGO_PKG_VERSION")))
                 .default_headers(headers.clone())
                 .connect_timeout(Duration::from_secs(30))
                 .read_timeout(options.stall_timeout)
                 .pool_max_idle_per_host(256)
+                .danger_accept_invalid_certs(options.tls_permissive);
+            if let Some(certs) = &ca {
+                // Pinned: only these CAs, not the system's.
+                b = b.tls_built_in_root_certs(false);
+                for cert in certs {
+                    b = b.add_root_certificate(cert.clone());
+                }
+            }
+            if let Some(identity) = &identity {
+                b = b.identity(identity.clone());
+            }
+            b = match &proxy {
+                Some(proxy) => b.proxy(proxy.clone()),
+                // The environment's proxy variables apply only when the remote sets none,
+                // as with upstream's curl backend.
+                None => b,
+            };
+            b
         };
         let build = |b: reqwest::ClientBuilder| b.build().map_err(|e| invalid(&e.to_string()));
         let http1 = if options.http2 && https {
@@ -109,7 +178,8 @@ impl Fetcher {
         } else {
             build(builder().http1_only())?
         };
-        let h2c = if options.http2 && !https {
+        // h2c cannot go through an HTTP proxy.
+        let h2c = if options.http2 && !https && options.proxy.is_none() {
             Some(build(builder().http2_prior_knowledge())?)
         } else {
             None

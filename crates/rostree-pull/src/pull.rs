@@ -36,8 +36,10 @@ use crate::fetch::{FetchOptions, Fetcher};
 pub struct RemoteSpec {
     /// The remote's name: refs land under `refs/remotes/<name>/`.
     pub name: String,
-    /// Its URL (`http://`, `https://`, `file://`).
+    /// Its URL (`http://`, `https://`, `file://`, or `mirrorlist=URL` of a list of them).
     pub url: String,
+    /// Where content objects come from, when not from `url` (`contenturl`).
+    pub contenturl: Option<String>,
 }
 
 /// Options of [`pull`].
@@ -154,7 +156,15 @@ pub fn pull(
             path: "starting the pull runtime".into(),
             source: e,
         })?;
-    let fetcher = Arc::new(Fetcher::new(&remote.url, options.fetch.clone())?);
+    let url = runtime.block_on(resolve_mirrorlist(&remote.url, &options.fetch))?;
+    let fetcher = Arc::new(Fetcher::new(&url, options.fetch.clone())?);
+    let content_fetcher = match &remote.contenturl {
+        Some(contenturl) => {
+            let url = runtime.block_on(resolve_mirrorlist(contenturl, &options.fetch))?;
+            Arc::new(Fetcher::new(&url, options.fetch.clone())?)
+        }
+        None => Arc::clone(&fetcher),
+    };
     progress.event(Event::Phase("Resolving refs"));
     let (targets, mirrored_summary) =
         runtime.block_on(resolve_refs(&fetcher, remote, refs, options))?;
@@ -210,7 +220,14 @@ pub fn pull(
     }
     progress.event(Event::Phase("Fetching objects"));
     let fetched = fetch_objects(
-        &runtime, &fetcher, &tx, roots, progress, options, &stats, interrupt,
+        &runtime,
+        [&fetcher, &content_fetcher],
+        &tx,
+        roots,
+        progress,
+        options,
+        &stats,
+        interrupt,
     );
     if let Err(e) = fetched {
         // What was fetched and checked is kept (the commits stay marked partial), so that
@@ -264,6 +281,43 @@ fn set_partial(repo: &Repo, commit: &Checksum, partial: bool) -> Result<()> {
             _ => Ok(()),
         }
     }
+}
+
+/// The URL to use: `url` itself, or for `mirrorlist=LIST`, the first mirror of the list
+/// that answers (a list is one URL a line; blank lines and `#` comments are skipped).
+async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String> {
+    let Some(list_url) = url.strip_prefix("mirrorlist=") else {
+        return Ok(url.to_owned());
+    };
+    let invalid = |reason: &str| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (base, file) = list_url
+        .rsplit_once('/')
+        .ok_or_else(|| invalid("no file in the mirror list URL"))?;
+    let list = Fetcher::new(base, options.clone())?
+        .get(file)
+        .await?
+        .ok_or_else(|| invalid("the mirror list is not there"))?;
+    let text = String::from_utf8_lossy(&list);
+    let mut last_error = None;
+    for mirror in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let probe = FetchOptions {
+            retries: 0,
+            ..options.clone()
+        };
+        // Any answer (a summary or a 404) shows the mirror is up.
+        match Fetcher::new(mirror, probe)?.get("summary").await {
+            Ok(_) => return Ok(mirror.to_owned()),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| invalid("the mirror list names no mirror")))
 }
 
 /// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
@@ -582,7 +636,7 @@ type Stored = Result<Vec<Item>>;
 #[allow(clippy::too_many_arguments)]
 fn fetch_objects(
     runtime: &tokio::runtime::Runtime,
-    fetcher: &Arc<Fetcher>,
+    fetchers: [&Arc<Fetcher>; 2],
     tx: &Transaction<'_>,
     roots: Vec<Item>,
     progress: &dyn Progress,
@@ -621,7 +675,7 @@ fn fetch_objects(
             });
         }
         let result = runtime.block_on(drive(
-            fetcher,
+            fetchers,
             roots,
             work_tx,
             done_tx,
@@ -688,7 +742,7 @@ impl Limit {
 /// object leads to, until none is left.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
-    fetcher: &Arc<Fetcher>,
+    fetchers: [&Arc<Fetcher>; 2],
     roots: Vec<Item>,
     work_tx: mpsc::Sender<(Item, Bytes)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
@@ -723,7 +777,8 @@ async fn drive(
             && let Some(item) = pending.pop_front()
         {
             in_flight += 1;
-            let fetcher = Arc::clone(fetcher);
+            // Content may come from elsewhere (`contenturl`).
+            let fetcher = Arc::clone(fetchers[usize::from(matches!(item, Item::File(_)))]);
             let work_tx = work_tx.clone();
             let done_tx = done_tx.clone();
             tasks.spawn(async move {

@@ -67,7 +67,8 @@ impl FaultyServer {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
-    /// Every request so far, as `PATH` or `PATH range=N-`.
+    /// Every request so far: `PATH`, then ` range=N-` for a range request, ` proxied` for
+    /// one sent to it as a proxy, ` cookie=VALUE` when it carried cookies.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -92,7 +93,13 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
         }
+        // HTTP/2 with prior knowledge: this server speaks HTTP/1.1 only, and says so by
+        // closing the connection, as such servers do.
+        if request_line.starts_with("PRI * HTTP/2.0") {
+            return;
+        }
         let mut range_start = None;
+        let mut cookie = None;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 {
@@ -102,32 +109,43 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("range")
-            {
-                range_start = value
-                    .trim()
-                    .strip_prefix("bytes=")
-                    .and_then(|r| r.strip_suffix('-'))
-                    .and_then(|n| n.parse::<usize>().ok());
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("range") {
+                    range_start = value
+                        .trim()
+                        .strip_prefix("bytes=")
+                        .and_then(|r| r.strip_suffix('-'))
+                        .and_then(|n| n.parse::<usize>().ok());
+                } else if name.eq_ignore_ascii_case("cookie") {
+                    cookie = Some(value.trim().to_owned());
+                }
             }
         }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("/")
-            .trim_start_matches('/')
-            .to_owned();
+        let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+        // A proxy gets the absolute form (`http://host/path`): it serves the path all the
+        // same, and says so in the log.
+        let (proxied, target) = match target.strip_prefix("http://") {
+            Some(rest) => (true, rest.find('/').map_or("/", |i| &rest[i..])),
+            None => (false, target),
+        };
+        let path = target.trim_start_matches('/').to_owned();
         let seen = {
             let Ok(mut log) = log.lock() else { return };
             let seen = log
                 .iter()
                 .filter(|l| l.split(' ').next() == Some(&path))
                 .count();
-            log.push(match range_start {
-                Some(n) => format!("{path} range={n}-"),
-                None => path.clone(),
-            });
+            let mut entry = path.clone();
+            if let Some(n) = range_start {
+                entry.push_str(&format!(" range={n}-"));
+            }
+            if proxied {
+                entry.push_str(" proxied");
+            }
+            if let Some(cookie) = &cookie {
+                entry.push_str(&format!(" cookie={cookie}"));
+            }
+            log.push(entry);
             seen
         };
         let file = safe_join(root, &path).and_then(|p| std::fs::read(p).ok());

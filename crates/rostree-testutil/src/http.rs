@@ -36,6 +36,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx serving `root` (static files, as a plain web server would).
     pub fn start(root: &Path) -> Nginx {
+        Nginx::start_with(root, "", "")
+    }
+
+    /// Like [`Nginx::start`], with `listen_extra` after the listen address (`ssl`) and
+    /// `server_extra` directives in the server block (certificates, `auth_basic`, ...).
+    pub fn start_with(root: &Path, listen_extra: &str, server_extra: &str) -> Nginx {
         let scratch = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let s = |p: &Path| p.display().to_string();
@@ -47,7 +53,8 @@ impl Nginx {
              http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n\
              proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n\
              uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
-             server {{\n    listen 127.0.0.1:{port};\n    root {root};\n  }}\n}}\n",
+             server {{\n    listen 127.0.0.1:{port} {listen_extra};\n    root {root};\n\
+             {server_extra}\n  }}\n}}\n",
             dir = s(scratch.path()),
             root = s(root),
         );
@@ -71,6 +78,78 @@ impl Nginx {
     /// `http://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// `https://127.0.0.1:PORT/` (for a server started with `ssl`).
+    pub fn https_url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// A test PKI made with the `openssl` command: a CA, a server certificate for 127.0.0.1 and
+/// a client certificate, both signed by the CA. Files (PEM) in `dir`: `ca.pem`,
+/// `server.pem`, `server.key`, `client.pem`, `client.key`.
+pub fn make_pki(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rostree test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+    for who in ["server", "client"] {
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            &format!("/CN=rostree {who}"),
+            "-keyout",
+            &format!("{who}.key"),
+            "-out",
+            &format!("{who}.csr"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{who}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{who}.ext"),
+            "-out",
+            &format!("{who}.pem"),
+        ]);
     }
 }
 

@@ -105,11 +105,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         fetch: FetchOptions {
             retries: args.network_retries,
             headers,
-            http2: remote.option_bool("http2", true)?,
             stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
+            ..crate::cmd::remote::fetch_options(&repo, &remote)?
         },
     };
-    let spec = RemoteSpec { name, url };
+    let spec = RemoteSpec {
+        name,
+        url,
+        contenturl: remote.option("contenturl")?,
+    };
     let interrupt = crate::progress::interrupt_flag();
     let start = Instant::now();
     let progress = PullProgress::new(args.json);

@@ -1,7 +1,10 @@
 //! `ostree remote`: manage the remotes a repository pulls from.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Subcommand;
+use rostree::Repo;
+use rostree::pull::fetch::FetchOptions;
+use rostree::repo::remote::Remote;
 
 use crate::{GlobalOptions, util};
 
@@ -41,16 +44,45 @@ pub struct SummaryArgs {
     name: String,
 }
 
+/// How to reach a remote, from its config: `http2`, `tls-permissive`, `tls-ca-path`,
+/// `tls-client-cert-path` with `tls-client-key-path`, `proxy`, and its cookie jar.
+pub fn fetch_options(repo: &Repo, remote: &Remote) -> Result<FetchOptions> {
+    let cert = remote.option("tls-client-cert-path")?;
+    let key = remote.option("tls-client-key-path")?;
+    let tls_client_cert = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+        (None, None) => None,
+        _ => bail!(
+            "Remote \"{}\": tls-client-cert-path and tls-client-key-path go together",
+            remote.name()
+        ),
+    };
+    let cookies = repo.remote_cookies(remote.name())?;
+    let cookie = (!cookies.is_empty()).then(|| {
+        cookies
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    Ok(FetchOptions {
+        http2: remote.option_bool("http2", true)?,
+        tls_permissive: remote.option_bool("tls-permissive", false)?,
+        tls_ca_path: remote.option("tls-ca-path")?.map(Into::into),
+        tls_client_cert,
+        proxy: remote.option("proxy")?,
+        cookie,
+        ..FetchOptions::default()
+    })
+}
+
 /// The remote's summary, fetched from its URL.
 fn remote_summary(
-    repo: &rostree::Repo,
+    repo: &Repo,
     name: &str,
 ) -> Result<Option<(Vec<u8>, rostree::core::object::Summary)>> {
     let remote = repo.remote(name)?;
-    let options = rostree::pull::fetch::FetchOptions {
-        http2: remote.option_bool("http2", true)?,
-        ..Default::default()
-    };
+    let options = fetch_options(repo, &remote)?;
     Ok(rostree::pull::pull::fetch_summary(
         &remote.url()?,
         &options,
@@ -118,7 +150,7 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Refs(args) => {
             let repo = global.open_repo()?;
             let Some((_, summary)) = remote_summary(&repo, &args.name)? else {
-                anyhow::bail!("Remote refs not available; server has no summary file");
+                bail!("Remote refs not available; server has no summary file");
             };
             let mut out = String::new();
             for (name, _) in &summary.refs {
@@ -130,7 +162,7 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Summary(args) => {
             let repo = global.open_repo()?;
             let Some((bytes, summary)) = remote_summary(&repo, &args.name)? else {
-                anyhow::bail!("Remote server has no summary file");
+                bail!("Remote server has no summary file");
             };
             let text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
             util::write_stdout(text.as_bytes())?;

@@ -1,0 +1,232 @@
+//! `pull` honours the remote's connection settings: TLS with a pinned CA (`tls-ca-path`),
+//! `tls-permissive`, client certificates; basic auth in the URL; `proxy`; the cookie jar;
+//! `contenturl`; `mirrorlist=` URLs. Servers are nginx (Debian's) and the test's own.
+
+use std::path::{Path, PathBuf};
+
+use rostree_testutil::faulty::{Fault, FaultyServer};
+use rostree_testutil::http::{Nginx, make_pki};
+use rostree_testutil::repo::{Pair, Tool};
+use rostree_testutil::{Mode, TreeSpec};
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// An upstream-written archive repo with ref `main` and a summary.
+fn source() -> Pair {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new()
+        .file("a", "a\n", 0o644)
+        .file("d/b", "b\n", 0o600)
+        .symlink("l", "a")
+        .create(&tree);
+    let src = p.repo(Tool::Upstream);
+    p.run(
+        Tool::Upstream,
+        src,
+        ["commit", "-b", "main", "--timestamp=@1", &s(&tree)],
+    )
+    .pipe_ok("commit");
+    p.run(Tool::Upstream, src, ["summary", "-u"])
+        .pipe_ok("summary");
+    p
+}
+
+/// A fresh repo with remote `o` (`url`, then `remote add` options) for rostree.
+fn dest(p: &Pair, name: &str, url: &str, options: &[String]) -> PathBuf {
+    let dest = p.path(name);
+    p.run(Tool::Rostree, &dest, ["init", "--mode=bare-user"])
+        .pipe_ok("init");
+    let mut args = vec!["remote".to_owned(), "add".into(), "--no-gpg-verify".into()];
+    args.extend(options.iter().cloned());
+    args.extend(["o".into(), url.into()]);
+    p.run(Tool::Rostree, &dest, &args).pipe_ok("remote add");
+    dest
+}
+
+fn pull_ok(p: &Pair, dest: &Path) {
+    p.run(Tool::Rostree, dest, ["pull", "o", "main"])
+        .pipe_ok("pull");
+    p.run(Tool::Upstream, dest, ["fsck"]).pipe_ok("fsck");
+}
+
+fn pull_fails(p: &Pair, dest: &Path, message: &str) {
+    let r = p.run(
+        Tool::Rostree,
+        dest,
+        ["pull", "--network-retries=0", "o", "main"],
+    );
+    assert!(!r.output.status.success(), "pull succeeded");
+    assert!(
+        r.stderr().contains(message),
+        "wanted {message:?}: {}",
+        r.stderr()
+    );
+    let refs = p
+        .run(Tool::Rostree, dest, ["refs"])
+        .pipe_ok("refs")
+        .stdout();
+    assert_eq!(refs, "");
+}
+
+#[test]
+fn tls_pinned_permissive_and_client_certificates() {
+    let p = source();
+    let pki = p.path("pki");
+    make_pki(&pki);
+    let cert = |f: &str| s(&pki.join(f));
+    let server_tls = format!(
+        "ssl_certificate {};\nssl_certificate_key {};",
+        cert("server.pem"),
+        cert("server.key")
+    );
+    let https = Nginx::start_with(p.repo(Tool::Upstream), "ssl", &server_tls);
+    let url = https.https_url();
+    let set = |kv: &str| format!("--set={kv}");
+    // The test CA is nobody's root: without it the server is refused.
+    pull_fails(&p, &dest(&p, "untrusted", &url, &[]), "certificate");
+    pull_ok(
+        &p,
+        &dest(
+            &p,
+            "pinned",
+            &url,
+            &[set(&format!("tls-ca-path={}", cert("ca.pem")))],
+        ),
+    );
+    pull_ok(
+        &p,
+        &dest(&p, "permissive", &url, &[set("tls-permissive=true")]),
+    );
+    // A server that wants a client certificate.
+    let mutual = Nginx::start_with(
+        p.repo(Tool::Upstream),
+        "ssl",
+        &format!(
+            "{server_tls}\nssl_client_certificate {};\nssl_verify_client on;",
+            cert("ca.pem")
+        ),
+    );
+    let url = mutual.https_url();
+    let ca = set(&format!("tls-ca-path={}", cert("ca.pem")));
+    pull_fails(
+        &p,
+        &dest(&p, "no-client-cert", &url, std::slice::from_ref(&ca)),
+        "400",
+    );
+    pull_ok(
+        &p,
+        &dest(
+            &p,
+            "client-cert",
+            &url,
+            &[
+                ca,
+                set(&format!("tls-client-cert-path={}", cert("client.pem"))),
+                set(&format!("tls-client-key-path={}", cert("client.key"))),
+            ],
+        ),
+    );
+}
+
+#[test]
+fn basic_auth_in_the_url() {
+    let p = source();
+    let htpasswd = p.path("htpasswd");
+    let hash = rostree_testutil::Invocation::new("openssl")
+        .args(["passwd", "-apr1", "s3cret"])
+        .ok();
+    let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+    std::fs::write(&htpasswd, format!("user:{hash}\n")).expect("htpasswd");
+    let nginx = Nginx::start_with(
+        p.repo(Tool::Upstream),
+        "",
+        &format!(
+            "auth_basic \"repo\";\nauth_basic_user_file {};",
+            s(&htpasswd)
+        ),
+    );
+    let with_auth = nginx.url().replace("http://", "http://user:s3cret@");
+    pull_ok(&p, &dest(&p, "auth", &with_auth, &[]));
+    pull_fails(&p, &dest(&p, "no-auth", &nginx.url(), &[]), "401");
+}
+
+#[test]
+fn proxy_and_cookies() {
+    let p = source();
+    let proxy = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    // The remote's own host does not resolve: only the proxy can reach "it".
+    let dest = dest(
+        &p,
+        "proxied",
+        "http://repo.invalid/",
+        &[format!("--set=proxy={}", proxy.url())],
+    );
+    for (name, value) in [("session", "abc"), ("token", "xyz")] {
+        p.run(
+            Tool::Rostree,
+            &dest,
+            [
+                "remote",
+                "add-cookie",
+                "o",
+                "repo.invalid",
+                "/",
+                name,
+                value,
+            ],
+        )
+        .pipe_ok("add-cookie");
+    }
+    pull_ok(&p, &dest);
+    let log = proxy.requests();
+    assert!(!log.is_empty());
+    for entry in &log {
+        assert!(entry.contains(" proxied"), "{entry}");
+        assert!(entry.contains("cookie=session=abc; token=xyz"), "{entry}");
+    }
+}
+
+#[test]
+fn contenturl_and_mirrorlist() {
+    let p = source();
+    // Metadata from one server, which has no content objects; content from another.
+    let metadata = FaultyServer::start(p.repo(Tool::Upstream), |path, _| {
+        if path.ends_with(".filez") {
+            Fault::Status(404)
+        } else {
+            Fault::None
+        }
+    });
+    let content = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    let dest = self::dest(
+        &p,
+        "split",
+        &metadata.url(),
+        &[format!("--contenturl={}", content.url())],
+    );
+    pull_ok(&p, &dest);
+    assert!(content.requests().iter().all(|r| r.ends_with(".filez")));
+    assert!(content.requests().len() >= 2);
+    // A mirror list whose first mirror is down.
+    let lists = p.path("lists");
+    std::fs::create_dir_all(&lists).expect("mkdir");
+    let dead = format!("http://127.0.0.1:{}/", rostree_testutil::http::free_port());
+    let good = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    std::fs::write(
+        lists.join("mirrors"),
+        format!("# mirrors\n{dead}\n\n{}\n", good.url()),
+    )
+    .expect("list");
+    let list_server = FaultyServer::start(&lists, |_, _| Fault::None);
+    let dest = self::dest(
+        &p,
+        "mirrored",
+        &format!("mirrorlist={}mirrors", list_server.url()),
+        &[],
+    );
+    pull_ok(&p, &dest);
+    assert!(good.requests().iter().any(|r| r.ends_with(".commit")));
+}
