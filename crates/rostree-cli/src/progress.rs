@@ -85,6 +85,7 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
 pub struct PullProgress {
     bar: Option<ProgressBar>,
     json: bool,
+    interval: std::time::Duration,
     start: std::time::Instant,
     last_json: std::sync::Mutex<std::time::Instant>,
     queued: AtomicU64,
@@ -93,8 +94,9 @@ pub struct PullProgress {
 }
 
 impl PullProgress {
-    /// A renderer: JSON Lines when `json`, else a bar when stderr is a terminal.
-    pub fn new(json: bool) -> Self {
+    /// A renderer: JSON Lines (at most one `progress` line per `interval`) when `json`,
+    /// else a bar when stderr is a terminal.
+    pub fn new(json: bool, interval: std::time::Duration) -> Self {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -110,6 +112,7 @@ impl PullProgress {
         PullProgress {
             bar,
             json,
+            interval,
             start,
             last_json: std::sync::Mutex::new(start),
             queued: AtomicU64::new(0),
@@ -177,7 +180,7 @@ impl Progress for PullProgress {
                 }
                 if self.json
                     && let Ok(mut last) = self.last_json.lock()
-                    && last.elapsed() >= std::time::Duration::from_millis(250)
+                    && last.elapsed() >= self.interval
                 {
                     *last = std::time::Instant::now();
                     self.json_line("progress", "");

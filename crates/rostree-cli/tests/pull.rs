@@ -359,3 +359,151 @@ fn mirror_and_timestamp_checks() {
     }
     assert_eq!(refs(&up), refs(&rs));
 }
+
+/// A ref whose commit binds other refs is refused by both tools with upstream's words
+/// (unless `--disable-verify-bindings`); so is a commit of another collection than the
+/// remote's.
+#[test]
+fn bindings_are_checked() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let src = p.repo(Tool::Upstream);
+    p.run(
+        Tool::Upstream,
+        src,
+        ["config", "set", "core.collection-id", "org.example.A"],
+    )
+    .pipe_ok("config");
+    p.run(
+        Tool::Upstream,
+        src,
+        ["commit", "-b", "main", "--timestamp=@1", &s(&tree)],
+    )
+    .pipe_ok("commit");
+    p.run(Tool::Upstream, src, ["refs", "--create=other", "main"])
+        .pipe_ok("refs");
+    p.run(Tool::Upstream, src, ["summary", "-u"])
+        .pipe_ok("summary");
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), src);
+    let cases: &[(&[&str], &[&str], bool)] = &[
+        (&[], &["other"], false),
+        (&[], &["--disable-verify-bindings", "other"], true),
+        (&[], &["main"], true),
+        (&["--collection-id=org.example.B"], &["main"], false),
+        (&["--collection-id=org.example.A"], &["main"], true),
+    ];
+    for (i, (add, pull, ok)) in cases.iter().enumerate() {
+        let (up, rs) = (p.path(format!("b{i}-up")), p.path(format!("b{i}-rs")));
+        let mut outcomes = Vec::new();
+        for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
+            p.run(tool, repo, ["init", "--mode=archive"])
+                .pipe_ok("init");
+            let mut args = vec!["remote", "add", "--no-gpg-verify"];
+            args.extend(*add);
+            args.extend(["o", serve.url()]);
+            p.run(tool, repo, &args).pipe_ok("remote add");
+            let mut args = vec!["pull", "o"];
+            args.extend(*pull);
+            outcomes.push(p.run(tool, repo, &args));
+        }
+        let (u, r) = (&outcomes[0], &outcomes[1]);
+        assert_eq!(
+            u.output.status.success(),
+            *ok,
+            "{add:?} {pull:?}: {}",
+            u.stderr()
+        );
+        assert_eq!(
+            r.output.status.success(),
+            *ok,
+            "{add:?} {pull:?}: {}",
+            r.stderr()
+        );
+        if !ok {
+            assert_eq!(u.stderr().trim(), r.stderr().trim(), "{add:?} {pull:?}");
+            let refs = p.run(Tool::Rostree, &rs, ["refs"]).pipe_ok("refs").stdout();
+            assert_eq!(refs, "");
+        }
+    }
+}
+
+/// `--subpath` fetches the directories down to the path and everything below it, leaving the
+/// commit partial, as upstream; `--bareuseronly-files` refuses setuid or world-writable
+/// content; `--dry-run` needs `--require-static-deltas`.
+#[test]
+fn subpath_bareuseronly_and_dry_run() {
+    let p = source();
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), p.repo(Tool::Upstream));
+    let old = p
+        .run(
+            Tool::Upstream,
+            p.repo(Tool::Upstream),
+            ["rev-parse", "main^"],
+        )
+        .pipe_ok("rev-parse")
+        .stdout();
+    let cases: &[(&[&str], bool)] = &[
+        (
+            &["--subpath=/usr", "--subpath=/etc/os-release", "o", "main"],
+            true,
+        ),
+        (&["--subpath=/nothere", "o", "main"], true),
+        (&["--bareuseronly-files", "o", old.trim()], false),
+        (&["--bareuseronly-files", "o", "main"], true),
+        (&["--dry-run", "o", "main"], false),
+    ];
+    for (i, (args, ok)) in cases.iter().enumerate() {
+        let (up, rs) = (p.path(format!("s{i}-up")), p.path(format!("s{i}-rs")));
+        let mut runs = Vec::new();
+        for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
+            p.run(tool, repo, ["init", "--mode=bare-user"])
+                .pipe_ok("init");
+            p.run(
+                tool,
+                repo,
+                ["remote", "add", "--no-gpg-verify", "o", serve.url()],
+            )
+            .pipe_ok("remote add");
+            let mut all = vec!["pull"];
+            all.extend(*args);
+            runs.push(p.run(tool, repo, &all));
+        }
+        assert_eq!(
+            runs[0].output.status.success(),
+            *ok,
+            "{args:?}: {}",
+            runs[0].stderr()
+        );
+        assert_eq!(
+            runs[1].output.status.success(),
+            *ok,
+            "{args:?}: {}",
+            runs[1].stderr()
+        );
+        if *ok {
+            compare_object_dirs(&up, &rs);
+            let states = |repo: &Path| {
+                let mut v: Vec<String> = std::fs::read_dir(repo.join("state"))
+                    .expect("state")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(states(&up), states(&rs), "{args:?}");
+            for tool in [Tool::Upstream, Tool::Rostree] {
+                p.run(tool, &rs, ["fsck"]).pipe_ok("fsck");
+            }
+        }
+    }
+    // A relative subpath: upstream aborts on an assertion; rostree says what is wrong.
+    let r = p.run(
+        Tool::Rostree,
+        &p.path("s0-rs"),
+        ["pull", "--subpath=etc", "o", "main"],
+    );
+    assert!(!r.output.status.success());
+    assert!(r.stderr().contains("must be absolute"), "{}", r.stderr());
+}

@@ -40,6 +40,8 @@ pub struct RemoteSpec {
     pub url: String,
     /// Where content objects come from, when not from `url` (`contenturl`).
     pub contenturl: Option<String>,
+    /// The collection the remote's commits must be bound to (`collection-id`).
+    pub collection_id: Option<String>,
 }
 
 /// Options of [`pull`].
@@ -54,6 +56,11 @@ pub struct PullOptions {
     /// Check that each ref's commit names the ref in its bindings (on unless
     /// `--disable-verify-bindings`).
     pub verify_bindings: bool,
+    /// Only these paths of each commit's tree (`--subpath`); the commits stay partial.
+    pub subpaths: Vec<String>,
+    /// Refuse content a bare-user-only repository could not hold: setuid, setgid, sticky
+    /// or world-writable files (`--bareuseronly-files`).
+    pub bareuseronly_files: bool,
     /// Refuse a ref's new commit when it is older than the commit the ref has now
     /// (`--timestamp-check`).
     pub timestamp_check: bool,
@@ -73,6 +80,8 @@ impl Default for PullOptions {
             mirror: false,
             commit_metadata_only: false,
             verify_bindings: true,
+            subpaths: Vec::new(),
+            bareuseronly_files: false,
             timestamp_check: false,
             timestamp_check_from: None,
             concurrency: None,
@@ -189,6 +198,7 @@ pub fn pull(
             &fetcher,
             &tx,
             progress,
+            remote.collection_id.as_deref(),
             name.as_deref(),
             floor,
             *head,
@@ -199,6 +209,15 @@ pub fn pull(
         for (commit, tree, meta) in found {
             partial.push(commit);
             if options.commit_metadata_only {
+                continue;
+            }
+            if !options.subpaths.is_empty() {
+                for subpath in &options.subpaths {
+                    roots.extend(
+                        runtime
+                            .block_on(walk_subpath(&fetcher, &tx, tree, meta, subpath, &stats))?,
+                    );
+                }
                 continue;
             }
             // A tree stored in part (an earlier pull that failed) is walked locally.
@@ -243,8 +262,8 @@ pub fn pull(
     if let Some(summary) = &mirrored_summary {
         write_mirrored_summary(repo, summary)?;
     }
-    // Commits fetched without their trees stay partial, as upstream leaves them.
-    if !options.commit_metadata_only {
+    // Commits fetched without (all of) their trees stay partial, as upstream leaves them.
+    if !options.commit_metadata_only && options.subpaths.is_empty() {
         for commit in &partial {
             set_partial(repo, commit, false)?;
         }
@@ -468,6 +487,7 @@ async fn fetch_history(
     fetcher: &Fetcher,
     tx: &Transaction<'_>,
     progress: &dyn Progress,
+    collection_id: Option<&str>,
     ref_name: Option<&str>,
     floor: Option<Checksum>,
     head: Checksum,
@@ -540,13 +560,15 @@ async fn fetch_history(
                 });
             }
         }
-        if commit == head
-            && options.verify_bindings
-            && let Some(name) = ref_name
-        {
-            verify_bindings(&view.metadata(), None, Some(name)).map_err(|e| Error::Binding {
-                checksum: commit,
-                reason: e.to_string(),
+        // The ref binding is checked on the commit the ref names; a remote's collection
+        // binds every commit of its history.
+        let bound_ref = ref_name.filter(|_| commit == head);
+        if options.verify_bindings && (bound_ref.is_some() || collection_id.is_some()) {
+            verify_bindings(&view.metadata(), collection_id, bound_ref).map_err(|e| {
+                Error::Binding {
+                    checksum: commit,
+                    reason: e.to_string(),
+                }
             })?;
         }
         // A commit stored complete before needs nothing more.
@@ -563,6 +585,73 @@ async fn fetch_history(
         }
     }
     Ok(out)
+}
+
+/// A metadata object, from the repository or fetched, checked and stored.
+async fn ensure_metadata(
+    fetcher: &Fetcher,
+    tx: &Transaction<'_>,
+    objtype: ObjectType,
+    checksum: Checksum,
+    stats: &Stats,
+) -> Result<Vec<u8>> {
+    if tx.has_object(objtype, &checksum)? {
+        return Ok(tx.load_metadata(objtype, &checksum)?);
+    }
+    let data = fetcher
+        .get(&object_path(objtype, &checksum))
+        .await?
+        .ok_or(Error::MissingObject { objtype, checksum })?;
+    check_hash(objtype, &checksum, &data)?;
+    let valid = match objtype {
+        ObjectType::DirTree => DirTreeRef::parse(&data).map(|_| ()),
+        _ => DirMeta::from_bytes(&data).map(|_| ()),
+    };
+    valid.map_err(|e| corrupt(objtype, checksum, e.to_string()))?;
+    tx.write_metadata_as(objtype, &checksum, &data)?;
+    stats.metadata.fetch_add(1, Ordering::Relaxed);
+    stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+    Ok(data.to_vec())
+}
+
+/// For `--subpath`: fetches the directories down to `subpath`, and returns what is missing
+/// of what lies there (a whole subtree, or one file). A path the tree lacks yields nothing
+/// more, as upstream.
+async fn walk_subpath(
+    fetcher: &Fetcher,
+    tx: &Transaction<'_>,
+    tree: Checksum,
+    meta: Checksum,
+    subpath: &str,
+    stats: &Stats,
+) -> Result<Vec<Item>> {
+    ensure_metadata(fetcher, tx, ObjectType::DirMeta, meta, stats).await?;
+    let components: Vec<&str> = subpath.split('/').filter(|c| !c.is_empty()).collect();
+    let mut current = tree;
+    for (i, name) in components.iter().enumerate() {
+        let data = ensure_metadata(fetcher, tx, ObjectType::DirTree, current, stats).await?;
+        let view = DirTreeRef::parse(&data)
+            .map_err(|e| corrupt(ObjectType::DirTree, current, e.to_string()))?;
+        if let Some(file) = view.files.iter().find(|f| f.name == *name) {
+            let missing =
+                i + 1 == components.len() && !tx.has_object(ObjectType::File, &file.checksum)?;
+            return Ok(missing
+                .then_some(Item::File(file.checksum))
+                .into_iter()
+                .collect());
+        }
+        let Some(dir) = view.dirs.iter().find(|d| d.name == *name) else {
+            return Ok(Vec::new());
+        };
+        ensure_metadata(fetcher, tx, ObjectType::DirMeta, dir.meta, stats).await?;
+        current = dir.tree;
+    }
+    if tx.has_object(ObjectType::DirTree, &current)? {
+        let data = tx.load_metadata(ObjectType::DirTree, &current)?;
+        missing_children(tx, &data, current)
+    } else {
+        Ok(vec![Item::DirTree(current)])
+    }
 }
 
 /// What a stored object leads to: the objects it names that the repository lacks. A dirtree
@@ -593,7 +682,13 @@ fn missing_children(tx: &Transaction<'_>, tree_data: &[u8], tree: Checksum) -> R
 }
 
 /// Checks and stores one fetched object; returns what it leads to.
-fn store(tx: &Transaction<'_>, item: Item, data: &[u8], stats: &Stats) -> Result<Vec<Item>> {
+fn store(
+    tx: &Transaction<'_>,
+    item: Item,
+    data: &[u8],
+    options: &PullOptions,
+    stats: &Stats,
+) -> Result<Vec<Item>> {
     let (objtype, checksum) = item.name();
     stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     match item {
@@ -621,6 +716,16 @@ fn store(tx: &Transaction<'_>, item: Item, data: &[u8], stats: &Stats) -> Result
                     c,
                     format!("its content hashes to {actual}"),
                 ));
+            }
+            let unsafe_bits = header.mode & 0o7777 & !0o775;
+            if options.bareuseronly_files && !header.is_symlink() && unsafe_bits != 0 {
+                return Err(Error::Invalid {
+                    what: format!("content object {c}"),
+                    reason: format!(
+                        "invalid mode 0{:o} with bits 0{unsafe_bits:04o} (--bareuseronly-files)",
+                        header.mode
+                    ),
+                });
             }
             tx.write_content_as(&c, &header, Source::Bytes(&payload))?;
             stats.content.fetch_add(1, Ordering::Relaxed);
@@ -661,7 +766,7 @@ fn fetch_objects(
                         Err(_) => return,
                     };
                     let Ok((item, data)) = next else { return };
-                    let result = store(tx, item, &data, stats);
+                    let result = store(tx, item, &data, options, stats);
                     if result.is_ok() {
                         progress.event(Event::ObjectFetched {
                             bytes: data.len() as u64,

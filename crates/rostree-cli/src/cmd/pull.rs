@@ -47,6 +47,41 @@ pub struct Args {
     /// Objects fetched or being stored at once (rostree's own; default: adapts to the link)
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
+    /// Only pull the provided subpath(s)
+    #[arg(long, value_name = "PATH")]
+    subpath: Vec<String>,
+    /// Reject regular files with mode outside of 0775 (world writable, suid, etc.)
+    #[arg(long = "bareuseronly-files")]
+    bareuseronly_files: bool,
+    /// Only print information on what will be downloaded (requires static deltas)
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+    /// Require static deltas
+    #[arg(long = "require-static-deltas")]
+    require_static_deltas: bool,
+    /// Do not use static deltas (rostree uses none yet)
+    #[arg(long = "disable-static-deltas")]
+    disable_static_deltas: bool,
+    /// Perform writes in such a way that avoids stalling concurrent processes (accepted;
+    /// rostree batches durability)
+    #[arg(long = "per-object-fsync")]
+    per_object_fsync: bool,
+    /// Verify checksums of local sources (always enabled for HTTP pulls)
+    #[arg(long)]
+    untrusted: bool,
+    /// Do not verify checksums of HTTP sources (rostree always verifies)
+    #[arg(long = "http-trusted")]
+    http_trusted: bool,
+    /// Use custom cache dir (accepted; rostree keeps no summary cache yet)
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    cache_dir: Option<String>,
+    /// Sets the update frequency, in milliseconds (0=1000ms) (default: 0)
+    #[arg(
+        long = "update-frequency",
+        value_name = "FREQUENCY",
+        default_value_t = 0
+    )]
+    update_frequency: u64,
     /// Print progress as JSON Lines on stdout (rostree's own)
     #[arg(long)]
     json: bool,
@@ -57,6 +92,23 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    if args.dry_run && !args.require_static_deltas {
+        bail!("--dry-run requires --require-static-deltas");
+    }
+    if let Some(relative) = args.subpath.iter().find(|s| !s.starts_with('/')) {
+        bail!("Subpath must be absolute: {relative}");
+    }
+    if args.require_static_deltas {
+        bail!("Static deltas are not supported by rostree yet");
+    }
+    // Accepted for upstream's scripts; they change nothing here (see docs/compat.md).
+    let _ = (
+        args.disable_static_deltas,
+        args.per_object_fsync,
+        args.untrusted,
+        args.http_trusted,
+        &args.cache_dir,
+    );
     let mut repo = global.open_repo()?;
     if args.disable_fsync {
         repo.disable_fsync();
@@ -96,6 +148,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         verify_bindings: !args.disable_verify_bindings,
+        subpaths: args.subpath.clone(),
+        bareuseronly_files: args.bareuseronly_files,
         timestamp_check: args.timestamp_check,
         timestamp_check_from: match &args.timestamp_check_from_rev {
             Some(rev) => Some(repo.resolve_rev(rev)?),
@@ -113,10 +167,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         name,
         url,
         contenturl: remote.option("contenturl")?,
+        collection_id: remote.option("collection-id")?,
     };
     let interrupt = crate::progress::interrupt_flag();
     let start = Instant::now();
-    let progress = PullProgress::new(args.json);
+    let interval = match args.update_frequency {
+        0 => std::time::Duration::from_millis(250),
+        ms => std::time::Duration::from_millis(ms),
+    };
+    let progress = PullProgress::new(args.json, interval);
     let outcome = pull(&repo, &spec, &refs, &progress, &interrupt, &options);
     let outcome = match outcome {
         Ok(o) => o,
