@@ -230,3 +230,87 @@ fn contenturl_and_mirrorlist() {
     pull_ok(&p, &dest);
     assert!(good.requests().iter().any(|r| r.ends_with(".commit")));
 }
+
+/// `--localcache-repo`: objects a local repository has are taken from it (checked all the
+/// same), and only the rest is fetched.
+#[test]
+fn localcache_repo_saves_requests() {
+    let p = source();
+    let server = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    // A cache holding the whole commit, in another mode.
+    let cache = p.path("cache");
+    p.run(Tool::Rostree, &cache, ["init", "--mode=bare-user"])
+        .pipe_ok("init");
+    p.run(
+        Tool::Rostree,
+        &cache,
+        ["pull-local", &s(p.repo(Tool::Upstream)), "main"],
+    )
+    .pipe_ok("pull-local");
+    let dest = dest(&p, "cached", &server.url(), &[]);
+    p.run(
+        Tool::Rostree,
+        &dest,
+        ["pull", "-L", &s(&cache), "o", "main"],
+    )
+    .pipe_ok("pull -L");
+    p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
+    let fetched: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.ends_with(".dirtree") || r.ends_with(".dirmeta") || r.ends_with(".filez"))
+        .collect();
+    assert!(
+        fetched.is_empty(),
+        "fetched what the cache had: {fetched:?}"
+    );
+}
+
+/// `http-headers` are sent with every request, as `--http-header` is; remotes that must not
+/// be pulled from (`unconfigured-state`, `custom-backend`) or that want signatures checked
+/// are refused with a message naming the setting, and nothing is written.
+#[test]
+fn remote_settings_honoured_or_refused() {
+    let p = source();
+    let server = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    let dest = dest(
+        &p,
+        "headers",
+        &server.url(),
+        &["--set=http-headers=X-Config=one;".to_owned()],
+    );
+    p.run(
+        Tool::Rostree,
+        &dest,
+        ["pull", "--http-header=X-Flag=two", "o", "main"],
+    )
+    .pipe_ok("pull");
+    for entry in server.requests() {
+        assert!(
+            entry.contains(" x-config=one") && entry.contains(" x-flag=two"),
+            "{entry}"
+        );
+    }
+    for (setting, message) in [
+        (
+            "unconfigured-state=Use the vendor's updater",
+            "Use the vendor's updater",
+        ),
+        ("custom-backend=flatpak", "custom-backend=flatpak"),
+        ("gpg-verify-summary=true", "gpg-verify-summary"),
+        ("sign-verify=true", "sign-verify"),
+    ] {
+        let dest = self::dest(
+            &p,
+            &format!("refused-{}", setting.len()),
+            &server.url(),
+            &[format!("--set={setting}")],
+        );
+        let before = rostree_testutil::snapshot(&dest);
+        pull_fails(&p, &dest, message);
+        assert!(
+            before.diff(&rostree_testutil::snapshot(&dest)).is_empty(),
+            "{setting}"
+        );
+    }
+}

@@ -37,6 +37,8 @@ pub struct FetchOptions {
     pub proxy: Option<String>,
     /// The `Cookie` header value to send (the remote's jar).
     pub cookie: Option<String>,
+    /// Appended to the `User-Agent` (`append-user-agent`).
+    pub user_agent_suffix: Option<String>,
 }
 
 impl Default for FetchOptions {
@@ -51,6 +53,7 @@ impl Default for FetchOptions {
             tls_client_cert: None,
             proxy: None,
             cookie: None,
+            user_agent_suffix: None,
         }
     }
 }
@@ -146,9 +149,14 @@ impl Fetcher {
             }
             None => None,
         };
+        let mut user_agent = concat!("rostree/", env!("CARGO_PKG_VERSION")).to_owned();
+        if let Some(suffix) = &options.user_agent_suffix {
+            user_agent.push(' ');
+            user_agent.push_str(suffix);
+        }
         let builder = || {
             let mut b = reqwest::Client::builder()
-                .user_agent(concat!("rostree/", env!("CARGO_PKG_VERSION")))
+                .user_agent(user_agent.clone())
                 .default_headers(headers.clone())
                 .connect_timeout(Duration::from_secs(30))
                 .read_timeout(options.stall_timeout)

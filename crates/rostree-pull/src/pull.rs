@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use bytes::Bytes;
 use rostree_core::datetime::format_ctime;
 use rostree_core::object::{
-    CommitRef, DirMeta, DirTreeRef, Metadata, Summary, content_checksum, verify_bindings,
+    CommitRef, DirMeta, DirTreeRef, FileHeader, Metadata, Summary, content_checksum,
+    verify_bindings,
 };
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::progress::{Event, Progress};
@@ -58,6 +59,8 @@ pub struct PullOptions {
     pub verify_bindings: bool,
     /// Only these paths of each commit's tree (`--subpath`); the commits stay partial.
     pub subpaths: Vec<String>,
+    /// Repositories to take objects from before asking the remote (`--localcache-repo`).
+    pub localcache: Vec<Arc<Repo>>,
     /// Refuse content a bare-user-only repository could not hold: setuid, setgid, sticky
     /// or world-writable files (`--bareuseronly-files`).
     pub bareuseronly_files: bool,
@@ -81,6 +84,7 @@ impl Default for PullOptions {
             commit_metadata_only: false,
             verify_bindings: true,
             subpaths: Vec::new(),
+            localcache: Vec::new(),
             bareuseronly_files: false,
             timestamp_check: false,
             timestamp_check_from: None,
@@ -709,29 +713,71 @@ fn store(
         Item::File(c) => {
             let (header, payload) =
                 rostree_repo::decode_filez(data).map_err(|e| corrupt(objtype, checksum, e))?;
-            let actual = content_checksum(&header, &payload);
-            if actual != c {
-                return Err(corrupt(
-                    objtype,
-                    c,
-                    format!("its content hashes to {actual}"),
-                ));
-            }
-            let unsafe_bits = header.mode & 0o7777 & !0o775;
-            if options.bareuseronly_files && !header.is_symlink() && unsafe_bits != 0 {
-                return Err(Error::Invalid {
-                    what: format!("content object {c}"),
-                    reason: format!(
-                        "invalid mode 0{:o} with bits 0{unsafe_bits:04o} (--bareuseronly-files)",
-                        header.mode
-                    ),
-                });
-            }
-            tx.write_content_as(&c, &header, Source::Bytes(&payload))?;
-            stats.content.fetch_add(1, Ordering::Relaxed);
+            store_content(tx, c, &header, &payload, options, stats)?;
             Ok(Vec::new())
         }
     }
+}
+
+/// Checks and stores a content object's header and payload.
+fn store_content(
+    tx: &Transaction<'_>,
+    c: Checksum,
+    header: &FileHeader,
+    payload: &[u8],
+    options: &PullOptions,
+    stats: &Stats,
+) -> Result<()> {
+    let actual = content_checksum(header, payload);
+    if actual != c {
+        return Err(corrupt(
+            ObjectType::File,
+            c,
+            format!("its content hashes to {actual}"),
+        ));
+    }
+    let unsafe_bits = header.mode & 0o7777 & !0o775;
+    if options.bareuseronly_files && !header.is_symlink() && unsafe_bits != 0 {
+        return Err(Error::Invalid {
+            what: format!("content object {c}"),
+            reason: format!(
+                "invalid mode 0{:o} with bits 0{unsafe_bits:04o} (--bareuseronly-files)",
+                header.mode
+            ),
+        });
+    }
+    tx.write_content_as(&c, header, Source::Bytes(payload))?;
+    stats.content.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Stores an object from a local cache repository (`--localcache-repo`), checked as if it
+/// had been fetched; returns what it leads to and its size.
+fn import_cached(
+    tx: &Transaction<'_>,
+    item: Item,
+    options: &PullOptions,
+    stats: &Stats,
+) -> Result<(Vec<Item>, u64)> {
+    let (objtype, checksum) = item.name();
+    for cache in &options.localcache {
+        if !cache.has_object(objtype, &checksum)? {
+            continue;
+        }
+        if let Item::File(c) = item {
+            let (header, payload) = cache.read_file(&c)?;
+            let payload = payload.into_bytes().map_err(|e| Error::Io {
+                path: cache.object_path(objtype, &c).display().to_string(),
+                source: e,
+            })?;
+            store_content(tx, c, &header, &payload, options, stats)?;
+            return Ok((Vec::new(), payload.len() as u64));
+        }
+        let data = cache.load_metadata(objtype, &checksum)?;
+        let children = store(tx, item, &data, options, stats)?;
+        return Ok((children, data.len() as u64));
+    }
+    Err(Error::MissingObject { objtype, checksum })
 }
 
 /// A stored object's result, sent from the storing threads to the fetching loop.
@@ -752,7 +798,8 @@ fn fetch_objects(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let (work_tx, work_rx) = mpsc::channel::<(Item, Bytes)>();
+    // `None`: the object is in a local cache repository.
+    let (work_tx, work_rx) = mpsc::channel::<(Item, Option<Bytes>)>();
     let work_rx = Mutex::new(work_rx);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Stored>();
     std::thread::scope(|scope| {
@@ -766,13 +813,18 @@ fn fetch_objects(
                         Err(_) => return,
                     };
                     let Ok((item, data)) = next else { return };
-                    let result = store(tx, item, &data, options, stats);
-                    if result.is_ok() {
+                    let stored = match &data {
+                        Some(data) => store(tx, item, data, options, stats)
+                            .map(|children| (children, data.len() as u64)),
+                        None => import_cached(tx, item, options, stats),
+                    };
+                    let result = stored.map(|(children, bytes)| {
                         progress.event(Event::ObjectFetched {
-                            bytes: data.len() as u64,
+                            bytes,
                             metadata: !matches!(item, Item::File(_)),
                         });
-                    }
+                        children
+                    });
                     if done_tx.send(result).is_err() {
                         return;
                     }
@@ -849,7 +901,7 @@ impl Limit {
 async fn drive(
     fetchers: [&Arc<Fetcher>; 2],
     roots: Vec<Item>,
-    work_tx: mpsc::Sender<(Item, Bytes)>,
+    work_tx: mpsc::Sender<(Item, Option<Bytes>)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
     done_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stored>,
     progress: &dyn Progress,
@@ -882,6 +934,17 @@ async fn drive(
             && let Some(item) = pending.pop_front()
         {
             in_flight += 1;
+            let (objtype, checksum) = item.name();
+            let mut cached = false;
+            for cache in &options.localcache {
+                cached |= cache.has_object(objtype, &checksum)?;
+            }
+            if cached {
+                if work_tx.send((item, None)).is_err() {
+                    return Err(Error::Cancelled);
+                }
+                continue;
+            }
             // Content may come from elsewhere (`contenturl`).
             let fetcher = Arc::clone(fetchers[usize::from(matches!(item, Item::File(_)))]);
             let work_tx = work_tx.clone();
@@ -891,7 +954,7 @@ async fn drive(
                 let outcome = match fetcher.get(&object_path(objtype, &checksum)).await {
                     Ok(Some(data)) => {
                         // Stored by the thread pool, which reports back on `done_tx`.
-                        if work_tx.send((item, data)).is_ok() {
+                        if work_tx.send((item, Some(data))).is_ok() {
                             return;
                         }
                         Err(Error::Cancelled)

@@ -68,7 +68,8 @@ impl FaultyServer {
     }
 
     /// Every request so far: `PATH`, then ` range=N-` for a range request, ` proxied` for
-    /// one sent to it as a proxy, ` cookie=VALUE` when it carried cookies.
+    /// one sent to it as a proxy, ` cookie=VALUE` when it carried cookies, and
+    /// ` x-name=value` for each `X-` header.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -100,6 +101,7 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
         }
         let mut range_start = None;
         let mut cookie = None;
+        let mut extra_headers = Vec::new();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 {
@@ -118,6 +120,8 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
                         .and_then(|n| n.parse::<usize>().ok());
                 } else if name.eq_ignore_ascii_case("cookie") {
                     cookie = Some(value.trim().to_owned());
+                } else if name.to_ascii_lowercase().starts_with("x-") {
+                    extra_headers.push(format!("{}={}", name.to_ascii_lowercase(), value.trim()));
                 }
             }
         }
@@ -144,6 +148,9 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
             }
             if let Some(cookie) = &cookie {
                 entry.push_str(&format!(" cookie={cookie}"));
+            }
+            for header in &extra_headers {
+                entry.push_str(&format!(" {header}"));
             }
             log.push(entry);
             seen

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::progress::PullProgress;
 use crate::{GlobalOptions, util};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use rostree::pull::fetch::FetchOptions;
 use rostree::pull::pull::{PullOptions, RemoteSpec, pull};
 
@@ -82,6 +82,9 @@ pub struct Args {
         default_value_t = 0
     )]
     update_frequency: u64,
+    /// Add REPO as local cache source for objects during this pull
+    #[arg(short = 'L', long = "localcache-repo", value_name = "REPO")]
+    localcache_repo: Vec<std::path::PathBuf>,
     /// Print progress as JSON Lines on stdout (rostree's own)
     #[arg(long)]
     json: bool,
@@ -143,12 +146,22 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         };
         headers.push((k.to_owned(), v.to_owned()));
     }
+    let from_config = crate::cmd::remote::fetch_options(&repo, &remote)?;
     let options = PullOptions {
         depth: u64::try_from(args.depth).ok(),
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,
         verify_bindings: !args.disable_verify_bindings,
         subpaths: args.subpath.clone(),
+        localcache: args
+            .localcache_repo
+            .iter()
+            .map(|path| {
+                let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
+                    .with_context(|| format!("opening {}", path.display()))?;
+                Ok(std::sync::Arc::new(rostree::Repo::open(dir, path.clone())?))
+            })
+            .collect::<Result<_>>()?,
         bareuseronly_files: args.bareuseronly_files,
         timestamp_check: args.timestamp_check,
         timestamp_check_from: match &args.timestamp_check_from_rev {
@@ -158,9 +171,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         concurrency: args.concurrency,
         fetch: FetchOptions {
             retries: args.network_retries,
-            headers,
+            headers: [from_config.headers, headers].concat(),
             stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
-            ..crate::cmd::remote::fetch_options(&repo, &remote)?
+            ..from_config
         },
     };
     let spec = RemoteSpec {

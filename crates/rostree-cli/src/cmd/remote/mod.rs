@@ -44,6 +44,32 @@ pub struct SummaryArgs {
     name: String,
 }
 
+/// Refuses remotes whose settings ask for what rostree cannot do yet, or that say they must
+/// not be pulled from, rather than silently doing less.
+fn refuse_unsupported(remote: &Remote) -> Result<()> {
+    let name = remote.name();
+    if let Some(state) = remote.option("unconfigured-state")? {
+        bail!("Remote \"{name}\" is not configured: {state}");
+    }
+    if let Some(backend) = remote.option("custom-backend")? {
+        bail!(
+            "Remote \"{name}\" has custom-backend={backend}: its content is not fetched by ostree"
+        );
+    }
+    if remote.option("metalink")?.is_some() && remote.option("url")?.is_none() {
+        bail!("Remote \"{name}\": metalink remotes are not supported by rostree");
+    }
+    for key in ["gpg-verify-summary", "sign-verify", "sign-verify-summary"] {
+        if remote.option_bool(key, false)? {
+            bail!(
+                "Remote \"{name}\" has {key} enabled, and rostree cannot check signatures yet \
+                 (issue #5)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// How to reach a remote, from its config: `http2`, `tls-permissive`, `tls-ca-path`,
 /// `tls-client-cert-path` with `tls-client-key-path`, `proxy`, and its cookie jar.
 pub fn fetch_options(repo: &Repo, remote: &Remote) -> Result<FetchOptions> {
@@ -65,7 +91,20 @@ pub fn fetch_options(repo: &Repo, remote: &Remote) -> Result<FetchOptions> {
             .collect::<Vec<_>>()
             .join("; ")
     });
+    refuse_unsupported(remote)?;
+    let mut headers = Vec::new();
+    for header in remote.option_list("http-headers")? {
+        let Some((name, value)) = header.split_once('=') else {
+            bail!(
+                "Remote \"{}\": http-headers: '{header}' is not NAME=VALUE",
+                remote.name()
+            );
+        };
+        headers.push((name.to_owned(), value.to_owned()));
+    }
     Ok(FetchOptions {
+        headers,
+        user_agent_suffix: remote.option("append-user-agent")?,
         http2: remote.option_bool("http2", true)?,
         tls_permissive: remote.option_bool("tls-permissive", false)?,
         tls_ca_path: remote.option("tls-ca-path")?.map(Into::into),
