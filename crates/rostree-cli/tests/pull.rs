@@ -97,37 +97,34 @@ fn pull_from_nginx_and_rostree_serve() {
     }
 }
 
-/// Upstream pulls a repository rostree wrote, served by `rostree serve`.
+/// Upstream pulls a repository rostree wrote, served by `rostree serve` and by nginx.
 #[test]
 fn upstream_pulls_from_rostree() {
     let p = source();
     let served = p.repo(Tool::Rostree);
     let serve = RostreeServe::start(p.bin(Tool::Rostree), served);
-    let dest = p.path("dest");
-    p.run(Tool::Upstream, &dest, ["init", "--mode=bare-user"])
-        .pipe_ok("init");
-    p.run(
-        Tool::Upstream,
-        &dest,
-        ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-    )
-    .pipe_ok("remote add");
-    p.run(
-        Tool::Upstream,
-        &dest,
-        ["pull", "--depth=-1", "o", "main", "other/ref"],
-    )
-    .pipe_ok("upstream pull");
-    for tool in [Tool::Upstream, Tool::Rostree] {
-        p.run(tool, &dest, ["fsck"]).pipe_ok("fsck");
+    let nginx = Nginx::start(served);
+    for (url, server) in [(serve.url().to_owned(), "serve"), (nginx.url(), "nginx")] {
+        let dest = p.path(format!("dest-{server}"));
+        let up = |args: &[&str]| p.run(Tool::Upstream, &dest, args);
+        up(&["init", "--mode=bare-user"]).pipe_ok("init");
+        up(&["remote", "add", "--no-gpg-verify", "o", &url]).pipe_ok("remote add");
+        up(&["pull", "--depth=-1", "o", "main", "other/ref"]).pipe_ok("upstream pull");
+        for tool in [Tool::Upstream, Tool::Rostree] {
+            p.run(tool, &dest, ["fsck"]).pipe_ok("fsck");
+        }
+        let rev = |repo: &Path, r: &str| {
+            p.run(Tool::Upstream, repo, ["rev-parse", r])
+                .pipe_ok("rev-parse")
+                .stdout()
+        };
+        assert_eq!(rev(&dest, "o:main"), rev(served, "main"), "{server}");
+        assert_eq!(
+            rev(&dest, "o:other/ref"),
+            rev(served, "other/ref"),
+            "{server}"
+        );
     }
-    let rev = |repo: &Path, r: &str| {
-        p.run(Tool::Upstream, repo, ["rev-parse", r])
-            .pipe_ok("rev-parse")
-            .stdout()
-    };
-    assert_eq!(rev(&dest, "o:main"), rev(served, "main"));
-    assert_eq!(rev(&dest, "o:other/ref"), rev(served, "other/ref"));
 }
 
 /// Refused: a ref the remote lacks, a remote with GPG verification on (until rostree checks
