@@ -12,6 +12,17 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// A fresh repo of `mode` at `repo`, made by `tool`, with remote `o` at `url` (and any
+/// extra `remote add` options).
+fn init_with_remote(p: &Pair, tool: Tool, repo: &Path, mode: &str, url: &str, extra: &[&str]) {
+    p.run(tool, repo, ["init", &format!("--mode={mode}")])
+        .pipe_ok("init");
+    let mut args = vec!["remote", "add", "--no-gpg-verify"];
+    args.extend(extra);
+    args.extend(["o", url]);
+    p.run(tool, repo, &args).pipe_ok("remote add");
+}
+
 /// A source pair with history on `main` and a second ref, each tool's repo with a summary.
 fn source() -> Pair {
     let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
@@ -38,10 +49,7 @@ fn source() -> Pair {
 fn pull_both(p: &Pair, url: &str, mode: Mode, args: &[&str], label: &str) {
     let (up, rs) = (p.path(format!("{label}-up")), p.path(format!("{label}-rs")));
     for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
-        p.run(tool, repo, ["init", &format!("--mode={mode}")])
-            .pipe_ok("init");
-        p.run(tool, repo, ["remote", "add", "--no-gpg-verify", "o", url])
-            .pipe_ok("remote add");
+        init_with_remote(p, tool, repo, mode.as_str(), url, &[]);
         let mut pull = vec!["pull", "o"];
         pull.extend(args);
         p.run(tool, repo, &pull)
@@ -173,14 +181,7 @@ fn pull_json_progress() {
     let p = source();
     let serve = RostreeServe::start(p.bin(Tool::Rostree), p.repo(Tool::Upstream));
     let dest = p.path("dest");
-    p.run(Tool::Rostree, &dest, ["init", "--mode=bare-user"])
-        .pipe_ok("init");
-    p.run(
-        Tool::Rostree,
-        &dest,
-        ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-    )
-    .pipe_ok("remote add");
+    init_with_remote(&p, Tool::Rostree, &dest, "bare-user", serve.url(), &[]);
     let out = p
         .run(
             Tool::Rostree,
@@ -279,14 +280,7 @@ fn mirror_and_timestamp_checks() {
     let serve = RostreeServe::start(p.bin(Tool::Rostree), src);
     let (up, rs) = (p.path("m-up"), p.path("m-rs"));
     for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
-        p.run(tool, repo, ["init", "--mode=archive"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            repo,
-            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-        )
-        .pipe_ok("remote add");
+        init_with_remote(&p, tool, repo, "archive", serve.url(), &[]);
         p.run(tool, repo, ["pull", "--mirror", "o"])
             .pipe_ok("pull --mirror");
         assert_eq!(
@@ -307,14 +301,7 @@ fn mirror_and_timestamp_checks() {
     // Plain (not mirror) repos whose remote ref the timestamp checks compare with.
     let (up, rs) = (p.path("t-up"), p.path("t-rs"));
     for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
-        p.run(tool, repo, ["init", "--mode=archive"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            repo,
-            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-        )
-        .pipe_ok("remote add");
+        init_with_remote(&p, tool, repo, "archive", serve.url(), &[]);
         p.run(tool, repo, ["pull", "o", "main"]).pipe_ok("pull");
     }
     // Move the served main back to its parent: a checked pull refuses it.
@@ -394,12 +381,7 @@ fn bindings_are_checked() {
         let (up, rs) = (p.path(format!("b{i}-up")), p.path(format!("b{i}-rs")));
         let mut outcomes = Vec::new();
         for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
-            p.run(tool, repo, ["init", "--mode=archive"])
-                .pipe_ok("init");
-            let mut args = vec!["remote", "add", "--no-gpg-verify"];
-            args.extend(*add);
-            args.extend(["o", serve.url()]);
-            p.run(tool, repo, &args).pipe_ok("remote add");
+            init_with_remote(&p, tool, repo, "archive", serve.url(), add);
             let mut args = vec!["pull", "o"];
             args.extend(*pull);
             outcomes.push(p.run(tool, repo, &args));
@@ -454,14 +436,7 @@ fn subpath_bareuseronly_and_dry_run() {
         let (up, rs) = (p.path(format!("s{i}-up")), p.path(format!("s{i}-rs")));
         let mut runs = Vec::new();
         for (tool, repo) in [(Tool::Upstream, &up), (Tool::Rostree, &rs)] {
-            p.run(tool, repo, ["init", "--mode=bare-user"])
-                .pipe_ok("init");
-            p.run(
-                tool,
-                repo,
-                ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-            )
-            .pipe_ok("remote add");
+            init_with_remote(&p, tool, repo, "bare-user", serve.url(), &[]);
             let mut all = vec!["pull"];
             all.extend(*args);
             runs.push(p.run(tool, repo, &all));
