@@ -89,6 +89,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A commit without a valid signature from a trusted key (`sign-verify`).
+    #[error("Can't verify commit {checksum}: {reason}")]
+    Signature {
+        /// The commit.
+        checksum: Checksum,
+        /// Why no signature was accepted.
+        reason: String,
+    },
     /// A commit older than the one it would replace (`--timestamp-check`).
     #[error(
         "Upgrade target revision '{new}' with timestamp '{new_time}' is chronologically older \

@@ -59,6 +59,9 @@ pub struct PullOptions {
     pub verify_bindings: bool,
     /// Only these paths of each commit's tree (`--subpath`); the commits stay partial.
     pub subpaths: Vec<String>,
+    /// When set, every commit fetched must carry an ed25519 signature by one of these keys
+    /// (`sign-verify`), checked before anything of its tree is fetched.
+    pub sign_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
     /// Repositories to take objects from before asking the remote (`--localcache-repo`).
     pub localcache: Vec<Arc<Repo>>,
     /// Refuse content a bare-user-only repository could not hold: setuid, setgid, sticky
@@ -84,6 +87,7 @@ impl Default for PullOptions {
             commit_metadata_only: false,
             verify_bindings: true,
             subpaths: Vec::new(),
+            sign_verifier: None,
             localcache: Vec::new(),
             bareuseronly_files: false,
             timestamp_check: false,
@@ -530,6 +534,19 @@ async fn fetch_history(
             check_hash(ObjectType::Commit, &commit, &data)?;
             CommitRef::parse(&data)
                 .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
+            if let Some(verifier) = &options.sign_verifier {
+                let detached = match &meta {
+                    Some(meta) => Metadata::from_bytes(meta)
+                        .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?,
+                    None => Metadata::new(),
+                };
+                rostree_sign::ed25519::signatures(&detached)
+                    .and_then(|sigs| verifier.verify(&data, &sigs))
+                    .map_err(|e| Error::Signature {
+                        checksum: commit,
+                        reason: e.to_string(),
+                    })?;
+            }
             stats.metadata.fetch_add(1, Ordering::Relaxed);
             stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
             progress.event(Event::ObjectsQueued(1));

@@ -6,6 +6,7 @@
 pub use rostree_core as core;
 pub use rostree_pull as pull;
 pub use rostree_repo as repo;
+pub use rostree_sign as sign;
 
 pub use rostree_core::{Checksum, ObjectType};
 pub use rostree_repo::{Error, Repo, RepoMode};

@@ -41,6 +41,18 @@ pub struct Args {
     /// Overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT
     #[arg(long = "tree", value_name = "dir=PATH or tar=TARFILE or ref=COMMIT")]
     trees: Vec<String>,
+    /// Sign the commit with this key (base64 ed25519 secret key; repeatable)
+    #[arg(long = "sign", value_name = "KEY_ID")]
+    sign: Vec<String>,
+    /// Signature type to use (defaults to 'ed25519')
+    #[arg(long = "sign-type", value_name = "NAME", default_value = "ed25519")]
+    sign_type: String,
+    /// GPG Key ID to sign the commit with
+    #[arg(long = "gpg-sign", value_name = "KEY-ID")]
+    gpg_sign: Vec<String>,
+    /// GPG Homedir to use when looking for keyrings
+    #[arg(long = "gpg-homedir", value_name = "HOMEDIR")]
+    gpg_homedir: Option<String>,
     /// Add a key/value pair to metadata
     #[arg(long = "add-metadata-string", value_name = "KEY=VALUE")]
     metadata_strings: Vec<String>,
@@ -177,6 +189,21 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.branch.is_none() && !args.orphan {
         bail!("A branch must be specified with --branch, or use --orphan");
     }
+    if !args.gpg_sign.is_empty() || args.gpg_homedir.is_some() {
+        bail!("GPG signing is not supported yet (issue #5)");
+    }
+    if !args.sign.is_empty() && args.sign_type != "ed25519" {
+        bail!("Requested signature type is not implemented");
+    }
+    // Keys are checked before anything is written.
+    let sign_keys = args
+        .sign
+        .iter()
+        .map(|k| {
+            rostree::sign::ed25519::SecretKey::from_base64(k)
+                .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut sources = Vec::new();
     if let Some(base) = &args.base {
         sources.push(TreeSource::Ref(base.clone()));
@@ -286,6 +313,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let outcome = commit(&repo, sources, &progress, &interrupt, &options);
     progress.finish();
     let outcome = outcome?;
+    for key in &sign_keys {
+        rostree::sign::commit::sign_commit(&repo, &outcome.checksum, key)?;
+    }
     if args.consume {
         // The library empties the directories; upstream removes them too.
         for path in consumed_dirs(&args) {

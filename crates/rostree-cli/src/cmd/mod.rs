@@ -25,6 +25,7 @@ mod reset;
 mod rev_parse;
 mod serve;
 mod show;
+pub(crate) mod sign;
 pub(crate) mod summary;
 mod tree;
 
@@ -74,6 +75,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Output a metadata object
     Show(show::Args),
+    /// Sign a commit
+    Sign(sign::Args),
     /// Manage summary metadata
     Summary(summary::Args),
 }
@@ -101,11 +104,12 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::RevParse(a) => rev_parse::run(a, global),
         Command::Serve(a) => serve::run(a, global),
         Command::Show(a) => show::run(a, global),
+        Command::Sign(a) => sign::run(a, global),
         Command::Summary(a) => summary::run(a, global),
     }
 }
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  sign\n  summary"
 }

@@ -153,6 +153,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         commit_metadata_only: args.commit_metadata_only,
         verify_bindings: !args.disable_verify_bindings,
         subpaths: args.subpath.clone(),
+        sign_verifier: crate::cmd::remote::sign_verifier(&remote)?.map(std::sync::Arc::new),
         localcache: args
             .localcache_repo
             .iter()

@@ -50,8 +50,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let (Some(name), Some(url)) = (&args.name, &args.url) else {
         bail!("NAME and URL must be specified");
     };
-    if args.gpg_import.is_some() || !args.sign_verify.is_empty() {
-        bail!("--gpg-import and --sign-verify come with signature support (issue #5)");
+    if args.gpg_import.is_some() {
+        bail!("--gpg-import comes with GPG support (issue #5)");
     }
     if args.if_not_exists && args.force {
         bail!("Can only specify one of --if-not-exists and --force");
@@ -82,6 +82,34 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     }
     if let Some(id) = &args.collection_id {
         settings.push(("collection-id".to_owned(), id.clone()));
+    }
+    // TYPE=inline:KEY or TYPE=file:PATH: the key (or key file) to verify with, and
+    // verification on.
+    for spec in &args.sign_verify {
+        let parsed = spec.split_once('=').and_then(|(kind, how)| {
+            let (source, value) = how.split_once(':')?;
+            Some((kind, source, value))
+        });
+        let Some((kind, source, value)) = parsed else {
+            bail!(
+                "Invalid --sign-verify '{spec}': expected KEYTYPE=inline:PUBKEY or KEYTYPE=file:PATH"
+            );
+        };
+        if kind != "ed25519" {
+            bail!("Requested signature type is not implemented");
+        }
+        let key = match source {
+            "inline" => {
+                rostree::sign::ed25519::PublicKey::from_base64(value)?;
+                "verification-ed25519-key"
+            }
+            "file" => "verification-ed25519-file",
+            other => bail!("Invalid --sign-verify '{spec}': unknown key source '{other}'"),
+        };
+        settings.push((key.to_owned(), value.to_owned()));
+    }
+    if !args.sign_verify.is_empty() {
+        settings.push(("sign-verify".to_owned(), "true".to_owned()));
     }
     let options = RemoteAddOptions {
         branches: args.branches.clone(),

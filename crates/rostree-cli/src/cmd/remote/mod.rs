@@ -59,7 +59,7 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
     if remote.option("metalink")?.is_some() && remote.option("url")?.is_none() {
         bail!("Remote \"{name}\": metalink remotes are not supported by rostree");
     }
-    for key in ["gpg-verify-summary", "sign-verify", "sign-verify-summary"] {
+    for key in ["gpg-verify-summary", "sign-verify-summary"] {
         if remote.option_bool(key, false)? {
             bail!(
                 "Remote \"{name}\" has {key} enabled, and rostree cannot check signatures yet \
@@ -68,6 +68,45 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The ed25519 keys a remote's commits must be signed with, when it has `sign-verify`:
+/// `verification-ed25519-key` (base64 public keys, `;`-separated), the keys of the file
+/// `verification-ed25519-file`, else the system's trusted keys; revoked keys always apply.
+pub fn sign_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::Verifier>> {
+    use rostree::sign::ed25519::{PublicKey, parse_public_keys};
+    if !remote.option_bool("sign-verify", false)? {
+        return Ok(None);
+    }
+    let system = crate::cmd::sign::system_verifier(None)?;
+    let mut trusted = Vec::new();
+    for key in remote.option_list("verification-ed25519-key")? {
+        trusted.push(PublicKey::from_base64(&key).map_err(|e| {
+            anyhow::anyhow!(
+                "Remote \"{}\": verification-ed25519-key: {e}",
+                remote.name()
+            )
+        })?);
+    }
+    if let Some(file) = remote.option("verification-ed25519-file")? {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| anyhow::anyhow!("reading verification-ed25519-file {file}: {e}"))?;
+        trusted.extend(parse_public_keys(&text)?);
+    }
+    if trusted.is_empty() {
+        trusted = system.trusted;
+    }
+    if trusted.is_empty() {
+        bail!(
+            "Remote \"{}\" has sign-verify enabled but no ed25519 keys: set \
+             verification-ed25519-key or verification-ed25519-file",
+            remote.name()
+        );
+    }
+    Ok(Some(rostree::sign::ed25519::Verifier {
+        trusted,
+        revoked: system.revoked,
+    }))
 }
 
 /// How to reach a remote, from its config: `http2`, `tls-permissive`, `tls-ca-path`,

@@ -1,0 +1,8 @@
+//! Signatures on OSTree commits and summaries, made and checked in-process.
+//!
+//! [`ed25519`] is upstream's `ostree sign` mechanism: 64-byte Ed25519 signatures over the
+//! exact bytes of a commit object, kept in its detached metadata (`.commitmeta`) under
+//! `ostree.sign.ed25519` as an `aay`.
+
+pub mod commit;
+pub mod ed25519;
