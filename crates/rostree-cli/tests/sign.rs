@@ -231,3 +231,61 @@ fn pull_with_sign_verify() {
     let moved = dest("moved", &format!("ed25519=inline:{PUBLIC_A}"));
     refused(&moved, "plain", "couldn't be verified");
 }
+
+/// `summary --sign` writes `summary.sig` (an `a{sv}` upstream reads); a remote with
+/// `sign-verify-summary` pulls only with a summary signed by its key, refusing a missing
+/// or stale signature.
+#[test]
+fn signed_summaries() {
+    let (p, _, _) = signed_repo();
+    let src = p.repo(Tool::Rostree).to_owned();
+    rs(&p, &src, ["summary", "-u", &format!("--sign={SECRET_A}")]).pipe_ok("summary --sign");
+    let sig = std::fs::read(src.join("summary.sig")).expect("summary.sig");
+    // Upstream can still read and view the summary.
+    p.run(Tool::Upstream, &src, ["summary", "-v"])
+        .pipe_ok("upstream summary -v");
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
+    let dest = |name: &str, public: &str| {
+        let dest = p.path(name);
+        rs(&p, &dest, ["init", "--mode=archive"]).pipe_ok("init");
+        rs(
+            &p,
+            &dest,
+            [
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                "--set=sign-verify-summary=true",
+                &format!("--set=verification-ed25519-key={public}"),
+                "o",
+                serve.url(),
+            ],
+        )
+        .pipe_ok("remote add");
+        dest
+    };
+    let good = dest("good", PUBLIC_A);
+    rs(&p, &good, ["pull", "o", "main"]).pipe_ok("pull with a signed summary");
+    rs(&p, &good, ["remote", "refs", "o"]).pipe_ok("remote refs");
+    let refused = |dest: &Path, message: &str| {
+        for args in [&["pull", "o", "main"][..], &["remote", "summary", "o"]] {
+            let r = rs(&p, dest, args.iter().copied());
+            assert!(!r.output.status.success(), "{args:?} accepted");
+            assert!(r.stderr().contains(message), "{args:?}: {}", r.stderr());
+        }
+    };
+    refused(
+        &dest("wrong", PUBLIC_B),
+        "Can't verify summary: ed25519: Signature couldn't be verified",
+    );
+    // A new summary (other bytes, whatever the clock says) with the old signature beside it.
+    rs(&p, &src, ["summary", "-u", "--add-metadata=changed='yes'"]).pipe_ok("summary -u");
+    assert!(
+        !src.join("summary.sig").exists(),
+        "summary -u keeps a stale signature"
+    );
+    let stale = dest("stale", PUBLIC_A);
+    refused(&stale, "no summary.sig found");
+    std::fs::write(src.join("summary.sig"), &sig).expect("restore old signature");
+    refused(&stale, "Can't verify summary");
+}

@@ -97,6 +97,12 @@ pub enum Error {
         /// Why no signature was accepted.
         reason: String,
     },
+    /// A summary without a valid signature (`sign-verify-summary`).
+    #[error("Can't verify summary: {reason}")]
+    SummarySignature {
+        /// Why.
+        reason: String,
+    },
     /// A commit older than the one it would replace (`--timestamp-check`).
     #[error(
         "Upgrade target revision '{new}' with timestamp '{new_time}' is chronologically older \

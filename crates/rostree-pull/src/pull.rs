@@ -62,6 +62,9 @@ pub struct PullOptions {
     /// When set, every commit fetched must carry an ed25519 signature by one of these keys
     /// (`sign-verify`), checked before anything of its tree is fetched.
     pub sign_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
+    /// When set, the summary must carry an ed25519 signature by one of these keys in
+    /// `summary.sig` (`sign-verify-summary`).
+    pub summary_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
     /// Repositories to take objects from before asking the remote (`--localcache-repo`).
     pub localcache: Vec<Arc<Repo>>,
     /// Refuse content a bare-user-only repository could not hold: setuid, setgid, sticky
@@ -88,6 +91,7 @@ impl Default for PullOptions {
             verify_bindings: true,
             subpaths: Vec::new(),
             sign_verifier: None,
+            summary_verifier: None,
             localcache: Vec::new(),
             bareuseronly_files: false,
             timestamp_check: false,
@@ -349,7 +353,11 @@ async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String>
 
 /// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
 /// `remote summary`.
-pub fn fetch_summary(url: &str, options: &FetchOptions) -> Result<Option<(Vec<u8>, Summary)>> {
+pub fn fetch_summary(
+    url: &str,
+    options: &FetchOptions,
+    verifier: Option<&rostree_sign::ed25519::Verifier>,
+) -> Result<Option<(Vec<u8>, Summary)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -358,14 +366,42 @@ pub fn fetch_summary(url: &str, options: &FetchOptions) -> Result<Option<(Vec<u8
             source: e,
         })?;
     let fetcher = Fetcher::new(url, options.clone())?;
-    let Some(data) = runtime.block_on(fetcher.get("summary"))? else {
+    Ok(runtime
+        .block_on(fetch_verified_summary(&fetcher, verifier))?
+        .map(|(data, summary)| (data.to_vec(), summary)))
+}
+
+/// The remote's summary, parsed; with `verifier`, its `summary.sig` must hold a valid
+/// ed25519 signature of it (and a remote without a summary is refused, since refs could
+/// then not be checked).
+async fn fetch_verified_summary(
+    fetcher: &Fetcher,
+    verifier: Option<&rostree_sign::ed25519::Verifier>,
+) -> Result<Option<(Bytes, Summary)>> {
+    let data = fetcher.get("summary").await?;
+    if let Some(verifier) = verifier {
+        let refused = |reason: String| Error::SummarySignature { reason };
+        let Some(summary) = &data else {
+            return Err(refused("the remote has no summary".into()));
+        };
+        let signature = fetcher.get("summary.sig").await?.ok_or_else(|| {
+            refused(
+                "Signatures verification enabled, but no summary.sig found (use \
+                 sign-verify-summary=false in remote config to disable)"
+                    .into(),
+            )
+        })?;
+        rostree_sign::commit::verify_summary(summary, &signature, verifier)
+            .map_err(|e| refused(e.to_string()))?;
+    }
+    let Some(data) = data else {
         return Ok(None);
     };
     let summary = Summary::from_bytes(&data).map_err(|e| Error::Invalid {
         what: "summary".into(),
         reason: e.to_string(),
     })?;
-    Ok(Some((data.to_vec(), summary)))
+    Ok(Some((data, summary)))
 }
 
 /// The commits to pull: `(ref name, commit)`, the name `None` for a commit asked by checksum.
@@ -382,12 +418,8 @@ async fn resolve_refs(
         .collect();
     let mut summary_bytes = None;
     let summary = if !names.is_empty() || (options.mirror && refs.is_empty()) {
-        match fetcher.get("summary").await? {
-            Some(data) => {
-                let parsed = Summary::from_bytes(&data).map_err(|e| Error::Invalid {
-                    what: "summary".into(),
-                    reason: e.to_string(),
-                })?;
+        match fetch_verified_summary(fetcher, options.summary_verifier.as_deref()).await? {
+            Some((data, parsed)) => {
                 summary_bytes = Some(data);
                 Some(parsed)
             }

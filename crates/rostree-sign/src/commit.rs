@@ -87,3 +87,47 @@ pub fn verify_commit(
     let metadata = detached(repo, commit)?;
     Ok(verifier.verify(&data, &ed25519::signatures(&metadata)?)?)
 }
+
+/// Signs the repository's `summary` with `keys`: `summary.sig` becomes an `a{sv}` holding
+/// their signatures under `ostree.sign.ed25519`.
+pub fn sign_summary(repo: &Repo, keys: &[ed25519::SecretKey]) -> Result<(), Error> {
+    let summary = match repo.dir().read("summary") {
+        Ok(data) => data,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Ed25519(ed25519::Error(
+                "No summary file found".into(),
+            )));
+        }
+        Err(e) => {
+            return Err(Error::Repo(rostree_repo::Error::Io {
+                op: "reading",
+                path: repo.path().join("summary"),
+                source: e,
+            }));
+        }
+    };
+    let mut metadata = Metadata::new();
+    for key in keys {
+        ed25519::add_signature(&mut metadata, &key.sign(&summary))?;
+    }
+    repo.dir()
+        .write("summary.sig", metadata.to_bytes())
+        .map_err(|e| {
+            Error::Repo(rostree_repo::Error::Io {
+                op: "writing",
+                path: repo.path().join("summary.sig"),
+                source: e,
+            })
+        })
+}
+
+/// Checks `summary` against the ed25519 signatures of `signature_file` (a `summary.sig`).
+pub fn verify_summary(
+    summary: &[u8],
+    signature_file: &[u8],
+    verifier: &ed25519::Verifier,
+) -> Result<ed25519::PublicKey, ed25519::Error> {
+    let metadata = Metadata::from_bytes(signature_file)
+        .map_err(|e| ed25519::Error(format!("invalid summary.sig: {e}")))?;
+    verifier.verify(summary, &ed25519::signatures(&metadata)?)
+}

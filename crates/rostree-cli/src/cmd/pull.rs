@@ -154,6 +154,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         verify_bindings: !args.disable_verify_bindings,
         subpaths: args.subpath.clone(),
         sign_verifier: crate::cmd::remote::sign_verifier(&remote)?.map(std::sync::Arc::new),
+        summary_verifier: crate::cmd::remote::summary_verifier(&remote)?.map(std::sync::Arc::new),
         localcache: args
             .localcache_repo
             .iter()

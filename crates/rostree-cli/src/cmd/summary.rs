@@ -28,6 +28,9 @@ pub struct Args {
     /// Key ID to sign the summary with
     #[arg(long = "sign", value_name = "KEY-ID")]
     sign: Vec<String>,
+    /// Signature type to use (defaults to 'ed25519')
+    #[arg(long = "sign-type", value_name = "NAME", default_value = "ed25519")]
+    sign_type: String,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS+00`, as upstream's summary view prints times.
@@ -103,9 +106,20 @@ pub fn show(bytes: &[u8], summary: &rostree::core::object::Summary, raw: bool) -
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if !args.gpg_sign.is_empty() || !args.sign.is_empty() {
-        bail!("Signing summaries is not supported yet (issue #5)");
+    if !args.gpg_sign.is_empty() {
+        bail!("GPG signing is not supported yet (issue #5)");
     }
+    if !args.sign.is_empty() && args.sign_type != "ed25519" {
+        bail!("Requested signature type is not implemented");
+    }
+    let sign_keys = args
+        .sign
+        .iter()
+        .map(|k| {
+            rostree::sign::ed25519::SecretKey::from_base64(k)
+                .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut repo = global.open_repo()?;
     if args.update {
         let mut additional = Metadata::new();
@@ -117,12 +131,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
         update_summary(&mut repo, &additional)?;
     }
+    if !sign_keys.is_empty() {
+        rostree::sign::commit::sign_summary(&repo, &sign_keys)?;
+    }
     if args.view || args.raw {
         let Some((bytes, summary)) = read_summary(&repo)? else {
             bail!("No summary file found");
         };
         util::write_stdout(show(&bytes, &summary, args.raw)?.as_bytes())?;
-    } else if !args.update {
+    } else if !args.update && sign_keys.is_empty() {
         bail!("No option specified; use -u to update summary");
     }
     Ok(0)

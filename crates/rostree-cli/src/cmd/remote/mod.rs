@@ -59,7 +59,7 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
     if remote.option("metalink")?.is_some() && remote.option("url")?.is_none() {
         bail!("Remote \"{name}\": metalink remotes are not supported by rostree");
     }
-    for key in ["gpg-verify-summary", "sign-verify-summary"] {
+    for key in ["gpg-verify-summary"] {
         if remote.option_bool(key, false)? {
             bail!(
                 "Remote \"{name}\" has {key} enabled, and rostree cannot check signatures yet \
@@ -74,8 +74,17 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
 /// `verification-ed25519-key` (base64 public keys, `;`-separated), the keys of the file
 /// `verification-ed25519-file`, else the system's trusted keys; revoked keys always apply.
 pub fn sign_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::Verifier>> {
+    verifier_if(remote, "sign-verify")
+}
+
+/// The keys `summary.sig` must be signed with when the remote has `sign-verify-summary`.
+pub fn summary_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::Verifier>> {
+    verifier_if(remote, "sign-verify-summary")
+}
+
+fn verifier_if(remote: &Remote, switch: &str) -> Result<Option<rostree::sign::ed25519::Verifier>> {
     use rostree::sign::ed25519::{PublicKey, parse_public_keys};
-    if !remote.option_bool("sign-verify", false)? {
+    if !remote.option_bool(switch, false)? {
         return Ok(None);
     }
     let system = crate::cmd::sign::system_verifier(None)?;
@@ -98,7 +107,7 @@ pub fn sign_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::V
     }
     if trusted.is_empty() {
         bail!(
-            "Remote \"{}\" has sign-verify enabled but no ed25519 keys: set \
+            "Remote \"{}\" has {switch} enabled but no ed25519 keys: set \
              verification-ed25519-key or verification-ed25519-file",
             remote.name()
         );
@@ -161,9 +170,11 @@ fn remote_summary(
 ) -> Result<Option<(Vec<u8>, rostree::core::object::Summary)>> {
     let remote = repo.remote(name)?;
     let options = fetch_options(repo, &remote)?;
+    let verifier = summary_verifier(&remote)?;
     Ok(rostree::pull::pull::fetch_summary(
         &remote.url()?,
         &options,
+        verifier.as_ref(),
     )?)
 }
 
