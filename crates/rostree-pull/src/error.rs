@@ -97,6 +97,14 @@ pub enum Error {
         /// Why no signature was accepted.
         reason: String,
     },
+    /// A commit without a valid GPG signature from a trusted key (`gpg-verify`).
+    #[error("Commit {checksum}: {reason}")]
+    GpgSignature {
+        /// The commit.
+        checksum: Checksum,
+        /// Why no signature was accepted.
+        reason: String,
+    },
     /// A summary without a valid signature (`sign-verify-summary`).
     #[error("Can't verify summary: {reason}")]
     SummarySignature {

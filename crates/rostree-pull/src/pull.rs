@@ -62,6 +62,12 @@ pub struct PullOptions {
     /// When set, every commit fetched must carry an ed25519 signature by one of these keys
     /// (`sign-verify`), checked before anything of its tree is fetched.
     pub sign_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
+    /// When set (`gpg-verify`), every commit fetched must carry a GPG signature by one of
+    /// these keys, checked before anything of its tree is fetched.
+    pub gpg_keyring: Option<Arc<rostree_sign::gpg::Keyring>>,
+    /// When set (`gpg-verify-summary`), `summary.sig` must hold a GPG signature of the
+    /// summary by one of these keys.
+    pub gpg_summary_keyring: Option<Arc<rostree_sign::gpg::Keyring>>,
     /// When set, the summary must carry an ed25519 signature by one of these keys in
     /// `summary.sig` (`sign-verify-summary`).
     pub summary_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
@@ -92,6 +98,8 @@ impl Default for PullOptions {
             subpaths: Vec::new(),
             sign_verifier: None,
             summary_verifier: None,
+            gpg_keyring: None,
+            gpg_summary_keyring: None,
             localcache: Vec::new(),
             bareuseronly_files: false,
             timestamp_check: false,
@@ -357,6 +365,7 @@ pub fn fetch_summary(
     url: &str,
     options: &FetchOptions,
     verifier: Option<&rostree_sign::ed25519::Verifier>,
+    gpg_keyring: Option<&rostree_sign::gpg::Keyring>,
 ) -> Result<Option<(Vec<u8>, Summary)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -367,7 +376,7 @@ pub fn fetch_summary(
         })?;
     let fetcher = Fetcher::new(url, options.clone())?;
     Ok(runtime
-        .block_on(fetch_verified_summary(&fetcher, verifier))?
+        .block_on(fetch_verified_summary(&fetcher, verifier, gpg_keyring))?
         .map(|(data, summary)| (data.to_vec(), summary)))
 }
 
@@ -377,8 +386,27 @@ pub fn fetch_summary(
 async fn fetch_verified_summary(
     fetcher: &Fetcher,
     verifier: Option<&rostree_sign::ed25519::Verifier>,
+    gpg_keyring: Option<&rostree_sign::gpg::Keyring>,
 ) -> Result<Option<(Bytes, Summary)>> {
     let data = fetcher.get("summary").await?;
+    if let Some(keyring) = gpg_keyring {
+        let refused = |reason: String| Error::SummarySignature { reason };
+        let Some(summary) = &data else {
+            return Err(refused("the remote has no summary".into()));
+        };
+        let signature = fetcher.get("summary.sig").await?.ok_or_else(|| {
+            refused(
+                "GPG verification enabled, but no summary.sig found (use \
+                 gpg-verify-summary=false in remote config to disable)"
+                    .into(),
+            )
+        })?;
+        let metadata = Metadata::from_bytes(&signature)
+            .map_err(|e| refused(format!("invalid summary.sig: {e}")))?;
+        rostree_sign::gpg::signatures(&metadata)
+            .and_then(|sigs| keyring.verify(summary, &sigs))
+            .map_err(|e| refused(e.to_string()))?;
+    }
     if let Some(verifier) = verifier {
         let refused = |reason: String| Error::SummarySignature { reason };
         let Some(summary) = &data else {
@@ -418,7 +446,13 @@ async fn resolve_refs(
         .collect();
     let mut summary_bytes = None;
     let summary = if !names.is_empty() || (options.mirror && refs.is_empty()) {
-        match fetch_verified_summary(fetcher, options.summary_verifier.as_deref()).await? {
+        match fetch_verified_summary(
+            fetcher,
+            options.summary_verifier.as_deref(),
+            options.gpg_summary_keyring.as_deref(),
+        )
+        .await?
+        {
             Some((data, parsed)) => {
                 summary_bytes = Some(data);
                 Some(parsed)
@@ -566,12 +600,20 @@ async fn fetch_history(
             check_hash(ObjectType::Commit, &commit, &data)?;
             CommitRef::parse(&data)
                 .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
+            let detached = match &meta {
+                Some(meta) => Metadata::from_bytes(meta)
+                    .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?,
+                None => Metadata::new(),
+            };
+            if let Some(keyring) = &options.gpg_keyring {
+                rostree_sign::gpg::signatures(&detached)
+                    .and_then(|sigs| keyring.verify(&data, &sigs))
+                    .map_err(|e| Error::GpgSignature {
+                        checksum: commit,
+                        reason: e.to_string(),
+                    })?;
+            }
             if let Some(verifier) = &options.sign_verifier {
-                let detached = match &meta {
-                    Some(meta) => Metadata::from_bytes(meta)
-                        .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?,
-                    None => Metadata::new(),
-                };
                 rostree_sign::ed25519::signatures(&detached)
                     .and_then(|sigs| verifier.verify(&data, &sigs))
                     .map_err(|e| Error::Signature {

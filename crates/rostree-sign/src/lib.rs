@@ -6,3 +6,4 @@
 
 pub mod commit;
 pub mod ed25519;
+pub mod gpg;

@@ -123,12 +123,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         _ => (args.remote.clone(), args.refs.clone()),
     };
     let remote = repo.remote(&name)?;
-    if remote.option_bool("gpg-verify", true)? {
-        bail!(
-            "Remote \"{name}\" has gpg-verify enabled, and rostree cannot check GPG signatures \
-             yet (issue #5); set gpg-verify=false in its config to pull unsigned content"
-        );
-    }
     if refs.is_empty() && !args.mirror {
         refs = remote.option_list("branches")?;
         if refs.is_empty() {
@@ -155,6 +149,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         subpaths: args.subpath.clone(),
         sign_verifier: crate::cmd::remote::sign_verifier(&remote)?.map(std::sync::Arc::new),
         summary_verifier: crate::cmd::remote::summary_verifier(&remote)?.map(std::sync::Arc::new),
+        gpg_keyring: crate::cmd::remote::gpg_keyring_if(&repo, &remote, "gpg-verify", true)?
+            .map(std::sync::Arc::new),
+        gpg_summary_keyring: crate::cmd::remote::gpg_keyring_if(
+            &repo,
+            &remote,
+            "gpg-verify-summary",
+            false,
+        )?
+        .map(std::sync::Arc::new),
         localcache: args
             .localcache_repo
             .iter()

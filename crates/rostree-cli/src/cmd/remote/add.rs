@@ -50,9 +50,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let (Some(name), Some(url)) = (&args.name, &args.url) else {
         bail!("NAME and URL must be specified");
     };
-    if args.gpg_import.is_some() {
-        bail!("--gpg-import comes with GPG support (issue #5)");
-    }
+
     if args.if_not_exists && args.force {
         bail!("Can only specify one of --if-not-exists and --force");
     }
@@ -122,7 +120,23 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             IfExists::Fail
         },
     };
+    let import = match &args.gpg_import {
+        Some(file) => {
+            Some(std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {file}: {e}"))?)
+        }
+        None => None,
+    };
     let mut repo = global.open_repo()?;
-    repo.add_remote(name, url, &options)?;
+    let added = repo.add_remote(name, url, &options)?;
+    if let (true, Some(keys)) = (added, import) {
+        let n = super::gpg::import_keys(&repo, name, &[keys])?;
+        crate::util::write_stdout(
+            format!(
+                "Imported {n} GPG key{} to remote \"{name}\"\n",
+                if n == 1 { "" } else { "s" }
+            )
+            .as_bytes(),
+        )?;
+    }
     Ok(0)
 }

@@ -1,15 +1,17 @@
 //! `ostree remote`: manage the remotes a repository pulls from.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rostree::Repo;
 use rostree::pull::fetch::FetchOptions;
 use rostree::repo::remote::Remote;
+use rostree::sign::gpg::Keyring;
 
 use crate::{GlobalOptions, util};
 
 mod add;
 mod cookies;
+pub(crate) mod gpg;
 
 /// The `remote` subcommands.
 #[derive(Debug, Subcommand)]
@@ -30,6 +32,10 @@ pub enum Command {
     ListCookies(NameArgs),
     /// List remote refs
     Refs(NameArgs),
+    /// Import GPG keys
+    GpgImport(gpg::ImportArgs),
+    /// Show remote GPG keys
+    GpgListKeys(NameArgs),
     /// Show remote summary
     Summary(SummaryArgs),
 }
@@ -59,15 +65,81 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
     if remote.option("metalink")?.is_some() && remote.option("url")?.is_none() {
         bail!("Remote \"{name}\": metalink remotes are not supported by rostree");
     }
-    for key in ["gpg-verify-summary"] {
-        if remote.option_bool(key, false)? {
-            bail!(
-                "Remote \"{name}\" has {key} enabled, and rostree cannot check signatures yet \
-                 (issue #5)"
-            );
+    Ok(())
+}
+
+/// The file `remote gpg-import` writes a remote's keys to.
+pub fn keyring_file(remote: &str) -> String {
+    format!("{remote}.trustedkeys.gpg")
+}
+
+/// Adds the keys of `path`: a keyring file, or the `.gpg` and `.asc` files of a directory
+/// (others, such as a README, are not keys).
+fn add_keys_from(keyring: &mut Keyring, path: &std::path::Path) -> Result<()> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for entry in
+            std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))?
+        {
+            let p = entry?.path();
+            let keyring = p.extension().is_some_and(|e| e == "gpg" || e == "asc");
+            if p.is_file() && keyring {
+                files.push(p);
+            }
         }
+        files.sort();
+    } else {
+        files.push(path.to_owned());
+    }
+    for file in files {
+        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        keyring
+            .add(&data)
+            .with_context(|| format!("reading keys from {}", file.display()))?;
     }
     Ok(())
+}
+
+/// The keys a remote's GPG signatures are checked with: its own keyring
+/// (`<remote>.trustedkeys.gpg`), the files and directories of `gpgkeypath` (`;` or `,`
+/// separated), and the global directory (`$OSTREE_GPG_HOME`, else
+/// `/usr/share/ostree/trusted.gpg.d`).
+pub fn remote_keyring(repo: &Repo, remote: &Remote) -> Result<Keyring> {
+    let mut keyring = Keyring::new();
+    let own = repo.path().join(keyring_file(remote.name()));
+    if own.is_file() {
+        add_keys_from(&mut keyring, &own)?;
+    }
+    if let Some(paths) = remote.option("gpgkeypath")? {
+        for path in paths
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            add_keys_from(&mut keyring, std::path::Path::new(path))?;
+        }
+    }
+    let global = std::env::var_os("OSTREE_GPG_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into());
+    if global.is_dir() {
+        add_keys_from(&mut keyring, &global)?;
+    }
+    Ok(keyring)
+}
+
+/// The keyring for a switch (`gpg-verify`, default on; `gpg-verify-summary`, default off),
+/// or `None` when it is off.
+pub fn gpg_keyring_if(
+    repo: &Repo,
+    remote: &Remote,
+    switch: &str,
+    default: bool,
+) -> Result<Option<Keyring>> {
+    if !remote.option_bool(switch, default)? {
+        return Ok(None);
+    }
+    Ok(Some(remote_keyring(repo, remote)?))
 }
 
 /// The ed25519 keys a remote's commits must be signed with, when it has `sign-verify`:
@@ -171,10 +243,12 @@ fn remote_summary(
     let remote = repo.remote(name)?;
     let options = fetch_options(repo, &remote)?;
     let verifier = summary_verifier(&remote)?;
+    let keyring = gpg_keyring_if(repo, &remote, "gpg-verify-summary", false)?;
     Ok(rostree::pull::pull::fetch_summary(
         &remote.url()?,
         &options,
         verifier.as_ref(),
+        keyring.as_ref(),
     )?)
 }
 
@@ -236,6 +310,8 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::AddCookie(args) => cookies::add(args, global),
         Command::DeleteCookie(args) => cookies::delete(args, global),
         Command::ListCookies(args) => cookies::list(&args.name, global),
+        Command::GpgImport(args) => gpg::import(args, global),
+        Command::GpgListKeys(args) => gpg::list_keys(&args.name, global),
         Command::Refs(args) => {
             let repo = global.open_repo()?;
             let Some((_, summary)) = remote_summary(&repo, &args.name)? else {

@@ -1,0 +1,176 @@
+//! GPG signatures made by upstream `ostree` (with real GnuPG keys made here by `gpg`)
+//! checked by rostree's own OpenPGP code: pulls with `gpg-verify` (the default) and
+//! `gpg-verify-summary`, `remote gpg-import`, `remote add --gpg-import`; refusals worded
+//! as upstream's, compared with upstream refusing the same pulls.
+
+use std::path::{Path, PathBuf};
+
+use rostree_testutil::http::RostreeServe;
+use rostree_testutil::repo::{Pair, Run, Tool};
+use rostree_testutil::{Invocation, Mode, TreeSpec};
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// A GnuPG home with one signing key; returns (home, fingerprint, exported public key file).
+fn make_key(p: &Pair, name: &str, expire: &str) -> (PathBuf, String, PathBuf) {
+    let home = p.path(format!("gnupg-{name}"));
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&home).expect("stat").permissions(),
+        0o700,
+    );
+    Invocation::new("chmod").args(["700", &s(&home)]).ok();
+    let gpg = |args: &[&str]| {
+        let out = Invocation::new("gpg")
+            .args([
+                "--batch",
+                "--homedir",
+                &s(&home),
+                "--passphrase",
+                "",
+                "--pinentry-mode",
+                "loopback",
+            ])
+            .args(args)
+            .ok();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    gpg(&[
+        "--quick-gen-key",
+        &format!("{name} <{name}@example.com>"),
+        "rsa2048",
+        "sign",
+        expire,
+    ]);
+    let listing = gpg(&["--with-colons", "--list-keys"]);
+    let fingerprint = listing
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .expect("fingerprint")
+        .to_owned();
+    let public = p.path(format!("{name}.gpg"));
+    let exported = Invocation::new("gpg")
+        .args(["--batch", "--homedir", &s(&home), "--export", &fingerprint])
+        .ok();
+    std::fs::write(&public, exported.stdout).expect("public key");
+    (home, fingerprint, public)
+}
+
+fn error_line(r: &Run) -> String {
+    r.stderr()
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn upstream_gpg_signatures_verify_in_rostree() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let (home_a, key_a, public_a) = make_key(&p, "alice", "never");
+    let (_, _, public_b) = make_key(&p, "bob", "never");
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let src = p.repo(Tool::Upstream).to_owned();
+    let up = |args: &[&str]| p.run(Tool::Upstream, &src, args);
+    let sign = [
+        format!("--gpg-sign={key_a}"),
+        format!("--gpg-homedir={}", s(&home_a)),
+    ];
+    up(&[
+        "commit",
+        "-b",
+        "main",
+        "--timestamp=@1",
+        &sign[0],
+        &sign[1],
+        &s(&tree),
+    ])
+    .pipe_ok("signed commit");
+    up(&["commit", "-b", "plain", "--timestamp=@2", &s(&tree)]).pipe_ok("commit");
+    up(&["summary", "-u", &sign[0], &sign[1]]).pipe_ok("signed summary");
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
+    // Each tool in its own repo, set up alike, runs the same pulls.
+    let setup = |name: &str, key: &Path, extra: &[&str]| -> [PathBuf; 2] {
+        let dirs = [p.path(format!("{name}-up")), p.path(format!("{name}-rs"))];
+        for (tool, dir) in [(Tool::Upstream, &dirs[0]), (Tool::Rostree, &dirs[1])] {
+            p.run(tool, dir, ["init", "--mode=archive"]).pipe_ok("init");
+            let mut args = vec!["remote", "add"];
+            args.extend(extra);
+            args.extend(["o", serve.url()]);
+            p.run(tool, dir, &args).pipe_ok("remote add");
+            let import = p.run(
+                tool,
+                dir,
+                ["remote", "gpg-import", "--keyring", &s(key), "o"],
+            );
+            import.pipe_ok("gpg-import");
+            assert_eq!(
+                import.stdout(),
+                "Imported 1 GPG key to remote \"o\"\n",
+                "{tool:?}"
+            );
+        }
+        dirs
+    };
+    let same = |dirs: &[PathBuf; 2], args: &[&str], ok: bool| {
+        let u = p.run(Tool::Upstream, &dirs[0], args);
+        let r = p.run(Tool::Rostree, &dirs[1], args);
+        assert_eq!(u.output.status.success(), ok, "{args:?}: {}", u.stderr());
+        assert_eq!(r.output.status.success(), ok, "{args:?}: {}", r.stderr());
+        if !ok {
+            assert_eq!(error_line(&u), error_line(&r), "{args:?}");
+            let refs = p
+                .run(Tool::Rostree, &dirs[1], ["refs"])
+                .pipe_ok("refs")
+                .stdout();
+            assert_eq!(refs, "", "{args:?}");
+        }
+    };
+    let trusting_a = setup("a", &public_a, &[]);
+    same(&trusting_a, &["pull", "o", "plain"], false);
+    same(&trusting_a, &["pull", "o", "main"], true);
+    p.run(Tool::Upstream, &trusting_a[1], ["fsck"])
+        .pipe_ok("fsck");
+    let trusting_b = setup("b", &public_b, &[]);
+    same(&trusting_b, &["pull", "o", "main"], false);
+    // Summaries: signed by A, so B's keyring refuses them.
+    let summary_a = setup("sa", &public_a, &["--set=gpg-verify-summary=true"]);
+    same(&summary_a, &["pull", "o", "main"], true);
+    let summary_b = setup(
+        "sb",
+        &public_b,
+        &["--set=gpg-verify-summary=true", "--no-gpg-verify"],
+    );
+    let r = p.run(Tool::Rostree, &summary_b[1], ["pull", "o", "main"]);
+    assert!(!r.output.status.success());
+    assert!(
+        r.stderr().contains("Can't verify summary"),
+        "{}",
+        r.stderr()
+    );
+    // Keys given at `remote add`, and listed.
+    let dest = p.path("added");
+    let rs = |args: &[&str]| p.run(Tool::Rostree, &dest, args);
+    rs(&["init", "--mode=bare-user"]).pipe_ok("init");
+    let added = rs(&[
+        "remote",
+        "add",
+        &format!("--gpg-import={}", s(&public_a)),
+        "o",
+        serve.url(),
+    ]);
+    added.pipe_ok("remote add --gpg-import");
+    assert_eq!(added.stdout(), "Imported 1 GPG key to remote \"o\"\n");
+    let listed = rs(&["remote", "gpg-list-keys", "o"])
+        .pipe_ok("list")
+        .stdout();
+    assert!(
+        listed.contains(&key_a) && listed.contains("alice <alice@example.com>"),
+        "{listed}"
+    );
+    rs(&["pull", "o", "main"]).pipe_ok("pull");
+}

@@ -1,0 +1,204 @@
+//! OpenPGP signatures as upstream's GPG support makes them, checked in-process (no `gpg`).
+//!
+//! ```text
+//! commit signatures   'ostree.gpgsigs': <[@ay [...], ...]> in the detached metadata, each a
+//!                     binary detached signature packet over the commit object's bytes
+//! summary signatures  the same key in summary.sig, over the summary's bytes
+//! keyrings            binary (.gpg) or armored (.asc) transferable public keys, many a file
+//! ```
+
+use pgp::composed::{Deserializable, SignedPublicKey, StandaloneSignature};
+use pgp::types::KeyDetails;
+use rostree_core::gvariant::{Type, Value};
+use rostree_core::object::Metadata;
+
+/// The detached-metadata key holding GPG signatures.
+pub const METADATA_KEY: &str = "ostree.gpgsigs";
+
+/// Why a keyring or a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(pub String);
+
+/// A signature that verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoodSignature {
+    /// The fingerprint of the key (primary key) that made it, uppercase hex.
+    pub fingerprint: String,
+    /// Its long key ID, uppercase hex.
+    pub key_id: String,
+}
+
+/// Trusted public keys.
+#[derive(Clone, Debug, Default)]
+pub struct Keyring {
+    keys: Vec<SignedPublicKey>,
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl Keyring {
+    /// An empty keyring.
+    pub fn new() -> Keyring {
+        Keyring::default()
+    }
+
+    /// Whether it holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// How many keys it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Adds the keys of a keyring file (binary or armored); returns how many. Keys whose
+    /// self-signatures do not hold are refused.
+    pub fn add(&mut self, data: &[u8]) -> Result<usize, Error> {
+        let bad = |e: pgp::errors::Error| Error(format!("Invalid OpenPGP key data: {e}"));
+        let armored = data
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .is_some_and(|i| data[i..].starts_with(b"-----BEGIN PGP"));
+        let keys: Vec<SignedPublicKey> = if armored {
+            let (keys, _) = SignedPublicKey::from_armor_many(data).map_err(bad)?;
+            keys.collect::<Result<_, _>>().map_err(bad)?
+        } else {
+            SignedPublicKey::from_bytes_many(data)
+                .map_err(bad)?
+                .collect::<Result<_, _>>()
+                .map_err(bad)?
+        };
+        for key in &keys {
+            key.verify().map_err(bad)?;
+        }
+        let n = keys.len();
+        self.keys.extend(keys);
+        Ok(n)
+    }
+
+    /// The keys, as (fingerprint, user IDs), for listings.
+    pub fn describe(&self) -> Vec<(String, Vec<String>)> {
+        self.keys
+            .iter()
+            .map(|k| {
+                let uids = k
+                    .details
+                    .users
+                    .iter()
+                    .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+                    .collect();
+                (hex_upper(k.primary_key.fingerprint().as_bytes()), uids)
+            })
+            .collect()
+    }
+
+    /// The keys in binary form, as a `.gpg` keyring file holds them.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        for key in &self.keys {
+            pgp::ser::Serialize::to_writer(key, &mut out)
+                .map_err(|e| Error(format!("Writing OpenPGP keys: {e}")))?;
+        }
+        Ok(out)
+    }
+
+    /// Checks that one of `signatures` (binary detached signature packets) is a trusted,
+    /// unexpired, unrevoked key's over `data`. Errors are worded as upstream's.
+    pub fn verify(&self, data: &[u8], signatures: &[Vec<u8>]) -> Result<GoodSignature, Error> {
+        if signatures.is_empty() {
+            return Err(Error(
+                "GPG verification enabled, but no signatures found (use gpg-verify=false in \
+                 remote config to disable)"
+                    .into(),
+            ));
+        }
+        let mut problem = None;
+        for raw in signatures {
+            let Ok(signature) = StandaloneSignature::from_bytes(&raw[..]) else {
+                continue;
+            };
+            if problem.is_none() {
+                problem = Some(unknown_key(&signature));
+            }
+            for key in &self.keys {
+                let signed = signature.verify(&key.primary_key, data).is_ok()
+                    || key
+                        .public_subkeys
+                        .iter()
+                        .any(|sub| signature.verify(&sub.key, data).is_ok());
+                if !signed {
+                    continue;
+                }
+                let fingerprint = hex_upper(key.primary_key.fingerprint().as_bytes());
+                if !key.details.revocation_signatures.is_empty() {
+                    problem = Some(format!("Key {fingerprint} has been revoked"));
+                    continue;
+                }
+                if key.expires_at().is_some_and(|t| t < chrono_now()) {
+                    problem = Some(format!("Key {fingerprint} has expired"));
+                    continue;
+                }
+                return Ok(GoodSignature {
+                    key_id: hex_upper(key.primary_key.key_id().as_ref()),
+                    fingerprint,
+                });
+            }
+        }
+        Err(Error(problem.unwrap_or_else(|| {
+            "GPG signatures found, but none are in trusted keyring".into()
+        })))
+    }
+}
+
+/// How upstream (gpgme) reports a signature by a key it does not have: when, which
+/// algorithm, which key.
+fn unknown_key(signature: &StandaloneSignature) -> String {
+    let sig = &signature.signature;
+    let when = sig
+        .created()
+        .map(|t| rostree_core::datetime::format_ctime(u64::try_from(t.timestamp()).unwrap_or(0)))
+        .unwrap_or_else(|| "(unknown time)".into());
+    let algorithm = match sig.config().map(|c| c.pub_alg) {
+        Some(
+            pgp::crypto::public_key::PublicKeyAlgorithm::RSA
+            | pgp::crypto::public_key::PublicKeyAlgorithm::RSASign,
+        ) => "RSA",
+        Some(pgp::crypto::public_key::PublicKeyAlgorithm::DSA) => "DSA",
+        Some(pgp::crypto::public_key::PublicKeyAlgorithm::ECDSA) => "ECDSA",
+        Some(pgp::crypto::public_key::PublicKeyAlgorithm::EdDSALegacy) => "EdDSA",
+        _ => "unknown",
+    };
+    let key = sig
+        .issuer()
+        .first()
+        .map(|id| hex_upper(id.as_ref()))
+        .unwrap_or_default();
+    format!(
+        "Signature made {when} using {algorithm} key ID {key}\nCan't check signature: public \
+         key not found"
+    )
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// The GPG signatures in detached metadata (none when the key is absent).
+pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
+    let byte_array = Type::Array(Box::new(Type::Byte));
+    match metadata.get(METADATA_KEY) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(ty, items)) if *ty == byte_array => items
+            .iter()
+            .map(|v| match v {
+                Value::Bytes(b) => Ok(b.clone()),
+                _ => Err(Error("Invalid ostree.gpgsigs".into())),
+            })
+            .collect(),
+        Some(_) => Err(Error("Invalid ostree.gpgsigs".into())),
+    }
+}
