@@ -174,3 +174,79 @@ fn upstream_gpg_signatures_verify_in_rostree() {
     );
     rs(&["pull", "o", "main"]).pipe_ok("pull");
 }
+
+/// A commit signed by a key that has since expired, or been revoked, is refused by both
+/// tools (rostree names the reason).
+#[test]
+fn expired_and_revoked_keys_are_refused() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let (home_old, key_old, public_old) = make_key(&p, "brief", "seconds=3");
+    let (home_rev, key_rev, _) = make_key(&p, "revoked", "never");
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let src = p.repo(Tool::Upstream).to_owned();
+    for (branch, key, home) in [("old", &key_old, &home_old), ("rev", &key_rev, &home_rev)] {
+        p.run(
+            Tool::Upstream,
+            &src,
+            [
+                "commit",
+                "-b",
+                branch,
+                &format!("--gpg-sign={key}"),
+                &format!("--gpg-homedir={}", s(home)),
+                &s(&tree),
+            ],
+        )
+        .pipe_ok("signed commit");
+    }
+    // Revoke with the certificate GnuPG made with the key (its lines are ':'-guarded).
+    let cert = std::fs::read_to_string(home_rev.join(format!("openpgp-revocs.d/{key_rev}.rev")))
+        .expect("revocation certificate");
+    let cert: String = cert
+        .lines()
+        .map(|l| l.strip_prefix(':').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cert_file = p.path("revoke.asc");
+    std::fs::write(&cert_file, cert).expect("cert");
+    Invocation::new("gpg")
+        .args([
+            "--batch",
+            "--homedir",
+            &s(&home_rev),
+            "--import",
+            &s(&cert_file),
+        ])
+        .ok();
+    let public_rev = p.path("revoked-now.gpg");
+    let exported = Invocation::new("gpg")
+        .args(["--batch", "--homedir", &s(&home_rev), "--export", &key_rev])
+        .ok();
+    std::fs::write(&public_rev, exported.stdout).expect("export");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
+    for (branch, public, reason) in [
+        ("old", &public_old, "has expired"),
+        ("rev", &public_rev, "has been revoked"),
+    ] {
+        for tool in [Tool::Upstream, Tool::Rostree] {
+            let dest = p.path(format!("{branch}-{tool:?}"));
+            p.run(tool, &dest, ["init", "--mode=archive"])
+                .pipe_ok("init");
+            p.run(tool, &dest, ["remote", "add", "o", serve.url()])
+                .pipe_ok("remote add");
+            p.run(
+                tool,
+                &dest,
+                ["remote", "gpg-import", "--keyring", &s(public), "o"],
+            )
+            .pipe_ok("gpg-import");
+            let r = p.run(tool, &dest, ["pull", "o", branch]);
+            assert!(!r.output.status.success(), "{tool:?} pulled {branch}");
+            if tool == Tool::Rostree {
+                assert!(r.stderr().contains(reason), "{}", r.stderr());
+            }
+        }
+    }
+}
