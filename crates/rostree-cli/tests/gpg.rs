@@ -133,6 +133,33 @@ fn upstream_gpg_signatures_verify_in_rostree() {
     let trusting_a = setup("a", &public_a, &[]);
     same(&trusting_a, &["pull", "o", "plain"], false);
     same(&trusting_a, &["pull", "o", "main"], true);
+    // The signature listing of `show`, on either repo.
+    for repo in &trusting_a {
+        let show = |tool| {
+            p.run(tool, repo, ["show", "--gpg-verify-remote=o", "o:main"])
+                .pipe_ok("show --gpg-verify-remote")
+                .stdout()
+        };
+        let listing = show(Tool::Rostree);
+        assert_eq!(show(Tool::Upstream), listing);
+        assert!(
+            listing.contains("Good signature from \"alice <alice@example.com>\""),
+            "{listing}"
+        );
+    }
+    // The keyring upstream wrote (GnuPG adds trust packets to it) reads with its user IDs.
+    let listed = p
+        .run(
+            Tool::Rostree,
+            &trusting_a[0],
+            ["remote", "gpg-list-keys", "o"],
+        )
+        .pipe_ok("gpg-list-keys")
+        .stdout();
+    assert!(
+        listed.contains("UID: alice <alice@example.com>"),
+        "{listed}"
+    );
     p.run(Tool::Upstream, &trusting_a[1], ["fsck"])
         .pipe_ok("fsck");
     let trusting_b = setup("b", &public_b, &[]);

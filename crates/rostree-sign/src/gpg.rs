@@ -67,7 +67,7 @@ impl Keyring {
             let (keys, _) = SignedPublicKey::from_armor_many(data).map_err(bad)?;
             keys.collect::<Result<_, _>>().map_err(bad)?
         } else {
-            SignedPublicKey::from_bytes_many(data)
+            SignedPublicKey::from_bytes_many(&strip_trust_packets(data)[..])
                 .map_err(bad)?
                 .collect::<Result<_, _>>()
                 .map_err(bad)?
@@ -152,6 +152,108 @@ impl Keyring {
             "GPG signatures found, but none are in trusted keyring".into()
         })))
     }
+}
+
+impl Keyring {
+    /// Describes each of `signatures` over `data` as upstream's `show --gpg-verify-remote`
+    /// does: when it was made, with which key, and whether it is good.
+    pub fn report(&self, data: &[u8], signatures: &[Vec<u8>]) -> Vec<String> {
+        let mut out = Vec::new();
+        for raw in signatures {
+            let Ok(signature) = StandaloneSignature::from_bytes(&raw[..]) else {
+                out.push("  Invalid signature packet".into());
+                continue;
+            };
+            let (made, _) = unknown_key(&signature)
+                .split_once('\n')
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .unwrap_or_default();
+            let signer = self.keys.iter().find(|key| {
+                signature.verify(&key.primary_key, data).is_ok()
+                    || key
+                        .public_subkeys
+                        .iter()
+                        .any(|sub| signature.verify(&sub.key, data).is_ok())
+            });
+            let verdict = match signer {
+                Some(key) => {
+                    let uid = key
+                        .details
+                        .users
+                        .first()
+                        .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+                        .unwrap_or_default();
+                    format!("Good signature from \"{uid}\"")
+                }
+                None => "Can't check signature: public key not found".into(),
+            };
+            out.push(format!("  {made}\n  {verdict}"));
+        }
+        out
+    }
+}
+
+/// Drops GnuPG's trust packets (tag 12) from a binary keyring: GnuPG writes them into
+/// keyrings (upstream's `<remote>.trustedkeys.gpg` among them), and the key parser would
+/// stop at them and lose the user IDs. Data it cannot frame is returned as it is.
+fn strip_trust_packets(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut at = 0;
+    while at < data.len() {
+        let ctb = data[at];
+        if ctb & 0x80 == 0 {
+            return data.to_vec();
+        }
+        let (tag, header, len) = if ctb & 0x40 == 0 {
+            let tag = (ctb >> 2) & 0x0f;
+            let field = match ctb & 3 {
+                0 => 1,
+                1 => 2,
+                2 => 4,
+                _ => return data.to_vec(),
+            };
+            let Some(bytes) = data.get(at + 1..at + 1 + field) else {
+                return data.to_vec();
+            };
+            let len = bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b));
+            (tag, 1 + field, len)
+        } else {
+            let tag = ctb & 0x3f;
+            let Some(&first) = data.get(at + 1) else {
+                return data.to_vec();
+            };
+            match first {
+                0..=191 => (tag, 2, usize::from(first)),
+                192..=223 => {
+                    let Some(&second) = data.get(at + 2) else {
+                        return data.to_vec();
+                    };
+                    (
+                        tag,
+                        3,
+                        ((usize::from(first) - 192) << 8) + usize::from(second) + 192,
+                    )
+                }
+                255 => {
+                    let Some(bytes) = data.get(at + 2..at + 6) else {
+                        return data.to_vec();
+                    };
+                    let len = bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b));
+                    (tag, 6, len)
+                }
+                _ => return data.to_vec(),
+            }
+        };
+        let end = at + header + len;
+        if end > data.len() {
+            return data.to_vec();
+        }
+        if tag != 12 {
+            out.extend_from_slice(&data[at..end]);
+        }
+        at = end;
+    }
+    out
 }
 
 /// How upstream (gpgme) reports a signature by a key it does not have: when, which

@@ -26,6 +26,9 @@ pub struct Args {
     /// Do not automatically convert variant data from big endian
     #[arg(short = 'B', long = "no-byteswap")]
     no_byteswap: bool,
+    /// GPG verify commit signatures using the keys of remote NAME
+    #[arg(long = "gpg-verify-remote", value_name = "NAME")]
+    gpg_verify_remote: Option<String>,
     /// The ref or commit
     #[arg(value_name = "OBJECT")]
     rev: String,
@@ -84,6 +87,29 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     } else {
         let mut out = Vec::new();
         util::print_commit(&mut out, &checksum, &commit)?;
+        if let Some(name) = &args.gpg_verify_remote {
+            let remote = repo.remote(name)?;
+            let keyring = crate::cmd::remote::remote_keyring(&repo, &remote)?;
+            let detached = match repo.load_commitmeta(&checksum)? {
+                Some(bytes) => Metadata::from_bytes(&bytes)?,
+                None => Metadata::new(),
+            };
+            let signatures = rostree::sign::gpg::signatures(&detached)?;
+            let data = repo.load_metadata(ObjectType::Commit, &checksum)?;
+            let reports = keyring.report(&data, &signatures);
+            // After the commit's blank line; left out when there is no signature.
+            if !reports.is_empty() {
+                out.extend_from_slice(
+                    format!(
+                        "Found {} signature{}:\n\n{}\n",
+                        reports.len(),
+                        if reports.len() == 1 { "" } else { "s" },
+                        reports.join("\n\n")
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
         util::write_stdout(&out)?;
     }
     Ok(0)
