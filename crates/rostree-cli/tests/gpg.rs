@@ -132,6 +132,21 @@ fn upstream_gpg_signatures_verify_in_rostree() {
     };
     let trusting_a = setup("a", &public_a, &[]);
     same(&trusting_a, &["pull", "o", "plain"], false);
+    // pull-local checks the same way, with the keys of the remote it names.
+    let local = |r: &str| -> Vec<String> {
+        vec![
+            "pull-local".into(),
+            "--remote=o".into(),
+            "--gpg-verify".into(),
+            s(&src),
+            r.into(),
+        ]
+    };
+    for (r, ok) in [("plain", false), ("main", true)] {
+        let args = local(r);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        same(&trusting_a, &args, ok);
+    }
     same(&trusting_a, &["pull", "o", "main"], true);
     // The signature listing of `show`, on either repo.
     for repo in &trusting_a {

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use rostree::ObjectType;
 use rostree::Repo;
 use rostree::core::Checksum;
+use rostree::core::object::Metadata;
 use rostree::repo::RefKind;
 use rostree::repo::pull_local::{PullLocalOptions, pull_local, pull_local_commits};
+use rostree::sign::gpg::Keyring;
 
 use crate::{GlobalOptions, util};
 
@@ -42,10 +45,34 @@ pub struct Args {
     refs: Vec<String>,
 }
 
-pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if args.gpg_verify || args.gpg_verify_summary {
-        bail!("GPG verification is not supported yet (issue #5)");
+/// Checks the GPG signatures of `head` and of its parents down to `depth` (`-1`: all) in
+/// the source, before anything is copied.
+fn verify_history(source: &Repo, head: &Checksum, depth: i64, keyring: &Keyring) -> Result<()> {
+    let mut next = Some((*head, depth));
+    while let Some((commit, remaining)) = next.take() {
+        let data = match source.load_metadata(ObjectType::Commit, &commit) {
+            Ok(d) => d,
+            Err(rostree::Error::MissingObject { .. }) if commit != *head => break,
+            Err(e) => return Err(e.into()),
+        };
+        let detached = match source.load_commitmeta(&commit)? {
+            Some(bytes) => Metadata::from_bytes(&bytes)?,
+            None => Metadata::new(),
+        };
+        let signatures = rostree::sign::gpg::signatures(&detached)?;
+        keyring
+            .verify(&data, &signatures)
+            .map_err(|e| anyhow::anyhow!("Commit {commit}: {e}"))?;
+        if remaining != 0
+            && let Some(parent) = source.load_commit(&commit)?.parent
+        {
+            next = Some((parent, remaining - 1));
+        }
     }
+    Ok(())
+}
+
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let mut repo = global.open_repo()?;
     if args.disable_fsync {
         repo.disable_fsync();
@@ -70,6 +97,30 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
         out
     };
+    if args.gpg_verify || args.gpg_verify_summary {
+        let Some(name) = &args.remote else {
+            bail!("--gpg-verify and --gpg-verify-summary need --remote");
+        };
+        let remote = repo.remote(name)?;
+        let keyring = crate::cmd::remote::remote_keyring(&repo, &remote)?;
+        if args.gpg_verify_summary {
+            let summary = std::fs::read(args.source.join("summary"))
+                .with_context(|| format!("reading {}/summary", args.source.display()))?;
+            let sig = std::fs::read(args.source.join("summary.sig")).map_err(|_| {
+                anyhow::anyhow!(
+                    "GPG verification enabled, but no summary.sig found (use \
+                     gpg-verify-summary=false in remote config to disable)"
+                )
+            })?;
+            let signatures = rostree::sign::gpg::signatures(&Metadata::from_bytes(&sig)?)?;
+            keyring.verify(&summary, &signatures)?;
+        }
+        if args.gpg_verify {
+            for (_, head) in &refs {
+                verify_history(&source, head, args.depth, &keyring)?;
+            }
+        }
+    }
     let options = PullLocalOptions {
         depth: u64::try_from(args.depth).ok(),
         untrusted: args.untrusted,
