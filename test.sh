@@ -14,6 +14,10 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 # The pull tests serve repositories with nginx as well as with rostree's own server.
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# TLS tests make a test CA with openssl; GPG tests make keys with gpg (rostree never runs it).
+command -v openssl >/dev/null || need+=(openssl)
+command -v gpg >/dev/null || need+=(gnupg)
+command -v filefrag >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
