@@ -5,7 +5,7 @@ use rostree_core::object::Metadata;
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::{Repo, Transaction};
 
-use crate::ed25519;
+use crate::{ed25519, gnupg, gpg};
 
 /// Why signing or checking failed.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,9 @@ pub enum Error {
     /// A key, a signature or the detached metadata was refused.
     #[error(transparent)]
     Ed25519(#[from] ed25519::Error),
+    /// A GPG key or signature was refused.
+    #[error(transparent)]
+    Gpg(#[from] gpg::Error),
     /// The detached metadata does not parse.
     #[error("Commit {commit}: invalid detached metadata: {reason}")]
     Metadata {
@@ -42,10 +45,7 @@ pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &ed25519::SecretKey) -> 
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let mut metadata = detached(repo, commit)?;
     ed25519::add_signature(&mut metadata, &key.sign(&data))?;
-    let tx = Transaction::begin(repo)?;
-    tx.write_metadata_as(ObjectType::CommitMeta, commit, &metadata.to_bytes())?;
-    tx.commit()?;
-    Ok(())
+    write_detached(repo, commit, &metadata)
 }
 
 /// Removes the Ed25519 signatures of `commit` that `keys` made; returns how many went.
@@ -69,9 +69,7 @@ pub fn delete_signatures(
         } else {
             ed25519::set_signatures(&mut metadata, &kept);
         }
-        let tx = Transaction::begin(repo)?;
-        tx.write_metadata_as(ObjectType::CommitMeta, commit, &metadata.to_bytes())?;
-        tx.commit()?;
+        write_detached(repo, commit, &metadata)?;
     }
     Ok(removed)
 }
@@ -88,28 +86,92 @@ pub fn verify_commit(
     Ok(verifier.verify(&data, &ed25519::signatures(&metadata)?)?)
 }
 
-/// Signs the repository's `summary` with `keys`: `summary.sig` becomes an `a{sv}` holding
-/// their signatures under `ostree.sign.ed25519`.
-pub fn sign_summary(repo: &Repo, keys: &[ed25519::SecretKey]) -> Result<(), Error> {
-    let summary = match repo.dir().read("summary") {
-        Ok(data) => data,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Ed25519(ed25519::Error(
-                "No summary file found".into(),
-            )));
-        }
-        Err(e) => {
-            return Err(Error::Repo(rostree_repo::Error::Io {
-                op: "reading",
-                path: repo.path().join("summary"),
-                source: e,
-            }));
-        }
-    };
-    let mut metadata = Metadata::new();
-    for key in keys {
-        ed25519::add_signature(&mut metadata, &key.sign(&summary))?;
+fn write_detached(repo: &Repo, commit: &Checksum, metadata: &Metadata) -> Result<(), Error> {
+    let tx = Transaction::begin(repo)?;
+    tx.write_metadata_as(ObjectType::CommitMeta, commit, &metadata.to_bytes())?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn now_secs() -> u32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// Adds a GPG signature by `signer` (found as `key_id` names it) to `commit`. A commit that
+/// already carries a signature by that key is refused, as upstream refuses it.
+pub fn gpg_sign_commit(
+    repo: &Repo,
+    commit: &Checksum,
+    key_id: &str,
+    signer: &gnupg::Signer,
+) -> Result<(), Error> {
+    let data = repo.load_metadata(ObjectType::Commit, commit)?;
+    let mut metadata = detached(repo, commit)?;
+    let fingerprint = signer.fingerprint_hex();
+    if gpg::signatures(&metadata)?
+        .iter()
+        .any(|sig| gpg::issued_by(sig, &fingerprint))
+    {
+        return Err(gpg::Error(format!("Commit is already signed with GPG key {key_id}")).into());
     }
+    gpg::add_signature(&mut metadata, &signer.sign(&data, now_secs())?)?;
+    write_detached(repo, commit, &metadata)
+}
+
+/// Removes the GPG signatures of `commit` whose issuer any of `key_ids` names; returns how
+/// many went.
+pub fn gpg_delete_signatures(
+    repo: &Repo,
+    commit: &Checksum,
+    key_ids: &[String],
+) -> Result<usize, Error> {
+    let mut metadata = detached(repo, commit)?;
+    let all = gpg::signatures(&metadata)?;
+    let kept: Vec<Vec<u8>> = all
+        .iter()
+        .filter(|sig| !key_ids.iter().any(|id| gpg::issued_by(sig, id)))
+        .cloned()
+        .collect();
+    let removed = all.len() - kept.len();
+    if removed > 0 {
+        gpg::set_signatures(&mut metadata, &kept);
+        write_detached(repo, commit, &metadata)?;
+    }
+    Ok(removed)
+}
+
+fn read_summary_file(repo: &Repo) -> Result<Vec<u8>, Error> {
+    match repo.dir().read("summary") {
+        Ok(data) => Ok(data),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Ed25519(ed25519::Error(
+            "No summary file found".into(),
+        ))),
+        Err(e) => Err(Error::Repo(rostree_repo::Error::Io {
+            op: "reading",
+            path: repo.path().join("summary"),
+            source: e,
+        })),
+    }
+}
+
+/// The signatures already in `summary.sig` (an empty `a{sv}` when there is none).
+fn read_summary_signatures(repo: &Repo) -> Result<Metadata, Error> {
+    match repo.dir().read("summary.sig") {
+        Ok(data) => Metadata::from_bytes(&data)
+            .map_err(|e| Error::Ed25519(ed25519::Error(format!("invalid summary.sig: {e}")))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Metadata::new()),
+        Err(e) => Err(Error::Repo(rostree_repo::Error::Io {
+            op: "reading",
+            path: repo.path().join("summary.sig"),
+            source: e,
+        })),
+    }
+}
+
+fn write_summary_signatures(repo: &Repo, metadata: &Metadata) -> Result<(), Error> {
     repo.dir()
         .write("summary.sig", metadata.to_bytes())
         .map_err(|e| {
@@ -119,6 +181,28 @@ pub fn sign_summary(repo: &Repo, keys: &[ed25519::SecretKey]) -> Result<(), Erro
                 source: e,
             })
         })
+}
+
+/// Adds GPG signatures by `signers` over the repository's `summary` to `summary.sig`,
+/// beside those it holds.
+pub fn gpg_sign_summary(repo: &Repo, signers: &[gnupg::Signer]) -> Result<(), Error> {
+    let summary = read_summary_file(repo)?;
+    let mut metadata = read_summary_signatures(repo)?;
+    for signer in signers {
+        gpg::add_signature(&mut metadata, &signer.sign(&summary, now_secs())?)?;
+    }
+    write_summary_signatures(repo, &metadata)
+}
+
+/// Signs the repository's `summary` with `keys`: their signatures join those `summary.sig`
+/// holds, under `ostree.sign.ed25519`.
+pub fn sign_summary(repo: &Repo, keys: &[ed25519::SecretKey]) -> Result<(), Error> {
+    let summary = read_summary_file(repo)?;
+    let mut metadata = read_summary_signatures(repo)?;
+    for key in keys {
+        ed25519::add_signature(&mut metadata, &key.sign(&summary))?;
+    }
+    write_summary_signatures(repo, &metadata)
 }
 
 /// Checks `summary` against the ed25519 signatures of `signature_file` (a `summary.sig`).

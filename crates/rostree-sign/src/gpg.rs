@@ -80,6 +80,11 @@ impl Keyring {
         Ok(n)
     }
 
+    /// The keys themselves.
+    pub(crate) fn into_keys(self) -> Vec<SignedPublicKey> {
+        self.keys
+    }
+
     /// The keys, as (fingerprint, user IDs), for listings.
     pub fn describe(&self) -> Vec<(String, Vec<String>)> {
         self.keys
@@ -168,22 +173,32 @@ impl Keyring {
                 .split_once('\n')
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .unwrap_or_default();
-            let signer = self.keys.iter().find(|key| {
-                signature.verify(&key.primary_key, data).is_ok()
-                    || key
-                        .public_subkeys
+            // The key, and whether a subkey of it signed.
+            let signer = self.keys.iter().find_map(|key| {
+                if signature.verify(&key.primary_key, data).is_ok() {
+                    Some((key, false))
+                } else {
+                    key.public_subkeys
                         .iter()
                         .any(|sub| signature.verify(&sub.key, data).is_ok())
+                        .then_some((key, true))
+                }
             });
             let verdict = match signer {
-                Some(key) => {
+                Some((key, by_subkey)) => {
                     let uid = key
                         .details
                         .users
                         .first()
                         .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
                         .unwrap_or_default();
-                    format!("Good signature from \"{uid}\"")
+                    let (name, email) = split_user_id(&uid);
+                    let mut verdict = format!("Good signature from \"{name} <{email}>\"");
+                    if by_subkey {
+                        let primary = hex_upper(key.primary_key.key_id().as_ref());
+                        verdict.push_str(&format!("\n  Primary key ID {primary}"));
+                    }
+                    verdict
                 }
                 None => "Can't check signature: public key not found".into(),
             };
@@ -191,6 +206,16 @@ impl Keyring {
         }
         out
     }
+}
+
+/// The name and the email of a user ID (`Name (comment) <email>`), as GPGME splits it.
+fn split_user_id(uid: &str) -> (&str, &str) {
+    let email = uid
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or("", |(email, _)| email);
+    let name_end = uid.find(['(', '<']).unwrap_or(uid.len());
+    (uid[..name_end].trim(), email)
 }
 
 /// Drops GnuPG's trust packets (tag 12) from a binary keyring: GnuPG writes them into
@@ -285,6 +310,50 @@ fn unknown_key(signature: &StandaloneSignature) -> String {
     )
 }
 
+/// Whether the signature packet `raw` names `key_id` (a fingerprint or its end, as hex) as
+/// its issuer. Upstream matches signatures to key IDs this way, whether or not the key is
+/// known.
+pub fn issued_by(raw: &[u8], key_id: &str) -> bool {
+    let Ok(signature) = StandaloneSignature::from_bytes(raw) else {
+        return false;
+    };
+    let wanted = key_id
+        .strip_prefix("0x")
+        .unwrap_or(key_id)
+        .trim_end_matches('!')
+        .to_ascii_uppercase();
+    if wanted.is_empty() {
+        return false;
+    }
+    let sig = &signature.signature;
+    sig.issuer_fingerprint()
+        .iter()
+        .map(|f| hex_upper(f.as_bytes()))
+        .chain(sig.issuer().iter().map(|id| hex_upper(id.as_ref())))
+        .any(|issuer| issuer.ends_with(&wanted))
+}
+
+/// Adds `signature` to the `ostree.gpgsigs` of detached metadata (after any it has).
+pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Error> {
+    let mut all = signatures(metadata)?;
+    all.push(signature.to_vec());
+    set_signatures(metadata, &all);
+    Ok(())
+}
+
+/// Replaces the `ostree.gpgsigs` of detached metadata; with none, the key goes.
+pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
+    if signatures.is_empty() {
+        metadata.remove(METADATA_KEY);
+        return;
+    }
+    let value = Value::Array(
+        Type::Array(Box::new(Type::Byte)),
+        signatures.iter().cloned().map(Value::Bytes).collect(),
+    );
+    metadata.set(METADATA_KEY, value);
+}
+
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
@@ -302,5 +371,26 @@ pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
             })
             .collect(),
         Some(_) => Err(Error("Invalid ostree.gpgsigs".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_split_as_gpgme_does() {
+        for (uid, name, email) in [
+            (
+                "Test Signer <signer@example.com>",
+                "Test Signer",
+                "signer@example.com",
+            ),
+            ("Ed Signer", "Ed Signer", ""),
+            ("A B (work) <a@b>", "A B", "a@b"),
+            ("<only@mail>", "", "only@mail"),
+        ] {
+            assert_eq!(split_user_id(uid), (name, email), "{uid}");
+        }
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! [`ed25519`] is upstream's `ostree sign` mechanism: 64-byte Ed25519 signatures over the
 //! exact bytes of a commit object, kept in its detached metadata (`.commitmeta`) under
-//! `ostree.sign.ed25519` as an `aay`.
+//! `ostree.sign.ed25519` as an `aay`. [`gpg`] checks OpenPGP signatures (`ostree.gpgsigs`)
+//! against keyrings and [`gnupg`] makes them with a key from a GnuPG home directory.
 
 pub mod commit;
 pub mod ed25519;
+pub mod gnupg;
 pub mod gpg;
+pub mod sexp;

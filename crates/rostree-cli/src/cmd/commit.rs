@@ -189,9 +189,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.branch.is_none() && !args.orphan {
         bail!("A branch must be specified with --branch, or use --orphan");
     }
-    if !args.gpg_sign.is_empty() || args.gpg_homedir.is_some() {
-        bail!("GPG signing is not supported yet (issue #5)");
-    }
     if !args.sign.is_empty() && args.sign_type != "ed25519" {
         bail!("Requested signature type is not implemented");
     }
@@ -204,6 +201,12 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let homedir = args.gpg_homedir.as_deref().map(std::path::Path::new);
+    let gpg_signers = args
+        .gpg_sign
+        .iter()
+        .map(|id| rostree::sign::gnupg::Signer::find(homedir, id).map(|s| (id, s)))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sources = Vec::new();
     if let Some(base) = &args.base {
         sources.push(TreeSource::Ref(base.clone()));
@@ -315,6 +318,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let outcome = outcome?;
     for key in &sign_keys {
         rostree::sign::commit::sign_commit(&repo, &outcome.checksum, key)?;
+    }
+    for (key_id, signer) in &gpg_signers {
+        rostree::sign::commit::gpg_sign_commit(&repo, &outcome.checksum, key_id, signer)?;
     }
     if args.consume {
         // The library empties the directories; upstream removes them too.

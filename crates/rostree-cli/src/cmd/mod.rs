@@ -13,6 +13,7 @@ mod config;
 mod diff;
 mod export;
 mod fsck;
+mod gpg_sign;
 mod init;
 mod log;
 mod ls;
@@ -50,6 +51,8 @@ pub enum Command {
     Export(export::Args),
     /// Check the repository for consistency
     Fsck(fsck::Args),
+    /// Sign a commit with GPG keys
+    GpgSign(gpg_sign::Args),
     /// Initialize a new empty repository
     Init(init::Args),
     /// Show log starting at commit or ref
@@ -92,6 +95,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Diff(a) => diff::run(a, global),
         Command::Export(a) => export::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
+        Command::GpgSign(a) => gpg_sign::run(a, global),
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
@@ -111,5 +115,5 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
 
 /// The short usage printed when no command is given.
 pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  sign\n  summary"
+    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  gpg-sign\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  sign\n  summary"
 }

@@ -25,6 +25,9 @@ pub struct Args {
     /// GPG Key ID to sign the summary with
     #[arg(long = "gpg-sign", value_name = "KEY-ID")]
     gpg_sign: Vec<String>,
+    /// GPG Homedir to use when looking for keyrings
+    #[arg(long = "gpg-homedir", value_name = "HOMEDIR")]
+    gpg_homedir: Option<String>,
     /// Key ID to sign the summary with
     #[arg(long = "sign", value_name = "KEY-ID")]
     sign: Vec<String>,
@@ -106,9 +109,6 @@ pub fn show(bytes: &[u8], summary: &rostree::core::object::Summary, raw: bool) -
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if !args.gpg_sign.is_empty() {
-        bail!("GPG signing is not supported yet (issue #5)");
-    }
     if !args.sign.is_empty() && args.sign_type != "ed25519" {
         bail!("Requested signature type is not implemented");
     }
@@ -120,6 +120,12 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let homedir = args.gpg_homedir.as_deref().map(std::path::Path::new);
+    let gpg_signers = args
+        .gpg_sign
+        .iter()
+        .map(|id| rostree::sign::gnupg::Signer::find(homedir, id))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut repo = global.open_repo()?;
     if args.update {
         let mut additional = Metadata::new();
@@ -131,6 +137,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
         update_summary(&mut repo, &additional)?;
     }
+    if !gpg_signers.is_empty() {
+        rostree::sign::commit::gpg_sign_summary(&repo, &gpg_signers)?;
+    }
     if !sign_keys.is_empty() {
         rostree::sign::commit::sign_summary(&repo, &sign_keys)?;
     }
@@ -139,7 +148,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             bail!("No summary file found");
         };
         util::write_stdout(show(&bytes, &summary, args.raw)?.as_bytes())?;
-    } else if !args.update && sign_keys.is_empty() {
+    } else if !args.update && sign_keys.is_empty() && gpg_signers.is_empty() {
         bail!("No option specified; use -u to update summary");
     }
     Ok(0)
