@@ -353,3 +353,102 @@ fn passphrase_protected_keys_are_refused_with_a_reason() {
         .count();
     assert_eq!(objects, 0, "objects were written for a refused commit");
 }
+
+/// Pulls that must not happen, refused by both tools before any ref moves: an unsigned
+/// commit, one signed by an untrusted key, one whose signature covers other bytes, one
+/// whose ref binding names another ref, and a summary whose signature does not match it.
+/// rostree's message names the commit and the reason.
+#[test]
+fn refused_pulls_name_the_commit_and_the_reason() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let home = Home::new(&p);
+    let alice = home.add_key("alice", "rsa2048", "");
+    let bob = home.add_key("bob", "rsa2048", "");
+    let trusted = p.path("alice.gpg");
+    home.export(&trusted, &[&alice]);
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let homedir = format!("--gpg-homedir={}", s(&home.dir));
+    let tree_arg = format!("--tree=dir={}", s(&tree));
+    let src = p.repo(Tool::Rostree).to_owned();
+    let rostree = |args: &[&str]| p.run(Tool::Rostree, &src, args);
+    let commit = |branch: &str, key: Option<&str>, subject: &str| -> String {
+        let sign = key.map(|k| format!("--gpg-sign={k}"));
+        let mut args = vec!["commit", "-b", branch, "-s", subject, &tree_arg, &homedir];
+        if let Some(sign) = &sign {
+            args.push(sign);
+        }
+        rostree(&args).pipe_ok("commit").stdout().trim().to_owned()
+    };
+    commit("main", Some(&alice), "good");
+    let plain = commit("plain", None, "unsigned");
+    let untrusted = commit("untrusted", Some(&bob), "by bob");
+    // A good signature, moved onto another commit.
+    let signed = commit("donor", Some(&alice), "donor");
+    let tampered = commit("tampered", None, "tampered");
+    let meta = |c: &str| src.join(format!("objects/{}/{}.commitmeta", &c[..2], &c[2..]));
+    std::fs::copy(meta(&signed), meta(&tampered)).expect("copying the signature");
+    // Signed and bound to `bound`, then published as `sidegrade`.
+    let bound = commit("bound", Some(&alice), "bound elsewhere");
+    std::fs::write(src.join("refs/heads/sidegrade"), format!("{bound}\n")).expect("ref");
+    rostree(&["summary", "-u", &format!("--gpg-sign={alice}"), &homedir]).pipe_ok("summary");
+    let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
+
+    let setup = |name: &str, extra: &[&str]| -> [PathBuf; 2] {
+        let dirs = [p.path(format!("{name}-up")), p.path(format!("{name}-rs"))];
+        for (tool, dir) in [(Tool::Upstream, &dirs[0]), (Tool::Rostree, &dirs[1])] {
+            p.run(tool, dir, ["init", "--mode=archive"]).pipe_ok("init");
+            let mut args = vec!["remote", "add"];
+            args.extend(extra);
+            args.extend(["o", serve.url()]);
+            p.run(tool, dir, &args).pipe_ok("remote add");
+            p.run(tool, dir, ["remote", "gpg-import", "-k", &s(&trusted), "o"])
+                .pipe_ok("gpg-import");
+        }
+        dirs
+    };
+    // (rostree's stderr, upstream's)
+    let refused = |dirs: &[PathBuf; 2], branch: &str| -> (String, String) {
+        let u = p.run(Tool::Upstream, &dirs[0], ["pull", "o", branch]);
+        let r = p.run(Tool::Rostree, &dirs[1], ["pull", "o", branch]);
+        assert!(!u.output.status.success(), "upstream pulled {branch}");
+        assert!(!r.output.status.success(), "rostree pulled {branch}");
+        for (tool, dir) in [(Tool::Upstream, &dirs[0]), (Tool::Rostree, &dirs[1])] {
+            let refs = p.run(tool, dir, ["refs"]).pipe_ok("refs").stdout();
+            assert_eq!(refs, "", "{tool:?} moved a ref pulling {branch}");
+        }
+        (r.stderr(), u.stderr())
+    };
+    let dirs = setup("commits", &[]);
+    for (branch, checksum, reason, as_upstream) in [
+        ("plain", &plain, "no signatures found", true),
+        ("untrusted", &untrusted, "public key not found", true),
+        (
+            "tampered",
+            &tampered,
+            "BAD signature from \"alice <alice@example.com>\"",
+            true,
+        ),
+        ("sidegrade", &bound, "sidegrade", false),
+    ] {
+        let (message, upstream) = refused(&dirs, branch);
+        assert!(
+            message.contains(checksum.as_str()) && message.contains(reason),
+            "{branch}: {message}"
+        );
+        if as_upstream {
+            assert_eq!(message, upstream, "{branch}");
+        }
+    }
+    p.run(Tool::Rostree, &dirs[1], ["pull", "o", "main"])
+        .pipe_ok("the good commit still pulls");
+
+    // A summary signature over another summary.
+    let old_signature = std::fs::read(src.join("summary.sig")).expect("summary.sig");
+    // Metadata makes it differ even within the same second.
+    rostree(&["summary", "-u", "--add-metadata=changed='yes'"]).pipe_ok("summary");
+    std::fs::write(src.join("summary.sig"), old_signature).expect("stale summary.sig");
+    let dirs = setup("summary", &["--set=gpg-verify-summary=true"]);
+    let (message, _) = refused(&dirs, "main");
+    assert!(message.contains("summary"), "{message}");
+}

@@ -127,7 +127,10 @@ impl Keyring {
                 continue;
             };
             if problem.is_none() {
-                problem = Some(unknown_key(&signature));
+                problem = Some(
+                    self.bad_signature(&signature)
+                        .unwrap_or_else(|| unknown_key(&signature)),
+                );
             }
             for key in &self.keys {
                 let signed = signature.verify(&key.primary_key, data).is_ok()
@@ -160,6 +163,39 @@ impl Keyring {
 }
 
 impl Keyring {
+    /// When a key of the keyring issued `signature` (yet it did not verify): the lines
+    /// upstream (gpgme) gives such a signature, which name the key but, oddly, no time or
+    /// algorithm.
+    fn bad_signature(&self, signature: &StandaloneSignature) -> Option<String> {
+        let sig = &signature.signature;
+        let issuers: Vec<String> = sig
+            .issuer()
+            .iter()
+            .map(|id| hex_upper(id.as_ref()))
+            .collect();
+        self.keys.iter().find_map(|key| {
+            let ids = std::iter::once(hex_upper(key.primary_key.key_id().as_ref())).chain(
+                key.public_subkeys
+                    .iter()
+                    .map(|sub| hex_upper(sub.key.key_id().as_ref())),
+            );
+            let issuer = ids.into_iter().find(|id| issuers.contains(id))?;
+            let uid = key
+                .details
+                .users
+                .first()
+                .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+                .unwrap_or_default();
+            let (name, email) = split_user_id(&uid);
+            let primary = hex_upper(key.primary_key.key_id().as_ref());
+            let epoch = rostree_core::datetime::format_ctime(0);
+            Some(format!(
+                "Signature made {epoch} using [unknown name] key ID {issuer}\n\
+                 BAD signature from \"{name} <{email}>\"\nPrimary key ID {primary}"
+            ))
+        })
+    }
+
     /// Describes each of `signatures` over `data` as upstream's `show --gpg-verify-remote`
     /// does: when it was made, with which key, and whether it is good.
     pub fn report(&self, data: &[u8], signatures: &[Vec<u8>]) -> Vec<String> {
@@ -173,6 +209,7 @@ impl Keyring {
                 .split_once('\n')
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .unwrap_or_default();
+            let bad = self.bad_signature(&signature);
             // The key, and whether a subkey of it signed.
             let signer = self.keys.iter().find_map(|key| {
                 if signature.verify(&key.primary_key, data).is_ok() {
@@ -200,7 +237,19 @@ impl Keyring {
                     }
                     verdict
                 }
-                None => "Can't check signature: public key not found".into(),
+                None => match bad {
+                    Some(lines) => {
+                        out.push(
+                            lines
+                                .lines()
+                                .map(|l| format!("  {l}"))
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        );
+                        continue;
+                    }
+                    None => "Can't check signature: public key not found".into(),
+                },
             };
             out.push(format!("  {made}\n  {verdict}"));
         }
