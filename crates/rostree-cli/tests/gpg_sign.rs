@@ -163,6 +163,34 @@ fn rostree_gpg_signatures_verify_in_upstream() {
     let mine = show(Tool::Rostree);
     mine.pipe_ok("rostree show");
     assert_eq!(signature_report(&mine), report);
+    // Unasked, `show` lists them too: checked with the keys of all remotes, or with those
+    // of a --gpg-homedir directory.
+    let keydir = p.path("keydir");
+    std::fs::create_dir_all(&keydir).expect("mkdir");
+    std::fs::copy(&trusted, keydir.join("trusted.gpg")).expect("copy");
+    let homedir_arg = format!("--gpg-homedir={}", s(&keydir));
+    for args in [vec!["show", "main"], vec!["show", "main", &homedir_arg]] {
+        let [u, r] = [Tool::Upstream, Tool::Rostree].map(|tool| p.run(tool, &rs, &args));
+        assert_eq!(
+            r.pipe_ok("show").stdout(),
+            u.pipe_ok("show").stdout(),
+            "{args:?}"
+        );
+    }
+    std::fs::remove_file(rs.join("o.trustedkeys.gpg")).expect("dropping the remote's keys");
+    let [u, r] = [Tool::Upstream, Tool::Rostree].map(|tool| p.run(tool, &rs, ["show", "main"]));
+    let unknown = u.pipe_ok("show").stdout();
+    assert!(unknown.contains("public key not found"), "{unknown}");
+    assert_eq!(r.pipe_ok("show").stdout(), unknown);
+    let [u, r] = [Tool::Upstream, Tool::Rostree]
+        .map(|tool| p.run(tool, &rs, ["show", "main", &homedir_arg]));
+    assert_eq!(r.pipe_ok("show").stdout(), u.pipe_ok("show").stdout());
+    p.run(
+        Tool::Upstream,
+        &rs,
+        ["remote", "gpg-import", "-k", &s(&trusted), "o"],
+    )
+    .pipe_ok("gpg-import");
 
     // Upstream pulls it over HTTP, checking the commit's and the summary's signatures.
     let serve = RostreeServe::start(p.bin(Tool::Rostree), &rs);

@@ -29,6 +29,9 @@ pub struct Args {
     /// GPG verify commit signatures using the keys of remote NAME
     #[arg(long = "gpg-verify-remote", value_name = "NAME")]
     gpg_verify_remote: Option<String>,
+    /// GPG Homedir to use when looking for keyrings
+    #[arg(long = "gpg-homedir", value_name = "HOMEDIR")]
+    gpg_homedir: Option<std::path::PathBuf>,
     /// The ref or commit
     #[arg(value_name = "OBJECT")]
     rev: String,
@@ -87,9 +90,18 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     } else {
         let mut out = Vec::new();
         util::print_commit(&mut out, &checksum, &commit)?;
-        if let Some(name) = &args.gpg_verify_remote {
-            let remote = repo.remote(name)?;
-            let keyring = crate::cmd::remote::remote_keyring(&repo, &remote)?;
+        // As upstream, signatures are listed even unasked: checked with the keys of every
+        // remote (and --gpg-homedir's), or of the one remote named.
+        {
+            let keyring = match &args.gpg_verify_remote {
+                Some(name) => {
+                    let remote = repo.remote(name)?;
+                    crate::cmd::remote::remote_keyring(&repo, &remote)?
+                }
+                None => {
+                    crate::cmd::remote::all_remotes_keyring(&repo, args.gpg_homedir.as_deref())?
+                }
+            };
             let detached = match repo.load_commitmeta(&checksum)? {
                 Some(bytes) => Metadata::from_bytes(&bytes)?,
                 None => Metadata::new(),

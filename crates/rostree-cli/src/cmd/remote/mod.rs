@@ -100,6 +100,46 @@ fn add_keys_from(keyring: &mut Keyring, path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The keys signatures are checked with when no remote is named, as upstream: the keyrings
+/// of all remotes (the `*.gpg` files of the repo), those of `homedir` (its `.gpg`/`.asc`
+/// files, and the keybox of a GnuPG home), and the global directory.
+pub fn all_remotes_keyring(repo: &Repo, homedir: Option<&std::path::Path>) -> Result<Keyring> {
+    let mut keyring = Keyring::new();
+    add_keys_from(&mut keyring, repo.path())?;
+    if let Some(home) = homedir {
+        // A GnuPG home holds more than keys (`trustdb.gpg`); what does not read as keys is
+        // passed over, as are keys of algorithms rostree cannot check.
+        let entries =
+            std::fs::read_dir(home).with_context(|| format!("listing {}", home.display()))?;
+        let mut files: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "gpg" || e == "asc"))
+            .collect();
+        files.sort();
+        for file in files {
+            if let Ok(data) = std::fs::read(&file) {
+                let _ = keyring.add(&data);
+            }
+        }
+        if let Ok(data) = std::fs::read(home.join("pubring.kbx")) {
+            for block in rostree::sign::gnupg::keybox_blocks(&data) {
+                let _ = keyring.add(block);
+            }
+        }
+    }
+    let global = global_keyring_dir();
+    if global.is_dir() {
+        add_keys_from(&mut keyring, &global)?;
+    }
+    Ok(keyring)
+}
+
+fn global_keyring_dir() -> std::path::PathBuf {
+    std::env::var_os("OSTREE_GPG_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into())
+}
+
 /// The keys a remote's GPG signatures are checked with: its own keyring
 /// (`<remote>.trustedkeys.gpg`), the files and directories of `gpgkeypath` (`;` or `,`
 /// separated), and the global directory (`$OSTREE_GPG_HOME`, else
@@ -119,9 +159,7 @@ pub fn remote_keyring(repo: &Repo, remote: &Remote) -> Result<Keyring> {
             add_keys_from(&mut keyring, std::path::Path::new(path))?;
         }
     }
-    let global = std::env::var_os("OSTREE_GPG_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into());
+    let global = global_keyring_dir();
     if global.is_dir() {
         add_keys_from(&mut keyring, &global)?;
     }
