@@ -255,7 +255,7 @@ pub fn pull(
     // Marked before anything of their trees is stored, so that an interrupted pull leaves
     // commits that fsck and the next pull know to be incomplete.
     for commit in &partial {
-        set_partial(repo, commit, true)?;
+        mark_partial(repo, commit)?;
     }
     progress.event(Event::Phase("Fetching objects"));
     let fetched = fetch_objects(
@@ -278,15 +278,15 @@ pub fn pull(
         .iter()
         .filter_map(|(name, c)| name.as_ref().map(|n| (kind.clone(), n.clone(), *c)))
         .collect();
-    tx.commit_with_refs(&updates)?;
+    // Commits fetched without (all of) their trees stay partial, as upstream leaves them.
+    let completed = if !options.commit_metadata_only && options.subpaths.is_empty() {
+        partial
+    } else {
+        Vec::new()
+    };
+    tx.commit_completing(&completed, &updates)?;
     if let Some(summary) = &mirrored_summary {
         write_mirrored_summary(repo, summary)?;
-    }
-    // Commits fetched without (all of) their trees stay partial, as upstream leaves them.
-    if !options.commit_metadata_only && options.subpaths.is_empty() {
-        for commit in &partial {
-            set_partial(repo, commit, false)?;
-        }
     }
     Ok(PullOutcome {
         metadata_fetched: stats.metadata.load(Ordering::Relaxed),
@@ -306,20 +306,12 @@ struct Stats {
     bytes: AtomicU64,
 }
 
-fn set_partial(repo: &Repo, commit: &Checksum, partial: bool) -> Result<()> {
+fn mark_partial(repo: &Repo, commit: &Checksum) -> Result<()> {
     let path = format!("state/{commit}.commitpartial");
-    let io = |e: std::io::Error| Error::Io {
+    repo.dir().write(&path, b"").map_err(|e| Error::Io {
         path: repo.path().join(&path).display().to_string(),
         source: e,
-    };
-    if partial {
-        repo.dir().write(&path, b"").map_err(io)
-    } else {
-        match repo.dir().remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
-            _ => Ok(()),
-        }
-    }
+    })
 }
 
 /// The URL to use: `url` itself, or for `mirrorlist=LIST`, the first mirror of the list

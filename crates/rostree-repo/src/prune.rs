@@ -325,14 +325,16 @@ fn remove(repo: &Repo, checksum: &Checksum, objtype: ObjectType) -> Result<()> {
 /// Removes a commit with what goes with it: detached metadata, the partial-pull marker,
 /// and (when the repo keeps them) a tombstone in its place.
 fn remove_commit(repo: &Repo, commit: &Checksum) -> Result<()> {
+    // The commit before its marker: a prune killed in between leaves a stray marker, never
+    // an incomplete commit that no longer says so.
+    remove(repo, commit, ObjectType::Commit)?;
+    remove(repo, commit, ObjectType::CommitMeta)?;
     let partial = format!("state/{commit}.commitpartial");
     match repo.dir().remove_file(&partial) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).ctx("deleting", &partial),
     }
-    remove(repo, commit, ObjectType::Commit)?;
-    remove(repo, commit, ObjectType::CommitMeta)?;
     if tombstones_enabled(repo) {
         write_tombstone(repo, commit)?;
     }
@@ -454,7 +456,10 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         }
     }
     marker.mark_roots(options)?;
-    let objects = list_objects(repo, options.commit_only)?;
+    let mut objects = list_objects(repo, options.commit_only)?;
+    // Commits first: a prune killed half-way must not leave a commit whose tree it has
+    // already deleted (fsck would call the repo corrupt).
+    objects.sort_by_key(|(_, objtype)| *objtype != ObjectType::Commit);
     let mut outcome = PruneOutcome {
         total: objects.len() as u64,
         ..Default::default()

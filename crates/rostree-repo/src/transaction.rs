@@ -2,7 +2,7 @@
 //! only when the transaction commits.
 //!
 //! ```text
-//! tmp/staging-<boot-id>-<random>/
+//! tmp/rostree-staging-<boot-id>-<random>/
 //! ├── ab/cdef….file        new objects, named as they will be in objects/
 //! └── ab/.tmp-N             files being written
 //! ```
@@ -72,9 +72,12 @@ pub enum Source<'a> {
 }
 
 const STAGING_PREFIX: &str = "rostree-staging-";
+/// A staging directory being set up (not yet locked).
+const INIT_PREFIX: &str = "rostree-staging.init-";
 
 /// Removes staging directories left by transactions whose process died: their flock is free.
-/// Best effort; a directory that cannot be examined is left for the next time.
+/// Best effort; a directory that cannot be examined is left for the next time. Upstream
+/// keeps its own (`staging-*`) for reuse; rostree's start over, so they go at once.
 fn remove_stale_staging(repo: &Repo) {
     let Ok(tmp) = repo.dir().open_dir("tmp") else {
         return;
@@ -82,17 +85,20 @@ fn remove_stale_staging(repo: &Repo) {
     let Ok(entries) = tmp.entries() else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name.to_str().filter(|n| n.starts_with(STAGING_PREFIX)) else {
+        let Some(name) = name
+            .to_str()
+            .filter(|n| n.starts_with(STAGING_PREFIX) || n.starts_with(INIT_PREFIX))
+        else {
             continue;
         };
-        // A new directory is locked right after it is made; leave young ones alone.
+        // One being set up is not locked yet: only an old one is a leftover.
         let young = entry
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.into_std().elapsed().ok())
             .is_none_or(|age| age < std::time::Duration::from_secs(60));
-        if young {
+        if name.starts_with(INIT_PREFIX) && young {
             continue;
         }
         let Ok(dir) = tmp.open_dir(name) else {
@@ -139,21 +145,25 @@ impl<'r> Transaction<'r> {
         remove_stale_staging(repo);
         // Not upstream's `staging-` prefix: upstream adopts unlocked directories of that name,
         // and this one must stay rostree's own.
-        let name = format!("{STAGING_PREFIX}{}-{}", boot_id(), random_suffix());
-        let staging_path = PathBuf::from("tmp").join(&name);
+        // Made under a name the cleaner leaves alone and renamed once locked: a staging
+        // directory under its final name is locked for as long as its process lives, so
+        // an unlocked one can be removed at once.
+        let id = format!("{}-{}", boot_id(), random_suffix());
+        let init_path = PathBuf::from("tmp").join(format!("{INIT_PREFIX}{id}"));
+        let staging_path = PathBuf::from("tmp").join(format!("{STAGING_PREFIX}{id}"));
         let mut builder = DirBuilder::new();
         builder.mode(0o755);
         repo.dir()
-            .create_dir_with(&staging_path, &builder)
-            .ctx("creating", repo.path().join(&staging_path))?;
-        let staging = repo
-            .dir()
-            .open_dir(&staging_path)
-            .ctx("opening", &staging_path)?;
+            .create_dir_with(&init_path, &builder)
+            .ctx("creating", repo.path().join(&init_path))?;
+        let staging = repo.dir().open_dir(&init_path).ctx("opening", &init_path)?;
         // Held for the transaction's life, so that another process can tell it is in use.
-        let staging_lock = sys::readable_dir(&staging).ctx("opening", &staging_path)?;
+        let staging_lock = sys::readable_dir(&staging).ctx("opening", &init_path)?;
         rustix::fs::flock(&staging_lock, rustix::fs::FlockOperation::LockExclusive)
-            .ctx("locking", &staging_path)?;
+            .ctx("locking", &init_path)?;
+        repo.dir()
+            .rename(&init_path, repo.dir(), &staging_path)
+            .ctx("renaming", repo.path().join(&init_path))?;
         Ok(Transaction {
             _staging_lock: staging_lock,
             repo,
@@ -225,6 +235,71 @@ impl<'r> Transaction<'r> {
 
     fn tmp_name(&self) -> String {
         format!(".tmp-{}", self.tmp_counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Moves `objects` from staging into `objects/`. A staged `XX/` directory holding none of
+    /// `held_back` moves in whole where `objects/XX` does not exist yet.
+    fn move_into_place(
+        &self,
+        objects: &[(ObjectType, Checksum)],
+        held_back: &[(ObjectType, Checksum)],
+    ) -> Result<()> {
+        let repo = self.repo;
+        let mut by_prefix: std::collections::BTreeMap<String, Vec<(ObjectType, Checksum)>> =
+            Default::default();
+        for entry in objects {
+            by_prefix
+                .entry(entry.1.prefix_dir())
+                .or_default()
+                .push(*entry);
+        }
+        let held_prefixes: HashSet<String> =
+            held_back.iter().map(|(_, c)| c.prefix_dir()).collect();
+        by_prefix
+            .into_par_iter()
+            .try_for_each(|(prefix, objects)| -> Result<()> {
+                // The staged directory holds only complete objects under their final names.
+                if !held_prefixes.contains(&prefix) {
+                    match rustix::fs::renameat_with(
+                        &self.staging,
+                        prefix.as_str(),
+                        repo.objects_dir(),
+                        prefix.as_str(),
+                        rustix::fs::RenameFlags::NOREPLACE,
+                    ) {
+                        Ok(()) => return Ok(()),
+                        Err(rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY) => {}
+                        Err(e) => {
+                            return Err(e)
+                                .ctx("moving into place", PathBuf::from("objects").join(&prefix));
+                        }
+                    }
+                }
+                let mut builder = DirBuilder::new();
+                builder.mode(0o755);
+                match repo.objects_dir().create_dir_with(&prefix, &builder) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(e).ctx("creating", PathBuf::from("objects").join(&prefix));
+                    }
+                }
+                let from_dir = self
+                    .staging
+                    .open_dir(&prefix)
+                    .ctx("opening", self.staging_path.join(&prefix))?;
+                let to_dir = repo
+                    .objects_dir()
+                    .open_dir(&prefix)
+                    .ctx("opening", PathBuf::from("objects").join(&prefix))?;
+                for (objtype, checksum) in objects {
+                    let name = self.final_name(objtype, &checksum);
+                    from_dir
+                        .rename(&name, &to_dir, &name)
+                        .ctx("moving into place", repo.object_path(objtype, &checksum))?;
+                }
+                Ok(())
+            })
     }
 
     fn final_name(&self, objtype: ObjectType, checksum: &Checksum) -> String {
@@ -505,7 +580,18 @@ impl<'r> Transaction<'r> {
     /// their targets, all before the repo lock is released: a prune waiting for the
     /// exclusive lock then sees the new commit referenced.
     pub fn commit_with_refs(
+        self,
+        refs: &[(crate::repo::RefKind, String, Checksum)],
+    ) -> Result<TransactionStats> {
+        self.commit_completing(&[], refs)
+    }
+
+    /// As [`commit_with_refs`](Self::commit_with_refs), and between the objects and the
+    /// refs, drops the partial marks (`state/<commit>.commitpartial`) of `completed`: a
+    /// process killed at any point leaves no ref naming a commit marked incomplete.
+    pub fn commit_completing(
         mut self,
+        completed: &[Checksum],
         refs: &[(crate::repo::RefKind, String, Checksum)],
     ) -> Result<TransactionStats> {
         let repo = self.repo;
@@ -517,65 +603,29 @@ impl<'r> Transaction<'r> {
             let fd = sys::readable_dir(&self.staging).ctx("opening", &self.staging_path)?;
             rustix::fs::syncfs(&fd).ctx("syncing", &self.staging_path)?;
         }
-        // Renames into different objects/XX directories do not contend, so each directory's
-        // batch runs on its own worker.
-        let mut by_prefix: std::collections::BTreeMap<String, Vec<(ObjectType, Checksum)>> =
-            Default::default();
-        for entry in &staged {
-            by_prefix
-                .entry(entry.1.prefix_dir())
-                .or_default()
-                .push(*entry);
-        }
-        by_prefix
-            .into_par_iter()
-            .try_for_each(|(prefix, objects)| -> Result<()> {
-                // Where objects/XX does not exist yet (a young repo), the staged directory,
-                // which holds only complete objects under their final names, moves in whole.
-                match rustix::fs::renameat_with(
-                    &self.staging,
-                    prefix.as_str(),
-                    repo.objects_dir(),
-                    prefix.as_str(),
-                    rustix::fs::RenameFlags::NOREPLACE,
-                ) {
-                    Ok(()) => return Ok(()),
-                    Err(rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY) => {}
-                    Err(e) => {
-                        return Err(e)
-                            .ctx("moving into place", PathBuf::from("objects").join(&prefix));
-                    }
-                }
-                let mut builder = DirBuilder::new();
-                builder.mode(0o755);
-                match repo.objects_dir().create_dir_with(&prefix, &builder) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => {
-                        return Err(e).ctx("creating", PathBuf::from("objects").join(&prefix));
-                    }
-                }
-                let from_dir = self
-                    .staging
-                    .open_dir(&prefix)
-                    .ctx("opening", self.staging_path.join(&prefix))?;
-                let to_dir = repo
-                    .objects_dir()
-                    .open_dir(&prefix)
-                    .ctx("opening", PathBuf::from("objects").join(&prefix))?;
-                for (objtype, checksum) in objects {
-                    let name = self.final_name(objtype, &checksum);
-                    from_dir
-                        .rename(&name, &to_dir, &name)
-                        .ctx("moving into place", repo.object_path(objtype, &checksum))?;
-                }
-                Ok(())
-            })?;
+        // Commit objects go last: a process killed half-way must not leave a commit in
+        // objects/ whose tree is still in staging (fsck would call it corrupt). Renames
+        // into different objects/XX directories do not contend, so each directory's batch
+        // runs on its own worker.
+        let (commits, others): (Vec<_>, Vec<_>) = staged
+            .iter()
+            .copied()
+            .partition(|(objtype, _)| *objtype == ObjectType::Commit);
+        self.move_into_place(&others, &commits)?;
+        self.move_into_place(&commits, &[])?;
         if repo.fsync_enabled() && !staged.is_empty() {
             // One syncfs commits every rename in a single journal transaction, where an
             // fsync per objects/XX directory would commit the journal 256 times.
             let fd = sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
             rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
+        }
+        for commit in completed {
+            let marker = format!("state/{commit}.commitpartial");
+            match repo.dir().remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("deleting", repo.path().join(&marker)),
+            }
         }
         for (kind, name, target) in refs {
             repo.set_ref(kind, name, Some(target))?;

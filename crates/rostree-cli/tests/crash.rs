@@ -1,0 +1,360 @@
+//! Crash consistency: commit, pull (from `rostree serve` on 127.0.0.1), prune and checkout
+//! killed with SIGKILL at seeded random moments. After every kill the repository must pass
+//! `rostree fsck` and upstream `ostree fsck`, every ref must name a complete commit, and
+//! running the operation again must complete (and clean up what the dead one left in
+//! `tmp/`).
+//!
+//! `ROSTREE_CRASH_KILLS` sets the kills per operation (default 20; the full run uses 200:
+//! `ROSTREE_CRASH_KILLS=200 cargo test --release -p rostree-cli --test crash`), and
+//! `ROSTREE_CRASH_SEED` the seed (default below); a failure names the seed and the kill.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rostree_testutil::TreeSpec;
+use rostree_testutil::http::RostreeServe;
+use rostree_testutil::repo::fsck as upstream_fsck;
+use rostree_testutil::tree::pseudo_random_bytes;
+
+const DEFAULT_SEED: u64 = 0x0005_eed0_c4a5_4001;
+
+fn rostree() -> &'static str {
+    env!("CARGO_BIN_EXE_rostree")
+}
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A delay in [0, limit].
+    fn delay(&mut self, limit: Duration) -> Duration {
+        let micros = u64::try_from(limit.as_micros()).unwrap_or(u64::MAX).max(1);
+        Duration::from_micros(self.next() % (micros + 1))
+    }
+}
+
+struct Harness {
+    kills: usize,
+    seed: u64,
+    rng: Rng,
+}
+
+impl Harness {
+    fn new(operation: &str) -> Harness {
+        let kills = std::env::var("ROSTREE_CRASH_KILLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
+        let seed = std::env::var("ROSTREE_CRASH_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_SEED);
+        // Each operation its own stream, so one can be rerun alone.
+        let salt = operation
+            .bytes()
+            .fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(b));
+        Harness {
+            kills,
+            seed,
+            rng: Rng((seed ^ salt) | 1),
+        }
+    }
+}
+
+fn rostree_cmd(repo: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(rostree());
+    if let Some((first, rest)) = args.split_first() {
+        cmd.arg(first)
+            .arg(format!("--repo={}", repo.display()))
+            .args(rest);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Runs to the end; returns stdout.
+fn run_ok(repo: &Path, args: &[&str], context: &str) -> String {
+    let out = rostree_cmd(repo, args).output().expect("running rostree");
+    assert!(
+        out.status.success(),
+        "{context}: rostree {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How long `cmd` takes when left alone.
+fn time_of(mut cmd: Command) -> Duration {
+    let start = Instant::now();
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("running");
+    assert!(status.success(), "the timing run failed: {cmd:?}");
+    start.elapsed()
+}
+
+/// Starts `cmd` and SIGKILLs it after `delay`; returns whether it had finished first.
+fn run_and_kill(mut cmd: Command, delay: Duration) -> bool {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning");
+    let deadline = Instant::now() + delay;
+    loop {
+        if child.try_wait().expect("waiting").is_some() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            // Child::kill sends SIGKILL.
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
+    }
+}
+
+/// The checks after every kill and every completed rerun.
+fn check_repo(repo: &Path, context: &str) {
+    run_ok(repo, &["fsck", "-q"], context);
+    upstream_fsck(repo);
+    for name in run_ok(repo, &["refs"], context).lines() {
+        let commit = run_ok(repo, &["rev-parse", name], context);
+        let commit = commit.trim();
+        assert!(
+            !repo.join(format!("state/{commit}.commitpartial")).exists(),
+            "{context}: ref {name} names the incomplete commit {commit}"
+        );
+        run_ok(repo, &["ls", "-R", commit], context);
+    }
+}
+
+/// What dead transactions left: nothing once a later one has started.
+fn assert_no_stale_staging(repo: &Path, context: &str) {
+    let left: Vec<String> = std::fs::read_dir(repo.join("tmp"))
+        .expect("tmp")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rostree-staging-"))
+        .collect();
+    assert!(left.is_empty(), "{context}: left in tmp/: {left:?}");
+}
+
+/// A tree of `files` files (some of 64 KiB) whose contents depend on `generation`.
+fn write_tree(dir: &Path, files: usize, generation: u64) {
+    let mut spec = TreeSpec::new();
+    for i in 0..files {
+        let len = if i % 10 == 0 { 64 * 1024 } else { 700 };
+        // A tenth of the files change each generation.
+        let version = if i % 10 == (generation % 10) as usize {
+            generation
+        } else {
+            0
+        };
+        spec = spec.file(
+            &format!("d{}/f{i}", i % 16),
+            pseudo_random_bytes(len, (i as u64) << 20 | version),
+            0o644,
+        );
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).expect("clearing the tree");
+    }
+    spec.create(dir);
+}
+
+fn init(repo: &Path, mode: &str) {
+    run_ok(repo, &["init", &format!("--mode={mode}")], "init");
+}
+
+fn context(h: &Harness, operation: &str, kill: usize, delay: Duration) -> String {
+    format!(
+        "{operation}, seed {}, kill {kill} after {} µs",
+        h.seed,
+        delay.as_micros()
+    )
+}
+
+#[test]
+fn killed_commits_leave_a_sound_repo() {
+    let mut h = Harness::new("commit");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let tree = tmp.path().join("tree");
+    init(&repo, "archive");
+    write_tree(&tree, 400, 1);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let full = time_of(rostree_cmd(&repo, &["commit", "-b", "main", &tree_arg]));
+    let mut finished = 0;
+    for kill in 0..h.kills {
+        write_tree(&tree, 400, kill as u64 + 2);
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "commit", kill, delay);
+        let args = ["commit", "-b", "main", "-s", "killed", &tree_arg];
+        if run_and_kill(rostree_cmd(&repo, &args), delay) {
+            finished += 1;
+        }
+        // Whether or not the ref moved, it names a complete commit.
+        check_repo(&repo, &ctx);
+        let commit = run_ok(
+            &repo,
+            &["commit", "-b", "main", "-s", "rerun", &tree_arg],
+            &ctx,
+        );
+        assert_eq!(
+            run_ok(&repo, &["rev-parse", "main"], &ctx).trim(),
+            commit.trim(),
+            "{ctx}"
+        );
+        assert_no_stale_staging(&repo, &ctx);
+        check_repo(&repo, &ctx);
+    }
+    assert!(
+        finished < h.kills,
+        "no commit was killed before it finished"
+    );
+}
+
+#[test]
+fn killed_pulls_leave_a_sound_repo() {
+    let mut h = Harness::new("pull");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let tree = tmp.path().join("tree");
+    init(&src, "archive");
+    write_tree(&tree, 400, 1);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    run_ok(&src, &["commit", "-b", "main", &tree_arg], "source");
+    write_tree(&tree, 400, 2);
+    let head = run_ok(&src, &["commit", "-b", "main", &tree_arg], "source");
+    run_ok(&src, &["summary", "-u"], "source");
+    let serve = RostreeServe::start(Path::new(rostree()), &src);
+    let fresh = |n: usize| -> PathBuf {
+        let dest = tmp.path().join(format!("dest{n}"));
+        init(&dest, "bare-user");
+        run_ok(
+            &dest,
+            &["remote", "add", "--no-gpg-verify", "o", serve.url()],
+            "remote add",
+        );
+        dest
+    };
+    let pull = ["pull", "--depth=1", "o", "main"];
+    let full = time_of(rostree_cmd(&fresh(usize::MAX), &pull));
+    for kill in 0..h.kills {
+        let dest = fresh(kill);
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "pull", kill, delay);
+        run_and_kill(rostree_cmd(&dest, &pull), delay);
+        check_repo(&dest, &ctx);
+        run_ok(&dest, &pull, &ctx);
+        assert_eq!(
+            run_ok(&dest, &["rev-parse", "o:main"], &ctx).trim(),
+            head.trim(),
+            "{ctx}"
+        );
+        assert_no_stale_staging(&dest, &ctx);
+        check_repo(&dest, &ctx);
+        std::fs::remove_dir_all(&dest).expect("cleaning up");
+    }
+}
+
+#[test]
+fn killed_prunes_leave_a_sound_repo() {
+    let mut h = Harness::new("prune");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let tree = tmp.path().join("tree");
+    init(&repo, "archive");
+    write_tree(&tree, 300, 1);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    run_ok(&repo, &["commit", "-b", "main", &tree_arg], "base");
+    // Garbage for each prune: two commits on a ref that is then deleted.
+    let make_garbage = |generation: u64| {
+        for g in [generation * 2, generation * 2 + 1] {
+            write_tree(&tree, 300, g + 2);
+            run_ok(&repo, &["commit", "-b", "doomed", &tree_arg], "garbage");
+        }
+        run_ok(&repo, &["refs", "--delete", "doomed"], "garbage");
+    };
+    make_garbage(1000);
+    let full = time_of(rostree_cmd(&repo, &["prune", "--refs-only"]));
+    for kill in 0..h.kills {
+        make_garbage(kill as u64);
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "prune", kill, delay);
+        run_and_kill(rostree_cmd(&repo, &["prune", "--refs-only"]), delay);
+        check_repo(&repo, &ctx);
+        run_ok(&repo, &["prune", "--refs-only"], &ctx);
+        check_repo(&repo, &ctx);
+        let left = run_ok(&repo, &["prune", "--refs-only", "--no-prune"], &ctx);
+        assert!(
+            left.contains("Total objects: ") && left.contains("No unreachable objects"),
+            "{ctx}: {left}"
+        );
+    }
+}
+
+#[test]
+fn killed_checkouts_leave_a_sound_repo() {
+    let mut h = Harness::new("checkout");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let tree = tmp.path().join("tree");
+    init(&repo, "archive");
+    write_tree(&tree, 400, 1);
+    run_ok(
+        &repo,
+        &[
+            "commit",
+            "-b",
+            "main",
+            &format!("--tree=dir={}", tree.display()),
+        ],
+        "commit",
+    );
+    let reference = tmp.path().join("reference");
+    let full = time_of(rostree_cmd(
+        &repo,
+        &["checkout", "main", &reference.display().to_string()],
+    ));
+    for kill in 0..h.kills {
+        let target = tmp.path().join("co");
+        let target_arg = target.display().to_string();
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "checkout", kill, delay);
+        run_and_kill(
+            rostree_cmd(&repo, &["checkout", "main", &target_arg]),
+            delay,
+        );
+        check_repo(&repo, &ctx);
+        if target.exists() {
+            std::fs::remove_dir_all(&target).expect("clearing the checkout");
+        }
+        run_ok(&repo, &["checkout", "main", &target_arg], &ctx);
+        let diff = Command::new("diff")
+            .args(["-r", "--no-dereference"])
+            .arg(&reference)
+            .arg(&target)
+            .output()
+            .expect("diff");
+        assert!(
+            diff.status.success(),
+            "{ctx}: {}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+        std::fs::remove_dir_all(&target).expect("clearing the checkout");
+    }
+}
