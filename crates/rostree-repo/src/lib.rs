@@ -20,8 +20,8 @@ pub mod remote;
 mod repo;
 pub mod summary;
 mod sys;
+mod syscalls;
 pub mod transaction;
-mod writeback;
 
 pub use error::{Error, Result};
 pub use mode::RepoMode;

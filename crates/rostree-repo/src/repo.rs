@@ -3,19 +3,22 @@
 //! ```text
 //! repo/
 //! ├── config                 [core] repo_version=1, mode=...
-//! ├── .lock                  flock(2): shared while writing, exclusive for prune
+//! ├── .lock                  OFD lock (fcntl F_OFD_SETLK, as upstream): shared while
+//! │                          writing, exclusive for prune
 //! ├── objects/ab/cdef….{commit,dirtree,dirmeta,file,filez,commitmeta,...}
 //! ├── refs/heads/<ref>       64 hex digits + "\n"; "/" in a ref makes subdirectories
 //! ├── refs/remotes/<remote>/<ref>
 //! ├── refs/mirrors/<collection-id>/<ref>
 //! ├── state/<commit>.commitpartial
-//! ├── tmp/                   staging-* directories of open transactions; tmp/cache/
+//! ├── tmp/                   rostree-staging-* directories of open transactions;
+//! │                          rostree-lock-turnstile (a waiting prune holds it); cache/
 //! └── extensions/
 //! ```
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cap_std::fs::{Dir, DirBuilder, File, OpenOptions};
@@ -26,9 +29,9 @@ use rostree_core::object::{
     Commit, CommitRef, DirMeta, DirTreeRef, FileHeader, Xattrs, parse_archive_header,
 };
 use rostree_core::{Checksum, ObjectType, refname};
-use rustix::fs::FlockOperation;
 
 use crate::error::{Error, IoContext, Result};
+use crate::syscalls::LockKind;
 use crate::{RepoMode, sys};
 
 /// Options for [`Repo::init`].
@@ -168,11 +171,29 @@ impl Repo {
     }
 }
 
-/// A held `flock` on the repo's `.lock`; released on drop.
+/// A held lock on the repo's `.lock` (an open-file-description lock, as upstream takes);
+/// released on drop.
 #[derive(Debug)]
 pub struct RepoLock {
     _file: File,
+    /// An exclusive lock also holds the turnstile.
+    _turnstile: Option<File>,
+    shared: bool,
 }
+
+impl Drop for RepoLock {
+    fn drop(&mut self) {
+        if self.shared {
+            SHARED_LOCKS_HELD.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Shared repo locks this process holds (in any repo).
+static SHARED_LOCKS_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// Where a waiting prune stops new rostree writers (upstream's writers do not look).
+const TURNSTILE: &str = "tmp/rostree-lock-turnstile";
 
 /// Whether a ref lives locally, under a remote, or in a collection mirror.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -329,19 +350,22 @@ impl Repo {
         Ok(())
     }
 
-    fn lock(&self, nonblocking: FlockOperation) -> Result<RepoLock> {
-        let file = self
-            .dir
+    fn open_lock_file(&self, rel: &str) -> Result<File> {
+        self.dir
             .open_with(
-                ".lock",
+                rel,
                 OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
                     .mode(0o640),
             )
-            .ctx("opening", self.path.join(".lock"))?;
-        // Upstream's `lock-timeout-secs`: default 300, and -1 waits for as long as it takes.
+            .ctx("opening", self.path.join(rel))
+    }
+
+    /// Waits for `kind` of lock on `file`, up to upstream's `lock-timeout-secs` (default
+    /// 300; -1 waits for as long as it takes).
+    fn wait_for_lock(&self, file: &File, kind: LockKind) -> Result<()> {
         let timeout = self
             .config
             .get_raw("core", "lock-timeout-secs")
@@ -353,14 +377,15 @@ impl Repo {
             .ok()
             .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
         loop {
-            match rustix::fs::flock(&file, nonblocking) {
-                Ok(()) => return Ok(RepoLock { _file: file }),
-                Err(rustix::io::Errno::WOULDBLOCK)
-                    if deadline.is_none_or(|d| Instant::now() < d) =>
+            match crate::syscalls::ofd_lock(file, kind) {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && deadline.is_none_or(|d| Instant::now() < d) =>
                 {
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     return Err(Error::Config(format!(
                         "Locking repo {} timed out after {timeout} seconds",
                         self.path.display()
@@ -371,14 +396,43 @@ impl Repo {
         }
     }
 
-    /// Takes the shared lock (held while a transaction writes).
+    /// Takes the shared lock (held while a transaction writes). A prune waiting for the
+    /// exclusive lock goes first: new writers queue behind it at the turnstile, so that a
+    /// steady stream of overlapping transactions cannot starve it.
     pub fn lock_shared(&self) -> Result<RepoLock> {
-        self.lock(FlockOperation::NonBlockingLockShared)
+        // A process that already holds a shared lock takes another without queueing: it
+        // would otherwise wait for a prune that waits for it.
+        let reentrant = SHARED_LOCKS_HELD.load(Ordering::SeqCst) > 0;
+        let turnstile = if reentrant {
+            None
+        } else {
+            let file = self.open_lock_file(TURNSTILE)?;
+            self.wait_for_lock(&file, LockKind::Shared)?;
+            Some(file)
+        };
+        let file = self.open_lock_file(".lock")?;
+        self.wait_for_lock(&file, LockKind::Shared)?;
+        drop(turnstile);
+        SHARED_LOCKS_HELD.fetch_add(1, Ordering::SeqCst);
+        Ok(RepoLock {
+            _file: file,
+            _turnstile: None,
+            shared: true,
+        })
     }
 
-    /// Takes the exclusive lock (held while objects are deleted).
+    /// Takes the exclusive lock (held while objects are deleted): first the turnstile, which
+    /// stops new rostree writers, then `.lock` once the running transactions are done.
     pub fn lock_exclusive(&self) -> Result<RepoLock> {
-        self.lock(FlockOperation::NonBlockingLockExclusive)
+        let turnstile = self.open_lock_file(TURNSTILE)?;
+        self.wait_for_lock(&turnstile, LockKind::Exclusive)?;
+        let file = self.open_lock_file(".lock")?;
+        self.wait_for_lock(&file, LockKind::Exclusive)?;
+        Ok(RepoLock {
+            _file: file,
+            _turnstile: Some(turnstile),
+            shared: false,
+        })
     }
 
     /// The path of an object relative to the repo, for messages.

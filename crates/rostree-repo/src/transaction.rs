@@ -471,7 +471,7 @@ impl<'r> Transaction<'r> {
                 )));
             }
             if self.repo.fsync_enabled() {
-                crate::writeback::start(file.file());
+                crate::syscalls::start_writeback(file.file());
             }
             file.publish(sub, &name).ctx("linking", path())?;
             written

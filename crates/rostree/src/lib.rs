@@ -3,6 +3,8 @@
 //! This facade re-exports the pieces users need: the format crate as [`core`] and the
 //! repository as [`repo`], with the most used types at the top level.
 
+pub mod fuzzing;
+
 pub use rostree_core as core;
 pub use rostree_pull as pull;
 pub use rostree_repo as repo;
