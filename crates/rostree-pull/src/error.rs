@@ -33,6 +33,14 @@ pub enum Error {
         /// What went wrong, from the HTTP client.
         reason: String,
     },
+    /// The server sent (or announced) more than such a file may hold.
+    #[error("Fetching {url}: more than the {limit} bytes allowed for this file")]
+    TooLarge {
+        /// The URL fetched.
+        url: String,
+        /// The most accepted.
+        limit: u64,
+    },
     /// A file:// remote could not be read.
     #[error("Reading {path}: {source}")]
     Io {

@@ -208,14 +208,27 @@ impl Fetcher {
     }
 
     /// The file at `rel` (relative to the repository), or `None` if the remote has none.
+    /// More than `max_size` allows is refused.
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         match &self.kind {
             Kind::File { root } => {
                 let path = root.join(rel);
-                match tokio::task::spawn_blocking(move || std::fs::read(&path).map(|d| (d, path)))
-                    .await
+                let limit = max_size(rel);
+                match tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    let file = std::fs::File::open(&path)?;
+                    let mut data = Vec::new();
+                    // One byte more than allowed tells an oversized file.
+                    file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+                    Ok::<_, std::io::Error>(data)
+                })
+                .await
                 {
-                    Ok(Ok((data, _))) => Ok(Some(Bytes::from(data))),
+                    Ok(Ok(data)) if data.len() as u64 > limit => Err(Error::TooLarge {
+                        url: root.join(rel).display().to_string(),
+                        limit,
+                    }),
+                    Ok(Ok(data)) => Ok(Some(Bytes::from(data))),
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                     Ok(Err(e)) => Err(Error::Io {
                         path: root.join(rel).display().to_string(),
@@ -306,13 +319,41 @@ impl Fetcher {
             // The whole file again (the server ignored the range, or none was asked).
             received.clear();
         }
+        let limit = max_size(url);
+        let too_large = || Error::TooLarge {
+            url: url.to_owned(),
+            limit,
+        };
         if let Some(len) = response.content_length() {
-            received.reserve(usize::try_from(len).unwrap_or(0));
+            if len.saturating_add(received.len() as u64) > limit {
+                return Err(too_large());
+            }
+            // What a header announces is reserved only up to a bound: it may lie.
+            received.reserve(usize::try_from(len.min(RESERVE_AT_MOST)).unwrap_or(0));
         }
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if (received.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
             received.extend_from_slice(&chunk);
         }
         Ok(Some(Bytes::from(std::mem::take(received))))
+    }
+}
+
+/// What a Content-Length header may make a request reserve up front.
+const RESERVE_AT_MOST: u64 = 16 << 20;
+
+/// The most a file may hold: metadata objects, refs and signatures 10 MiB (upstream's
+/// limit for metadata), the summary 128 MiB, content objects any size.
+fn max_size(path: &str) -> u64 {
+    const METADATA: u64 = 10 << 20;
+    if path.ends_with(".filez") || path.ends_with(".file") {
+        u64::MAX
+    } else if path.ends_with("/summary") || path == "summary" {
+        128 << 20
+    } else {
+        METADATA
     }
 }
 
