@@ -150,25 +150,7 @@ pub fn parse_timestamp(text: &str) -> Result<u64> {
     u64::try_from(seconds).map_err(|_| bad())
 }
 
-/// GLib's `g_format_size`: bytes below 1000, then SI units with one decimal.
-pub fn format_size(size: u64) -> String {
-    if size < 1000 {
-        return if size == 1 {
-            "1 byte".into()
-        } else {
-            format!("{size} bytes")
-        };
-    }
-    let units = ["kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = size as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    // GLib puts a no-break space between the number and an SI unit.
-    format!("{value:.1}\u{a0}{}", units[unit])
-}
+pub use rostree::core::size::format_size;
 
 /// Reads a leading integer as C's `strtoull` does (upstream's `SOURCE_DATE_EPOCH`): `1e3` is
 /// 1 and `-5` wraps around. `None` when there are no digits at all.
@@ -285,20 +267,6 @@ mod tests {
         assert_eq!(parse_leading_integer(""), None);
         for bad in ["", "yesterday", "2020-13-01", "2020-01-01T25"] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn sizes_as_glib_prints_them() {
-        for (n, text) in [
-            (0, "0 bytes"),
-            (1, "1 byte"),
-            (999, "999 bytes"),
-            (1000, "1.0\u{a0}kB"),
-            (1_600_000, "1.6\u{a0}MB"),
-            (2_500_000_000, "2.5\u{a0}GB"),
-        ] {
-            assert_eq!(format_size(n), text);
         }
     }
 }

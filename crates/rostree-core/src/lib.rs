@@ -12,6 +12,7 @@ pub mod keyfile;
 pub mod object;
 pub mod objtype;
 pub mod refname;
+pub mod size;
 pub mod varint;
 
 pub use checksum::{Checksum, Hasher, InvalidChecksum};

@@ -19,6 +19,9 @@ pub enum Error {
         /// The underlying error.
         source: io::Error,
     },
+    /// The repo's free-space floor (or the disk) would be crossed.
+    #[error("{0}")]
+    NoSpace(String),
     /// The directory is not a repository, or its config is unusable.
     #[error("{0}")]
     Config(String),

@@ -60,7 +60,70 @@ pub struct Transaction<'r> {
     metadata_written: AtomicU64,
     content_written: AtomicU64,
     content_bytes: AtomicU64,
+    free_space: Option<FreeSpaceBudget>,
     committed: bool,
+}
+
+/// What a transaction may still write before the filesystem's free space falls under the
+/// repo's `min-free-space-percent` or `min-free-space-size`.
+struct FreeSpaceBudget {
+    remaining: AtomicU64,
+    /// The setting, as upstream's messages name it.
+    setting: String,
+}
+
+/// The budget the repo's settings allow now: upstream's rules (a size, when set, wins over
+/// the percentage, default 3; 0 turns the check off).
+fn free_space_budget(repo: &Repo) -> Result<Option<FreeSpaceBudget>> {
+    let config = repo.config();
+    let (reserved, setting) = match config.get_raw("core", "min-free-space-size") {
+        Some(size) => {
+            let bad = || Error::Config(format!("Invalid min-free-space-size '{size}'"));
+            let size = size.trim();
+            let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let shift = match &size[digits.len()..] {
+                "MB" => 20,
+                "GB" => 30,
+                "TB" => 40,
+                _ => return Err(bad()),
+            };
+            let value: u64 = digits.parse().map_err(|_| bad())?;
+            let mb = value << (shift - 20);
+            (mb << 20, format!("min-free-space-size {mb}MB"))
+        }
+        None => {
+            let percent = config
+                .get_int("core", "min-free-space-percent")
+                .map_err(|e| Error::Config(e.to_string()))?
+                .unwrap_or(3);
+            if !(0..=99).contains(&percent) {
+                return Err(Error::Config(format!(
+                    "Invalid min-free-space-percent '{percent}'"
+                )));
+            }
+            if percent == 0 {
+                return Ok(None);
+            }
+            let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
+            let total = stat.f_blocks.saturating_mul(stat.f_frsize);
+            (
+                total / 100 * percent as u64,
+                format!("min-free-space-percent '{percent}%'"),
+            )
+        }
+    };
+    if reserved == 0 {
+        return Ok(None);
+    }
+    let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
+    let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if available <= reserved {
+        return Err(Error::NoSpace(format!("{setting} would be exceeded")));
+    }
+    Ok(Some(FreeSpaceBudget {
+        remaining: AtomicU64::new(available - reserved),
+        setting,
+    }))
 }
 
 /// Where the payload of a content object comes from.
@@ -164,7 +227,9 @@ impl<'r> Transaction<'r> {
         repo.dir()
             .rename(&init_path, repo.dir(), &staging_path)
             .ctx("renaming", repo.path().join(&init_path))?;
+        let free_space = free_space_budget(repo)?;
         Ok(Transaction {
+            free_space,
             _staging_lock: staging_lock,
             repo,
             _lock: lock,
@@ -310,6 +375,27 @@ impl<'r> Transaction<'r> {
         )
     }
 
+    /// Takes `bytes` from the free-space budget, or fails as upstream does when they would
+    /// eat into the space the repo keeps free.
+    fn charge(&self, bytes: u64) -> Result<()> {
+        let Some(budget) = &self.free_space else {
+            return Ok(());
+        };
+        let taken = budget
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(bytes)
+            });
+        if taken.is_err() {
+            return Err(Error::NoSpace(format!(
+                "{} would be exceeded, at least {} requested",
+                budget.setting,
+                rostree_core::size::format_size(bytes)
+            )));
+        }
+        Ok(())
+    }
+
     fn mark_staged(&self, objtype: ObjectType, checksum: Checksum) {
         if let Ok(mut s) = self.staged.lock() {
             s.insert((objtype, checksum));
@@ -344,6 +430,7 @@ impl<'r> Transaction<'r> {
                 Error::InvalidInput(format!("Refusing to write invalid {objtype} object: {e}"))
             })?;
         }
+        self.charge(data.len() as u64)?;
         let sub = self.subdir(checksum)?;
         let name = self.final_name(objtype, checksum);
         let tmp = self.tmp_name();
@@ -476,6 +563,9 @@ impl<'r> Transaction<'r> {
             file.publish(sub, &name).ctx("linking", path())?;
             written
         };
+        // Charged once its size is known; over budget, the transaction fails and its staging
+        // directory goes with it.
+        self.charge(written)?;
         self.mark_staged(ObjectType::File, *checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
         self.content_bytes.fetch_add(written, Ordering::Relaxed);
