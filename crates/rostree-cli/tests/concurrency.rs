@@ -23,13 +23,9 @@ fn rostree() -> PathBuf {
 }
 
 fn run(bin: &Path, repo: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bin);
-    if let Some((first, rest)) = args.split_first() {
-        cmd.arg(first)
-            .arg(format!("--repo={}", repo.display()))
-            .args(rest);
-    }
-    cmd.stdin(Stdio::null()).output().expect("running")
+    rostree_testutil::repo_command(bin, repo, args)
+        .output()
+        .expect("running")
 }
 
 fn run_ok(bin: &Path, repo: &Path, args: &[&str]) -> String {

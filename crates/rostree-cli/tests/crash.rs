@@ -70,14 +70,7 @@ impl Harness {
 }
 
 fn rostree_cmd(repo: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(rostree());
-    if let Some((first, rest)) = args.split_first() {
-        cmd.arg(first)
-            .arg(format!("--repo={}", repo.display()))
-            .args(rest);
-    }
-    cmd.stdin(Stdio::null());
-    cmd
+    rostree_testutil::repo_command(rostree(), repo, args)
 }
 
 /// Runs to the end; returns stdout.

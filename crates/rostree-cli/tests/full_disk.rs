@@ -16,13 +16,9 @@ fn rostree() -> PathBuf {
 }
 
 fn run(bin: &Path, repo: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(bin);
-    if let Some((first, rest)) = args.split_first() {
-        cmd.arg(first)
-            .arg(format!("--repo={}", repo.display()))
-            .args(rest);
-    }
-    cmd.output().expect("running")
+    rostree_testutil::repo_command(bin, repo, args)
+        .output()
+        .expect("running")
 }
 
 fn ok(repo: &Path, args: &[&str]) -> String {

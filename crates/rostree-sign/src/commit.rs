@@ -64,11 +64,7 @@ pub fn delete_signatures(
         .collect();
     let removed = all.len() - kept.len();
     if removed > 0 {
-        if kept.is_empty() {
-            metadata.remove(ed25519::METADATA_KEY);
-        } else {
-            ed25519::set_signatures(&mut metadata, &kept);
-        }
+        ed25519::set_signatures(&mut metadata, &kept);
         write_detached(repo, commit, &metadata)?;
     }
     Ok(removed)

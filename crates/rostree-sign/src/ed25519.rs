@@ -11,7 +11,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Signer as _;
-use rostree_core::gvariant::{Type, Value};
 use rostree_core::object::Metadata;
 
 /// The detached-metadata key holding the signatures.
@@ -152,24 +151,10 @@ impl Verifier {
     }
 }
 
-/// `ay`, the type of each signature.
-fn byte_array() -> Type {
-    Type::Array(Box::new(Type::Byte))
-}
-
 /// The signatures in detached metadata (none when the key is absent).
 pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
-    match metadata.get(METADATA_KEY) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(ty, items)) if *ty == byte_array() => items
-            .iter()
-            .map(|v| match v {
-                Value::Bytes(b) => Ok(b.clone()),
-                _ => Err(Error("ed25519: wrong type passed for verification".into())),
-            })
-            .collect(),
-        Some(_) => Err(Error("ed25519: wrong type passed for verification".into())),
-    }
+    crate::sigarray::read(metadata, METADATA_KEY)
+        .ok_or_else(|| Error("ed25519: wrong type passed for verification".into()))
 }
 
 /// Adds a signature to detached metadata, after any it holds (upstream appends even when
@@ -181,13 +166,9 @@ pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Er
     Ok(())
 }
 
-/// Replaces the signatures in detached metadata.
+/// Replaces the signatures in detached metadata; with none, the key goes.
 pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
-    let value = Value::Array(
-        byte_array(),
-        signatures.iter().cloned().map(Value::Bytes).collect(),
-    );
-    metadata.set(METADATA_KEY, value);
+    crate::sigarray::write(metadata, METADATA_KEY, signatures);
 }
 
 #[cfg(test)]

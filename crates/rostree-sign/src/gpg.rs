@@ -9,7 +9,6 @@
 
 use pgp::composed::{Deserializable, SignedPublicKey, StandaloneSignature};
 use pgp::types::KeyDetails;
-use rostree_core::gvariant::{Type, Value};
 use rostree_core::object::Metadata;
 
 /// The detached-metadata key holding GPG signatures.
@@ -180,13 +179,7 @@ impl Keyring {
                     .map(|sub| hex_upper(sub.key.key_id().as_ref())),
             );
             let issuer = ids.into_iter().find(|id| issuers.contains(id))?;
-            let uid = key
-                .details
-                .users
-                .first()
-                .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
-                .unwrap_or_default();
-            let (name, email) = split_user_id(&uid);
+            let (name, email) = name_and_email(key);
             let primary = hex_upper(key.primary_key.key_id().as_ref());
             let epoch = rostree_core::datetime::format_ctime(0);
             Some(format!(
@@ -223,13 +216,7 @@ impl Keyring {
             });
             let verdict = match signer {
                 Some((key, by_subkey)) => {
-                    let uid = key
-                        .details
-                        .users
-                        .first()
-                        .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
-                        .unwrap_or_default();
-                    let (name, email) = split_user_id(&uid);
+                    let (name, email) = name_and_email(key);
                     let mut verdict = format!("Good signature from \"{name} <{email}>\"");
                     if by_subkey {
                         let primary = hex_upper(key.primary_key.key_id().as_ref());
@@ -255,6 +242,18 @@ impl Keyring {
         }
         out
     }
+}
+
+/// The name and the email of a key's first user ID, as upstream prints them.
+fn name_and_email(key: &SignedPublicKey) -> (String, String) {
+    let uid = key
+        .details
+        .users
+        .first()
+        .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+        .unwrap_or_default();
+    let (name, email) = split_user_id(&uid);
+    (name.to_owned(), email.to_owned())
 }
 
 /// The name and the email of a user ID (`Name (comment) <email>`), as GPGME splits it.
@@ -392,15 +391,7 @@ pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Er
 
 /// Replaces the `ostree.gpgsigs` of detached metadata; with none, the key goes.
 pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
-    if signatures.is_empty() {
-        metadata.remove(METADATA_KEY);
-        return;
-    }
-    let value = Value::Array(
-        Type::Array(Box::new(Type::Byte)),
-        signatures.iter().cloned().map(Value::Bytes).collect(),
-    );
-    metadata.set(METADATA_KEY, value);
+    crate::sigarray::write(metadata, METADATA_KEY, signatures);
 }
 
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
@@ -409,18 +400,8 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
 
 /// The GPG signatures in detached metadata (none when the key is absent).
 pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
-    let byte_array = Type::Array(Box::new(Type::Byte));
-    match metadata.get(METADATA_KEY) {
-        None => Ok(Vec::new()),
-        Some(Value::Array(ty, items)) if *ty == byte_array => items
-            .iter()
-            .map(|v| match v {
-                Value::Bytes(b) => Ok(b.clone()),
-                _ => Err(Error("Invalid ostree.gpgsigs".into())),
-            })
-            .collect(),
-        Some(_) => Err(Error("Invalid ostree.gpgsigs".into())),
-    }
+    crate::sigarray::read(metadata, METADATA_KEY)
+        .ok_or_else(|| Error("Invalid ostree.gpgsigs".into()))
 }
 
 #[cfg(test)]

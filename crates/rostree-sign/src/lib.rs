@@ -10,3 +10,4 @@ pub mod ed25519;
 pub mod gnupg;
 pub mod gpg;
 pub mod sexp;
+mod sigarray;

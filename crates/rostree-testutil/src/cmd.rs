@@ -188,6 +188,19 @@ fn shell_quote(s: &OsStr) -> String {
     }
 }
 
+/// `program SUBCOMMAND --repo=REPO ARGS...` (the first of `args` is the subcommand), stdin
+/// closed, ready to run or spawn: for tests that start and stop the tools themselves.
+pub fn repo_command(program: impl AsRef<OsStr>, repo: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    if let Some((subcommand, rest)) = args.split_first() {
+        cmd.arg(subcommand)
+            .arg(format!("--repo={}", repo.display()))
+            .args(rest);
+    }
+    cmd.stdin(std::process::Stdio::null());
+    cmd
+}
+
 /// Runs `program args...` and captures stdout, stderr and status.
 pub fn run<I, S>(program: impl AsRef<OsStr>, args: I) -> Output
 where
