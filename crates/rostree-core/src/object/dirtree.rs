@@ -51,7 +51,9 @@ pub struct DirTreeRef<'a> {
 }
 
 impl<'a> DirTreeRef<'a> {
-    /// Parses and validates: normal form, 32-byte checksums, safe names, no name twice.
+    /// Parses and validates: normal form, 32-byte checksums, safe names, each list sorted
+    /// by name (as upstream writes them: a tree's bytes are then the one encoding of its
+    /// entries), no name twice.
     pub fn parse(data: &'a [u8]) -> Result<Self, ObjectError> {
         // Normal form is checked on a full decode; the entries are then re-read as slices.
         super::decode(KIND, "(a(say)a(sayay))", data)?;
@@ -83,6 +85,18 @@ impl<'a> DirTreeRef<'a> {
                 meta: checksum_field(KIND, "dirmeta checksum", parts[2])?,
             });
         }
+        let out_of_order = |names: &mut dyn Iterator<Item = &str>| {
+            let names: Vec<&str> = names.collect();
+            names
+                .windows(2)
+                .find(|w| w[0] > w[1])
+                .map(|w| w[1].to_owned())
+        };
+        if let Some(name) = out_of_order(&mut files.iter().map(|f| f.name))
+            .or_else(|| out_of_order(&mut dirs.iter().map(|d| d.name)))
+        {
+            return Err(invalid(KIND, format!("entries out of order at {name:?}")));
+        }
         let mut names: Vec<&str> = files
             .iter()
             .map(|f| f.name)
@@ -93,12 +107,6 @@ impl<'a> DirTreeRef<'a> {
             return Err(invalid(KIND, format!("name {:?} appears twice", w[0])));
         }
         Ok(DirTreeRef { files, dirs })
-    }
-
-    /// Whether both lists are sorted by name, as upstream writes them.
-    pub fn is_sorted(&self) -> bool {
-        self.files.windows(2).all(|w| w[0].name < w[1].name)
-            && self.dirs.windows(2).all(|w| w[0].name < w[1].name)
     }
 
     /// An owned copy.
@@ -199,9 +207,29 @@ mod tests {
         };
         let bytes = tree.to_bytes();
         let view = DirTreeRef::parse(&bytes).expect("parses");
-        assert!(view.is_sorted());
         assert_eq!(view.files[0].name, "a");
         assert_eq!(view.dirs[0].meta, c(4));
+    }
+
+    /// Found by fuzzing: entries out of order parsed, and wrote back as other bytes.
+    #[test]
+    fn refuses_unsorted_entries() {
+        let entry = |name: &str, n: u8| {
+            Value::Tuple(vec![
+                Value::String(name.into()),
+                Value::Bytes(c(n).as_bytes().to_vec()),
+            ])
+        };
+        let unsorted = Value::Tuple(vec![
+            Value::Array(parse_type("(say)"), vec![entry("b", 1), entry("a", 2)]),
+            Value::Array(parse_type("(sayay)"), Vec::new()),
+        ])
+        .to_bytes();
+        let err = DirTreeRef::parse(&unsorted).expect_err("unsorted");
+        assert!(
+            err.to_string().contains("entries out of order at \"a\""),
+            "{err}"
+        );
     }
 
     #[test]
