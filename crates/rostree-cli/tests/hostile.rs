@@ -1,7 +1,8 @@
 //! A hostile server: objects with the right checksums but bad contents, objects that are
 //! too big, cut short or padded, and a `.filez` that inflates far beyond what it declares.
 //! Each pull is refused with a message naming what is wrong, under a memory limit, with no
-//! ref written; a tree that reaches outside the checkout through a symlink is refused too.
+//! ref written; a tree that reaches outside the checkout through a symlink is refused too,
+//! and so is one nested deeper than 512 levels.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -302,5 +303,21 @@ fn a_symlink_cannot_lead_a_checkout_outside() {
         std::fs::read_dir(&outside).expect("ls").count(),
         0,
         "something was written outside"
+    );
+}
+
+#[test]
+fn a_tree_nested_too_deep_is_refused() {
+    let src = Source::new();
+    // 600 directories, each inside the next: deeper than any checkout should go.
+    let mut tree = src.tree(&[("f", &src.file)], &[]);
+    for _ in 0..600 {
+        tree = src.tree(&[], &[("d", &tree)]);
+    }
+    src.commit_tree("deep", &tree);
+    let stderr = src.refused("deep");
+    assert_has(
+        &stderr,
+        "Exceeded maximum recursion: directories nested deeper than 512 levels",
     );
 }

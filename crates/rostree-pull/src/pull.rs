@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use bytes::Bytes;
 use rostree_core::datetime::format_ctime;
 use rostree_core::object::{
-    CommitRef, DirMeta, DirTreeRef, FileHeader, Metadata, Summary, content_checksum,
-    verify_bindings,
+    CommitRef, DirMeta, DirTreeRef, FileHeader, MAX_TREE_DEPTH, Metadata, Summary,
+    content_checksum, verify_bindings,
 };
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::progress::{Event, Progress};
@@ -126,7 +126,8 @@ pub struct PullOutcome {
 /// An object to fetch after the commits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Item {
-    DirTree(Checksum),
+    /// A dirtree, and how deep it lies below the commit's root.
+    DirTree(Checksum, usize),
     DirMeta(Checksum),
     File(Checksum),
 }
@@ -134,7 +135,7 @@ enum Item {
 impl Item {
     fn name(self) -> (ObjectType, Checksum) {
         match self {
-            Item::DirTree(c) => (ObjectType::DirTree, c),
+            Item::DirTree(c, _) => (ObjectType::DirTree, c),
             Item::DirMeta(c) => (ObjectType::DirMeta, c),
             Item::File(c) => (ObjectType::File, c),
         }
@@ -246,9 +247,9 @@ pub fn pull(
             }
             if tx.has_object(ObjectType::DirTree, &tree)? {
                 let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
-                roots.extend(missing_children(&tx, &data, tree)?);
+                roots.extend(missing_children(&tx, &data, tree, 0)?);
             } else {
-                roots.push(Item::DirTree(tree));
+                roots.push(Item::DirTree(tree, 0));
             }
         }
     }
@@ -733,20 +734,27 @@ async fn walk_subpath(
         ensure_metadata(fetcher, tx, ObjectType::DirMeta, dir.meta, stats).await?;
         current = dir.tree;
     }
+    let depth = components.len();
     if tx.has_object(ObjectType::DirTree, &current)? {
         let data = tx.load_metadata(ObjectType::DirTree, &current)?;
-        missing_children(tx, &data, current)
+        missing_children(tx, &data, current, depth)
     } else {
-        Ok(vec![Item::DirTree(current)])
+        Ok(vec![Item::DirTree(current, depth)])
     }
 }
 
 /// What a stored object leads to: the objects it names that the repository lacks. A dirtree
-/// the repository has already is walked locally, since part of it may be missing.
-fn missing_children(tx: &Transaction<'_>, tree_data: &[u8], tree: Checksum) -> Result<Vec<Item>> {
+/// the repository has already is walked locally, since part of it may be missing. Trees
+/// nested deeper than `MAX_TREE_DEPTH` are refused (upstream refuses them too).
+fn missing_children(
+    tx: &Transaction<'_>,
+    tree_data: &[u8],
+    tree: Checksum,
+    depth: usize,
+) -> Result<Vec<Item>> {
     let mut out = Vec::new();
-    let mut pending = vec![(tree, tree_data.to_vec())];
-    while let Some((tree, data)) = pending.pop() {
+    let mut pending = vec![(tree, tree_data.to_vec(), depth)];
+    while let Some((tree, data, depth)) = pending.pop() {
         let view = DirTreeRef::parse(&data)
             .map_err(|e| corrupt(ObjectType::DirTree, tree, e.to_string()))?;
         for f in &view.files {
@@ -754,14 +762,27 @@ fn missing_children(tx: &Transaction<'_>, tree_data: &[u8], tree: Checksum) -> R
                 out.push(Item::File(f.checksum));
             }
         }
+        if !view.dirs.is_empty() && depth >= MAX_TREE_DEPTH {
+            return Err(corrupt(
+                ObjectType::DirTree,
+                tree,
+                format!(
+                    "Exceeded maximum recursion: directories nested deeper than {MAX_TREE_DEPTH} levels"
+                ),
+            ));
+        }
         for d in &view.dirs {
             if !tx.has_object(ObjectType::DirMeta, &d.meta)? {
                 out.push(Item::DirMeta(d.meta));
             }
             if tx.has_object(ObjectType::DirTree, &d.tree)? {
-                pending.push((d.tree, tx.load_metadata(ObjectType::DirTree, &d.tree)?));
+                pending.push((
+                    d.tree,
+                    tx.load_metadata(ObjectType::DirTree, &d.tree)?,
+                    depth + 1,
+                ));
             } else {
-                out.push(Item::DirTree(d.tree));
+                out.push(Item::DirTree(d.tree, depth + 1));
             }
         }
     }
@@ -786,9 +807,9 @@ fn store(
             stats.metadata.fetch_add(1, Ordering::Relaxed);
             Ok(Vec::new())
         }
-        Item::DirTree(c) => {
+        Item::DirTree(c, depth) => {
             check_hash(objtype, &c, data)?;
-            let children = missing_children(tx, data, c)?;
+            let children = missing_children(tx, data, c, depth)?;
             tx.write_metadata_as(objtype, &c, data)?;
             stats.metadata.fetch_add(1, Ordering::Relaxed);
             Ok(children)
