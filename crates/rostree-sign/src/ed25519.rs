@@ -160,10 +160,8 @@ pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
 /// Adds a signature to detached metadata, after any it holds (upstream appends even when
 /// the key signed before).
 pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Error> {
-    let mut all = signatures(metadata)?;
-    all.push(signature.to_vec());
-    set_signatures(metadata, &all);
-    Ok(())
+    crate::sigarray::append(metadata, METADATA_KEY, signature)
+        .ok_or_else(|| Error("ed25519: wrong type passed for verification".into()))
 }
 
 /// Replaces the signatures in detached metadata; with none, the key goes.

@@ -383,10 +383,8 @@ pub fn issued_by(raw: &[u8], key_id: &str) -> bool {
 
 /// Adds `signature` to the `ostree.gpgsigs` of detached metadata (after any it has).
 pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Error> {
-    let mut all = signatures(metadata)?;
-    all.push(signature.to_vec());
-    set_signatures(metadata, &all);
-    Ok(())
+    crate::sigarray::append(metadata, METADATA_KEY, signature)
+        .ok_or_else(|| Error("Invalid ostree.gpgsigs".into()))
 }
 
 /// Replaces the `ostree.gpgsigs` of detached metadata; with none, the key goes.

@@ -35,3 +35,11 @@ pub(crate) fn write(metadata: &mut Metadata, key: &str, signatures: &[Vec<u8>]) 
     );
     metadata.set(key, value);
 }
+
+/// Adds `signature` after those under `key`; `None` when the key holds another type.
+pub(crate) fn append(metadata: &mut Metadata, key: &str, signature: &[u8]) -> Option<()> {
+    let mut all = read(metadata, key)?;
+    all.push(signature.to_vec());
+    write(metadata, key, &all);
+    Some(())
+}
