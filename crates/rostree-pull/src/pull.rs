@@ -1012,10 +1012,11 @@ async fn drive(
     options: &PullOptions,
     interrupt: &AtomicBool,
 ) -> Result<()> {
-    let mut seen: HashSet<Item> = HashSet::new();
+    // By object: a tree met at two depths (an empty directory, say) is fetched once.
+    let mut seen: HashSet<(ObjectType, Checksum)> = HashSet::new();
     let mut pending: VecDeque<Item> = VecDeque::new();
     for item in roots {
-        if seen.insert(item) {
+        if seen.insert(item.name()) {
             pending.push_back(item);
         }
     }
@@ -1083,7 +1084,7 @@ async fn drive(
             Ok(children) => {
                 let before = pending.len();
                 for child in children {
-                    if seen.insert(child) {
+                    if seen.insert(child.name()) {
                         pending.push_back(child);
                     }
                 }
