@@ -321,3 +321,30 @@ fn a_tree_nested_too_deep_is_refused() {
         "Exceeded maximum recursion: directories nested deeper than 512 levels",
     );
 }
+
+#[test]
+fn a_tree_that_names_itself_is_refused() {
+    let src = Source::new();
+    // A tree cannot hold its own checksum; a server can still claim it does, serving under
+    // a checksum C a tree whose directory `d` is C again. The bytes do not hash to C.
+    let placeholder = src.tree(&[("f", &src.file)], &[]);
+    let looped = DirTree {
+        files: Vec::new(),
+        dirs: vec![(
+            "d".into(),
+            placeholder.parse().expect("checksum"),
+            src.base.root_meta,
+        )],
+    };
+    std::fs::write(
+        object_path(&src.dir, &placeholder, "dirtree"),
+        looped.to_bytes(),
+    )
+    .expect("write");
+    src.commit_tree("loop", &placeholder);
+    let stderr = src.refused("loop");
+    assert_has(
+        &stderr,
+        &format!("Corrupted dirtree object {placeholder} from the remote"),
+    );
+}
