@@ -430,7 +430,7 @@ impl Parser<'_> {
             }
             'b' if self.rest()[1..].starts_with(['\'', '"']) => {
                 self.pos += 1;
-                Ok(Ast::Bytes(self.parse_quoted()?.into_bytes()))
+                Ok(Ast::Bytes(self.parse_bytestring()?))
             }
             c if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => {
                 let len = self
@@ -511,6 +511,54 @@ impl Parser<'_> {
             }
         }
         Err(self.error("unterminated string"))
+    }
+
+    /// A quoted bytestring (after its `b`): as a string, plus GLib's octal escapes
+    /// (`\ooo`, one to three digits), which stand for single bytes.
+    fn parse_bytestring(&mut self) -> Result<Vec<u8>, Error> {
+        let bytes = self.rest().as_bytes();
+        let Some(&quote) = bytes.first() else {
+            return Err(self.error("expected a bytestring"));
+        };
+        let mut out = Vec::new();
+        let mut i = 1;
+        while let Some(&b) = bytes.get(i) {
+            i += 1;
+            if b == quote {
+                self.pos += i;
+                return Ok(out);
+            }
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            let Some(&e) = bytes.get(i) else { break };
+            i += 1;
+            match e {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'r' => out.push(b'\r'),
+                b'a' => out.push(7),
+                b'b' => out.push(8),
+                b'f' => out.push(12),
+                b'v' => out.push(11),
+                b'0'..=b'7' => {
+                    let mut value = u32::from(e - b'0');
+                    for _ in 0..2 {
+                        match bytes.get(i) {
+                            Some(&d @ b'0'..=b'7') => {
+                                value = value * 8 + u32::from(d - b'0');
+                                i += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    out.push((value & 0xff) as u8);
+                }
+                other => out.push(other),
+            }
+        }
+        Err(self.error("unterminated bytestring"))
     }
 }
 
@@ -735,6 +783,13 @@ mod tests {
             ("@as []", Value::Array(Type::String, vec![])),
             ("<'v'>", Value::Variant(Box::new(Value::String("v".into())))),
             ("b'hi'", Value::Bytes(b"hi\0".to_vec())),
+            // Found by fuzzing: octal escapes are single bytes, high ones included.
+            ("b'\\005'", Value::Bytes(vec![5, 0])),
+            (
+                "b'\\3771\\0012'",
+                Value::Bytes(vec![0xff, b'1', 1, b'2', 0]),
+            ),
+            ("b\"it's\"", Value::Bytes(b"it's\0".to_vec())),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_text(text, None).expect(text), expected, "{text}");
