@@ -108,7 +108,13 @@ pub fn gvariant(data: &[u8]) {
     if let Ok(value) = Value::from_bytes(&ty, &data[split + 1..]) {
         let text = print_text(&value, true);
         let parsed = parse_text(&text, Some(&ty)).expect("printed text parses");
-        assert_eq!(parsed, value, "{text}");
+        if text.contains("nan") {
+            // A NaN is not equal to itself, and its payload does not print: compare the
+            // texts instead.
+            assert_eq!(print_text(&parsed, true), text);
+        } else {
+            assert_eq!(parsed, value, "{text}");
+        }
     }
 }
 

@@ -444,6 +444,7 @@ impl Parser<'_> {
             _ => {
                 let word = self.word().to_owned();
                 match word.as_str() {
+                    "nan" | "inf" => Ok(Ast::Number(word)),
                     "true" => Ok(Ast::Bool(true)),
                     "false" => Ok(Ast::Bool(false)),
                     "nothing" => Ok(Ast::Nothing),
@@ -685,7 +686,9 @@ fn resolve(ast: &Ast, expected: Option<&Type>) -> Result<Value, String> {
 
 fn parse_number(text: &str, expected: Option<&Type>) -> Result<Value, String> {
     let bad = || format!("invalid number {text:?}");
-    let is_float = text.contains(['.', 'e', 'E']) && !text.starts_with("0x");
+    // `nan`, `inf` and `-inf` are how non-finite doubles print.
+    let non_finite = matches!(text, "nan" | "inf" | "-inf");
+    let is_float = non_finite || (text.contains(['.', 'e', 'E']) && !text.starts_with("0x"));
     let int = || -> Result<i128, String> {
         let (neg, digits) = match text.strip_prefix('-') {
             Some(d) => (true, d),
@@ -790,11 +793,25 @@ mod tests {
                 Value::Bytes(vec![0xff, b'1', 1, b'2', 0]),
             ),
             ("b\"it's\"", Value::Bytes(b"it's\0".to_vec())),
+            // Found by fuzzing: non-finite doubles print as words that must read back.
+            ("inf", Value::Double(f64::INFINITY)),
+            ("-inf", Value::Double(f64::NEG_INFINITY)),
+            ("@d inf", Value::Double(f64::INFINITY)),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_text(text, None).expect(text), expected, "{text}");
         }
-        for bad in ["", "'open", "[1, 'a']", "[]", "uint32 -1", "frob", "5 6"] {
+        assert!(matches!(parse_text("nan", None), Ok(Value::Double(d)) if d.is_nan()));
+        for bad in [
+            "",
+            "'open",
+            "[1, 'a']",
+            "[]",
+            "uint32 -1",
+            "frob",
+            "5 6",
+            "@i inf",
+        ] {
             assert!(parse_text(bad, None).is_err(), "{bad:?} should fail");
         }
     }
