@@ -568,6 +568,16 @@ fn resolve(ast: &Ast, expected: Option<&Type>) -> Result<Value, String> {
         Some(t) => format!("{what} cannot be of type {t}"),
         None => format!("cannot infer the type of {what}"),
     };
+    // As GLib: a value where a maybe is expected is that maybe's `just` (GLib prints the
+    // innermost `just` of nested maybes this way).
+    if let Some(Type::Maybe(e)) = expected
+        && !matches!(ast, Ast::Nothing | Ast::Just(_) | Ast::Typed(..))
+    {
+        return Ok(Value::Maybe(
+            (**e).clone(),
+            Some(Box::new(resolve(ast, Some(e))?)),
+        ));
+    }
     match ast {
         Ast::Typed(ty, inner) => {
             if let Some(e) = expected
@@ -797,6 +807,17 @@ mod tests {
             ("inf", Value::Double(f64::INFINITY)),
             ("-inf", Value::Double(f64::NEG_INFINITY)),
             ("@d inf", Value::Double(f64::INFINITY)),
+            // Found by fuzzing: a plain value stands for `just` it.
+            (
+                "@mmay just [0x01]",
+                Value::Maybe(
+                    Type::parse("may").expect("type"),
+                    Some(Box::new(Value::Maybe(
+                        Type::parse("ay").expect("type"),
+                        Some(Box::new(Value::Bytes(vec![1]))),
+                    ))),
+                ),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_text(text, None).expect(text), expected, "{text}");
