@@ -31,3 +31,7 @@ ostree --version >/dev/null || { echo "upstream ostree is required for the diffe
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# Upstream's own test suite: first with upstream's ostree (the runner's self-test; upstream
+# must fail none), then with rostree as `ostree`, whose results must match expected.txt exactly.
+tests/upstream/run.sh --ostree upstream --fail-on-fail >/dev/null
+tests/upstream/run.sh --check tests/upstream/expected.txt
