@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use rostree::Repo;
 
 mod cmd;
 mod editor;
+mod goption;
 mod progress;
 mod util;
 
@@ -26,13 +27,6 @@ struct Cli {
     /// Path to the OSTree repository (default: $OSTREE_REPO, then /ostree/repo).
     #[arg(long, global = true, value_name = "PATH")]
     repo: Option<PathBuf>,
-    /// Print version information and exit.
-    #[arg(long)]
-    version: bool,
-    /// Print debug information during command processing. (Long form only: `summary -v`
-    /// means `--view`, as upstream.)
-    #[arg(long, global = true)]
-    verbose: bool,
     #[command(subcommand)]
     command: Option<cmd::Command>,
 }
@@ -43,12 +37,33 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let command = goption::prepare(Cli::command());
+    match goption::early(&args, &command) {
+        goption::Early::Run => {}
+        goption::Early::Help(text) => {
+            let _ = util::write_stdout(text.as_bytes());
+            return 0;
+        }
+        goption::Early::Version => {
+            let _ = util::write_stdout(util::version_yaml().as_bytes());
+            return 0;
+        }
+        goption::Early::Usage { help, error } => {
+            eprint!("{help}");
+            eprintln!("error: {error}");
+            return 1;
+        }
+        goption::Early::External(program) => return goption::exec_external(&program, &args),
+    }
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            let _ = e.print();
-            return code;
+            eprintln!("error: {}", goption::error_message(&e));
+            return 1;
         }
     };
     match run(cli) {
@@ -66,14 +81,9 @@ where
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    if cli.version {
-        print!("{}", util::version_yaml());
-        return Ok(0);
-    }
     let Some(command) = cli.command else {
-        eprintln!("error: No command specified");
-        eprintln!("{}", cmd::usage());
-        return Ok(1);
+        // `early` answered every command line without a verb.
+        bail!("No command specified");
     };
     let ctx = GlobalOptions {
         repo_path: cli.repo,

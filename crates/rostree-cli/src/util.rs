@@ -22,26 +22,20 @@ pub fn format_error(e: &anyhow::Error) -> String {
     out
 }
 
-/// The `--version` text, in upstream's YAML shape.
+/// The `--version` text, in upstream's YAML shape: scripts read `libostree.Version` and grep
+/// `Features` for what they may use, so the features are upstream's names for what rostree
+/// really does; rostree's own version follows under `Git` and its own key.
 pub fn version_yaml() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "rostree:");
-    let _ = writeln!(out, " Version: '{}'", env!("CARGO_PKG_VERSION"));
-    let _ = writeln!(
-        out,
-        " Compatible-with-libostree: '{}'",
-        rostree::UPSTREAM_COMPAT_VERSION
-    );
+    let _ = writeln!(out, "libostree:");
+    let _ = writeln!(out, " Version: '{}'", rostree::UPSTREAM_COMPAT_VERSION);
+    let _ = writeln!(out, " Git: rostree-{}", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(out, " Features:");
-    for feature in [
-        "rust",
-        "archive",
-        "bare-user",
-        "bare-user-only",
-        "parallel-commit",
-    ] {
+    for feature in ["libarchive", "gpgme", "sign-ed25519"] {
         let _ = writeln!(out, "  - {feature}");
     }
+    let _ = writeln!(out, "rostree:");
+    let _ = writeln!(out, " Version: '{}'", env!("CARGO_PKG_VERSION"));
     out
 }
 

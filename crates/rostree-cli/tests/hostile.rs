@@ -218,7 +218,7 @@ fn truncated_padded_and_oversized_objects_are_refused() {
     assert!(size > 10 << 20, "{size}");
     src.commit_tree("oversized", &big);
     let stderr = src.refused("oversized");
-    assert_has(&stderr, "more than the 10485760 bytes allowed");
+    assert_has(&stderr, "exceeded maximum size of 10485760 bytes");
 }
 
 #[test]

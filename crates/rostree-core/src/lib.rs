@@ -16,4 +16,9 @@ pub mod size;
 pub mod varint;
 
 pub use checksum::{Checksum, Hasher, InvalidChecksum};
+
+/// The upstream release whose formats, protocol and CLI this version follows. It is what
+/// `--version` reports as libostree's version and what the `User-Agent` names, because
+/// scripts and servers decide by it what the client can do.
+pub const UPSTREAM_COMPAT_VERSION: &str = "2022.7";
 pub use objtype::ObjectType;

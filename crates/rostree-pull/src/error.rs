@@ -34,7 +34,7 @@ pub enum Error {
         reason: String,
     },
     /// The server sent (or announced) more than such a file may hold.
-    #[error("Fetching {url}: more than the {limit} bytes allowed for this file")]
+    #[error("URI {url} exceeded maximum size of {limit} bytes")]
     TooLarge {
         /// The URL fetched.
         url: String,

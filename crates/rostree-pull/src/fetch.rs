@@ -58,6 +58,33 @@ impl Default for FetchOptions {
     }
 }
 
+/// The answer to a request made with the validators of a copy already held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional {
+    /// The server says the held copy is current (HTTP 304).
+    Unchanged,
+    /// The remote has no such file.
+    Missing,
+    /// The file, with the validators to send next time.
+    Fetched {
+        /// Its bytes.
+        data: Bytes,
+        /// The ETag the server sent.
+        etag: Option<String>,
+        /// The Last-Modified time the server sent (Unix seconds), 0 when none.
+        last_modified: u64,
+    },
+}
+
+/// Validators of a held copy: its ETag and Last-Modified time (0 for none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Validators<'a> {
+    /// Sent as `If-None-Match`.
+    pub etag: Option<&'a str>,
+    /// Sent as `If-Modified-Since` when not 0.
+    pub last_modified: u64,
+}
+
 /// The protocol chosen for a plain-HTTP server, once known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
@@ -149,7 +176,9 @@ impl Fetcher {
             }
             None => None,
         };
-        let mut user_agent = concat!("rostree/", env!("CARGO_PKG_VERSION")).to_owned();
+        // Upstream's product token, so servers that decide by it treat us as the version of
+        // libostree whose protocol we speak.
+        let mut user_agent = format!("libostree/{}", rostree_core::UPSTREAM_COMPAT_VERSION);
         if let Some(suffix) = &options.user_agent_suffix {
             user_agent.push(' ');
             user_agent.push_str(suffix);
@@ -207,9 +236,24 @@ impl Fetcher {
         })
     }
 
+    /// Whether the remote is a local directory (`file://`), which nothing caches.
+    pub fn is_local(&self) -> bool {
+        matches!(self.kind, Kind::File { .. })
+    }
+
     /// The file at `rel` (relative to the repository), or `None` if the remote has none.
     /// More than `max_size` allows is refused.
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
+        Ok(
+            match self.get_if_changed(rel, Validators::default()).await? {
+                Conditional::Fetched { data, .. } => Some(data),
+                Conditional::Missing | Conditional::Unchanged => None,
+            },
+        )
+    }
+
+    /// The file at `rel`, unless the server says the copy `held` describes is current.
+    pub async fn get_if_changed(&self, rel: &str, held: Validators<'_>) -> Result<Conditional> {
         match &self.kind {
             Kind::File { root } => {
                 let path = root.join(rel);
@@ -228,8 +272,14 @@ impl Fetcher {
                         url: root.join(rel).display().to_string(),
                         limit,
                     }),
-                    Ok(Ok(data)) => Ok(Some(Bytes::from(data))),
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Ok(Ok(data)) => Ok(Conditional::Fetched {
+                        data: Bytes::from(data),
+                        etag: None,
+                        last_modified: 0,
+                    }),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Ok(Conditional::Missing)
+                    }
                     Ok(Err(e)) => Err(Error::Io {
                         path: root.join(rel).display().to_string(),
                         source: e,
@@ -250,7 +300,7 @@ impl Fetcher {
                 let client = match (h2c, protocol.get()) {
                     (Some(h2c), None) => {
                         // The first request decides whether the server speaks h2c.
-                        match self.get_once(h2c, &url, &mut Vec::new()).await {
+                        match self.get_once(h2c, &url, held, &mut Vec::new()).await {
                             Ok(found) => {
                                 let _ = protocol.set(Protocol::H2c);
                                 return Ok(found);
@@ -264,17 +314,22 @@ impl Fetcher {
                     (Some(h2c), Some(Protocol::H2c)) => h2c,
                     _ => http1,
                 };
-                self.get_retrying(client, &url).await
+                self.get_retrying(client, &url, held).await
             }
         }
     }
 
-    async fn get_retrying(&self, client: &reqwest::Client, url: &str) -> Result<Option<Bytes>> {
+    async fn get_retrying(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        held: Validators<'_>,
+    ) -> Result<Conditional> {
         let mut attempt = 0;
         // What earlier attempts received: a retry asks for the rest with a range request.
         let mut received = Vec::new();
         loop {
-            match self.get_once(client, url, &mut received).await {
+            match self.get_once(client, url, held, &mut received).await {
                 Err(e) if attempt < self.options.retries && retryable(&e) => {
                     attempt += 1;
                     // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
@@ -293,8 +348,9 @@ impl Fetcher {
         &self,
         client: &reqwest::Client,
         url: &str,
+        held: Validators<'_>,
         received: &mut Vec<u8>,
-    ) -> Result<Option<Bytes>> {
+    ) -> Result<Conditional> {
         let transport = |e: reqwest::Error| Error::Transport {
             url: url.to_owned(),
             reason: describe(&e),
@@ -302,13 +358,39 @@ impl Fetcher {
         let mut request = client.get(url);
         if !received.is_empty() {
             request = request.header(reqwest::header::RANGE, format!("bytes={}-", received.len()));
+        } else {
+            if let Some(etag) = held.etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if held.last_modified > 0 {
+                let since = std::time::UNIX_EPOCH + Duration::from_secs(held.last_modified);
+                request = request.header(
+                    reqwest::header::IF_MODIFIED_SINCE,
+                    httpdate::fmt_http_date(since),
+                );
+            }
         }
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             // Upstream treats 403 as "not there" too: some servers answer it for a missing file.
-            return Ok(None);
+            return Ok(Conditional::Missing);
         }
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::Unchanged);
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED)
+            .and_then(|d| httpdate::parse_http_date(&d).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
         if !status.is_success() {
             return Err(Error::Status {
                 url: url.to_owned(),
@@ -337,7 +419,11 @@ impl Fetcher {
             }
             received.extend_from_slice(&chunk);
         }
-        Ok(Some(Bytes::from(std::mem::take(received))))
+        Ok(Conditional::Fetched {
+            data: Bytes::from(std::mem::take(received)),
+            etag,
+            last_modified,
+        })
     }
 }
 

@@ -8,5 +8,6 @@ mod error;
 pub mod fetch;
 pub mod pull;
 pub mod serve;
+mod summary;
 
 pub use error::{Error, Result};

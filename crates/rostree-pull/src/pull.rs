@@ -31,6 +31,8 @@ use rostree_repo::{RefKind, Repo};
 
 use crate::error::{Error, Result};
 use crate::fetch::{FetchOptions, Fetcher};
+use crate::summary::{CacheSlot, SummaryChecks};
+use rostree_repo::summary_cache::SummaryCache;
 
 /// Where to pull from.
 #[derive(Clone, Debug)]
@@ -86,6 +88,9 @@ pub struct PullOptions {
     pub concurrency: Option<usize>,
     /// How requests are made.
     pub fetch: FetchOptions,
+    /// Where signed summaries are cached, instead of the repository's `tmp/cache`
+    /// (`--cache-dir`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
@@ -106,6 +111,7 @@ impl Default for PullOptions {
             timestamp_check_from: None,
             concurrency: None,
             fetch: FetchOptions::default(),
+            cache_dir: None,
         }
     }
 }
@@ -196,8 +202,14 @@ pub fn pull(
         None => Arc::clone(&fetcher),
     };
     progress.event(Event::Phase("Resolving refs"));
+    let cache = SummaryCache::open(repo, options.cache_dir.as_deref())?;
+    let slot = CacheSlot {
+        cache: &cache,
+        remote: &remote.name,
+        invalid_is_error: rostree_repo::summary_cache::invalid_cache_is_error(),
+    };
     let (targets, mirrored_summary) =
-        runtime.block_on(resolve_refs(&fetcher, remote, refs, options))?;
+        runtime.block_on(resolve_refs(&fetcher, &slot, remote, refs, options))?;
     let tx = Transaction::begin(repo)?;
     let stats = Stats::default();
     progress.event(Event::Phase("Fetching commits"));
@@ -353,8 +365,11 @@ async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String>
 }
 
 /// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
-/// `remote summary`.
+/// `remote summary`, checked as the remote's `gpg-verify-summary` and `sign-verify-summary`
+/// ask (`verifier`, `gpg_keyring`), through `repo`'s summary cache.
 pub fn fetch_summary(
+    repo: &Repo,
+    remote: &str,
     url: &str,
     options: &FetchOptions,
     verifier: Option<&rostree_sign::ed25519::Verifier>,
@@ -368,67 +383,26 @@ pub fn fetch_summary(
             source: e,
         })?;
     let fetcher = Fetcher::new(url, options.clone())?;
-    Ok(runtime
-        .block_on(fetch_verified_summary(&fetcher, verifier, gpg_keyring))?
-        .map(|(data, summary)| (data.to_vec(), summary)))
-}
-
-/// The remote's summary, parsed; with `verifier`, its `summary.sig` must hold a valid
-/// ed25519 signature of it (and a remote without a summary is refused, since refs could
-/// then not be checked).
-async fn fetch_verified_summary(
-    fetcher: &Fetcher,
-    verifier: Option<&rostree_sign::ed25519::Verifier>,
-    gpg_keyring: Option<&rostree_sign::gpg::Keyring>,
-) -> Result<Option<(Bytes, Summary)>> {
-    let data = fetcher.get("summary").await?;
-    if let Some(keyring) = gpg_keyring {
-        let refused = |reason: String| Error::SummarySignature { reason };
-        let Some(summary) = &data else {
-            return Err(refused("the remote has no summary".into()));
-        };
-        let signature = fetcher.get("summary.sig").await?.ok_or_else(|| {
-            refused(
-                "GPG verification enabled, but no summary.sig found (use \
-                 gpg-verify-summary=false in remote config to disable)"
-                    .into(),
-            )
-        })?;
-        let metadata = Metadata::from_bytes(&signature)
-            .map_err(|e| refused(format!("invalid summary.sig: {e}")))?;
-        rostree_sign::gpg::signatures(&metadata)
-            .and_then(|sigs| keyring.verify(summary, &sigs))
-            .map_err(|e| refused(e.to_string()))?;
-    }
-    if let Some(verifier) = verifier {
-        let refused = |reason: String| Error::SummarySignature { reason };
-        let Some(summary) = &data else {
-            return Err(refused("the remote has no summary".into()));
-        };
-        let signature = fetcher.get("summary.sig").await?.ok_or_else(|| {
-            refused(
-                "Signatures verification enabled, but no summary.sig found (use \
-                 sign-verify-summary=false in remote config to disable)"
-                    .into(),
-            )
-        })?;
-        rostree_sign::commit::verify_summary(summary, &signature, verifier)
-            .map_err(|e| refused(e.to_string()))?;
-    }
-    let Some(data) = data else {
-        return Ok(None);
+    let cache = SummaryCache::open(repo, None)?;
+    let slot = CacheSlot {
+        cache: &cache,
+        remote,
+        invalid_is_error: rostree_repo::summary_cache::invalid_cache_is_error(),
     };
-    let summary = Summary::from_bytes(&data).map_err(|e| Error::Invalid {
-        what: "summary".into(),
-        reason: e.to_string(),
-    })?;
-    Ok(Some((data, summary)))
+    let checks = SummaryChecks {
+        gpg: gpg_keyring,
+        ed25519: verifier,
+    };
+    Ok(runtime
+        .block_on(crate::summary::fetch_summary(&fetcher, &slot, checks))?
+        .map(|f| (f.bytes.to_vec(), f.summary)))
 }
 
 /// The commits to pull: `(ref name, commit)`, the name `None` for a commit asked by checksum.
 /// With `mirror` and no refs given, also the remote's `summary` (and `summary.sig`) to copy.
 async fn resolve_refs(
     fetcher: &Fetcher,
+    slot: &CacheSlot<'_>,
     remote: &RemoteSpec,
     refs: &[String],
     options: &PullOptions,
@@ -437,40 +411,37 @@ async fn resolve_refs(
         .iter()
         .filter(|r| Checksum::from_hex(r).is_err())
         .collect();
-    let mut summary_bytes = None;
-    let summary = if !names.is_empty() || (options.mirror && refs.is_empty()) {
-        match fetch_verified_summary(
-            fetcher,
-            options.summary_verifier.as_deref(),
-            options.gpg_summary_keyring.as_deref(),
-        )
-        .await?
-        {
-            Some((data, parsed)) => {
-                summary_bytes = Some(data);
-                Some(parsed)
-            }
-            None => None,
-        }
+    let checks = SummaryChecks {
+        gpg: options.gpg_summary_keyring.as_deref(),
+        ed25519: options.summary_verifier.as_deref(),
+    };
+    let fetched = if !names.is_empty() || (options.mirror && refs.is_empty()) {
+        crate::summary::fetch_summary(fetcher, slot, checks).await?
     } else {
         None
     };
     if refs.is_empty() {
-        let (Some(summary), Some(bytes)) = (summary.filter(|_| options.mirror), summary_bytes)
-        else {
+        let Some(fetched) = fetched.filter(|_| options.mirror) else {
             return Err(Error::Invalid {
                 what: "request".into(),
                 reason: "No refs to pull: name some, or mirror a remote that has a summary".into(),
             });
         };
-        let signature = fetcher.get("summary.sig").await?;
-        let targets = summary
+        let targets = fetched
+            .summary
             .refs
             .into_iter()
             .map(|(name, r)| (Some(name), r.checksum))
             .collect();
-        return Ok((targets, Some(MirroredSummary { bytes, signature })));
+        return Ok((
+            targets,
+            Some(MirroredSummary {
+                bytes: fetched.bytes,
+                signature: fetched.signature,
+            }),
+        ));
     }
+    let summary = fetched.map(|f| f.summary);
     let mut out = Vec::new();
     for wanted in refs {
         if let Ok(commit) = Checksum::from_hex(wanted) {
@@ -570,13 +541,31 @@ async fn fetch_history(
             return Err(Error::Cancelled);
         }
         let partial = repo.dir().exists(format!("state/{commit}.commitpartial"));
+        // Detached metadata first, as upstream, and again for a commit already stored: it
+        // carries the signatures, which may have changed since.
+        let meta = fetcher
+            .get(&object_path(ObjectType::CommitMeta, &commit))
+            .await?;
+        let verifying = options.gpg_keyring.is_some() || options.sign_verifier.is_some();
+        let detached = match meta {
+            Some(meta) => match Metadata::from_bytes(&meta) {
+                Ok(parsed) => Some((meta, parsed)),
+                Err(e) if verifying => {
+                    return Err(corrupt(ObjectType::CommitMeta, commit, e.to_string()));
+                }
+                // Nothing needs it: unreadable detached metadata is left behind, where
+                // upstream would store it as it came.
+                Err(_) => None,
+            },
+            None => None,
+        };
         let data = if tx.has_object(ObjectType::Commit, &commit)? {
+            if let Some((meta, _)) = &detached {
+                stats.bytes.fetch_add(meta.len() as u64, Ordering::Relaxed);
+                tx.write_metadata_as(ObjectType::CommitMeta, &commit, meta)?;
+            }
             tx.load_metadata(ObjectType::Commit, &commit)?
         } else {
-            // Detached metadata first, as upstream: it carries the signatures.
-            let meta = fetcher
-                .get(&object_path(ObjectType::CommitMeta, &commit))
-                .await?;
             let data = fetcher
                 .get(&object_path(ObjectType::Commit, &commit))
                 .await?;
@@ -593,13 +582,10 @@ async fn fetch_history(
             check_hash(ObjectType::Commit, &commit, &data)?;
             CommitRef::parse(&data)
                 .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
-            let detached = match &meta {
-                Some(meta) => Metadata::from_bytes(meta)
-                    .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?,
-                None => Metadata::new(),
-            };
+            let empty = Metadata::new();
+            let signed = detached.as_ref().map_or(&empty, |(_, parsed)| parsed);
             if let Some(keyring) = &options.gpg_keyring {
-                rostree_sign::gpg::signatures(&detached)
+                rostree_sign::gpg::signatures(signed)
                     .and_then(|sigs| keyring.verify(&data, &sigs))
                     .map_err(|e| Error::GpgSignature {
                         checksum: commit,
@@ -607,7 +593,7 @@ async fn fetch_history(
                     })?;
             }
             if let Some(verifier) = &options.sign_verifier {
-                rostree_sign::ed25519::signatures(&detached)
+                rostree_sign::ed25519::signatures(signed)
                     .and_then(|sigs| verifier.verify(&data, &sigs))
                     .map_err(|e| Error::Signature {
                         checksum: commit,
@@ -621,11 +607,9 @@ async fn fetch_history(
                 bytes: data.len() as u64,
                 metadata: true,
             });
-            if let Some(meta) = meta {
-                Metadata::from_bytes(&meta)
-                    .map_err(|e| corrupt(ObjectType::CommitMeta, commit, e.to_string()))?;
+            if let Some((meta, _)) = &detached {
                 stats.bytes.fetch_add(meta.len() as u64, Ordering::Relaxed);
-                tx.write_metadata_as(ObjectType::CommitMeta, &commit, &meta)?;
+                tx.write_metadata_as(ObjectType::CommitMeta, &commit, meta)?;
             }
             let data = data.to_vec();
             tx.write_metadata_as(ObjectType::Commit, &commit, &data)?;

@@ -51,6 +51,8 @@ pub struct CommitModifier {
     pub mode_ro_executables: bool,
     /// Create directories a tar archive leaves out (`--tar-autocreate-parents`).
     pub tar_autocreate_parents: bool,
+    /// Rewrite archive paths (`--tar-pathname-filter`).
+    pub tar_pathname_filter: Option<crate::archive::PathnameFilter>,
 }
 
 /// What `--statoverride` does to one path. When a file has both, adding wins, as upstream.
@@ -816,106 +818,96 @@ impl WriteContext<'_, '_> {
         Ok(())
     }
 
-    /// Commits the entries of a tar archive as one layer.
+    /// Commits the entries of an archive (tar or cpio, see [`crate::archive`]) as one layer.
     fn import_tar(&self, reader: Box<dyn Read + Send>, display: &Path) -> Result<MutableTree> {
-        let repo = self.tx.repo();
-        // The root's metadata comes from the tar's `./` entry; without one the layer has
-        // none, and a commit of it alone is empty, as upstream.
+        // The root's metadata comes from the archive's `./` entry; without one the layer
+        // has none, and a commit of it alone is empty, as upstream.
         let mut root = MutableTree::default();
         let mut by_path: HashMap<String, Checksum> = HashMap::new();
-        let mut archive = tar::Archive::new(reader);
-        let bad = |e: std::io::Error| {
-            Error::InvalidInput(format!("Reading tar {}: {e}", display.display()))
+        let shown = display.display().to_string();
+        crate::archive::for_each_entry(reader, &shown, &mut |entry| {
+            self.import_archive_entry(entry, &shown, &mut root, &mut by_path)
+        })?;
+        if self.modifier.tar_autocreate_parents && root.meta.is_none() {
+            root.meta = Some(self.write_dirmeta("/", 0, 0, S_IFDIR | 0o755, Xattrs::new())?);
+        }
+        Ok(root)
+    }
+
+    /// Adds one archive entry to the layer; `by_path` has the files stored so far, for
+    /// hard links.
+    fn import_archive_entry(
+        &self,
+        entry: crate::archive::Entry<'_>,
+        display: &str,
+        root: &mut MutableTree,
+        by_path: &mut HashMap<String, Checksum>,
+    ) -> Result<()> {
+        use crate::archive::EntryKind;
+        self.check_interrupt()?;
+        let repo = self.tx.repo();
+        let filter = |path: &str| match &self.modifier.tar_pathname_filter {
+            Some(f) => f.apply(crate::archive::relative_path(path)),
+            None => path.to_owned(),
         };
-        for entry in archive.entries().map_err(bad)? {
-            self.check_interrupt()?;
-            let mut entry = entry.map_err(bad)?;
-            let raw_path = entry
-                .path()
-                .map_err(bad)?
-                .to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "Invalid UTF-8 in a path in tar {}",
-                        display.display()
-                    ))
-                })?;
-            let components: Vec<String> = raw_path
-                .split('/')
-                .filter(|c| !c.is_empty() && *c != ".")
-                .map(str::to_owned)
-                .collect();
-            if components.iter().any(|c| c == "..") {
-                return Err(Error::InvalidInput(format!(
-                    "Invalid path {raw_path:?} in tar {}",
-                    display.display()
-                )));
-            }
-            if components.len() > MAX_TREE_DEPTH {
-                return Err(Error::InvalidInput(format!(
-                    "Path nested deeper than {MAX_TREE_DEPTH} levels in tar: {raw_path}"
-                )));
-            }
-            let tree_path = format!("/{}", components.join("/"));
-            if self.modifier.skip.contains(&tree_path) {
-                self.note_path(&tree_path);
-                continue;
-            }
-            let header = entry.header().clone();
-            let uid = header.uid().map_err(bad)? as u32;
-            let gid = header.gid().map_err(bad)? as u32;
-            let perms = header.mode().map_err(bad)? & 0o7777;
-            let mut xattrs = Vec::new();
-            if let Some(exts) = entry.pax_extensions().map_err(bad)? {
-                for ext in exts {
-                    let ext = ext.map_err(bad)?;
-                    if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                        xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
-                    }
+        let raw_path = filter(&entry.path);
+        let components: Vec<String> = raw_path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_owned)
+            .collect();
+        if components.iter().any(|c| c == "..") {
+            return Err(Error::InvalidInput(format!(
+                "Invalid path {raw_path:?} in tar {display}"
+            )));
+        }
+        if components.len() > MAX_TREE_DEPTH {
+            return Err(Error::InvalidInput(format!(
+                "Path nested deeper than {MAX_TREE_DEPTH} levels in tar: {raw_path}"
+            )));
+        }
+        let tree_path = format!("/{}", components.join("/"));
+        if self.modifier.skip.contains(&tree_path) {
+            self.note_path(&tree_path);
+            return Ok(());
+        }
+        let (uid, gid, perms, xattrs) = (entry.uid, entry.gid, entry.perms, entry.xattrs);
+        let (parent_path, name) = match components.split_last() {
+            Some((name, parent)) => (parent.to_vec(), name.clone()),
+            None => {
+                if matches!(entry.kind, EntryKind::Dir) {
+                    root.meta = Some(self.write_dirmeta("/", uid, gid, S_IFDIR | perms, xattrs)?);
                 }
+                return Ok(());
             }
-            // Upstream's importer takes the PAX records in reverse order, unsorted; the same
-            // order gives the same checksums.
-            xattrs.reverse();
-            let xattrs = Xattrs(xattrs);
-            let kind = header.entry_type();
-            let (parent_path, name) = match components.split_last() {
-                Some((name, parent)) => (parent.to_vec(), name.clone()),
-                None => {
-                    if kind.is_dir() {
-                        root.meta =
-                            Some(self.write_dirmeta("/", uid, gid, S_IFDIR | perms, xattrs)?);
-                    }
-                    continue;
-                }
-            };
-            let parent_refs: Vec<&str> = parent_path.iter().map(String::as_str).collect();
-            rostree_core::object::validate_filename(&name).map_err(Error::InvalidInput)?;
-            // Missing parents are an error unless asked for; then they are 0755 and owned
-            // like the entry that needed them (the root included), as upstream.
-            if self.modifier.tar_autocreate_parents && !root.has_dir(&parent_refs) {
-                // Upstream gives every directory on the way, the root and existing ones
-                // included, 0755 and the owner of the entry that needed them. No path: an
-                // override for the entry must not land on its parents.
-                let meta = self.write_dirmeta("", uid, gid, S_IFDIR | 0o755, Xattrs::new())?;
-                root.ensure_dir_owned_by(repo, &parent_refs, meta)?;
-            }
-            let node = if kind.is_dir() {
+        };
+        let parent_refs: Vec<&str> = parent_path.iter().map(String::as_str).collect();
+        rostree_core::object::validate_filename(&name).map_err(Error::InvalidInput)?;
+        // Missing parents are an error unless asked for; then they are 0755 and owned
+        // like the entry that needed them (the root included), as upstream.
+        if self.modifier.tar_autocreate_parents && !root.has_dir(&parent_refs) {
+            // Upstream gives every directory on the way, the root and existing ones
+            // included, 0755 and the owner of the entry that needed them. No path: an
+            // override for the entry must not land on its parents.
+            let meta = self.write_dirmeta("", uid, gid, S_IFDIR | 0o755, Xattrs::new())?;
+            root.ensure_dir_owned_by(repo, &parent_refs, meta)?;
+        }
+        let node = match entry.kind {
+            EntryKind::Dir => {
                 let meta = self.write_dirmeta(&tree_path, uid, gid, S_IFDIR | perms, xattrs)?;
                 let parent = root.ensure_dir(repo, &parent_refs, None)?;
                 match parent.entries.get_mut(&name) {
                     Some(Node::Dir(existing)) => {
                         existing.meta = Some(meta);
-                        continue;
+                        return Ok(());
                     }
                     _ => Node::Dir(MutableTree {
                         meta: Some(meta),
                         entries: Default::default(),
                     }),
                 }
-            } else if kind.is_symlink() {
-                let target = tar_link_target(&entry, &raw_path, "symlink").map_err(bad)??;
+            }
+            EntryKind::Symlink(target) => {
                 let (uid, gid, mode, xattrs) =
                     self.apply(&tree_path, uid, gid, S_IFLNK | 0o777, xattrs);
                 let fh = FileHeader {
@@ -930,8 +922,9 @@ impl WriteContext<'_, '_> {
                 self.record_size(c, fh.symlink_target.len() as u64, &fh, &[]);
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
-            } else if kind.is_hard_link() {
-                let target = tar_link_target(&entry, &raw_path, "hard link").map_err(bad)??;
+            }
+            EntryKind::HardLink(target) => {
+                let target = filter(&target);
                 let key = format!(
                     "/{}",
                     target
@@ -945,9 +938,12 @@ impl WriteContext<'_, '_> {
                 })?;
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
-            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            }
+            EntryKind::File(reader) => {
                 let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(bad)?;
+                reader
+                    .read_to_end(&mut data)
+                    .map_err(|e| Error::InvalidInput(format!("Reading tar {display}: {e}")))?;
                 let (uid, gid, mode, xattrs) =
                     self.apply(&tree_path, uid, gid, S_IFREG | perms, xattrs);
                 let fh = FileHeader {
@@ -962,24 +958,16 @@ impl WriteContext<'_, '_> {
                 self.record_size(c, data.len() as u64, &fh, &data);
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
-            } else if kind.is_pax_global_extensions()
-                || kind.is_pax_local_extensions()
-                || kind.is_gnu_longname()
-                || kind.is_gnu_longlink()
-            {
-                continue;
-            } else {
+            }
+            EntryKind::Other => {
                 return Err(Error::InvalidInput(format!(
                     "Not a regular file or symlink: {raw_path}"
                 )));
-            };
-            let parent = root.ensure_dir(repo, &parent_refs, None)?;
-            parent.entries.insert(name, node);
-        }
-        if self.modifier.tar_autocreate_parents && root.meta.is_none() {
-            root.meta = Some(self.write_dirmeta("/", 0, 0, S_IFDIR | 0o755, Xattrs::new())?);
-        }
-        Ok(root)
+            }
+        };
+        let parent = root.ensure_dir(repo, &parent_refs, None)?;
+        parent.entries.insert(name, node);
+        Ok(())
     }
 }
 
@@ -1036,23 +1024,6 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
         }
         out
     })
-}
-
-/// The target of a tar link entry, which must be present and UTF-8. The outer error is the
-/// archive's, the inner one the entry's.
-fn tar_link_target<R: Read>(
-    entry: &tar::Entry<'_, R>,
-    raw_path: &str,
-    what: &str,
-) -> std::io::Result<Result<String>> {
-    let Some(target) = entry.link_name()? else {
-        return Ok(Err(Error::InvalidInput(format!(
-            "{what} without target in tar: {raw_path}"
-        ))));
-    };
-    Ok(target.to_str().map(str::to_owned).ok_or_else(|| {
-        Error::InvalidInput(format!("Invalid UTF-8 in {what} target of {raw_path}"))
-    }))
 }
 
 /// The size a content object has as a `.filez`: its header plus the payload deflated as

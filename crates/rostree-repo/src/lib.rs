@@ -4,6 +4,7 @@
 //! Every function works on directory handles ([`cap_std::fs::Dir`]); nothing here resolves a
 //! path against the process's working directory or root.
 
+pub mod archive;
 pub mod checkout;
 pub mod commit;
 mod deflate;
@@ -19,6 +20,7 @@ pub mod pull_local;
 pub mod remote;
 mod repo;
 pub mod summary;
+pub mod summary_cache;
 mod sys;
 mod syscalls;
 pub mod transaction;

@@ -490,6 +490,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
     }
     if !options.dry_run {
         prune_static_deltas(repo, None)?;
+        crate::summary_cache::prune_repo_cache(repo)?;
         if outcome.deleted > 0 && repo.fsync_enabled() {
             let fd = crate::sys::readable_dir(repo.objects_dir()).ctx("opening", "objects")?;
             rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;

@@ -54,7 +54,7 @@ impl SecretKey {
 
     /// Its public key.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        PublicKey(self.0.verifying_key().to_bytes())
     }
 
     /// The 64-byte signature of `data`.
@@ -63,9 +63,10 @@ impl SecretKey {
     }
 }
 
-/// A public key: checks signatures.
+/// A public key: checks signatures. Any 32 bytes are accepted, as libsodium accepts them;
+/// bytes that are no point of the curve are a key that verifies nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PublicKey(ed25519_dalek::VerifyingKey);
+pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     /// Parses the base64 of 32 bytes.
@@ -75,31 +76,28 @@ impl PublicKey {
             .ok_or_else(bad)?
             .try_into()
             .map_err(|_| bad())?;
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .map(PublicKey)
-            .map_err(|_| bad())
+        Ok(PublicKey(bytes))
     }
 
     /// The base64 form.
     pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.0.as_bytes())
+        STANDARD.encode(self.0)
     }
 
     /// Lowercase hex, as upstream's messages name keys.
     pub fn to_hex(&self) -> String {
-        self.0
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Whether `signature` is this key's over `data` (strict RFC 8032 checks).
     pub fn verifies(&self, data: &[u8], signature: &[u8]) -> bool {
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
         let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
             return false;
         };
-        self.0.verify_strict(data, &sig).is_ok()
+        key.verify_strict(data, &sig).is_ok()
     }
 }
 
@@ -178,6 +176,29 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
             .collect()
+    }
+
+    /// libsodium takes any 32 bytes for a public key (upstream's `remote add` does not
+    /// refuse them): one that is no curve point is accepted and verifies nothing.
+    #[test]
+    fn a_key_off_the_curve_is_accepted_and_verifies_nothing() {
+        let off_curve = (0u8..=255)
+            .map(|b| [b; 32])
+            .find(|bytes| ed25519_dalek::VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some repeated byte is no point of the curve");
+        let key = PublicKey::from_base64(&STANDARD.encode(off_curve)).expect("accepted");
+        let secret = SecretKey::from_seed(&[7; 32]);
+        let signature = secret.sign(b"data");
+        assert!(!key.verifies(b"data", &signature));
+        let verifier = Verifier {
+            trusted: vec![key],
+            revoked: vec![],
+        };
+        let err = verifier
+            .verify(b"data", &[signature.to_vec()])
+            .expect_err("refused");
+        assert!(err.0.contains("couldn't be verified with: key"), "{err}");
+        assert!(PublicKey::from_base64("c2hvcnQ=").is_err(), "not 32 bytes");
     }
 
     /// RFC 8032 section 7.1, tests 1 and 2: libsodium makes the same signatures, and keeps

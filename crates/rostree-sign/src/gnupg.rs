@@ -8,6 +8,9 @@
 //!   pubring.gpg              (older homes) the same keys as a plain binary keyring
 //!   private-keys-v1.d/
 //!     <keygrip>.key          one secret key: an S-expression (see `sexp`), unprotected
+//!   secring.gpg              (GnuPG 1 homes) secret keys as OpenPGP packets; GnuPG 2
+//!                            moves them into private-keys-v1.d on first use, rostree
+//!                            reads them in that same S-expression form
 //! ```
 //!
 //! The key to sign with is found as `gpg --local-user` finds it: by fingerprint, key ID
@@ -450,12 +453,12 @@ pub fn keybox_blocks(data: &[u8]) -> Vec<&[u8]> {
 fn secret_keys(home: &Path) -> Result<Vec<Sexp>, Error> {
     let dir = home.join("private-keys-v1.d");
     let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Ok(entries) => Some(entries),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error(format!("Reading {}: {e}", dir.display()))),
     };
     let mut out = Vec::new();
-    for entry in entries {
+    for entry in entries.into_iter().flatten() {
         let entry = entry.map_err(|e| Error(format!("Reading {}: {e}", dir.display())))?;
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "key") {
@@ -468,7 +471,79 @@ fn secret_keys(home: &Path) -> Result<Vec<Sexp>, Error> {
             out.push(key);
         }
     }
+    if let Some(ring) = read_optional(&home.join("secring.gpg"))? {
+        out.extend(secring_keys(&ring));
+    }
     Ok(out)
+}
+
+/// The secret keys (primary and subkeys) of a GnuPG 1 `secring.gpg`, as the agent's
+/// S-expressions: `private-key` when stored in the clear, `protected-private-key` (public
+/// part only) when under a passphrase. Keys of other algorithms, and a ring that stops
+/// parsing, end the list where they are.
+fn secring_keys(ring: &[u8]) -> Vec<Sexp> {
+    use pgp::composed::{Deserializable, SignedSecretKey};
+    use pgp::types::{PlainSecretParams, SecretParams};
+
+    let atom = |bytes: &[u8]| Sexp::Atom(bytes.to_vec());
+    let pair = |name: &str, bytes: &[u8]| Sexp::List(vec![atom(name.as_bytes()), atom(bytes)]);
+    let convert = |public: &PublicParams, secret: &SecretParams| -> Option<Sexp> {
+        let (kind, mut fields) = match public {
+            PublicParams::RSA(params) => {
+                use rsa::traits::PublicKeyParts;
+                (
+                    "rsa",
+                    vec![
+                        pair("n", &params.key.n().to_bytes_be()),
+                        pair("e", &params.key.e().to_bytes_be()),
+                    ],
+                )
+            }
+            PublicParams::EdDSALegacy(pgp::types::EddsaLegacyPublicParams::Ed25519 { key }) => {
+                let mut q = vec![0x40];
+                q.extend_from_slice(key.as_bytes());
+                ("ecc", vec![pair("curve", b"Ed25519"), pair("q", &q)])
+            }
+            _ => return None,
+        };
+        let head = match secret {
+            SecretParams::Plain(PlainSecretParams::RSA(key)) => {
+                let (d, p, q, u) = key.to_bytes();
+                for (name, value) in [("d", d), ("p", p), ("q", q), ("u", u)] {
+                    fields.push(pair(name, &value));
+                }
+                "private-key"
+            }
+            SecretParams::Plain(PlainSecretParams::Ed25519Legacy(key)) => {
+                fields.push(pair("d", key.as_bytes()));
+                "private-key"
+            }
+            SecretParams::Encrypted(_) => "protected-private-key",
+            SecretParams::Plain(_) => return None,
+        };
+        let mut key = vec![atom(kind.as_bytes())];
+        key.append(&mut fields);
+        Some(Sexp::List(vec![atom(head.as_bytes()), Sexp::List(key)]))
+    };
+    let Ok(keys) = SignedSecretKey::from_bytes_many(ring) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for key in keys.map_while(Result::ok) {
+        let primary = &key.primary_key;
+        out.extend(convert(
+            primary.public_key().public_params(),
+            primary.secret_params(),
+        ));
+        for sub in &key.secret_subkeys {
+            let sub = &sub.key;
+            out.extend(convert(
+                sub.public_key().public_params(),
+                sub.secret_params(),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

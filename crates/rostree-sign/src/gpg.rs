@@ -8,7 +8,7 @@
 //! ```
 
 use pgp::composed::{Deserializable, SignedPublicKey, StandaloneSignature};
-use pgp::types::KeyDetails;
+use pgp::types::{KeyDetails, PublicKeyTrait};
 use rostree_core::object::Metadata;
 
 /// The detached-metadata key holding GPG signatures.
@@ -122,37 +122,29 @@ impl Keyring {
         }
         let mut problem = None;
         for raw in signatures {
-            let Ok(signature) = StandaloneSignature::from_bytes(&raw[..]) else {
+            let Some(status) = self.check(data, raw) else {
                 continue;
             };
-            if problem.is_none() {
-                problem = Some(
-                    self.bad_signature(&signature)
-                        .unwrap_or_else(|| unknown_key(&signature)),
-                );
-            }
-            for key in &self.keys {
-                let signed = signature.verify(&key.primary_key, data).is_ok()
-                    || key
-                        .public_subkeys
-                        .iter()
-                        .any(|sub| signature.verify(&sub.key, data).is_ok());
-                if !signed {
-                    continue;
-                }
-                let fingerprint = hex_upper(key.primary_key.fingerprint().as_bytes());
-                if !key.details.revocation_signatures.is_empty() {
-                    problem = Some(format!("Key {fingerprint} has been revoked"));
-                    continue;
-                }
-                if key.expires_at().is_some_and(|t| t < chrono_now()) {
-                    problem = Some(format!("Key {fingerprint} has expired"));
-                    continue;
-                }
+            if status.valid {
                 return Ok(GoodSignature {
-                    key_id: hex_upper(key.primary_key.key_id().as_ref()),
-                    fingerprint,
+                    key_id: status.fingerprint_primary[24..].to_owned(),
+                    fingerprint: status.fingerprint_primary,
                 });
+            }
+            let fingerprint = &status.fingerprint_primary;
+            let why = if status.key_missing {
+                status.describe("").trim_end().to_owned()
+            } else if status.key_revoked {
+                format!("Key {fingerprint} has been revoked")
+            } else if status.key_expired {
+                format!("Key {fingerprint} has expired")
+            } else {
+                status.describe("").trim_end().to_owned()
+            };
+            // The first signature's problem is the one reported, unless a later one comes
+            // from a trusted key.
+            if problem.is_none() || !status.key_missing {
+                problem = Some(why);
             }
         }
         Err(Error(problem.unwrap_or_else(|| {
@@ -161,86 +153,219 @@ impl Keyring {
     }
 }
 
-impl Keyring {
-    /// When a key of the keyring issued `signature` (yet it did not verify): the lines
-    /// upstream (gpgme) gives such a signature, which name the key but, oddly, no time or
-    /// algorithm.
-    fn bad_signature(&self, signature: &StandaloneSignature) -> Option<String> {
-        let sig = &signature.signature;
-        let issuers: Vec<String> = sig
-            .issuer()
-            .iter()
-            .map(|id| hex_upper(id.as_ref()))
-            .collect();
-        self.keys.iter().find_map(|key| {
-            let ids = std::iter::once(hex_upper(key.primary_key.key_id().as_ref())).chain(
-                key.public_subkeys
-                    .iter()
-                    .map(|sub| hex_upper(sub.key.key_id().as_ref())),
-            );
-            let issuer = ids.into_iter().find(|id| issuers.contains(id))?;
-            let (name, email) = name_and_email(key);
-            let primary = hex_upper(key.primary_key.key_id().as_ref());
-            let epoch = rostree_core::datetime::format_ctime(0);
-            Some(format!(
-                "Signature made {epoch} using [unknown name] key ID {issuer}\n\
-                 BAD signature from \"{name} <{email}>\"\nPrimary key ID {primary}"
-            ))
-        })
-    }
+/// What upstream (through gpgme) knows of one signature: the fields of its signature
+/// variant `(bbbbbsxxsssssxx)` that its description prints. Times are Unix seconds, 0 for
+/// none; fingerprints uppercase hex.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignatureStatus {
+    /// Good: made by the key, over the data, and neither it nor the key expired or revoked.
+    pub valid: bool,
+    /// The signature's own lifetime has passed.
+    pub sig_expired: bool,
+    /// The signing key (or, for a subkey, its primary key) has expired.
+    pub key_expired: bool,
+    /// The signing key was revoked.
+    pub key_revoked: bool,
+    /// No key of the keyring issued it.
+    pub key_missing: bool,
+    /// The signing key's fingerprint; the issuer's key ID when the key was not found or the
+    /// signature did not verify (as gpgme reports it).
+    pub fingerprint: String,
+    /// The fingerprint of the primary key of the signing key (empty when not found).
+    pub fingerprint_primary: String,
+    /// When the signature was made (0 when it did not verify).
+    pub timestamp: i64,
+    /// When the signature expires.
+    pub exp_timestamp: i64,
+    /// The public-key algorithm, as gpgme names it.
+    pub pubkey_algo: String,
+    /// The name of the key's first user ID.
+    pub user_name: String,
+    /// The email of the key's first user ID.
+    pub user_email: String,
+    /// When the signing key expires.
+    pub key_exp_timestamp: i64,
+    /// When the primary key expires.
+    pub key_exp_timestamp_primary: i64,
+}
 
-    /// Describes each of `signatures` over `data` as upstream's `show --gpg-verify-remote`
-    /// does: when it was made, with which key, and whether it is good.
-    pub fn report(&self, data: &[u8], signatures: &[Vec<u8>]) -> Vec<String> {
-        let mut out = Vec::new();
-        for raw in signatures {
-            let Ok(signature) = StandaloneSignature::from_bytes(&raw[..]) else {
-                out.push("  Invalid signature packet".into());
-                continue;
-            };
-            let (made, _) = unknown_key(&signature)
-                .split_once('\n')
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .unwrap_or_default();
-            let bad = self.bad_signature(&signature);
-            // The key, and whether a subkey of it signed.
-            let signer = self.keys.iter().find_map(|key| {
-                if signature.verify(&key.primary_key, data).is_ok() {
-                    Some((key, false))
-                } else {
-                    key.public_subkeys
-                        .iter()
-                        .any(|sub| signature.verify(&sub.key, data).is_ok())
-                        .then_some((key, true))
-                }
-            });
-            let verdict = match signer {
-                Some((key, by_subkey)) => {
-                    let (name, email) = name_and_email(key);
-                    let mut verdict = format!("Good signature from \"{name} <{email}>\"");
-                    if by_subkey {
-                        let primary = hex_upper(key.primary_key.key_id().as_ref());
-                        verdict.push_str(&format!("\n  Primary key ID {primary}"));
-                    }
-                    verdict
-                }
-                None => match bad {
-                    Some(lines) => {
-                        out.push(
-                            lines
-                                .lines()
-                                .map(|l| format!("  {l}"))
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        );
-                        continue;
-                    }
-                    None => "Can't check signature: public key not found".into(),
-                },
-            };
-            out.push(format!("  {made}\n  {verdict}"));
+impl SignatureStatus {
+    /// The lines upstream prints for this signature, each after `prefix`.
+    pub fn describe(&self, prefix: &str) -> String {
+        use rostree_core::datetime::format_ctime;
+        let date = |t: i64| format_ctime(u64::try_from(t).unwrap_or(0));
+        let key_id = |fpr: &str| fpr[fpr.len().saturating_sub(16)..].to_owned();
+        let mut out = format!(
+            "{prefix}Signature made {} using {} key ID {}\n",
+            date(self.timestamp),
+            self.pubkey_algo,
+            key_id(&self.fingerprint)
+        );
+        let who = format!("\"{} <{}>\"", self.user_name, self.user_email);
+        let verdict = if self.key_missing {
+            "Can't check signature: public key not found".to_owned()
+        } else if self.valid {
+            format!("Good signature from {who}")
+        } else if self.key_revoked {
+            "Key revoked".to_owned()
+        } else if self.sig_expired {
+            format!("Expired signature from {who}")
+        } else {
+            format!("BAD signature from {who}")
+        };
+        out.push_str(&format!("{prefix}{verdict}\n"));
+        let by_subkey = self.fingerprint != self.fingerprint_primary;
+        if !self.key_missing && by_subkey {
+            out.push_str(&format!(
+                "{prefix}Primary key ID {}\n",
+                key_id(&self.fingerprint_primary)
+            ));
+        }
+        let mut expiry = |what: &str, when: i64, expired: bool| {
+            if when > 0 {
+                let verb = if expired { "expired" } else { "expires" };
+                out.push_str(&format!("{prefix}{what} {verb} {}\n", date(when)));
+            }
+        };
+        expiry("Signature", self.exp_timestamp, self.sig_expired);
+        expiry("Key", self.key_exp_timestamp, self.key_expired);
+        if by_subkey {
+            expiry(
+                "Primary key",
+                self.key_exp_timestamp_primary,
+                self.key_expired,
+            );
         }
         out
+    }
+}
+
+/// When the newest of `signatures` (a key's self-signatures) says the key expires, given
+/// the key's creation: a later signature without an expiry makes the key never expire.
+fn expiry(created: i64, signatures: &[&pgp::packet::Signature]) -> i64 {
+    signatures
+        .iter()
+        .filter(|s| s.created().is_some())
+        .max_by_key(|s| s.created().map(|t| t.timestamp()))
+        .and_then(|s| s.key_expiration_time())
+        .map_or(0, |d| created + d.num_seconds())
+}
+
+impl Keyring {
+    /// What upstream reports of the signature packet `raw` over `data`, checked with this
+    /// keyring; `None` when `raw` is not a signature packet.
+    pub fn check(&self, data: &[u8], raw: &[u8]) -> Option<SignatureStatus> {
+        let signature = StandaloneSignature::from_bytes(raw).ok()?;
+        let sig = &signature.signature;
+        let now = chrono_now().timestamp();
+        let issuers: Vec<String> = sig
+            .issuer_fingerprint()
+            .iter()
+            .map(|f| hex_upper(f.as_bytes()))
+            .chain(sig.issuer().iter().map(|id| hex_upper(id.as_ref())))
+            .collect();
+        let issued = |fingerprint: &str| issuers.iter().any(|i| fingerprint.ends_with(i.as_str()));
+        let created = sig.created().map_or(0, |t| t.timestamp());
+        let mut status = SignatureStatus {
+            fingerprint: issuers
+                .iter()
+                .find(|i| i.len() == 40)
+                .or(issuers.first())
+                .cloned()
+                .unwrap_or_default(),
+            timestamp: created,
+            pubkey_algo: algorithm_name(sig).to_owned(),
+            user_name: "[unknown name]".into(),
+            user_email: "[unknown email]".into(),
+            key_missing: true,
+            ..SignatureStatus::default()
+        };
+        for key in &self.keys {
+            let primary = &key.primary_key;
+            let primary_fpr = hex_upper(primary.fingerprint().as_bytes());
+            let self_sigs: Vec<_> = key
+                .details
+                .users
+                .iter()
+                .flat_map(|u| &u.signatures)
+                .chain(&key.details.direct_signatures)
+                .collect();
+            let primary_expires = expiry(primary.created_at().timestamp(), &self_sigs);
+            // The key that issued it: the primary key or one of its subkeys.
+            let signer = if issued(&primary_fpr) {
+                Some((None, primary_fpr.clone(), primary_expires, false))
+            } else {
+                key.public_subkeys.iter().find_map(|sub| {
+                    let fpr = hex_upper(sub.key.fingerprint().as_bytes());
+                    let binding: Vec<_> = sub.signatures.iter().collect();
+                    let revoked = sub
+                        .signatures
+                        .iter()
+                        .any(|s| s.typ() == Some(pgp::packet::SignatureType::SubkeyRevocation));
+                    issued(&fpr).then(|| {
+                        let expires = expiry(sub.key.created_at().timestamp(), &binding);
+                        (Some(&sub.key), fpr, expires, revoked)
+                    })
+                })
+            };
+            let Some((signing_key, fpr, expires, sub_revoked)) = signer else {
+                continue;
+            };
+            let (name, email) = name_and_email(key);
+            status.key_missing = false;
+            status.user_name = name;
+            status.user_email = email;
+            status.fingerprint_primary = primary_fpr;
+            status.key_exp_timestamp_primary = primary_expires;
+            let verified = match signing_key {
+                None => signature.verify(primary, data),
+                Some(sub) => signature.verify(sub, data),
+            };
+            if verified.is_err() {
+                // gpgme knows the issuer's key ID (gpg's BADSIG gives no more) and nothing
+                // else of a signature that does not verify.
+                status.fingerprint = fpr[fpr.len() - 16..].to_owned();
+                status.timestamp = 0;
+                status.pubkey_algo = "[unknown name]".into();
+                return Some(status);
+            }
+            status.fingerprint = fpr;
+            status.key_exp_timestamp = expires;
+            status.exp_timestamp = sig
+                .signature_expiration_time()
+                .map_or(0, |d| created + d.num_seconds());
+            status.sig_expired = status.exp_timestamp > 0 && status.exp_timestamp <= now;
+            let passed = |t: i64| t > 0 && t <= now;
+            status.key_expired = passed(expires) || passed(primary_expires);
+            status.key_revoked = sub_revoked || !key.details.revocation_signatures.is_empty();
+            status.valid = !(status.sig_expired || status.key_expired || status.key_revoked);
+            return Some(status);
+        }
+        Some(status)
+    }
+
+    /// Describes each of `signatures` over `data` as upstream's `show` does: when it was
+    /// made, with which key, and whether it is good; each line indented by two spaces.
+    pub fn report(&self, data: &[u8], signatures: &[Vec<u8>]) -> Vec<String> {
+        signatures
+            .iter()
+            .map(|raw| match self.check(data, raw) {
+                Some(status) => status.describe("  ").trim_end().to_owned(),
+                None => "  Invalid signature packet".to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// gpgme's name of the public-key algorithm of `sig`.
+fn algorithm_name(sig: &pgp::packet::Signature) -> &'static str {
+    use pgp::crypto::public_key::PublicKeyAlgorithm as A;
+    match sig.config().map(|c| c.pub_alg) {
+        Some(A::RSA | A::RSASign) => "RSA",
+        Some(A::DSA) => "DSA",
+        Some(A::ECDSA) => "ECDSA",
+        Some(A::EdDSALegacy) => "EdDSA",
+        _ => "[unknown name]",
     }
 }
 
@@ -327,35 +452,6 @@ fn strip_trust_packets(data: &[u8]) -> Vec<u8> {
         at = end;
     }
     out
-}
-
-/// How upstream (gpgme) reports a signature by a key it does not have: when, which
-/// algorithm, which key.
-fn unknown_key(signature: &StandaloneSignature) -> String {
-    let sig = &signature.signature;
-    let when = sig
-        .created()
-        .map(|t| rostree_core::datetime::format_ctime(u64::try_from(t.timestamp()).unwrap_or(0)))
-        .unwrap_or_else(|| "(unknown time)".into());
-    let algorithm = match sig.config().map(|c| c.pub_alg) {
-        Some(
-            pgp::crypto::public_key::PublicKeyAlgorithm::RSA
-            | pgp::crypto::public_key::PublicKeyAlgorithm::RSASign,
-        ) => "RSA",
-        Some(pgp::crypto::public_key::PublicKeyAlgorithm::DSA) => "DSA",
-        Some(pgp::crypto::public_key::PublicKeyAlgorithm::ECDSA) => "ECDSA",
-        Some(pgp::crypto::public_key::PublicKeyAlgorithm::EdDSALegacy) => "EdDSA",
-        _ => "unknown",
-    };
-    let key = sig
-        .issuer()
-        .first()
-        .map(|id| hex_upper(id.as_ref()))
-        .unwrap_or_default();
-    format!(
-        "Signature made {when} using {algorithm} key ID {key}\nCan't check signature: public \
-         key not found"
-    )
 }
 
 /// Whether the signature packet `raw` names `key_id` (a fingerprint or its end, as hex) as

@@ -13,5 +13,4 @@ pub use rostree_sign as sign;
 pub use rostree_core::{Checksum, ObjectType};
 pub use rostree_repo::{Error, Repo, RepoMode};
 
-/// The upstream release whose formats and CLI this version follows.
-pub const UPSTREAM_COMPAT_VERSION: &str = "2022.7";
+pub use rostree_core::UPSTREAM_COMPAT_VERSION;

@@ -10,6 +10,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `cat`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT PATH...")]
 pub struct Args {
     /// The ref or commit
     rev: String,

@@ -16,6 +16,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `checkout`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT [DESTINATION]")]
 pub struct Args {
     /// Do not change file ownership or initialize extended attributes
     #[arg(short = 'U', long = "user-mode")]

@@ -8,6 +8,7 @@ use rostree::core::object::{DirMeta, FileHeader, Xattrs, content_checksum};
 
 /// Arguments of `checksum`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] PATH")]
 pub struct Args {
     /// Don't include xattrs in checksum
     #[arg(long = "ignore-xattrs")]

@@ -8,6 +8,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rostree::core::gvariant::{Value, parse_text};
 use rostree::core::object::Metadata;
+use rostree::repo::archive::PathnameFilter;
 use rostree::repo::commit::{
     CommitModifier, CommitOptions, ParentSpec, TreeSource, commit, parse_statoverride,
 };
@@ -16,6 +17,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `commit`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] [PATH]")]
 pub struct Args {
     /// One line subject
     #[arg(short = 's', long)]
@@ -74,6 +76,9 @@ pub struct Args {
     /// When loading tar archives, automatically create parent directories as needed
     #[arg(long = "tar-autocreate-parents")]
     tar_autocreate_parents: bool,
+    /// When loading tar archives, use REGEX,REPLACEMENT against path names
+    #[arg(long = "tar-pathname-filter", value_name = "REGEX,REPLACEMENT")]
+    tar_pathname_filter: Option<String>,
     /// Output more information in a KEY: VALUE format
     #[arg(long = "table-output")]
     table_output: bool,
@@ -147,18 +152,13 @@ fn open_dir(path: &PathBuf) -> Result<TreeSource> {
     Ok(TreeSource::Dir(dir, path.clone()))
 }
 
+/// A tar or cpio archive, plain or gzipped (the library tells which), from a file or, for
+/// `-`, from standard input.
 fn open_tar(path: &PathBuf) -> Result<TreeSource> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic)?;
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let reader: Box<dyn Read + Send> = if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            file,
-        )))
+    let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
     } else {
-        Box::new(std::io::BufReader::new(file))
+        Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
     };
     Ok(TreeSource::Tar(reader, path.clone()))
 }
@@ -250,6 +250,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         consume: args.consume,
         mode_ro_executables: args.mode_ro_executables,
         tar_autocreate_parents: args.tar_autocreate_parents,
+        tar_pathname_filter: args
+            .tar_pathname_filter
+            .as_deref()
+            .map(PathnameFilter::parse)
+            .transpose()?,
         ..Default::default()
     };
     if let Some(p) = &args.statoverride {

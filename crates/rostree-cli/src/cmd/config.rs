@@ -6,6 +6,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `config`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] (get KEY|set KEY VALUE|unset KEY)")]
 pub struct Args {
     /// Group name for keys whose group contains dots (e.g. `remote "origin"`)
     #[arg(long)]

@@ -12,6 +12,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] REV_OR_DIR REV_OR_DIR")]
 pub struct Args {
     /// Print various statistics
     #[arg(long)]

@@ -11,6 +11,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT")]
 pub struct Args {
     /// Skip output of extended attributes
     #[arg(long = "no-xattrs")]

@@ -9,6 +9,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `fsck`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Only print error messages
     #[arg(short = 'q', long)]

@@ -10,6 +10,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `gpg-sign`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT KEY-ID...")]
 pub struct Args {
     /// Delete signatures having any of the GPG KEY-IDs
     #[arg(short = 'd', long)]

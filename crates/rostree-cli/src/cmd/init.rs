@@ -10,6 +10,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Initialize repository in given mode (bare, bare-user, bare-user-only, archive)
     #[arg(long, default_value = "bare")]

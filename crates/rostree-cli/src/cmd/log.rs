@@ -7,6 +7,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `log`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] REV")]
 pub struct Args {
     /// Show raw variant data
     #[arg(long)]

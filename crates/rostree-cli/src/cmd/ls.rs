@@ -12,6 +12,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `ls`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT [PATH...]")]
 pub struct Args {
     /// Do not list directory contents
     #[arg(short = 'd', long = "dironly")]

@@ -112,8 +112,3 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Summary(a) => summary::run(a, global),
     }
 }
-
-/// The short usage printed when no command is given.
-pub fn usage() -> &'static str {
-    "Usage:\n  ostree [OPTION…] COMMAND\n\nBuiltin Commands:\n  cat\n  checkout\n  checksum\n  commit\n  config\n  diff\n  export\n  fsck\n  gpg-sign\n  init\n  log\n  ls\n  prune\n  pull\n  pull-local\n  refs\n  remote\n  reset\n  rev-parse\n  serve\n  show\n  sign\n  summary"
-}

@@ -7,6 +7,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `prune`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Only display unreachable objects; don't delete
     #[arg(long = "no-prune")]

@@ -10,6 +10,7 @@ use rostree::pull::pull::{PullOptions, RemoteSpec, pull};
 
 /// Arguments of `pull`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] REMOTE [BRANCH...]")]
 pub struct Args {
     /// Fetch only the commit metadata
     #[arg(long = "commit-metadata-only")]
@@ -72,9 +73,9 @@ pub struct Args {
     /// Do not verify checksums of HTTP sources (rostree always verifies)
     #[arg(long = "http-trusted")]
     http_trusted: bool,
-    /// Use custom cache dir (accepted; rostree keeps no summary cache yet)
+    /// Use custom cache dir
     #[arg(long = "cache-dir", value_name = "DIR")]
-    cache_dir: Option<String>,
+    cache_dir: Option<std::path::PathBuf>,
     /// Sets the update frequency, in milliseconds (0=1000ms) (default: 0)
     #[arg(
         long = "update-frequency",
@@ -110,7 +111,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         args.per_object_fsync,
         args.untrusted,
         args.http_trusted,
-        &args.cache_dir,
     );
     let mut repo = global.open_repo()?;
     if args.disable_fsync {
@@ -142,6 +142,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     }
     let from_config = crate::cmd::remote::fetch_options(&repo, &remote)?;
     let options = PullOptions {
+        cache_dir: args.cache_dir.clone(),
         depth: u64::try_from(args.depth).ok(),
         mirror: args.mirror,
         commit_metadata_only: args.commit_metadata_only,

@@ -17,6 +17,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `pull-local`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] SRC_REPO [REFS...]")]
 pub struct Args {
     /// Fetch only the commit metadata
     #[arg(long = "commit-metadata-only")]

@@ -10,6 +10,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `refs`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] [PREFIX]")]
 pub struct Args {
     /// Delete refs which match PREFIX, rather than listing them
     #[arg(long)]

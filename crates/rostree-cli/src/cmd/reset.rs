@@ -7,6 +7,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `reset`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] REF COMMIT")]
 pub struct Args {
     /// The ref to move
     #[arg(value_name = "REF")]

@@ -6,6 +6,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `rev-parse`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] REV")]
 pub struct Args {
     /// If only one revision is given, this is a no-op (compatibility)
     #[arg(short = 'S', long)]

@@ -11,6 +11,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Port to listen on (0: any free port, printed on start)
     #[arg(long, default_value_t = 8080)]

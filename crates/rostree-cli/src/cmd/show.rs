@@ -10,6 +10,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] OBJECT")]
 pub struct Args {
     /// Print the value of a metadata key
     #[arg(long = "print-metadata-key", value_name = "KEY")]

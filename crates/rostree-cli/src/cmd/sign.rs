@@ -10,6 +10,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `sign`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] COMMIT KEY-ID...")]
 pub struct Args {
     /// Delete signatures having any of the KEY-IDs
     #[arg(short = 'd', long)]

@@ -9,6 +9,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `summary`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Update the summary
     #[arg(short = 'u', long)]

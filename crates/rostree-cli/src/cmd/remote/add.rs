@@ -7,6 +7,7 @@ use crate::GlobalOptions;
 
 /// Arguments of `remote add`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME [metalink=|mirrorlist=]URL [BRANCH...]")]
 pub struct Args {
     /// Set config option KEY=VALUE for remote
     #[arg(long = "set", value_name = "KEY=VALUE")]

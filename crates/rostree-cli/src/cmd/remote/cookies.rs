@@ -7,6 +7,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `remote add-cookie`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME DOMAIN PATH COOKIE_NAME VALUE")]
 pub struct AddArgs {
     /// The remote
     name: String,
@@ -22,6 +23,7 @@ pub struct AddArgs {
 
 /// Arguments of `remote delete-cookie`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME DOMAIN PATH COOKIE_NAME")]
 pub struct DeleteArgs {
     /// The remote
     name: String,

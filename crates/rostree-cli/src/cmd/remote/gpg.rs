@@ -12,6 +12,7 @@ use crate::{GlobalOptions, util};
 
 /// Arguments of `remote gpg-import`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME [KEY-ID...]")]
 pub struct ImportArgs {
     /// Import keys from a keyring file (repeatable)
     #[arg(short = 'k', long = "keyring", value_name = "FILE")]

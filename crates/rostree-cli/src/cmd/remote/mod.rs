@@ -42,6 +42,7 @@ pub enum Command {
 
 /// Arguments of `remote summary`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME")]
 pub struct SummaryArgs {
     /// Show raw variant data
     #[arg(long)]
@@ -283,6 +284,8 @@ fn remote_summary(
     let verifier = summary_verifier(&remote)?;
     let keyring = gpg_keyring_if(repo, &remote, "gpg-verify-summary", false)?;
     Ok(rostree::pull::pull::fetch_summary(
+        repo,
+        name,
         &remote.url()?,
         &options,
         verifier.as_ref(),
@@ -292,6 +295,7 @@ fn remote_summary(
 
 /// Arguments of `remote delete`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME")]
 pub struct DeleteArgs {
     /// Do nothing if the provided remote does not exist
     #[arg(long = "if-exists")]
@@ -302,6 +306,7 @@ pub struct DeleteArgs {
 
 /// A command that takes just the remote's name.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME")]
 pub struct NameArgs {
     /// The remote
     name: String,
@@ -309,6 +314,7 @@ pub struct NameArgs {
 
 /// Arguments of `remote list`.
 #[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
 pub struct ListArgs {
     /// Show remote URLs in list
     #[arg(short = 'u', long = "show-urls")]
