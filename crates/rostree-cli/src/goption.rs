@@ -20,7 +20,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
 
 /// Commands that open no repository, so their help lists no `--repo`.
-const NO_REPO: &[&str] = &["checksum", "remote"];
+const NO_REPO: &[&str] = &["checksum"];
 
 /// Where upstream looks for CLI extensions before `$PATH`.
 const EXTENSION_DIR: &str = "/usr/lib/ostree";
@@ -145,8 +145,11 @@ pub(crate) fn early(args: &[OsString], top: &Command) -> Early {
         .path
         .iter()
         .fold(top, |c, name| c.find_subcommand(name).expect("found above"));
+    let program = args
+        .first()
+        .map_or_else(|| "ostree".into(), |a| a.to_string_lossy());
     if wants_help(args) {
-        return Early::Help(help(cmd, &verbs.path));
+        return Early::Help(help(&program, cmd, &verbs.path));
     }
     if options(args).any(|a| a == "--version") {
         return Early::Version;
@@ -162,7 +165,7 @@ pub(crate) fn early(args: &[OsString], top: &Command) -> Early {
             (Some(name), Some(parent)) => format!("Unknown \"{parent}\" subcommand '{name}'"),
         };
         return Early::Usage {
-            help: help(cmd, &verbs.path),
+            help: help(&program, cmd, &verbs.path),
             error,
         };
     }
@@ -206,18 +209,9 @@ pub(crate) fn exec_external(program: &std::path::Path, args: &[OsString]) -> i32
     eprintln!(
         "error: Executing {}: {}",
         name.to_string_lossy(),
-        os_error_text(&err)
+        crate::util::io_error_text(&err)
     );
     1
-}
-
-/// An OS error as `strerror` words it, without Rust's ` (os error N)`.
-fn os_error_text(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" (os error") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
 }
 
 /// One line of the options table: the left column and the description.
@@ -247,9 +241,10 @@ fn entry_for(arg: &Arg) -> Option<Entry> {
     Some(Entry { left, description })
 }
 
-/// The `--help` text of `cmd` (at `path` below `ostree`), laid out as GOption lays it out.
-pub(crate) fn help(cmd: &Command, path: &[String]) -> String {
-    let mut prog = String::from("ostree");
+/// The `--help` text of `cmd` (at `path` below the program, named as it was invoked, as
+/// GLib names it), laid out as GOption lays it out.
+pub(crate) fn help(program: &str, cmd: &Command, path: &[String]) -> String {
+    let mut prog = program.to_owned();
     for name in path {
         prog.push(' ');
         prog.push_str(name);
@@ -284,7 +279,10 @@ pub(crate) fn help(cmd: &Command, path: &[String]) -> String {
     }
 
     let mut entries = Vec::new();
-    let takes_repo = path.first().is_some_and(|c| !NO_REPO.contains(&c.as_str()));
+    // Every command that opens a repository has `--repo`; a command of subcommands
+    // (`remote`) leaves it to them.
+    let takes_repo =
+        !cmd.has_subcommands() && path.first().is_some_and(|c| !NO_REPO.contains(&c.as_str()));
     if takes_repo {
         entries.push(Entry {
             left: "--repo=PATH".to_owned(),
@@ -480,7 +478,7 @@ mod tests {
     fn help_is_laid_out_as_goption_does() {
         let top = demo();
         let refs = top.find_subcommand("refs").expect("refs");
-        let text = help(refs, &["refs".to_owned()]);
+        let text = help("ostree", refs, &["refs".to_owned()]);
         let expected = "Usage:\n  ostree refs [OPTION…] [PREFIX]\n\nList refs\n\n\
             Help Options:\n  -h, --help          Show help options\n\n\
             Application Options:\n\
@@ -491,7 +489,7 @@ mod tests {
             \x20 --version           Print version information and exit\n\n";
         assert_eq!(text, expected);
         let remote = top.find_subcommand("remote").expect("remote");
-        let text = help(remote, &["remote".to_owned()]);
+        let text = help("ostree", remote, &["remote".to_owned()]);
         assert!(
             text.contains("Builtin \"remote\" Commands:\n  add               Add a remote\n"),
             "{text}"

@@ -22,6 +22,15 @@ pub fn format_error(e: &anyhow::Error) -> String {
     out
 }
 
+/// An OS error as `strerror` words it, without Rust's ` (os error N)`.
+pub fn io_error_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
 /// The `--version` text, in upstream's YAML shape: scripts read `libostree.Version` and grep
 /// `Features` for what they may use, so the features are upstream's names for what rostree
 /// really does; rostree's own version follows under `Git` and its own key.

@@ -37,7 +37,10 @@ fn make_key(p: &Pair, name: &str, expire: &str) -> (PathBuf, String, PathBuf) {
             .ok();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // Made on a fixed clock, long ago, so that a later expiry can be set in the past too.
     gpg(&[
+        "--faked-system-time",
+        "20200101T000000",
         "--quick-gen-key",
         &format!("{name} <{name}@example.com>"),
         "rsa2048",
@@ -57,6 +60,62 @@ fn make_key(p: &Pair, name: &str, expire: &str) -> (PathBuf, String, PathBuf) {
         .ok();
     std::fs::write(&public, exported.stdout).expect("public key");
     (home, fingerprint, public)
+}
+
+/// Runs `gpg` on `home` as if it were `time` (a fixed clock, GnuPG's
+/// `--faked-system-time`), without a passphrase; returns its stdout.
+fn gpg_at(home: &Path, time: &str, args: &[&str]) -> String {
+    let out = Invocation::new("gpg")
+        .args([
+            "--batch",
+            "--homedir",
+            &s(home),
+            "--passphrase",
+            "",
+            "--pinentry-mode",
+            "loopback",
+            "--faked-system-time",
+            time,
+        ])
+        .args(args)
+        .ok();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Makes `key` (a fingerprint) of `home` expire a year after 2020-06-01, long ago: the
+/// self-signature is made on a fixed clock, so the expiry is the same on every run.
+fn expire_long_ago(home: &Path, key: &str, subkey: Option<&str>) {
+    let mut args = vec!["--quick-set-expire", key, "1y"];
+    args.extend(subkey);
+    gpg_at(home, "20200601T000000", &args);
+}
+
+/// Revokes `key` of `home` with the certificate GnuPG made with it (its lines are
+/// ':'-guarded).
+fn revoke(p: &Pair, home: &Path, key: &str) {
+    let cert = std::fs::read_to_string(home.join(format!("openpgp-revocs.d/{key}.rev")))
+        .expect("revocation certificate");
+    let cert: String = cert
+        .lines()
+        .map(|l| l.strip_prefix(':').unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cert_file = p.path(format!("revoke-{key}.asc"));
+    std::fs::write(&cert_file, cert).expect("cert");
+    Invocation::new("gpg")
+        .args(["--batch", "--homedir", &s(home), "--import", &s(&cert_file)])
+        .ok();
+}
+
+/// `home`'s public key `key` as a binary keyring file.
+fn export(p: &Pair, home: &Path, keys: &[&str], name: &str) -> PathBuf {
+    let file = p.path(name);
+    let exported = Invocation::new("gpg")
+        .args(["--batch", "--homedir", &s(home), "--export"])
+        .args(keys)
+        .ok();
+    std::fs::write(&file, exported.stdout).expect("export");
+    file
 }
 
 fn error_line(r: &Run) -> String {
@@ -222,7 +281,7 @@ fn upstream_gpg_signatures_verify_in_rostree() {
 #[test]
 fn expired_and_revoked_keys_are_refused() {
     let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
-    let (home_old, key_old, public_old) = make_key(&p, "brief", "seconds=3");
+    let (home_old, key_old, _) = make_key(&p, "brief", "never");
     let (home_rev, key_rev, _) = make_key(&p, "revoked", "never");
     let tree = p.path("tree");
     TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
@@ -242,31 +301,10 @@ fn expired_and_revoked_keys_are_refused() {
         )
         .pipe_ok("signed commit");
     }
-    // Revoke with the certificate GnuPG made with the key (its lines are ':'-guarded).
-    let cert = std::fs::read_to_string(home_rev.join(format!("openpgp-revocs.d/{key_rev}.rev")))
-        .expect("revocation certificate");
-    let cert: String = cert
-        .lines()
-        .map(|l| l.strip_prefix(':').unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let cert_file = p.path("revoke.asc");
-    std::fs::write(&cert_file, cert).expect("cert");
-    Invocation::new("gpg")
-        .args([
-            "--batch",
-            "--homedir",
-            &s(&home_rev),
-            "--import",
-            &s(&cert_file),
-        ])
-        .ok();
-    let public_rev = p.path("revoked-now.gpg");
-    let exported = Invocation::new("gpg")
-        .args(["--batch", "--homedir", &s(&home_rev), "--export", &key_rev])
-        .ok();
-    std::fs::write(&public_rev, exported.stdout).expect("export");
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    expire_long_ago(&home_old, &key_old, None);
+    let public_old = export(&p, &home_old, &[&key_old], "brief-now.gpg");
+    revoke(&p, &home_rev, &key_rev);
+    let public_rev = export(&p, &home_rev, &[&key_rev], "revoked-now.gpg");
     let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
     for (branch, public, reason) in [
         ("old", &public_old, "has expired"),
@@ -291,4 +329,97 @@ fn expired_and_revoked_keys_are_refused() {
             }
         }
     }
+}
+
+/// `show` describes each signature as upstream (gpgme) does, byte for byte: good, by a key
+/// expired since, by a subkey whose primary key expired, by a revoked key, by an unknown
+/// key. Keys and expiries are made on a fixed clock.
+#[test]
+fn show_describes_signatures_as_upstream() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let home = p.path("gnupg-many");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    Invocation::new("chmod").args(["700", &s(&home)]).ok();
+    let created = "20200101T000000";
+    let fingerprint = |uid: &str| -> String {
+        gpg_at(&home, created, &["--with-colons", "--list-keys", uid])
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .expect("fingerprint")
+            .to_owned()
+    };
+    for name in ["good", "old", "sub", "gone", "stranger"] {
+        gpg_at(
+            &home,
+            created,
+            &[
+                "--quick-gen-key",
+                &format!("{name} <{name}@example.com>"),
+                "rsa2048",
+                "sign",
+                "never",
+            ],
+        );
+    }
+    let [good, old, sub, gone, stranger] = ["good", "old", "sub", "gone", "stranger"]
+        .map(|n| fingerprint(&format!("<{n}@example.com>")));
+    gpg_at(
+        &home,
+        created,
+        &["--quick-add-key", &sub, "rsa2048", "sign", "never"],
+    );
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let repo = p.repo(Tool::Rostree).to_owned();
+    let mut args = vec![
+        "commit".to_owned(),
+        "-b".into(),
+        "main".into(),
+        format!("--gpg-homedir={}", s(&home)),
+        s(&tree),
+    ];
+    for key in [&good, &old, &sub, &gone, &stranger] {
+        args.push(format!("--gpg-sign={key}"));
+    }
+    p.run(Tool::Rostree, &repo, &args).pipe_ok("signed commit");
+    expire_long_ago(&home, &old, None);
+    expire_long_ago(&home, &sub, None);
+    revoke(&p, &home, &gone);
+    let keyring = export(&p, &home, &[&good, &old, &sub, &gone], "known.gpg");
+    let mut shown = Vec::new();
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let dest = p.path(format!("show-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=archive"])
+            .pipe_ok("init");
+        p.run(tool, &dest, ["remote", "add", "o", "http://127.0.0.1:1"])
+            .pipe_ok("remote add");
+        p.run(
+            tool,
+            &dest,
+            ["remote", "gpg-import", "--keyring", &s(&keyring), "o"],
+        )
+        .pipe_ok("gpg-import");
+        p.run(tool, &dest, ["pull-local", &s(&repo), "main"])
+            .pipe_ok("pull-local");
+        shown.push(
+            p.run(tool, &dest, ["show", "--gpg-verify-remote=o", "main"])
+                .pipe_ok("show")
+                .stdout(),
+        );
+    }
+    let text = &shown[1];
+    for expected in [
+        "Found 5 signatures:",
+        "Good signature from \"good <good@example.com>\"",
+        "BAD signature from \"old <old@example.com>\"",
+        // GLib pads the day with a figure space.
+        "Key expired Tue Jun \u{2007}1 00:00:00 2021",
+        "Primary key expired Tue Jun \u{2007}1 00:00:00 2021",
+        "Key revoked",
+        "Can't check signature: public key not found",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(shown[0], shown[1], "upstream's show, then rostree's");
 }

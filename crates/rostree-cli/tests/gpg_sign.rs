@@ -480,3 +480,76 @@ fn refused_pulls_name_the_commit_and_the_reason() {
     let (message, _) = refused(&dirs, "main");
     assert!(message.contains("summary"), "{message}");
 }
+
+/// A GnuPG 1 home (`pubring.gpg`, `secring.gpg`, no `private-keys-v1.d`), as upstream's
+/// test suite ships one: rostree signs with its secret keys (RSA and an Ed25519 subkey),
+/// and upstream verifies the signatures.
+#[test]
+fn gnupg1_homes_sign() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let home = Home::new(&p);
+    let rsa = home.add_key("old-rsa", "rsa2048", "");
+    let (primary, _subkey) = home.add_key_with_subkey("old-ed");
+    let old_home = p.path("gnupg1");
+    std::fs::create_dir_all(&old_home).expect("mkdir");
+    home.export(&old_home.join("pubring.gpg"), &[&rsa, &primary]);
+    let secrets = Invocation::new("gpg")
+        .args([
+            "--batch",
+            "--homedir",
+            &s(&home.dir),
+            "--export-secret-keys",
+            &rsa,
+            &primary,
+        ])
+        .ok();
+    std::fs::write(old_home.join("secring.gpg"), secrets.stdout).expect("secring");
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let repo = p.repo(Tool::Rostree).to_owned();
+    for key in [&rsa[24..], &primary[..]] {
+        p.run(
+            Tool::Rostree,
+            &repo,
+            [
+                "commit",
+                "-b",
+                "main",
+                &format!("--gpg-sign={key}"),
+                &format!("--gpg-homedir={}", s(&old_home)),
+                &s(&tree),
+            ],
+        )
+        .pipe_ok("commit signed with a GnuPG 1 key");
+        let keyring = p.path("trusted.gpg");
+        home.export(&keyring, &[&rsa, &primary]);
+        p.run(
+            Tool::Upstream,
+            &repo,
+            [
+                "remote",
+                "add",
+                "--if-not-exists",
+                "o",
+                "http://127.0.0.1:1",
+            ],
+        )
+        .pipe_ok("remote add");
+        p.run(
+            Tool::Upstream,
+            &repo,
+            ["remote", "gpg-import", "--keyring", &s(&keyring), "o"],
+        )
+        .pipe_ok("gpg-import");
+        let shown = p
+            .run(
+                Tool::Upstream,
+                &repo,
+                ["show", "--gpg-verify-remote=o", "main"],
+            )
+            .pipe_ok("show")
+            .stdout();
+        assert!(shown.contains("Found 1 signature:"), "{shown}");
+        assert!(shown.contains("Good signature from"), "{shown}");
+    }
+}

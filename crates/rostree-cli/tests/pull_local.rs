@@ -82,3 +82,119 @@ fn pull_local_like_upstream() {
         }
     }
 }
+
+/// Which of `repo`'s objects share their inode with the same object of `source`.
+fn linked_objects(repo: &Path, source: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    listing(repo)
+        .into_iter()
+        .filter(|rel| rel.starts_with("/objects/"))
+        .filter(|rel| {
+            let (a, b) = (repo.join(&rel[1..]), source.join(&rel[1..]));
+            match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// The commits marked partial in `repo`.
+fn partial_marks(repo: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(repo.join("state"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".commitpartial"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Objects are hard-linked where upstream links them; commits copied without their trees
+/// stay partial until a later copy completes them; `--bareuseronly-files` refuses what
+/// upstream refuses.
+#[test]
+fn pull_local_links_marks_and_refuses_like_upstream() {
+    for src_mode in [Mode::Archive, Mode::BareUser] {
+        let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), src_mode);
+        let (t1, t2) = (p.path("t1"), p.path("t2"));
+        TreeSpec::new()
+            .file("a", "a\n", 0o644)
+            .symlink("l", "a")
+            .file("setuid", "s\n", 0o4755)
+            .create(&t1);
+        TreeSpec::new().file("b", "b\n", 0o600).create(&t2);
+        p.commit(["-b", "main", "--timestamp=@1", &s(&t1)]);
+        p.commit(["-b", "main", "--timestamp=@2", &s(&t2)]);
+        let source = p.repo(Tool::Upstream).to_owned();
+        for dst in [Mode::Archive, Mode::BareUser, Mode::BareUserOnly] {
+            let (u, r) = (p.path(format!("u-{dst}")), p.path(format!("r-{dst}")));
+            let _ = std::fs::remove_dir_all(&u);
+            let _ = std::fs::remove_dir_all(&r);
+            for (tool, repo) in [(Tool::Upstream, &u), (Tool::Rostree, &r)] {
+                p.run(tool, repo, ["init", &format!("--mode={dst}")])
+                    .pipe_ok("init");
+            }
+            let steps: [&[&str]; 4] = [
+                &["--depth=1", "--commit-metadata-only", "main"],
+                &["main"],
+                &["--depth=1", "main"],
+                &["--depth=-1", "main"],
+            ];
+            for args in steps {
+                let mut full = vec!["pull-local".to_owned(), s(&source)];
+                full.extend(args.iter().map(|a| (*a).to_owned()));
+                let ur = p.run(Tool::Upstream, &u, &full);
+                let rr = p.run(Tool::Rostree, &r, &full);
+                let what = format!("{src_mode}->{dst} {args:?}");
+                assert_eq!(
+                    ur.output.status.success(),
+                    rr.output.status.success(),
+                    "{what}: {} / {}",
+                    ur.stderr(),
+                    rr.stderr()
+                );
+                assert_eq!(listing(&u), listing(&r), "{what}");
+                assert_eq!(partial_marks(&u), partial_marks(&r), "{what}");
+                assert_eq!(
+                    linked_objects(&u, &source),
+                    linked_objects(&r, &source),
+                    "{what}: hard links"
+                );
+            }
+            // A fresh copy with --bareuseronly-files meets the setuid file and stops.
+            let (u, r) = (p.path(format!("u2-{dst}")), p.path(format!("r2-{dst}")));
+            let args = [
+                "pull-local",
+                &s(&source),
+                "--bareuseronly-files",
+                "--depth=1",
+                "main",
+            ];
+            for (tool, repo) in [(Tool::Upstream, &u), (Tool::Rostree, &r)] {
+                p.run(tool, repo, ["init", &format!("--mode={dst}")])
+                    .pipe_ok("init");
+                let run = p.run(tool, repo, args);
+                assert!(
+                    !run.output.status.success(),
+                    "{tool:?} {dst}: the setuid file passed"
+                );
+                assert!(
+                    run.stderr().contains("invalid mode"),
+                    "{tool:?}: {}",
+                    run.stderr()
+                );
+            }
+            assert_eq!(
+                listing(&r)
+                    .iter()
+                    .filter(|l| l.starts_with("/refs"))
+                    .count(),
+                0
+            );
+        }
+    }
+}

@@ -268,7 +268,7 @@ pub fn pull(
     // Marked before anything of their trees is stored, so that an interrupted pull leaves
     // commits that fsck and the next pull know to be incomplete.
     for commit in &partial {
-        mark_partial(repo, commit)?;
+        repo.mark_commit_partial(commit)?;
     }
     progress.event(Event::Phase("Fetching objects"));
     let fetched = fetch_objects(
@@ -319,14 +319,6 @@ struct Stats {
     bytes: AtomicU64,
 }
 
-fn mark_partial(repo: &Repo, commit: &Checksum) -> Result<()> {
-    let path = format!("state/{commit}.commitpartial");
-    repo.dir().write(&path, b"").map_err(|e| Error::Io {
-        path: repo.path().join(&path).display().to_string(),
-        source: e,
-    })
-}
-
 /// The URL to use: `url` itself, or for `mirrorlist=LIST`, the first mirror of the list
 /// that answers (a list is one URL a line; blank lines and `#` comments are skipped).
 async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String> {
@@ -366,10 +358,12 @@ async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String>
 
 /// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
 /// `remote summary`, checked as the remote's `gpg-verify-summary` and `sign-verify-summary`
-/// ask (`verifier`, `gpg_keyring`), through `repo`'s summary cache.
+/// ask (`verifier`, `gpg_keyring`), through `repo`'s summary cache (or the one under
+/// `cache_dir`).
 pub fn fetch_summary(
     repo: &Repo,
     remote: &str,
+    cache_dir: Option<&std::path::Path>,
     url: &str,
     options: &FetchOptions,
     verifier: Option<&rostree_sign::ed25519::Verifier>,
@@ -383,7 +377,7 @@ pub fn fetch_summary(
             source: e,
         })?;
     let fetcher = Fetcher::new(url, options.clone())?;
-    let cache = SummaryCache::open(repo, None)?;
+    let cache = SummaryCache::open(repo, cache_dir)?;
     let slot = CacheSlot {
         cache: &cache,
         remote,
@@ -540,7 +534,7 @@ async fn fetch_history(
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let partial = repo.dir().exists(format!("state/{commit}.commitpartial"));
+        let partial = repo.commit_is_partial(&commit);
         // Detached metadata first, as upstream, and again for a commit already stored: it
         // carries the signatures, which may have changed since.
         let meta = fetcher

@@ -288,8 +288,8 @@ fn read_cpio_header(reader: &mut dyn Read, display: &str) -> Result<CpioHeader> 
                 uid: f(18, 6)? as u32,
                 gid: f(24, 6)? as u32,
                 nlink: f(30, 6)?,
-                name_size: f(59, 6)? as usize,
-                file_size: f(65, 11)?,
+                name_size: f(53, 6)? as usize,
+                file_size: f(59, 11)?,
                 padded: false,
             })
         }

@@ -887,9 +887,17 @@ impl WriteContext<'_, '_> {
         // like the entry that needed them (the root included), as upstream.
         if self.modifier.tar_autocreate_parents && !root.has_dir(&parent_refs) {
             // Upstream gives every directory on the way, the root and existing ones
-            // included, 0755 and the owner of the entry that needed them. No path: an
-            // override for the entry must not land on its parents.
-            let meta = self.write_dirmeta("", uid, gid, S_IFDIR | 0o755, Xattrs::new())?;
+            // included, 0755 and the owner of the entry that needed them, as the archive
+            // has it: no override, `--owner-*` or canonicalization touches them.
+            let meta = DirMeta {
+                uid,
+                gid,
+                mode: S_IFDIR | 0o755,
+                xattrs: Xattrs::new(),
+            };
+            let meta = self
+                .tx
+                .write_metadata(ObjectType::DirMeta, &meta.to_bytes())?;
             root.ensure_dir_owned_by(repo, &parent_refs, meta)?;
         }
         let node = match entry.kind {

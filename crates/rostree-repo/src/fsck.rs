@@ -87,7 +87,7 @@ fn list_commits(repo: &Repo) -> Result<Vec<Checksum>> {
 
 /// The commit's partial state: `None`, or `Some(true)` when fsck marked it.
 fn partial_state(repo: &Repo, commit: &Checksum) -> Result<Option<bool>> {
-    let path = Path::new("state").join(format!("{commit}.commitpartial"));
+    let path = Repo::partial_mark_path(commit);
     match repo.dir().read(&path) {
         Ok(data) => Ok(Some(data.first() == Some(&b'f'))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -342,7 +342,7 @@ pub fn fsck(
         }
     }
     for commit in corrupt_commits {
-        let path = Path::new("state").join(format!("{commit}.commitpartial"));
+        let path = Repo::partial_mark_path(&commit);
         repo.dir().write(&path, b"f").ctx("writing", &path)?;
         outcome.marked_partial.push(commit);
     }

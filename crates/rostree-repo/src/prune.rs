@@ -329,12 +329,7 @@ fn remove_commit(repo: &Repo, commit: &Checksum) -> Result<()> {
     // an incomplete commit that no longer says so.
     remove(repo, commit, ObjectType::Commit)?;
     remove(repo, commit, ObjectType::CommitMeta)?;
-    let partial = format!("state/{commit}.commitpartial");
-    match repo.dir().remove_file(&partial) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).ctx("deleting", &partial),
-    }
+    repo.clear_commit_partial(commit)?;
     if tombstones_enabled(repo) {
         write_tombstone(repo, commit)?;
     }

@@ -1,30 +1,49 @@
-//! Copying commits from another local repository (`pull-local`).
-//!
-//! Metadata objects are copied as they are (each is hashed again on the way in by the
-//! transaction's validation); content objects are read in the source's mode and written in
-//! this repository's, in parallel. With `untrusted`, content is also re-hashed.
+//! Copying commits from another local repository (`pull-local`), as upstream imports
+//! between local repositories: an object both repositories hold alike (same mode, any
+//! metadata, bare-user files into bare-user-only) is hard-linked when they share a file
+//! system; others are read in the source's mode and written in this one's, in parallel.
+//! With `untrusted`, every object is hashed before it is taken. Commits whose trees are not
+//! copied (`commit_metadata_only`) stay marked partial, as a pull leaves them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use rostree_core::object::content_checksum;
+use rostree_core::object::{content_checksum, verify_bindings};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
 use crate::repo::{RefKind, Repo};
-use crate::transaction::{Source, Transaction};
+use crate::transaction::{Source, Transaction, validate_bareuseronly_mode};
 
 /// Options of [`pull_local`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PullLocalOptions {
     /// Parents to fetch per commit; `None` for all (`--depth=-1`).
     pub depth: Option<u64>,
-    /// Re-hash content objects read from the source (`--untrusted`).
+    /// Hash every object read from the source (`--untrusted`).
     pub untrusted: bool,
     /// Write refs under this remote instead of locally (`--remote`).
     pub remote: Option<String>,
     /// Fetch only commit objects (`--commit-metadata-only`).
     pub commit_metadata_only: bool,
+    /// Refuse files a bare-user-only repository could not hold (`--bareuseronly-files`).
+    pub bareuseronly_files: bool,
+    /// Check that a ref's commit names the ref in its bindings (on unless
+    /// `--disable-verify-bindings`).
+    pub verify_bindings: bool,
+}
+
+impl Default for PullLocalOptions {
+    fn default() -> Self {
+        PullLocalOptions {
+            depth: Some(0),
+            untrusted: false,
+            remote: None,
+            commit_metadata_only: false,
+            bareuseronly_files: false,
+            verify_bindings: true,
+        }
+    }
 }
 
 /// What [`pull_local`] imported.
@@ -71,7 +90,8 @@ fn copy(
     let tx = Transaction::begin(repo)?;
     let mut files = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (_, tip) in refs {
+    let mut completed = Vec::new();
+    for (name, tip) in refs {
         let mut next = Some((*tip, options.depth));
         while let Some((commit, remaining)) = next.take() {
             if interrupt.load(Ordering::Relaxed) {
@@ -86,20 +106,33 @@ fn copy(
                 Err(Error::MissingObject { .. }) if commit != *tip => break,
                 Err(e) => return Err(e),
             };
-            tx.write_metadata_as(ObjectType::Commit, &commit, &data)?;
+            let view = crate::repo::parse_commit(&data, &commit)?;
+            if set_refs && commit == *tip && options.verify_bindings {
+                verify_bindings(&view.metadata(), None, Some(name))
+                    .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
+            }
+            let complete_before =
+                tx.has_object(ObjectType::Commit, &commit)? && !repo.commit_is_partial(&commit);
+            import_metadata(&tx, source, ObjectType::Commit, &commit, options.untrusted)?;
             if let Some(meta) = source.load_commitmeta(&commit)? {
                 tx.write_metadata_as(ObjectType::CommitMeta, &commit, &meta)?;
             }
-            let view = crate::repo::parse_commit(&data, &commit)?;
+            if !complete_before {
+                // Marked before its tree is copied: a copy cut short leaves the commit
+                // known incomplete, and one of the commit alone leaves it so on purpose.
+                repo.mark_commit_partial(&commit)?;
+            }
             if !options.commit_metadata_only {
                 copy_tree(
                     source,
                     &tx,
                     view.root_tree(),
                     view.root_meta(),
+                    options.untrusted,
                     &mut seen,
                     &mut files,
                 )?;
+                completed.push(commit);
             }
             if let Some(parent) = view.parent() {
                 next = match remaining {
@@ -117,21 +150,44 @@ fn copy(
         if tx.has_object(ObjectType::File, checksum)? {
             return Ok(());
         }
-        let (header, payload) = source.read_file(checksum)?;
-        let data = payload.into_bytes().map_err(|e| Error::Corrupt {
-            objtype: ObjectType::File,
-            checksum: *checksum,
-            reason: e.to_string(),
-        })?;
-        if options.untrusted && content_checksum(&header, &data) != *checksum {
-            return Err(Error::Corrupt {
+        // Read (and hashed) first when that is asked for; then linked if it can be.
+        let checked = if options.bareuseronly_files || options.untrusted {
+            let (header, payload) = source.read_file(checksum)?;
+            if options.bareuseronly_files {
+                validate_bareuseronly_mode(checksum, &header)?;
+            }
+            Some((header, payload))
+        } else {
+            None
+        };
+        let copy = |header, payload: crate::Payload| -> Result<()> {
+            let data = payload.into_bytes().map_err(|e| Error::Corrupt {
                 objtype: ObjectType::File,
                 checksum: *checksum,
-                reason: "content does not match its checksum".into(),
-            });
+                reason: e.to_string(),
+            })?;
+            if options.untrusted && content_checksum(&header, &data) != *checksum {
+                return Err(Error::Corrupt {
+                    objtype: ObjectType::File,
+                    checksum: *checksum,
+                    reason: "content does not match its checksum".into(),
+                });
+            }
+            tx.write_content_as(checksum, &header, Source::Bytes(&data))?;
+            Ok(())
+        };
+        match checked {
+            Some((header, payload)) if options.untrusted => {
+                // Hashed while copied; linking would need a second read.
+                copy(header, payload)
+            }
+            _ if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(()),
+            Some((header, payload)) => copy(header, payload),
+            None => {
+                let (header, payload) = source.read_file(checksum)?;
+                copy(header, payload)
+            }
         }
-        tx.write_content_as(checksum, &header, Source::Bytes(&data))?;
-        Ok(())
     })?;
     let kind = match &options.remote {
         Some(remote) => RefKind::Remote(remote.clone()),
@@ -144,7 +200,7 @@ fn copy(
     } else {
         Vec::new()
     };
-    let stats = tx.commit_with_refs(&ref_updates)?;
+    let stats = tx.commit_completing(&completed, &ref_updates)?;
     Ok(PullLocalOutcome {
         metadata: stats.metadata_objects_written,
         content: stats.content_objects_written,
@@ -152,25 +208,61 @@ fn copy(
     })
 }
 
+/// Takes a metadata object of `source`: linked when possible, else copied; with
+/// `untrusted`, hashed first.
+fn import_metadata(
+    tx: &Transaction<'_>,
+    source: &Repo,
+    objtype: ObjectType,
+    checksum: &Checksum,
+    untrusted: bool,
+) -> Result<()> {
+    if tx.has_object(objtype, checksum)? {
+        return Ok(());
+    }
+    let data = if untrusted {
+        let data = source.load_metadata(objtype, checksum)?;
+        let actual = Checksum::digest(&data);
+        if actual != *checksum {
+            return Err(Error::Corrupt {
+                objtype,
+                checksum: *checksum,
+                reason: format!("its content hashes to {actual}"),
+            });
+        }
+        Some(data)
+    } else {
+        None
+    };
+    if tx.link_object_from(source, objtype, checksum)? {
+        return Ok(());
+    }
+    let data = match data {
+        Some(data) => data,
+        None => source.load_metadata(objtype, checksum)?,
+    };
+    tx.write_metadata_as(objtype, checksum, &data)
+}
+
 fn copy_tree(
     source: &Repo,
     tx: &Transaction<'_>,
     tree: Checksum,
     meta: Checksum,
+    untrusted: bool,
     seen: &mut std::collections::HashSet<(Checksum, ObjectType)>,
     files: &mut Vec<Checksum>,
 ) -> Result<()> {
     let mut pending = vec![(tree, meta)];
     while let Some((tree, meta)) = pending.pop() {
         if seen.insert((meta, ObjectType::DirMeta)) {
-            let data = source.load_metadata(ObjectType::DirMeta, &meta)?;
-            tx.write_metadata_as(ObjectType::DirMeta, &meta, &data)?;
+            import_metadata(tx, source, ObjectType::DirMeta, &meta, untrusted)?;
         }
         if !seen.insert((tree, ObjectType::DirTree)) {
             continue;
         }
-        let data = source.load_metadata(ObjectType::DirTree, &tree)?;
-        tx.write_metadata_as(ObjectType::DirTree, &tree, &data)?;
+        import_metadata(tx, source, ObjectType::DirTree, &tree, untrusted)?;
+        let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
         let view = crate::repo::parse_dirtree(&data, &tree)?;
         for f in &view.files {
             if seen.insert((f.checksum, ObjectType::File)) {

@@ -474,6 +474,35 @@ impl Repo {
         Ok(data)
     }
 
+    /// Where a commit's partial mark lives: `state/<commit>.commitpartial`, empty when a
+    /// pull left the commit's tree incomplete, `f` when fsck found it damaged.
+    pub fn partial_mark_path(commit: &Checksum) -> PathBuf {
+        PathBuf::from(format!("state/{commit}.commitpartial"))
+    }
+
+    /// Whether the commit is marked partial (its tree may be incomplete).
+    pub fn commit_is_partial(&self, commit: &Checksum) -> bool {
+        self.dir.exists(Self::partial_mark_path(commit))
+    }
+
+    /// Marks the commit partial (a pull is about to fetch its tree, or fetched only it).
+    pub fn mark_commit_partial(&self, commit: &Checksum) -> Result<()> {
+        let path = Self::partial_mark_path(commit);
+        self.dir
+            .write(&path, b"")
+            .ctx("writing", self.path.join(&path))
+    }
+
+    /// Removes the commit's partial mark (absent is fine).
+    pub fn clear_commit_partial(&self, commit: &Checksum) -> Result<()> {
+        let path = Self::partial_mark_path(commit);
+        match self.dir.remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).ctx("deleting", self.path.join(&path)),
+        }
+    }
+
     /// Reads the detached metadata of a commit, if any.
     pub fn load_commitmeta(&self, commit: &Checksum) -> Result<Option<Vec<u8>>> {
         match self.load_metadata(ObjectType::CommitMeta, commit) {

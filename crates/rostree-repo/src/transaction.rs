@@ -451,6 +451,69 @@ impl<'r> Transaction<'r> {
         Ok(())
     }
 
+    /// Gives this repository `source`'s object by a hard link, as upstream imports between
+    /// local repositories: possible when both hold objects alike (the same mode, any
+    /// metadata object, or a bare-user regular file going to bare-user-only) and they share
+    /// a file system. Returns `false` when it cannot be linked (the caller copies instead);
+    /// `true` when the object is here now. The caller checks the object first when the
+    /// source is not trusted, and copies detached metadata itself.
+    pub fn link_object_from(
+        &self,
+        source: &Repo,
+        objtype: ObjectType,
+        checksum: &Checksum,
+    ) -> Result<bool> {
+        if self.has_object(objtype, checksum)? {
+            return Ok(true);
+        }
+        let (from, to) = (source.mode(), self.repo.mode());
+        let alike = from == to
+            || objtype.is_meta()
+            || (from == RepoMode::BareUser && to == RepoMode::BareUserOnly);
+        if !alike || objtype == ObjectType::CommitMeta {
+            return Ok(false);
+        }
+        let rel = checksum.relative_path(objtype, from.is_archive());
+        if from != to && objtype == ObjectType::File {
+            // A bare-user symlink is stored as a regular file; bare-user-only keeps real
+            // symlinks, so only regular files can be shared.
+            let (header, _) = source.file_info(checksum)?;
+            if header.is_symlink() {
+                return Ok(false);
+            }
+        }
+        let sub = self.subdir(checksum)?;
+        let name = self.final_name(objtype, checksum);
+        match rustix::fs::linkat(
+            source.objects_dir(),
+            rel.as_str(),
+            sub,
+            name.as_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            // Another file system, too many links, or links not allowed: copy instead.
+            Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK | rustix::io::Errno::PERM) => {
+                return Ok(false);
+            }
+            Err(e) => {
+                return Err(e).ctx(
+                    "linking",
+                    self.staging_path.join(checksum.prefix_dir()).join(&name),
+                );
+            }
+        }
+        self.mark_staged(objtype, *checksum);
+        if objtype.is_meta() {
+            self.metadata_total.fetch_add(1, Ordering::Relaxed);
+            self.metadata_written.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.content_total.fetch_add(1, Ordering::Relaxed);
+            self.content_written.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+
     /// Reads a metadata object from the repo or, if this transaction wrote it, from staging.
     pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
         match self.repo.load_metadata(objtype, checksum) {
@@ -496,14 +559,13 @@ impl<'r> Transaction<'r> {
             .validate()
             .map_err(|e| Error::InvalidInput(format!("Refusing to write content object: {e}")))?;
         // bare-user-only promises no setuid/setgid/sticky or world-writable content.
-        if self.repo.mode() == RepoMode::BareUserOnly && !header.is_symlink() {
-            let extra = header.mode & 0o7777 & !0o775;
-            if extra != 0 {
-                return Err(Error::InvalidInput(format!(
-                    "Writing content object: Content object {checksum}: invalid mode 0{:o} with bits 0{extra:04o}",
-                    header.mode
-                )));
-            }
+        if self.repo.mode() == RepoMode::BareUserOnly {
+            validate_bareuseronly_mode(checksum, header).map_err(|e| match e {
+                Error::InvalidInput(text) => {
+                    Error::InvalidInput(format!("Writing content object: {text}"))
+                }
+                other => other,
+            })?;
         }
         let sub = self.subdir(checksum)?;
         let name = self.final_name(ObjectType::File, checksum);
@@ -710,12 +772,7 @@ impl<'r> Transaction<'r> {
             rustix::fs::syncfs(&fd).ctx("syncing", "objects")?;
         }
         for commit in completed {
-            let marker = format!("state/{commit}.commitpartial");
-            match repo.dir().remove_file(&marker) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).ctx("deleting", repo.path().join(&marker)),
-            }
+            repo.clear_commit_partial(commit)?;
         }
         for (kind, name, target) in refs {
             repo.set_ref(kind, name, Some(target))?;
@@ -735,6 +792,19 @@ impl<'r> Transaction<'r> {
         // Best effort: a leftover staging dir is harmless and removed by the next cleanup.
         let _ = self.repo.dir().remove_dir_all(&self.staging_path);
     }
+}
+
+/// Refuses content a bare-user-only repository cannot hold: setuid, setgid, sticky or
+/// world-writable files (upstream's words). Symlinks are always fine.
+pub fn validate_bareuseronly_mode(checksum: &Checksum, header: &FileHeader) -> Result<()> {
+    let extra = header.mode & 0o7777 & !0o775;
+    if !header.is_symlink() && extra != 0 {
+        return Err(Error::InvalidInput(format!(
+            "Content object {checksum}: invalid mode 0{:o} with bits 0{extra:04o}",
+            header.mode
+        )));
+    }
+    Ok(())
 }
 
 impl Drop for Transaction<'_> {

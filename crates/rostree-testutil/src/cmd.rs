@@ -17,6 +17,8 @@ const SCRUBBED_ENV: &[&str] = &[
     "VISUAL",
     "OSTREE_EDITOR",
     "OSTREE_DEBUG_HOME",
+    "OSTREE_SKIP_CACHE",
+    "OSTREE_REPO_TEST_ERROR",
 ];
 
 /// The path of upstream `ostree`, found on `PATH`.
@@ -53,6 +55,7 @@ pub struct Invocation {
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
     user: Option<(u32, u32)>,
+    stdin: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -64,7 +67,15 @@ impl Invocation {
             cwd: None,
             env: Vec::new(),
             user: None,
+            stdin: None,
         }
+    }
+
+    /// Feeds the file at `path` on standard input (closed by default).
+    #[must_use]
+    pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.stdin = Some(path.as_ref().to_owned());
+        self
     }
 
     /// Appends one argument.
@@ -148,7 +159,16 @@ impl Invocation {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        cmd.stdin(Stdio::null());
+        match &self.stdin {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+                cmd.stdin(file);
+            }
+            None => {
+                cmd.stdin(Stdio::null());
+            }
+        }
         cmd
     }
 

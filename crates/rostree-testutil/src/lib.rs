@@ -22,7 +22,9 @@ pub mod http;
 pub mod repo;
 pub mod tree;
 
-pub use cmd::{Invocation, describe, repo_command, run, run_ok, upstream_ostree};
+pub use cmd::{
+    Invocation, describe, repo_command, run, run_ok, stderr_str, stdout_str, upstream_ostree,
+};
 pub use compare::{compare_object_dirs, object_dir_differences};
 pub use repo::{Mode, Pair, Snapshot, snapshot};
 pub use tree::{TreeSpec, rich_tree, rich_tree_for_mode};

@@ -40,6 +40,19 @@ pub struct Args {
     /// Traverse DEPTH parents (-1=infinite) (default: 0)
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     depth: i64,
+    /// Reject regular files with mode outside of 0775 (world writable, suid, etc.)
+    #[arg(long = "bareuseronly-files")]
+    bareuseronly_files: bool,
+    /// Do not verify commit bindings
+    #[arg(long = "disable-verify-bindings")]
+    disable_verify_bindings: bool,
+    /// Perform writes in such a way that avoids stalling concurrent processes (accepted;
+    /// rostree batches durability)
+    #[arg(long = "per-object-fsync")]
+    per_object_fsync: bool,
+    /// Require static deltas
+    #[arg(long = "require-static-deltas")]
+    require_static_deltas: bool,
     /// The repository to copy from
     source: PathBuf,
     /// Refs or commits to copy (default: every ref)
@@ -74,6 +87,11 @@ fn verify_history(source: &Repo, head: &Checksum, depth: i64, keyring: &Keyring)
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    if args.require_static_deltas {
+        bail!("Static deltas are not supported by rostree yet");
+    }
+    // Accepted for upstream's scripts: rostree batches durability anyway.
+    let _ = args.per_object_fsync;
     let mut repo = global.open_repo()?;
     if args.disable_fsync {
         repo.disable_fsync();
@@ -127,6 +145,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         untrusted: args.untrusted,
         remote: args.remote.clone(),
         commit_metadata_only: args.commit_metadata_only,
+        bareuseronly_files: args.bareuseronly_files,
+        verify_bindings: !args.disable_verify_bindings,
     };
     let interrupt = crate::progress::interrupt_flag();
     let named: Vec<_> = refs

@@ -18,6 +18,12 @@ pub struct Args {
     /// Print the value of a detached metadata key
     #[arg(long = "print-detached-metadata-key", value_name = "KEY")]
     detached_key: Option<String>,
+    /// Show the "related" commits
+    #[arg(long = "print-related")]
+    print_related: bool,
+    /// Memory map OBJECT (in this case a filename) to the GVariant type string
+    #[arg(long = "print-variant-type", value_name = "TYPE")]
+    print_variant_type: Option<String>,
     /// Show raw variant data
     #[arg(long)]
     raw: bool,
@@ -49,6 +55,20 @@ fn show_variant(value: &Value, no_byteswap: bool) -> String {
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
+    if args.metadata_key.is_none()
+        && args.detached_key.is_none()
+        && !args.print_related
+        && let Some(ty) = &args.print_variant_type
+    {
+        // OBJECT is a file here, read as a value of the type given, as upstream reads it
+        // (without asking for normal form).
+        let ty = Type::parse(ty).map_err(|e| anyhow::anyhow!("Invalid type '{ty}': {e}"))?;
+        let data = std::fs::read(&args.rev)
+            .map_err(|e| anyhow::anyhow!("openat({}): {}", args.rev, util::io_error_text(&e)))?;
+        let value = Value::from_bytes_lenient(&ty, &data)?;
+        util::write_stdout(format!("{}\n", util::print_variant(&value)).as_bytes())?;
+        return Ok(0);
+    }
     // A full checksum that is not a commit may name any other object.
     if let Ok(c) = Checksum::from_hex(&args.rev)
         && !repo.has_object(ObjectType::Commit, &c)?
@@ -72,6 +92,12 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             None => bail!("No detached metadata for commit {checksum}"),
         };
         print_key(&detached, key)?;
+    } else if args.print_related {
+        let mut out = String::new();
+        for (name, related) in &commit.related {
+            out.push_str(&format!("{name} {related}\n"));
+        }
+        util::write_stdout(out.as_bytes())?;
     } else if args.print_sizes {
         util::write_stdout(print_sizes(&repo, &commit)?.as_bytes())?;
     } else if args.raw || args.no_byteswap {

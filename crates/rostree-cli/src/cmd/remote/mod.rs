@@ -31,7 +31,7 @@ pub enum Command {
     /// Show remote repository cookies
     ListCookies(NameArgs),
     /// List remote refs
-    Refs(NameArgs),
+    Refs(RefsArgs),
     /// Import GPG keys
     GpgImport(gpg::ImportArgs),
     /// Show remote GPG keys
@@ -40,10 +40,24 @@ pub enum Command {
     Summary(SummaryArgs),
 }
 
+/// Arguments of `remote refs`.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] NAME")]
+pub struct RefsArgs {
+    /// Use custom cache dir
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
+    /// The remote
+    name: String,
+}
+
 /// Arguments of `remote summary`.
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "[OPTION…] NAME")]
 pub struct SummaryArgs {
+    /// Use custom cache dir
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    cache_dir: Option<std::path::PathBuf>,
     /// Show raw variant data
     #[arg(long)]
     raw: bool,
@@ -278,6 +292,7 @@ pub fn fetch_options(repo: &Repo, remote: &Remote) -> Result<FetchOptions> {
 fn remote_summary(
     repo: &Repo,
     name: &str,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<Option<(Vec<u8>, rostree::core::object::Summary)>> {
     let remote = repo.remote(name)?;
     let options = fetch_options(repo, &remote)?;
@@ -286,6 +301,7 @@ fn remote_summary(
     Ok(rostree::pull::pull::fetch_summary(
         repo,
         name,
+        cache_dir,
         &remote.url()?,
         &options,
         verifier.as_ref(),
@@ -358,7 +374,8 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::GpgListKeys(args) => gpg::list_keys(&args.name, global),
         Command::Refs(args) => {
             let repo = global.open_repo()?;
-            let Some((_, summary)) = remote_summary(&repo, &args.name)? else {
+            let Some((_, summary)) = remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
+            else {
                 bail!("Remote refs not available; server has no summary file");
             };
             let mut out = String::new();
@@ -370,7 +387,9 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         }
         Command::Summary(args) => {
             let repo = global.open_repo()?;
-            let Some((bytes, summary)) = remote_summary(&repo, &args.name)? else {
+            let Some((bytes, summary)) =
+                remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
+            else {
                 bail!("Remote server has no summary file");
             };
             let text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
