@@ -88,7 +88,7 @@ fn sign_verify_and_delete() {
         .stdout();
     assert_eq!(
         ok,
-        format!("Signature verified successfully with key '{HEX_A}'\n")
+        format!("ed25519: Signature verified successfully with key '{HEX_A}'\n")
     );
     for (args, message) in [
         (
@@ -97,7 +97,7 @@ fn sign_verify_and_delete() {
         ),
         (
             vec!["sign", "--verify", "plain", PUBLIC_A],
-            "no signatures found",
+            "No valid signatures found: No signatures found",
         ),
         (
             vec!["sign", "--verify", "main", "not-a-key"],
@@ -199,7 +199,7 @@ fn pull_with_sign_verify() {
     let config = std::fs::read_to_string(good.join("config")).expect("config");
     assert!(
         config.contains(&format!(
-            "verification-ed25519-key={PUBLIC_A}\nsign-verify=true"
+            "verification-ed25519-key={PUBLIC_A}\nsign-verify=ed25519"
         )),
         "{config}"
     );
@@ -219,7 +219,8 @@ fn pull_with_sign_verify() {
     refused(
         &unsigned,
         "plain",
-        &format!("Can't verify commit {plain}: ed25519: no signatures found"),
+        // Upstream's words for a commit with no signature of a type the remote accepts.
+        &format!("No signatures found for commit {plain}"),
     );
     let key_file = p.path("b.keys");
     std::fs::write(&key_file, format!("{PUBLIC_B}\n")).expect("keys");
@@ -288,4 +289,97 @@ fn signed_summaries() {
     refused(&stale, "no summary.sig found");
     std::fs::write(src.join("summary.sig"), &sig).expect("restore old signature");
     refused(&stale, "Can't verify summary");
+}
+
+/// Upstream's `dummy` type (its test signature: the key's bytes), behind
+/// `OSTREE_DUMMY_SIGN_ENABLED=1` as upstream has it: rostree and upstream make the same
+/// detached metadata and verify each other's; without the switch both refuse.
+#[test]
+fn dummy_signatures_as_upstream() {
+    let (p, signed, _) = signed_repo();
+    let repo = p.repo(Tool::Rostree).to_owned();
+    let run = |tool: Tool, args: &[&str], enabled: bool| {
+        let mut inv = p.invocation(tool, &repo, args);
+        if enabled {
+            inv = inv.env("OSTREE_DUMMY_SIGN_ENABLED", "1");
+        }
+        inv.output()
+    };
+    let key = [
+        "show",
+        "--print-detached-metadata-key=ostree.sign.dummy",
+        "main",
+    ];
+    for (signer, checker) in [
+        (Tool::Rostree, Tool::Upstream),
+        (Tool::Upstream, Tool::Rostree),
+    ] {
+        // The signature goes after any there; start from the ed25519 one alone.
+        let meta = repo.join(format!(
+            "objects/{}/{}.commitmeta",
+            &signed[..2],
+            &signed[2..]
+        ));
+        let before = std::fs::read(&meta).expect("commitmeta");
+        let out = run(
+            signer,
+            &["sign", "--sign-type=dummy", "main", "sekrit"],
+            true,
+        );
+        assert!(
+            out.status.success(),
+            "{signer:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = p.run(Tool::Upstream, &repo, key).pipe_ok("show").stdout();
+        assert!(
+            shown.contains("0x73, 0x65, 0x6b, 0x72, 0x69, 0x74"),
+            "{shown}"
+        );
+        let out = run(
+            checker,
+            &["sign", "--sign-type=dummy", "--verify", "main", "sekrit"],
+            true,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "dummy: Signature verified\n"
+        );
+        for tool in [Tool::Upstream, Tool::Rostree] {
+            let refused = run(
+                tool,
+                &["sign", "--sign-type=dummy", "--verify", "main", "sekrit"],
+                false,
+            );
+            assert!(
+                !refused.status.success(),
+                "{tool:?} verified without the switch"
+            );
+            let wrong = run(
+                tool,
+                &["sign", "--sign-type=dummy", "--verify", "main", "other"],
+                true,
+            );
+            assert!(!wrong.status.success(), "{tool:?} took the wrong key");
+        }
+        std::fs::write(&meta, before).expect("restore");
+    }
+    // Both write the same bytes.
+    let meta = repo.join(format!(
+        "objects/{}/{}.commitmeta",
+        &signed[..2],
+        &signed[2..]
+    ));
+    let before = std::fs::read(&meta).expect("commitmeta");
+    let mut made = Vec::new();
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        std::fs::write(&meta, &before).expect("restore");
+        assert!(
+            run(tool, &["sign", "--sign-type=dummy", "main", "k"], true)
+                .status
+                .success()
+        );
+        made.push(std::fs::read(&meta).expect("commitmeta"));
+    }
+    assert_eq!(made[0], made[1]);
 }

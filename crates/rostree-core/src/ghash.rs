@@ -120,12 +120,36 @@ impl<K: PartialEq, V> HashOrder<K, V> {
         self.nnodes += 1;
         if was_unused {
             self.noccupied += 1;
-            let size = self.size();
-            if (size > self.nnodes * 4 && size > 1 << MIN_SHIFT)
-                || size <= self.noccupied + self.noccupied / 16
-            {
-                self.resize();
+            self.maybe_resize();
+        }
+    }
+
+    /// Removes `key` (whose hash is given), leaving a tombstone, as `g_hash_table_remove`
+    /// does; returns whether it was there.
+    pub fn remove(&mut self, key: &K, hash: u32) -> bool {
+        let hash = hash.max(2);
+        let mut i = self.first_bucket(hash);
+        let mut step = 0;
+        while self.hashes[i] != UNUSED {
+            if self.hashes[i] == hash && self.slots[i].as_ref().is_some_and(|(k, _)| k == key) {
+                self.hashes[i] = TOMBSTONE;
+                self.slots[i] = None;
+                self.nnodes -= 1;
+                self.maybe_resize();
+                return true;
             }
+            step += 1;
+            i = (i + step) & self.mask();
+        }
+        false
+    }
+
+    fn maybe_resize(&mut self) {
+        let size = self.size();
+        if (size > self.nnodes * 4 && size > 1 << MIN_SHIFT)
+            || size <= self.noccupied + self.noccupied / 16
+        {
+            self.resize();
         }
     }
 

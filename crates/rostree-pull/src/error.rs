@@ -97,6 +97,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A commit with no signature of any type `sign-verify` accepts.
+    #[error("No signatures found for commit {checksum}")]
+    Unsigned {
+        /// The commit.
+        checksum: Checksum,
+    },
     /// A commit without a valid signature from a trusted key (`sign-verify`).
     #[error("Can't verify commit {checksum}: {reason}")]
     Signature {

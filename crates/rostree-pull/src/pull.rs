@@ -61,18 +61,19 @@ pub struct PullOptions {
     pub verify_bindings: bool,
     /// Only these paths of each commit's tree (`--subpath`); the commits stay partial.
     pub subpaths: Vec<String>,
-    /// When set, every commit fetched must carry an ed25519 signature by one of these keys
+    /// When set, every commit fetched must carry a signature (of a type of the list) by one
+    /// of these keys
     /// (`sign-verify`), checked before anything of its tree is fetched.
-    pub sign_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
+    pub sign_verifier: Option<Arc<Vec<rostree_sign::signapi::Verifier>>>,
     /// When set (`gpg-verify`), every commit fetched must carry a GPG signature by one of
     /// these keys, checked before anything of its tree is fetched.
     pub gpg_keyring: Option<Arc<rostree_sign::gpg::Keyring>>,
     /// When set (`gpg-verify-summary`), `summary.sig` must hold a GPG signature of the
     /// summary by one of these keys.
     pub gpg_summary_keyring: Option<Arc<rostree_sign::gpg::Keyring>>,
-    /// When set, the summary must carry an ed25519 signature by one of these keys in
+    /// When set, the summary must carry a signature by one of these keys in
     /// `summary.sig` (`sign-verify-summary`).
-    pub summary_verifier: Option<Arc<rostree_sign::ed25519::Verifier>>,
+    pub summary_verifier: Option<Arc<Vec<rostree_sign::signapi::Verifier>>>,
     /// Repositories to take objects from before asking the remote (`--localcache-repo`).
     pub localcache: Vec<Arc<Repo>>,
     /// Refuse content a bare-user-only repository could not hold: setuid, setgid, sticky
@@ -366,7 +367,7 @@ pub fn fetch_summary(
     cache_dir: Option<&std::path::Path>,
     url: &str,
     options: &FetchOptions,
-    verifier: Option<&rostree_sign::ed25519::Verifier>,
+    verifier: Option<&[rostree_sign::signapi::Verifier]>,
     gpg_keyring: Option<&rostree_sign::gpg::Keyring>,
 ) -> Result<Option<(Vec<u8>, Summary)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -385,7 +386,7 @@ pub fn fetch_summary(
     };
     let checks = SummaryChecks {
         gpg: gpg_keyring,
-        ed25519: verifier,
+        signapi: verifier,
     };
     Ok(runtime
         .block_on(crate::summary::fetch_summary(&fetcher, &slot, checks))?
@@ -407,7 +408,7 @@ async fn resolve_refs(
         .collect();
     let checks = SummaryChecks {
         gpg: options.gpg_summary_keyring.as_deref(),
-        ed25519: options.summary_verifier.as_deref(),
+        signapi: options.summary_verifier.as_ref().map(|v| v.as_slice()),
     };
     let fetched = if !names.is_empty() || (options.mirror && refs.is_empty()) {
         crate::summary::fetch_summary(fetcher, slot, checks).await?
@@ -586,13 +587,19 @@ async fn fetch_history(
                         reason: e.to_string(),
                     })?;
             }
-            if let Some(verifier) = &options.sign_verifier {
-                rostree_sign::ed25519::signatures(signed)
-                    .and_then(|sigs| verifier.verify(&data, &sigs))
-                    .map_err(|e| Error::Signature {
+            if let Some(verifiers) = &options.sign_verifier {
+                let known = verifiers
+                    .iter()
+                    .any(|v| signed.get(v.sign_type().metadata_key()).is_some());
+                if !known {
+                    return Err(Error::Unsigned { checksum: commit });
+                }
+                rostree_sign::signapi::verify_any(verifiers, &data, signed).map_err(|e| {
+                    Error::Signature {
                         checksum: commit,
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
             }
             stats.metadata.fetch_add(1, Ordering::Relaxed);
             stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);

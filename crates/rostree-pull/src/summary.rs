@@ -17,8 +17,8 @@ use crate::fetch::{Conditional, Fetcher, Validators};
 pub(crate) struct SummaryChecks<'a> {
     /// `gpg-verify-summary`: a GPG signature by one of these keys.
     pub gpg: Option<&'a rostree_sign::gpg::Keyring>,
-    /// `sign-verify-summary`: an ed25519 signature by one of these keys.
-    pub ed25519: Option<&'a rostree_sign::ed25519::Verifier>,
+    /// `sign-verify-summary`: a signature by one of these keys (of a type of the list).
+    pub signapi: Option<&'a [rostree_sign::signapi::Verifier]>,
 }
 
 /// Where summaries are cached, and under which name.
@@ -192,7 +192,7 @@ fn verify(
             .and_then(|sigs| keyring.verify(&summary.data, &sigs))
             .map_err(|e| refused(e.to_string()))?;
     }
-    if let Some(verifier) = checks.ed25519 {
+    if let Some(verifier) = checks.signapi {
         let summary = summary.ok_or_else(|| refused("the remote has no summary".into()))?;
         let signature = signature.ok_or_else(|| {
             refused(

@@ -5,6 +5,7 @@ use rostree_core::object::Metadata;
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::{Repo, Transaction};
 
+use crate::signapi::{self, SigningKey, Verifier};
 use crate::{ed25519, gnupg, gpg};
 
 /// Why signing or checking failed.
@@ -20,6 +21,9 @@ pub enum Error {
     /// A GPG key or signature was refused.
     #[error(transparent)]
     Gpg(#[from] gpg::Error),
+    /// A signature of another type was refused.
+    #[error(transparent)]
+    Sign(#[from] signapi::Error),
     /// The detached metadata does not parse.
     #[error("Commit {commit}: invalid detached metadata: {reason}")]
     Metadata {
@@ -40,46 +44,45 @@ fn detached(repo: &Repo, commit: &Checksum) -> Result<Metadata, Error> {
     }
 }
 
-/// Adds an Ed25519 signature by `key` to `commit` (after any it has).
-pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &ed25519::SecretKey) -> Result<(), Error> {
+/// Adds a signature by `key` to `commit` (after any it has).
+pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &SigningKey) -> Result<(), Error> {
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let mut metadata = detached(repo, commit)?;
-    ed25519::add_signature(&mut metadata, &key.sign(&data))?;
+    key.add_signature(&mut metadata, &data)?;
     write_detached(repo, commit, &metadata)
 }
 
-/// Removes the Ed25519 signatures of `commit` that `keys` made; returns how many went.
-pub fn delete_signatures(
-    repo: &Repo,
-    commit: &Checksum,
-    keys: &[ed25519::PublicKey],
-) -> Result<usize, Error> {
+/// Removes the signatures of `commit` that `keys` accepts (of its type); returns how many
+/// went.
+pub fn delete_signatures(repo: &Repo, commit: &Checksum, keys: &Verifier) -> Result<usize, Error> {
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let mut metadata = detached(repo, commit)?;
-    let all = ed25519::signatures(&metadata)?;
+    let key = keys.sign_type().metadata_key();
+    let all = crate::sigarray::read(&metadata, key)
+        .ok_or_else(|| signapi::Error(format!("{key}: wrong type passed for verification")))?;
     let kept: Vec<Vec<u8>> = all
         .iter()
-        .filter(|sig| !keys.iter().any(|k| k.verifies(&data, sig)))
+        .filter(|sig| !keys.accepts(&data, sig))
         .cloned()
         .collect();
     let removed = all.len() - kept.len();
     if removed > 0 {
-        ed25519::set_signatures(&mut metadata, &kept);
+        crate::sigarray::write(&mut metadata, key, &kept);
         write_detached(repo, commit, &metadata)?;
     }
     Ok(removed)
 }
 
-/// Checks `commit` against `verifier` (its bytes as stored, its signatures as detached);
-/// returns the key that signed it.
+/// Checks `commit` (its bytes as stored, its signatures as detached) against
+/// `verifiers`; returns upstream's message for the signature that verified.
 pub fn verify_commit(
     repo: &Repo,
     commit: &Checksum,
-    verifier: &ed25519::Verifier,
-) -> Result<ed25519::PublicKey, Error> {
+    verifiers: &[Verifier],
+) -> Result<String, Error> {
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let metadata = detached(repo, commit)?;
-    Ok(verifier.verify(&data, &ed25519::signatures(&metadata)?)?)
+    Ok(signapi::verify_any(verifiers, &data, &metadata)?)
 }
 
 fn write_detached(repo: &Repo, commit: &Checksum, metadata: &Metadata) -> Result<(), Error> {
@@ -191,23 +194,23 @@ pub fn gpg_sign_summary(repo: &Repo, signers: &[gnupg::Signer]) -> Result<(), Er
 }
 
 /// Signs the repository's `summary` with `keys`: their signatures join those `summary.sig`
-/// holds, under `ostree.sign.ed25519`.
-pub fn sign_summary(repo: &Repo, keys: &[ed25519::SecretKey]) -> Result<(), Error> {
+/// holds, each under its type's key.
+pub fn sign_summary(repo: &Repo, keys: &[SigningKey]) -> Result<(), Error> {
     let summary = read_summary_file(repo)?;
     let mut metadata = read_summary_signatures(repo)?;
     for key in keys {
-        ed25519::add_signature(&mut metadata, &key.sign(&summary))?;
+        key.add_signature(&mut metadata, &summary)?;
     }
     write_summary_signatures(repo, &metadata)
 }
 
-/// Checks `summary` against the ed25519 signatures of `signature_file` (a `summary.sig`).
+/// Checks `summary` against the signatures of `signature_file` (a `summary.sig`). A file
+/// that is no metadata holds no signature, as GVariant reads it upstream.
 pub fn verify_summary(
     summary: &[u8],
     signature_file: &[u8],
-    verifier: &ed25519::Verifier,
-) -> Result<ed25519::PublicKey, ed25519::Error> {
-    let metadata = Metadata::from_bytes(signature_file)
-        .map_err(|e| ed25519::Error(format!("invalid summary.sig: {e}")))?;
-    verifier.verify(summary, &ed25519::signatures(&metadata)?)
+    verifiers: &[Verifier],
+) -> Result<String, signapi::Error> {
+    let metadata = Metadata::from_bytes(signature_file).unwrap_or_default();
+    signapi::verify_any(verifiers, summary, &metadata)
 }

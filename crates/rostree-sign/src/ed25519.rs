@@ -149,6 +149,50 @@ impl Verifier {
     }
 }
 
+/// The keys of `name` (`trusted.ed25519` or `revoked.ed25519`) under a keys directory: the
+/// file itself and every file of `NAME.d/`, in name order. Missing ones count as empty.
+fn keys_in_dir(dir: &std::path::Path, name: &str) -> Result<Vec<PublicKey>, Error> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error(format!("reading {}: {e}", path.display())))
+            .and_then(|text| {
+                parse_public_keys(&text).map_err(|e| Error(format!("{}: {e}", path.display())))
+            })
+    };
+    let mut keys = Vec::new();
+    let file = dir.join(name);
+    if file.is_file() {
+        keys.extend(read(&file)?);
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join(format!("{name}.d"))) {
+        let mut paths: Vec<std::path::PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths.iter().filter(|p| p.is_file()) {
+            keys.extend(read(path)?);
+        }
+    }
+    Ok(keys)
+}
+
+/// The system's trusted and revoked keys: `trusted.ed25519` and `revoked.ed25519` (and their
+/// `.d/` directories) under `/etc/ostree` and `/usr/share/ostree`, or under `keys_dir` alone.
+pub fn system_keys(keys_dir: Option<&std::path::Path>) -> Result<Verifier, Error> {
+    let dirs: Vec<std::path::PathBuf> = match keys_dir {
+        Some(dir) => vec![dir.to_owned()],
+        None => vec!["/etc/ostree".into(), "/usr/share/ostree".into()],
+    };
+    let mut verifier = Verifier::default();
+    for dir in &dirs {
+        verifier
+            .trusted
+            .extend(keys_in_dir(dir, "trusted.ed25519")?);
+        verifier
+            .revoked
+            .extend(keys_in_dir(dir, "revoked.ed25519")?);
+    }
+    Ok(verifier)
+}
+
 /// The signatures in detached metadata (none when the key is absent).
 pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
     crate::sigarray::read(metadata, METADATA_KEY)

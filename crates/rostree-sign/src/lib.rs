@@ -11,3 +11,4 @@ pub mod gnupg;
 pub mod gpg;
 pub mod sexp;
 mod sigarray;
+pub mod signapi;

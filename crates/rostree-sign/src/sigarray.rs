@@ -23,17 +23,16 @@ pub(crate) fn read(metadata: &Metadata, key: &str) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// Replaces the signatures under `key`; with none, the key goes.
+/// Replaces the signatures under `key`; with none, the key goes. As upstream edits the
+/// metadata through a `GVariantDict`, the entries come out in GLib's hash-table order.
 pub(crate) fn write(metadata: &mut Metadata, key: &str, signatures: &[Vec<u8>]) {
-    if signatures.is_empty() {
-        metadata.remove(key);
-        return;
-    }
-    let value = Value::Array(
-        byte_array(),
-        signatures.iter().cloned().map(Value::Bytes).collect(),
-    );
-    metadata.set(key, value);
+    let value = (!signatures.is_empty()).then(|| {
+        Value::Array(
+            byte_array(),
+            signatures.iter().cloned().map(Value::Bytes).collect(),
+        )
+    });
+    *metadata = metadata.edited_as_dict(key, value);
 }
 
 /// Adds `signature` after those under `key`; `None` when the key holds another type.

@@ -189,18 +189,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.branch.is_none() && !args.orphan {
         bail!("A branch must be specified with --branch, or use --orphan");
     }
-    if !args.sign.is_empty() && args.sign_type != "ed25519" {
-        bail!("Requested signature type is not implemented");
-    }
     // Keys are checked before anything is written.
-    let sign_keys = args
-        .sign
-        .iter()
-        .map(|k| {
-            rostree::sign::ed25519::SecretKey::from_base64(k)
-                .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let sign_keys = crate::cmd::sign::signing_keys(&args.sign_type, &args.sign)?;
     let homedir = args.gpg_homedir.as_deref().map(std::path::Path::new);
     let gpg_signers = args
         .gpg_sign

@@ -1,10 +1,12 @@
-//! `ostree sign`: add, check or delete ed25519 signatures of a commit.
+//! `ostree sign`: add, check or delete a commit's signatures (ed25519, or upstream's test
+//! type `dummy`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rostree::sign::commit::{delete_signatures, sign_commit, verify_commit};
-use rostree::sign::ed25519::{PublicKey, SecretKey, Verifier, parse_public_keys};
+use rostree::sign::ed25519::{self, PublicKey, Verifier};
+use rostree::sign::signapi::{self, SignType, SigningKey};
 
 use crate::{GlobalOptions, util};
 
@@ -26,15 +28,15 @@ pub struct Args {
         default_value = "ed25519"
     )]
     sign_type: String,
-    /// Read keys from this file, one base64 key a line
-    #[arg(long = "keys-file", value_name = "FILE")]
+    /// Read key(s) from file
+    #[arg(long = "keys-file", value_name = "NAME")]
     keys_file: Option<PathBuf>,
-    /// Where the trusted and revoked keys are (default: /etc/ostree and /usr/share/ostree)
-    #[arg(long = "keys-dir", value_name = "DIR")]
+    /// Redefine system-wide directories with public and revoked keys for verification
+    #[arg(long = "keys-dir", value_name = "NAME")]
     keys_dir: Option<PathBuf>,
     /// The commit
     commit: String,
-    /// Base64 keys: secret ones to sign with, public ones to verify or delete with
+    /// Keys: secret ones to sign with, public ones to verify or delete with
     keys: Vec<String>,
 }
 
@@ -49,79 +51,62 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The keys of `name` (`trusted.ed25519` or `revoked.ed25519`) under a keys directory: the
-/// file itself and every file of `NAME.d/`. Missing ones count as empty.
-fn keys_in_dir(dir: &Path, name: &str) -> Result<Vec<PublicKey>> {
-    let mut keys = Vec::new();
-    let file = dir.join(name);
-    if file.is_file() {
-        keys.extend(
-            parse_public_keys(&std::fs::read_to_string(&file)?)
-                .with_context(|| format!("reading {}", file.display()))?,
-        );
+/// The signing keys `--sign=KEY` names, of `--sign-type`: refused (before anything is
+/// written) when the type is unknown or a key does not parse.
+pub fn signing_keys(sign_type: &str, keys: &[String]) -> Result<Vec<SigningKey>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-    let sub = dir.join(format!("{name}.d"));
-    if let Ok(entries) = std::fs::read_dir(&sub) {
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths.iter().filter(|p| p.is_file()) {
-            keys.extend(
-                parse_public_keys(&std::fs::read_to_string(path)?)
-                    .with_context(|| format!("reading {}", path.display()))?,
-            );
-        }
-    }
-    Ok(keys)
+    let ty = SignType::from_name(sign_type)?;
+    keys.iter()
+        .map(|k| {
+            SigningKey::parse(ty, k).map_err(|e| match ty {
+                SignType::Ed25519 => anyhow::anyhow!("Invalid KEY '{k}'"),
+                SignType::Dummy => e.into(),
+            })
+        })
+        .collect()
 }
 
-/// The trusted and revoked keys of the system (or `--keys-dir`).
-pub fn system_verifier(keys_dir: Option<&Path>) -> Result<Verifier> {
-    let dirs: Vec<PathBuf> = match keys_dir {
-        Some(dir) => vec![dir.to_owned()],
-        None => vec!["/etc/ostree".into(), "/usr/share/ostree".into()],
-    };
-    let mut verifier = Verifier::default();
-    for dir in &dirs {
-        verifier
-            .trusted
-            .extend(keys_in_dir(dir, "trusted.ed25519")?);
-        verifier
-            .revoked
-            .extend(keys_in_dir(dir, "revoked.ed25519")?);
-    }
-    Ok(verifier)
+/// The keys to verify (or delete) with: those given, else the system's.
+fn verifiers(ty: SignType, keys: &[String], keys_dir: Option<&Path>) -> Result<signapi::Verifier> {
+    Ok(match ty {
+        SignType::Ed25519 => {
+            let system = ed25519::system_keys(keys_dir)?;
+            if keys.is_empty() {
+                signapi::Verifier::Ed25519(system)
+            } else {
+                let public = |k: &String| {
+                    // A secret key stands for its public half.
+                    ed25519::SecretKey::from_base64(k)
+                        .map(|s| s.public())
+                        .or_else(|_| PublicKey::from_base64(k))
+                        .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
+                };
+                signapi::Verifier::Ed25519(Verifier {
+                    trusted: keys.iter().map(public).collect::<Result<_>>()?,
+                    revoked: system.revoked,
+                })
+            }
+        }
+        SignType::Dummy => signapi::Verifier::Dummy(keys.to_vec()),
+    })
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if args.sign_type != "ed25519" {
-        bail!("Requested signature type is not implemented");
-    }
+    let ty = SignType::from_name(&args.sign_type)?;
     let repo = global.open_repo()?;
     let commit = repo.resolve_rev(&args.commit)?;
     let mut keys = args.keys.clone();
     if let Some(file) = &args.keys_file {
         keys.extend(read_lines(file)?);
     }
-    let public =
-        |k: &String| PublicKey::from_base64(k).map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"));
     if args.verify {
-        let verifier = if keys.is_empty() {
-            system_verifier(args.keys_dir.as_deref())?
-        } else {
-            Verifier {
-                trusted: keys.iter().map(public).collect::<Result<_>>()?,
-                revoked: system_verifier(args.keys_dir.as_deref())?.revoked,
-            }
-        };
-        return match verify_commit(&repo, &commit, &verifier) {
-            Ok(key) => {
-                util::write_stdout(
-                    format!(
-                        "Signature verified successfully with key '{}'\n",
-                        key.to_hex()
-                    )
-                    .as_bytes(),
-                )?;
+        // Each key given on its own, as upstream tries them, then all of them at once.
+        let verifier = verifiers(ty, &keys, args.keys_dir.as_deref())?;
+        return match verify_commit(&repo, &commit, std::slice::from_ref(&verifier)) {
+            Ok(message) => {
+                util::write_stdout(format!("{message}\n").as_bytes())?;
                 Ok(0)
             }
             Err(e) => bail!("No valid signatures found: {e}"),
@@ -131,22 +116,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         bail!("Need at least one KEY-ID to sign with");
     }
     if args.delete {
-        // A secret key stands for its public half.
-        let targets: Vec<PublicKey> = keys
-            .iter()
-            .map(|k| {
-                SecretKey::from_base64(k)
-                    .map(|s| s.public())
-                    .or_else(|_| public(k))
-            })
-            .collect::<Result<_>>()?;
-        delete_signatures(&repo, &commit, &targets)?;
+        delete_signatures(&repo, &commit, &verifiers(ty, &keys, None)?)?;
         return Ok(0);
     }
-    for key in &keys {
-        let secret =
-            SecretKey::from_base64(key).map_err(|_| anyhow::anyhow!("Invalid KEY '{key}'"))?;
-        sign_commit(&repo, &commit, &secret)?;
+    for key in signing_keys(&args.sign_type, &keys)? {
+        sign_commit(&repo, &commit, &key)?;
     }
     Ok(0)
 }

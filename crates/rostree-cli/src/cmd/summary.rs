@@ -110,17 +110,7 @@ pub fn show(bytes: &[u8], summary: &rostree::core::object::Summary, raw: bool) -
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    if !args.sign.is_empty() && args.sign_type != "ed25519" {
-        bail!("Requested signature type is not implemented");
-    }
-    let sign_keys = args
-        .sign
-        .iter()
-        .map(|k| {
-            rostree::sign::ed25519::SecretKey::from_base64(k)
-                .map_err(|_| anyhow::anyhow!("Invalid KEY '{k}'"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let sign_keys = crate::cmd::sign::signing_keys(&args.sign_type, &args.sign)?;
     let homedir = args.gpg_homedir.as_deref().map(std::path::Path::new);
     let gpg_signers = args
         .gpg_sign

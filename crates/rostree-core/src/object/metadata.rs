@@ -43,6 +43,25 @@ impl Metadata {
         self.0.retain(|(k, _)| k != key);
     }
 
+    /// The metadata after upstream edits it through a `GVariantDict` (how it adds and
+    /// removes signatures): entries go into a GLib hash table in order (a repeated key
+    /// keeps its first place and its last value), `key` is set to `value` (or removed, for
+    /// `None`), and the result comes out in the table's order.
+    pub fn edited_as_dict(&self, key: &str, value: Option<Value>) -> Metadata {
+        let mut table = crate::ghash::HashOrder::new();
+        for (k, v) in &self.0 {
+            table.insert(k.clone(), v.clone(), crate::ghash::str_hash(k.as_bytes()));
+        }
+        let hash = crate::ghash::str_hash(key.as_bytes());
+        match value {
+            Some(v) => table.insert(key.to_owned(), v, hash),
+            None => {
+                table.remove(&key.to_owned(), hash);
+            }
+        }
+        Metadata(table.into_entries())
+    }
+
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

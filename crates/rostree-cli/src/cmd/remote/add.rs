@@ -83,32 +83,20 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         settings.push(("collection-id".to_owned(), id.clone()));
     }
     // TYPE=inline:KEY or TYPE=file:PATH: the key (or key file) to verify with, and
-    // verification on.
+    // `sign-verify` listing those types.
+    let mut sign_types: Vec<&str> = Vec::new();
     for spec in &args.sign_verify {
-        let parsed = spec.split_once('=').and_then(|(kind, how)| {
-            let (source, value) = how.split_once(':')?;
-            Some((kind, source, value))
-        });
-        let Some((kind, source, value)) = parsed else {
-            bail!(
-                "Invalid --sign-verify '{spec}': expected KEYTYPE=inline:PUBKEY or KEYTYPE=file:PATH"
-            );
-        };
-        if kind != "ed25519" {
-            bail!("Requested signature type is not implemented");
+        let (key, value, ty) = rostree::sign::signapi::parse_remote_add_spec(spec)?;
+        if ty == rostree::sign::signapi::SignType::Ed25519 && key.ends_with("-key") {
+            rostree::sign::ed25519::PublicKey::from_base64(&value)?;
         }
-        let key = match source {
-            "inline" => {
-                rostree::sign::ed25519::PublicKey::from_base64(value)?;
-                "verification-ed25519-key"
-            }
-            "file" => "verification-ed25519-file",
-            other => bail!("Invalid --sign-verify '{spec}': unknown key source '{other}'"),
-        };
-        settings.push((key.to_owned(), value.to_owned()));
+        settings.push((key, value));
+        if !sign_types.contains(&ty.name()) {
+            sign_types.push(ty.name());
+        }
     }
-    if !args.sign_verify.is_empty() {
-        settings.push(("sign-verify".to_owned(), "true".to_owned()));
+    if !sign_types.is_empty() {
+        settings.push(("sign-verify".to_owned(), sign_types.join(",")));
     }
     let options = RemoteAddOptions {
         branches: args.branches.clone(),

@@ -195,52 +195,25 @@ pub fn gpg_keyring_if(
     Ok(Some(remote_keyring(repo, remote)?))
 }
 
-/// The ed25519 keys a remote's commits must be signed with, when it has `sign-verify`:
-/// `verification-ed25519-key` (base64 public keys, `;`-separated), the keys of the file
-/// `verification-ed25519-file`, else the system's trusted keys; revoked keys always apply.
-pub fn sign_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::Verifier>> {
-    verifier_if(remote, "sign-verify")
+/// The keys a remote's commits must be signed with, when it has `sign-verify` (see
+/// [`rostree::sign::signapi`]).
+pub fn sign_verifier(remote: &Remote) -> Result<Option<Vec<rostree::sign::signapi::Verifier>>> {
+    verifiers_if(remote, "sign-verify")
 }
 
 /// The keys `summary.sig` must be signed with when the remote has `sign-verify-summary`.
-pub fn summary_verifier(remote: &Remote) -> Result<Option<rostree::sign::ed25519::Verifier>> {
-    verifier_if(remote, "sign-verify-summary")
+pub fn summary_verifier(remote: &Remote) -> Result<Option<Vec<rostree::sign::signapi::Verifier>>> {
+    verifiers_if(remote, "sign-verify-summary")
 }
 
-fn verifier_if(remote: &Remote, switch: &str) -> Result<Option<rostree::sign::ed25519::Verifier>> {
-    use rostree::sign::ed25519::{PublicKey, parse_public_keys};
-    if !remote.option_bool(switch, false)? {
-        return Ok(None);
-    }
-    let system = crate::cmd::sign::system_verifier(None)?;
-    let mut trusted = Vec::new();
-    for key in remote.option_list("verification-ed25519-key")? {
-        trusted.push(PublicKey::from_base64(&key).map_err(|e| {
-            anyhow::anyhow!(
-                "Remote \"{}\": verification-ed25519-key: {e}",
-                remote.name()
-            )
-        })?);
-    }
-    if let Some(file) = remote.option("verification-ed25519-file")? {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| anyhow::anyhow!("reading verification-ed25519-file {file}: {e}"))?;
-        trusted.extend(parse_public_keys(&text)?);
-    }
-    if trusted.is_empty() {
-        trusted = system.trusted;
-    }
-    if trusted.is_empty() {
-        bail!(
-            "Remote \"{}\" has {switch} enabled but no ed25519 keys: set \
-             verification-ed25519-key or verification-ed25519-file",
-            remote.name()
-        );
-    }
-    Ok(Some(rostree::sign::ed25519::Verifier {
-        trusted,
-        revoked: system.revoked,
-    }))
+fn verifiers_if(
+    remote: &Remote,
+    switch: &str,
+) -> Result<Option<Vec<rostree::sign::signapi::Verifier>>> {
+    let system = || rostree::sign::ed25519::system_keys(None).map_err(Into::into);
+    Ok(rostree::sign::signapi::remote_verifiers(
+        remote, switch, &system,
+    )?)
 }
 
 /// How to reach a remote, from its config: `http2`, `tls-permissive`, `tls-ca-path`,
@@ -304,7 +277,7 @@ fn remote_summary(
         cache_dir,
         &remote.url()?,
         &options,
-        verifier.as_ref(),
+        verifier.as_deref(),
         keyring.as_ref(),
     )?)
 }
