@@ -352,7 +352,8 @@ mod tests {
 
     #[test]
     fn remote_add_specs() {
-        let table: &[(&str, Result<(&str, &str), &str>)] = &[
+        type Expected = Result<(&'static str, &'static str), &'static str>;
+        let table: &[(&str, Expected)] = &[
             (
                 "ed25519=inline:KEY",
                 Ok(("verification-ed25519-key", "KEY")),
