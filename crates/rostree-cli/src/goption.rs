@@ -56,6 +56,19 @@ fn prepare_one(cmd: Command) -> Command {
         }
         cmd = cmd.arg(verbose);
     }
+    // GOption hands every argument that is not an option to the command, which uses what
+    // it needs: extra arguments are ignored unless a command says otherwise.
+    let takes_all = cmd
+        .get_positionals()
+        .any(|a| matches!(a.get_action(), ArgAction::Append));
+    if !cmd.has_subcommands() && !takes_all {
+        cmd = cmd.arg(
+            Arg::new("extra-arguments")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .hide(true),
+        );
+    }
     cmd.mut_subcommands(prepare_one)
 }
 
@@ -73,17 +86,19 @@ pub(crate) enum Early {
     Run,
 }
 
-/// The verbs of the command line: the builtin command path found, and the first verb that is
-/// not builtin (with the depth it was met at).
+/// The verbs of the command line: the builtin command path found (and where each verb
+/// is), and the first verb that is not builtin.
 struct Verbs {
     path: Vec<String>,
+    positions: Vec<usize>,
     unknown: Option<String>,
 }
 
 fn find_verbs(args: &[OsString], top: &Command) -> Verbs {
     let mut path = Vec::new();
+    let mut positions = Vec::new();
     let mut cmd = top;
-    for arg in args.iter().skip(1) {
+    for (i, arg) in args.iter().enumerate().skip(1) {
         if arg == "--" {
             break;
         }
@@ -97,11 +112,13 @@ fn find_verbs(args: &[OsString], top: &Command) -> Verbs {
         match cmd.find_subcommand(arg.as_os_str()) {
             Some(sub) if !sub.is_hide_set() || !path.is_empty() || sub.get_name() == text => {
                 path.push(text.into_owned());
+                positions.push(i);
                 cmd = sub;
             }
             _ => {
                 return Verbs {
                     path,
+                    positions,
                     unknown: Some(text.into_owned()),
                 };
             }
@@ -109,8 +126,25 @@ fn find_verbs(args: &[OsString], top: &Command) -> Verbs {
     }
     Verbs {
         path,
+        positions,
         unknown: None,
     }
+}
+
+/// The arguments with the verbs first, as upstream hands a command every argument but its
+/// verb whatever their order: `ostree remote --set=k=v add ...` is `remote add --set=k=v`.
+pub(crate) fn verbs_first(args: &[OsString], top: &Command) -> Vec<OsString> {
+    let verbs = find_verbs(args, top);
+    let mut out: Vec<OsString> = args.iter().take(1).cloned().collect();
+    out.extend(verbs.positions.iter().map(|&i| args[i].clone()));
+    out.extend(
+        args.iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| !verbs.positions.contains(i))
+            .map(|(_, a)| a.clone()),
+    );
+    out
 }
 
 /// Options before a `--`.
@@ -130,6 +164,61 @@ fn wants_help(args: &[OsString]) -> bool {
                 && a.len() > 1
                 && a[1..].chars().all(|c| c.is_ascii_alphabetic() || c == '?')
     })
+}
+
+/// Upstream's usage error (help, blank line, error) for a command given too few arguments,
+/// by command path.
+const MISSING_ARGUMENTS: &[(&str, &str)] = &[
+    (
+        "cat",
+        "A COMMIT and at least one PATH argument are required",
+    ),
+    ("config", "OPERATION must be specified"),
+    ("export", "A COMMIT argument is required"),
+    ("gpg-sign", "Need a COMMIT to sign"),
+    ("log", "A rev argument is required"),
+    ("ls", "An COMMIT argument is required"),
+    ("pull", "REMOTE must be specified"),
+    ("reset", "A REF and COMMIT argument is required"),
+    ("show", "An object argument is required"),
+    ("sign", "Need a COMMIT to sign or verify"),
+    ("remote add", "NAME and URL must be specified"),
+    (
+        "remote add-cookie",
+        "NAME, DOMAIN, PATH, COOKIE_NAME and VALUE must be specified",
+    ),
+    (
+        "remote delete-cookie",
+        "NAME, DOMAIN, PATH and COOKIE_NAME must be specified",
+    ),
+    ("remote delete", "NAME must be specified"),
+    ("remote gpg-import", "NAME must be specified"),
+    ("remote gpg-list-keys", "NAME must be specified"),
+    ("remote list-cookies", "NAME must be specified"),
+    ("remote refs", "NAME must be specified"),
+    ("remote show-url", "NAME must be specified"),
+    ("remote summary", "NAME must be specified"),
+];
+
+/// The usage error upstream gives the command `args` name when arguments are missing.
+pub(crate) fn missing_arguments_message(args: &[OsString], top: &Command) -> Option<&'static str> {
+    let path = find_verbs(args, top).path.join(" ");
+    MISSING_ARGUMENTS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, message)| *message)
+}
+
+/// The help of the command `args` name (for errors reported after it).
+pub(crate) fn help_for(args: &[OsString], top: &Command) -> String {
+    let verbs = find_verbs(args, top);
+    let cmd = verbs.path.iter().fold(top, |c, name| {
+        c.find_subcommand(name).expect("found by find_verbs")
+    });
+    let program = args
+        .first()
+        .map_or_else(|| "ostree".into(), |a| a.to_string_lossy());
+    help(&program, cmd, &verbs.path)
 }
 
 /// Decides what to do before clap parses: help, version, extensions, missing or unknown verbs.
@@ -235,7 +324,11 @@ fn entry_for(arg: &Arg) -> Option<Entry> {
             .and_then(|names| names.first())
             .map(|n| n.to_string())
             .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
-        let _ = write!(left, "={value}");
+        // An empty value name stands for GOption's missing argument description: the
+        // option takes a value, and its help shows none.
+        if !value.is_empty() {
+            let _ = write!(left, "={value}");
+        }
     }
     let description = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
     Some(Entry { left, description })
@@ -444,6 +537,14 @@ mod tests {
             assert_eq!(verbs.path, *path, "{args:?}");
             assert_eq!(verbs.unknown.as_deref(), *unknown, "{args:?}");
         }
+        let moved = verbs_first(
+            &os(&["ostree", "--repo=r", "remote", "--x", "add", "n"]),
+            &top,
+        );
+        assert_eq!(
+            moved,
+            os(&["ostree", "remote", "add", "--repo=r", "--x", "n"])
+        );
     }
 
     #[test]

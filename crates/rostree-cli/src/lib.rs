@@ -57,17 +57,34 @@ where
         goption::Early::External(program) => return goption::exec_external(&program, &args),
     }
     let cli = match command
-        .try_get_matches_from(&args)
+        .clone()
+        .try_get_matches_from(goption::verbs_first(&args, &command))
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
         Err(e) => {
+            if e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+                && let Some(message) = goption::missing_arguments_message(&args, &command)
+            {
+                eprint!("{}", goption::help_for(&args, &command));
+                eprintln!("\nerror: {message}");
+                return 1;
+            }
             eprintln!("error: {}", goption::error_message(&e));
             return 1;
         }
     };
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<util::UsageError>().is_some() => {
+            let usage = e.downcast_ref::<util::UsageError>().expect("checked above");
+            eprint!("{}", goption::help_for(&args, &command));
+            if usage.blank_line {
+                eprintln!();
+            }
+            eprintln!("error: {}", usage.message);
+            1
+        }
         Err(e) => {
             if let Some(rostree::Error::UnmatchedPaths { kind, paths }) = e.downcast_ref() {
                 for path in paths {
@@ -117,7 +134,11 @@ impl GlobalOptions {
         if implicit.exists() {
             return Ok(implicit);
         }
-        bail!("Command requires a --repo argument")
+        Err(util::UsageError {
+            message: "Command requires a --repo argument".into(),
+            blank_line: false,
+        }
+        .into())
     }
 
     /// Opens the repository.

@@ -22,13 +22,37 @@ pub fn format_error(e: &anyhow::Error) -> String {
     out
 }
 
+/// An error upstream reports after the command's help, on stderr: a usage error of the
+/// command's (`ot_util_usage_error`: the help, a blank line, the error) or a repository
+/// that is needed and not given (the help, then the error).
+#[derive(Debug)]
+pub struct UsageError {
+    /// The error line's text.
+    pub message: String,
+    /// Whether a blank line separates the help and the error.
+    pub blank_line: bool,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A usage error of the command (`ot_util_usage_error`).
+pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
+    UsageError {
+        message: message.into(),
+        blank_line: true,
+    }
+    .into()
+}
+
 /// An OS error as `strerror` words it, without Rust's ` (os error N)`.
 pub fn io_error_text(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" (os error") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
+    rostree::repo::os_error_text(err)
 }
 
 /// The `--version` text, in upstream's YAML shape: scripts read `libostree.Version` and grep

@@ -61,7 +61,16 @@ pub struct CheckoutOptions {
     /// `--process-passthrough-whiteouts`: a file `.ostree-wh.NAME` becomes `NAME`, a 0:0
     /// character device (an overlayfs whiteout), with the file's permissions.
     pub passthrough_whiteouts: bool,
+    /// A user-mode checkout of an archive repository keeps uncompressed copies of regular
+    /// files in `uncompressed-objects-cache/` and hard-links them into the checkout, as
+    /// upstream's CLI does unless `--disable-cache` (and the repository's
+    /// `core.enable-uncompressed-cache` is not false).
+    pub uncompressed_cache: bool,
 }
+
+/// Where uncompressed copies of an archive repository's files are kept:
+/// `uncompressed-objects-cache/XX/REST.file`, as bare objects are named.
+const UNCOMPRESSED_CACHE: &str = "uncompressed-objects-cache";
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const PASSTHROUGH_WHITEOUT_PREFIX: &str = ".ostree-wh.";
@@ -89,6 +98,8 @@ struct Context<'a> {
     reflinked: AtomicU64,
     dirs: AtomicU64,
     dirmetas: std::sync::Mutex<std::collections::HashMap<Checksum, DirMeta>>,
+    /// The uncompressed cache, when this checkout uses it.
+    cache: Option<Dir>,
 }
 
 const S_IFMT: u32 = 0o170000;
@@ -126,10 +137,36 @@ impl<'a> Context<'a> {
         {
             return Err(Error::InvalidInput(reason.into()));
         }
+        let cache_wanted = options.uncompressed_cache
+            && options.user_mode
+            && !options.force_copy
+            && repo.mode() == RepoMode::Archive
+            && repo
+                .config()
+                .get_bool("core", "enable-uncompressed-cache")
+                .ok()
+                .flatten()
+                .unwrap_or(true);
+        let cache = if cache_wanted {
+            match repo.dir().create_dir(UNCOMPRESSED_CACHE) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).ctx("creating", repo.path().join(UNCOMPRESSED_CACHE));
+                }
+                _ => {}
+            }
+            Some(
+                repo.dir()
+                    .open_dir(UNCOMPRESSED_CACHE)
+                    .ctx("opening", repo.path().join(UNCOMPRESSED_CACHE))?,
+            )
+        } else {
+            None
+        };
         Ok(Context {
             repo,
             options,
             interrupt,
+            cache,
             can_link: rule.is_ok() && !options.force_copy,
             hardlinked: AtomicU64::new(0),
             copied: AtomicU64::new(0),
@@ -436,22 +473,74 @@ impl Context<'_> {
                     )));
                 }
                 if self.options.overwrite == Overwrite::UnionIdentical {
-                    let rel = checksum.relative_path(ObjectType::File, false);
-                    let object = sys::lstat_at(self.repo.objects_dir(), rel.as_ref());
-                    if object
-                        .is_ok_and(|o| o.st_dev == existing.st_dev && o.st_ino == existing.st_ino)
-                    {
+                    if self.is_identical(dir, shown, name, &existing, checksum)? {
                         return Ok(false);
                     }
+                    // Upstream's words: the link that would have replaced it exists.
                     return Err(Error::InvalidInput(format!(
-                        "Refusing to replace differing file: {}",
-                        shown.display()
+                        "Hardlinking {} to {name}: File exists",
+                        checksum.relative_path(ObjectType::File, false)
                     )));
                 }
                 rustix::fs::unlinkat(dir, name, AtFlags::empty()).ctx("unlinking", shown)?;
                 Ok(true)
             }
         }
+    }
+
+    /// Whether the file already at `name` is the object `checksum`, as upstream decides
+    /// for `--union-identical`: a hard link to it, a symlink to the same target, or a file
+    /// whose content checksum (xattrs left out where the repository keeps none,
+    /// permissions canonical in bare-user-only) is the object's.
+    fn is_identical(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        name: &str,
+        existing: &rustix::fs::Stat,
+        checksum: &Checksum,
+    ) -> Result<bool> {
+        let rel = checksum.relative_path(ObjectType::File, false);
+        if let Ok(object) = sys::lstat_at(self.repo.objects_dir(), rel.as_ref())
+            && object.st_dev == existing.st_dev
+            && object.st_ino == existing.st_ino
+        {
+            return Ok(true);
+        }
+        let (header, _) = self.repo.file_info(checksum)?;
+        let kind = existing.st_mode & S_IFMT;
+        if header.is_symlink() {
+            if kind != 0o120000 {
+                return Ok(false);
+            }
+            let target =
+                rustix::fs::readlinkat(dir, name, Vec::new()).ctx("reading link", shown)?;
+            return Ok(target.as_bytes() == header.symlink_target.as_bytes());
+        }
+        if kind != 0o100000 {
+            return Ok(false);
+        }
+        let bare_user_only = self.repo.mode() == RepoMode::BareUserOnly;
+        let xattrs = if self.repo.xattrs_disabled() || bare_user_only {
+            rostree_core::object::Xattrs::new()
+        } else {
+            sys::link_xattrs(dir, OsStr::new(name)).ctx("reading xattrs of", shown)?
+        };
+        let (uid, gid, mode) = if bare_user_only {
+            (0, 0, existing.st_mode & (S_IFMT | 0o755))
+        } else {
+            (existing.st_uid, existing.st_gid, existing.st_mode)
+        };
+        let on_disk = FileHeader {
+            uid,
+            gid,
+            mode,
+            rdev: 0,
+            symlink_target: String::new(),
+            xattrs,
+        };
+        let data = dir.read(name).ctx("reading", shown)?;
+        Ok(rostree_core::object::content_checksum(&on_disk, &data) == *checksum)
     }
 
     fn checkout_file(
@@ -493,10 +582,70 @@ impl Context<'_> {
                 Err(e) => return Err(e).ctx("hardlinking", shown),
             }
         }
-        let (header, _) = self.repo.file_info(checksum)?;
+        let (header, size) = self.repo.file_info(checksum)?;
+        if self.link_from_cache(dir, shown, name, checksum, &header, size)? {
+            self.hardlinked.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         self.copy_file(dir, shown, name, checksum, &header)?;
         self.copied.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Hard-links the file from the uncompressed cache, filling the cache first; `false`
+    /// when the cache is off or cannot serve (symlinks and empty files are not cached, and
+    /// a link across devices is copied instead).
+    fn link_from_cache(
+        &self,
+        dir: &Dir,
+        shown: &Path,
+        name: &str,
+        checksum: &Checksum,
+        header: &FileHeader,
+        size: u64,
+    ) -> Result<bool> {
+        let Some(cache) = &self.cache else {
+            return Ok(false);
+        };
+        if header.is_symlink() || size == 0 || header.mode & 0o400 == 0 {
+            return Ok(false);
+        }
+        let cached = || self.repo.path().join(UNCOMPRESSED_CACHE);
+        let prefix = checksum.prefix_dir();
+        match cache.create_dir(&prefix) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).ctx("creating", cached().join(&prefix));
+            }
+            _ => {}
+        }
+        let sub = cache
+            .open_dir(&prefix)
+            .ctx("opening", cached().join(&prefix))?;
+        let object = format!("{}.file", checksum.suffix_hex());
+        if !sub.exists(&object) {
+            // Written aside (checked as it is written), then given its name.
+            let tmp = format!(".tmp-{}-{object}", std::process::id());
+            let _ = sub.remove_file(&tmp);
+            self.copy_file(
+                &sub,
+                &cached().join(&prefix).join(&tmp),
+                &tmp,
+                checksum,
+                header,
+            )?;
+            match rustix::fs::renameat(&sub, tmp.as_str(), &sub, object.as_str()) {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = sub.remove_file(&tmp);
+                    return Err(e).ctx("renaming", cached().join(&prefix).join(&object));
+                }
+            }
+        }
+        match rustix::fs::linkat(&sub, object.as_str(), dir, name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK) => Ok(false),
+            Err(e) => Err(e).ctx("hardlinking", shown),
+        }
     }
 
     /// Whether the object can be hardlinked into the checkout, from one `lstat` (and, in
@@ -507,6 +656,14 @@ impl Context<'_> {
         let path = || self.repo.object_path(ObjectType::File, checksum);
         let st = match sys::lstat_at(self.repo.objects_dir(), rel.as_ref()) {
             Ok(st) => st,
+            // An object of the parent repository is copied out of it.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && self.repo.parent().is_some()
+                    && self.repo.has_object(ObjectType::File, checksum)? =>
+            {
+                return Ok(false);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::MissingObject {
                     objtype: ObjectType::File,
@@ -518,8 +675,11 @@ impl Context<'_> {
         match st.st_mode & S_IFMT {
             0o120000 => Ok(self.repo.mode() != RepoMode::BareUser),
             0o100000 if st.st_size > 0 => {
+                // A user-mode checkout gives an unreadable file a copy its owner can read,
+                // as upstream does: the object itself must stay as it is.
+                let unreadable = |mode: u32| self.options.user_mode && mode & 0o400 == 0;
                 if self.repo.mode() != RepoMode::BareUser {
-                    return Ok(true);
+                    return Ok(!unreadable(st.st_mode));
                 }
                 let (dir, name) = rel.split_at(2);
                 let meta =
@@ -531,7 +691,7 @@ impl Context<'_> {
                             checksum: *checksum,
                             reason: "missing or invalid user.ostreemeta".into(),
                         })?;
-                Ok(meta.mode & S_IFMT != 0o120000)
+                Ok(meta.mode & S_IFMT != 0o120000 && !unreadable(meta.mode))
             }
             _ => Ok(false),
         }
@@ -614,8 +774,10 @@ impl Context<'_> {
         }
         let mut perms = header.mode & 0o7777;
         if user {
-            // User mode never creates setuid or setgid files, as upstream.
+            // User mode never creates setuid or setgid files, nor files their owner cannot
+            // read, as upstream.
             perms &= !0o6000;
+            perms |= 0o400;
         } else {
             rustix::fs::fchown(
                 &file,
@@ -674,11 +836,15 @@ pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Resul
     if relative.is_empty() {
         return Ok(current);
     }
+    // What has been walked, for the message: upstream names the path up to the component
+    // that is missing.
+    let mut walked = String::new();
     for component in relative.split('/') {
+        walked.push('/');
+        walked.push_str(component);
         let TreeEntry::Dir(tree, _) = current else {
-            return Err(Error::InvalidInput(format!(
-                "No such file or directory: {path}"
-            )));
+            // Upstream's words for a path that goes on below a file.
+            return Err(Error::InvalidInput("Not a directory".into()));
         };
         let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
         let view = crate::repo::parse_dirtree(&data, &tree)?;
@@ -688,7 +854,7 @@ pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Resul
             TreeEntry::Dir(d.tree, d.meta)
         } else {
             return Err(Error::InvalidInput(format!(
-                "No such file or directory: {path}"
+                "No such file or directory: {walked}"
             )));
         };
     }

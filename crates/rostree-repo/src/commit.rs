@@ -96,6 +96,17 @@ pub fn parse_statoverride(text: &str) -> Result<HashMap<String, StatOverride>> {
 }
 
 impl CommitModifier {
+    /// Whether it changes anything of an entry (so that a stored tree must be rewritten).
+    pub fn changes_anything(&self) -> bool {
+        self.owner_uid.is_some()
+            || self.owner_gid.is_some()
+            || self.canonical_permissions
+            || self.no_xattrs
+            || self.mode_ro_executables
+            || !self.stat_overrides.is_empty()
+            || !self.skip.is_empty()
+    }
+
     fn apply(
         &self,
         mode: RepoMode,
@@ -176,6 +187,9 @@ pub struct CommitOptions {
     pub skip_if_unchanged: bool,
     /// Reuse the checksums of files that are hardlinks to this repo's objects (checkouts).
     pub link_checkout_speedup: bool,
+    /// `-I/--devino-canonical`: a file that is a hard link of an object is that object,
+    /// whatever the modifier would change (implies `link_checkout_speedup`).
+    pub devino_canonical: bool,
     /// Metadata keys copied from the parent commit (`--keep-metadata`).
     pub keep_metadata: Vec<String>,
     /// Record the kernel version (`ostree.linux`) and `ostree.bootable` (`--bootable`).
@@ -200,6 +214,8 @@ pub struct CommitOutcome {
     pub written: bool,
     /// What the transaction wrote.
     pub stats: TransactionStats,
+    /// Files taken from the dev/inode cache without being read (`Content Cache Hits`).
+    pub devino_hits: u64,
 }
 
 /// Commits `sources` layered in order, then updates the branch.
@@ -239,7 +255,11 @@ pub fn commit(
         progress,
         sizes: sizes.as_ref(),
         matched: Default::default(),
-        devino: if options.link_checkout_speedup && !repo.mode().is_archive() {
+        devino_canonical: options.devino_canonical,
+        devino_hits: std::sync::atomic::AtomicU64::new(0),
+        devino: if (options.link_checkout_speedup || options.devino_canonical)
+            && !repo.mode().is_archive()
+        {
             Some(scan_devino(repo)?)
         } else {
             None
@@ -257,12 +277,20 @@ pub fn commit(
             TreeSource::Tar(reader, path) => ctx.import_tar(reader, &path)?,
             TreeSource::Ref(rev) => {
                 let c = repo.load_commit(&repo.resolve_rev(&rev)?)?;
-                MutableTree::load(repo, &c.root_tree, &c.root_meta)?
+                if ctx.modifier.changes_anything() {
+                    // Every entry goes through the modifier, as upstream filters a tree
+                    // it reads from the repository.
+                    ctx.import_commit_tree(c.root_tree, c.root_meta, "")?
+                } else {
+                    MutableTree::load(repo, &c.root_tree, &c.root_meta)?
+                }
             }
         };
         root.overlay(repo, layer)?;
     }
     ctx.check_unmatched()?;
+    let devino_hits = ctx.devino_hits.load(Ordering::Relaxed);
+    drop(ctx);
     if root.meta.is_none() {
         return Err(Error::InvalidInput("Can't commit an empty tree".into()));
     }
@@ -278,6 +306,7 @@ pub fn commit(
                 checksum: *p,
                 written: false,
                 stats,
+                devino_hits,
             });
         }
     }
@@ -396,6 +425,7 @@ pub fn commit(
         checksum,
         written: true,
         stats,
+        devino_hits,
     })
 }
 
@@ -490,6 +520,10 @@ struct WriteContext<'a, 'r> {
     matched: std::sync::Mutex<HashSet<String>>,
     /// (device, inode) of every content object, for `link_checkout_speedup`.
     devino: Option<HashMap<(u64, u64), Checksum>>,
+    /// `devino_canonical`: the cache wins over the modifier.
+    devino_canonical: bool,
+    /// Files found in the cache.
+    devino_hits: std::sync::atomic::AtomicU64,
 }
 
 impl WriteContext<'_, '_> {
@@ -506,16 +540,21 @@ impl WriteContext<'_, '_> {
     fn linked_object(&self, path: &str, st: &rustix::fs::Stat) -> Option<Checksum> {
         let cache = self.devino.as_ref()?;
         let m = self.modifier;
-        if m.owner_uid.is_some()
-            || m.owner_gid.is_some()
-            || m.canonical_permissions
-            || m.no_xattrs
-            || m.mode_ro_executables
-            || m.stat_overrides.contains_key(path)
+        if !self.devino_canonical
+            && (m.owner_uid.is_some()
+                || m.owner_gid.is_some()
+                || m.canonical_permissions
+                || m.no_xattrs
+                || m.mode_ro_executables
+                || m.stat_overrides.contains_key(path))
         {
             return None;
         }
-        cache.get(&(st.st_dev, st.st_ino)).copied()
+        let found = cache.get(&(st.st_dev, st.st_ino)).copied();
+        if found.is_some() {
+            self.devino_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// The content header of the file at `path`, after the modifier.
@@ -548,6 +587,80 @@ impl WriteContext<'_, '_> {
         let written = self.tx.write_content_as(checksum, header, source)?;
         self.progress.event(Event::FileCommitted { bytes, written });
         Ok(())
+    }
+
+    /// A stored tree (of a commit given as `--tree=ref=`) with every entry passed through
+    /// the modifier: content whose header changes is stored anew under its new checksum.
+    fn import_commit_tree(
+        &self,
+        tree: Checksum,
+        meta: Checksum,
+        path: &str,
+    ) -> Result<MutableTree> {
+        self.check_interrupt()?;
+        let repo = self.tx.repo();
+        let dirmeta = repo.load_dirmeta(&meta)?;
+        let shown = if path.is_empty() { "/" } else { path };
+        let meta = self.write_dirmeta(
+            shown,
+            dirmeta.uid,
+            dirmeta.gid,
+            dirmeta.mode,
+            dirmeta.xattrs,
+        )?;
+        let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
+        let view = crate::repo::parse_dirtree(&data, &tree)?;
+        let mut entries = std::collections::BTreeMap::new();
+        for file in &view.files {
+            let child = format!("{path}/{}", file.name);
+            if self.modifier.skip.contains(&child) {
+                self.note_path(&child);
+                continue;
+            }
+            let (header, _) = repo.file_info(&file.checksum)?;
+            let (uid, gid, mode, xattrs) = self.apply(
+                &child,
+                header.uid,
+                header.gid,
+                header.mode,
+                header.xattrs.clone(),
+            );
+            let changed = FileHeader {
+                uid,
+                gid,
+                mode,
+                rdev: header.rdev,
+                symlink_target: header.symlink_target.clone(),
+                xattrs,
+            };
+            let checksum = if changed == header {
+                file.checksum
+            } else {
+                let (_, payload) = repo.read_file(&file.checksum)?;
+                let payload = payload.into_bytes().map_err(|e| Error::Corrupt {
+                    objtype: ObjectType::File,
+                    checksum: file.checksum,
+                    reason: e.to_string(),
+                })?;
+                let c = self.tx.write_content(&changed, &payload)?;
+                self.record_size(c, payload.len() as u64, &changed, &payload);
+                c
+            };
+            entries.insert(file.name.to_owned(), Node::File(checksum));
+        }
+        for dir in &view.dirs {
+            let child = format!("{path}/{}", dir.name);
+            if self.modifier.skip.contains(&child) {
+                self.note_path(&child);
+                continue;
+            }
+            let sub = self.import_commit_tree(dir.tree, dir.meta, &child)?;
+            entries.insert(dir.name.to_owned(), Node::Dir(sub));
+        }
+        Ok(MutableTree {
+            meta: Some(meta),
+            entries,
+        })
     }
 
     /// Applies the modifier to the entry at `path`, noting the path as seen.
@@ -657,9 +770,10 @@ impl WriteContext<'_, '_> {
         for entry in dir.entries().ctx("listing", shown())? {
             let entry = entry.ctx("listing", shown())?;
             let name = entry.file_name().into_string().map_err(|n| {
+                // Upstream's words (it prints the raw bytes; rostree escapes them).
                 Error::InvalidInput(format!(
-                    "Invalid UTF-8 in file name {:?} under {}",
-                    n,
+                    "Invalid UTF-8 in filename {} under {}",
+                    n.to_string_lossy(),
                     shown().display()
                 ))
             })?;
@@ -690,7 +804,9 @@ impl WriteContext<'_, '_> {
     }
 
     fn wants_xattrs(&self) -> bool {
-        !self.modifier.no_xattrs && self.mode() != RepoMode::BareUserOnly
+        !self.modifier.no_xattrs
+            && self.mode() != RepoMode::BareUserOnly
+            && !self.tx.repo().xattrs_disabled()
     }
 
     fn import_entry(&self, dir: &Dir, display: &Path, name: &str, path: &str) -> Result<Node> {

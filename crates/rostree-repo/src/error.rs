@@ -10,7 +10,7 @@ use rostree_core::{Checksum, ObjectType};
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed.
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {}", path.display(), os_error_text(source))]
     Io {
         /// What was being done ("opening", "writing", ...).
         op: &'static str,
@@ -63,6 +63,16 @@ pub enum Error {
     /// The operation was interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,
+}
+
+/// An OS error as `strerror` words it (as upstream's messages have it), without Rust's
+/// ` (os error N)`.
+pub fn os_error_text(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
 }
 
 fn missing_message(objtype: ObjectType, checksum: &Checksum) -> String {

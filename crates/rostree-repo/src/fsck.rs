@@ -292,6 +292,7 @@ pub fn fsck(
         }
     }
     outcome.objects = objects.len();
+    progress.event(Event::VerifyingCommits(outcome.commits_verified as u64));
     // Dirtrees were read (and hash-checked) during the walk; the rest is checked here.
     let checked: Vec<(Checksum, ObjectType, Checksum, Option<Problem>)> = objects
         .par_iter()
@@ -391,7 +392,7 @@ fn check_object(
             let actual = content_checksum(&header, &data);
             if actual != *object {
                 return Err(Problem::Corrupt(format!(
-                    "corrupted object; checksum expected='{object}' actual='{actual}'"
+                    "Corrupted file object; checksum expected='{object}' actual='{actual}'"
                 )));
             }
             Ok(())

@@ -25,7 +25,7 @@ mod sys;
 mod syscalls;
 pub mod transaction;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, os_error_text};
 pub use mode::RepoMode;
 pub use repo::{InitOptions, ListedRef, Payload, RefKind, Repo, RepoLock, decode_filez};
 pub use transaction::{Transaction, TransactionStats};

@@ -16,6 +16,8 @@ pub enum Event {
     },
     /// A phase of the operation began.
     Phase(&'static str),
+    /// fsck enumerated the commits and starts checking the objects of this many.
+    VerifyingCommits(u64),
     /// More objects are known to be needed (a pull found them in a tree it fetched): the
     /// total grows by this many.
     ObjectsQueued(u64),

@@ -177,12 +177,34 @@ fn copy(
             Ok(())
         };
         match checked {
-            Some((header, payload)) if options.untrusted => {
-                // Hashed while copied; linking would need a second read.
+            // Checked first (hashed, when the source is not trusted), then linked if it can
+            // be, as upstream imports.
+            Some((header, payload)) => {
+                if options.untrusted {
+                    let data = payload.into_bytes().map_err(|e| Error::Corrupt {
+                        objtype: ObjectType::File,
+                        checksum: *checksum,
+                        reason: e.to_string(),
+                    })?;
+                    if content_checksum(&header, &data) != *checksum {
+                        return Err(Error::Corrupt {
+                            objtype: ObjectType::File,
+                            checksum: *checksum,
+                            reason: "content does not match its checksum".into(),
+                        });
+                    }
+                    if tx.link_object_from(source, ObjectType::File, checksum)? {
+                        return Ok(());
+                    }
+                    tx.write_content_as(checksum, &header, Source::Bytes(&data))?;
+                    return Ok(());
+                }
+                if tx.link_object_from(source, ObjectType::File, checksum)? {
+                    return Ok(());
+                }
                 copy(header, payload)
             }
-            _ if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(()),
-            Some((header, payload)) => copy(header, payload),
+            None if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(()),
             None => {
                 let (header, payload) = source.read_file(checksum)?;
                 copy(header, payload)

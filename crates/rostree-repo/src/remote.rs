@@ -108,6 +108,10 @@ impl Repo {
                     .map(str::to_owned)
             })
             .collect();
+        // The parent repository's remotes are this one's too.
+        if let Some(parent) = self.parent() {
+            names.extend(parent.remote_names());
+        }
         names.sort();
         names.dedup();
         names
@@ -116,6 +120,10 @@ impl Repo {
     /// A remote by name.
     pub fn remote(&self, name: &str) -> Result<Remote> {
         if !self.config().has_group(&group_name(name)) {
+            // A remote of the parent repository counts as one of this one, as upstream.
+            if let Some(parent) = self.parent() {
+                return parent.remote(name);
+            }
             return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
         }
         Ok(Remote {

@@ -61,7 +61,15 @@ pub struct Repo {
     mode: RepoMode,
     config: KeyFile,
     fsync: bool,
+    /// `core.disable-xattrs`: extended attributes are neither read when committing nor
+    /// read back from bare objects (upstream's switch for file systems without them).
+    disable_xattrs: bool,
+    /// `core.parent`: a repository whose objects, refs and remotes this one also sees.
+    parent: Option<Box<Repo>>,
 }
+
+/// How deep `core.parent` chains may go (a loop of parents must not recurse forever).
+const MAX_PARENT_DEPTH: usize = 16;
 
 /// The payload of a content object being read.
 pub enum Payload {
@@ -137,6 +145,14 @@ impl Repo {
     /// into the table it lists refs from.
     pub fn list_all_refs_unsorted(&self) -> Result<Vec<ListedRef>> {
         let mut out = Vec::new();
+        // Both directories are part of a repository: upstream fails without them.
+        for required in ["refs/heads", "refs/remotes"] {
+            self.dir.open_dir(required).map_err(|e| Error::Io {
+                op: "opendir",
+                path: required.into(),
+                source: e,
+            })?;
+        }
         for (name, commit) in self.list_refs_unsorted(&RefKind::Local)? {
             out.push(ListedRef {
                 shown: name.clone(),
@@ -257,7 +273,10 @@ impl Repo {
 
     /// Opens the repository at `dir`.
     pub fn open(dir: Dir, path: impl Into<PathBuf>) -> Result<Repo> {
-        let path = path.into();
+        Self::open_at_depth(dir, path.into(), 0)
+    }
+
+    fn open_at_depth(dir: Dir, path: PathBuf, depth: usize) -> Result<Repo> {
         let text = dir.read_to_string("config").map_err(|e| {
             Error::Config(format!(
                 "Couldn't open repository {}: reading config: {e}",
@@ -288,9 +307,47 @@ impl Repo {
             .ok()
             .flatten()
             .unwrap_or(true);
+        let disable_xattrs = config
+            .get_bool("core", "disable-xattrs")
+            .map_err(|e| Error::Config(format!("Parsing {}/config: {e}", path.display())))?
+            .unwrap_or(false);
         let objects = dir
             .open_dir("objects")
             .ctx("opening", path.join("objects"))?;
+        // Upstream makes `tmp/` whenever it opens a repository it can write; one that has
+        // lost it works again. A read-only one is read without.
+        match dir.create_dir("tmp") {
+            Ok(()) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    || e.kind() == std::io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error()) => {}
+            Err(e) => return Err(e).ctx("creating", path.join("tmp")),
+        }
+        let parent = match config
+            .get_string("core", "parent")
+            .map_err(|e| Error::Config(format!("Parsing {}/config: {e}", path.display())))?
+        {
+            Some(parent) if !parent.is_empty() => {
+                if depth >= MAX_PARENT_DEPTH {
+                    return Err(Error::Config(format!(
+                        "{}: core.parent chains deeper than {MAX_PARENT_DEPTH} repositories",
+                        path.display()
+                    )));
+                }
+                // The parent is named by a path in the config, so it is opened from the
+                // file system as a whole, as upstream does.
+                let parent_path = PathBuf::from(parent);
+                let parent_dir = Dir::open_ambient_dir(&parent_path, cap_std::ambient_authority())
+                    .ctx("opening parent repository", &parent_path)?;
+                Some(Box::new(Repo::open_at_depth(
+                    parent_dir,
+                    parent_path,
+                    depth + 1,
+                )?))
+            }
+            _ => None,
+        };
         Ok(Repo {
             path,
             dir,
@@ -298,7 +355,19 @@ impl Repo {
             mode,
             config,
             fsync,
+            disable_xattrs,
+            parent,
         })
+    }
+
+    /// The repository of `core.parent`, if the config names one.
+    pub fn parent(&self) -> Option<&Repo> {
+        self.parent.as_deref()
+    }
+
+    /// Whether `core.disable-xattrs` is set.
+    pub fn xattrs_disabled(&self) -> bool {
+        self.disable_xattrs
     }
 
     /// The path given at open, for messages.
@@ -442,6 +511,17 @@ impl Repo {
 
     /// Whether the object is stored.
     pub fn has_object(&self, objtype: ObjectType, checksum: &Checksum) -> Result<bool> {
+        if self.has_object_here(objtype, checksum)? {
+            return Ok(true);
+        }
+        match &self.parent {
+            Some(parent) => parent.has_object(objtype, checksum),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether this repository itself (not its parent) holds the object.
+    pub fn has_object_here(&self, objtype: ObjectType, checksum: &Checksum) -> Result<bool> {
         let rel = checksum.relative_path(objtype, self.mode.is_archive());
         match sys::lstat_at(&self.objects, rel.as_ref()) {
             Ok(_) => Ok(true),
@@ -453,6 +533,15 @@ impl Repo {
     /// Reads a metadata object's bytes, verifying they hash to its name (except commitmeta,
     /// which is named after its commit).
     pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
+        match (self.load_metadata_here(objtype, checksum), &self.parent) {
+            (Err(Error::MissingObject { .. }), Some(parent)) => {
+                parent.load_metadata(objtype, checksum)
+            }
+            (result, _) => result,
+        }
+    }
+
+    fn load_metadata_here(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
         let rel = checksum.relative_path(objtype, self.mode.is_archive());
         let data = match self.objects.read(&rel) {
             Ok(d) => d,
@@ -537,6 +626,13 @@ impl Repo {
     /// Opens a content object: its header and a payload to read. The content is not
     /// re-hashed here; fsck does that.
     pub fn read_file(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
+        match (self.read_file_here(checksum), &self.parent) {
+            (Err(Error::MissingObject { .. }), Some(parent)) => parent.read_file(checksum),
+            (result, _) => result,
+        }
+    }
+
+    fn read_file_here(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
         let rel = checksum.relative_path(ObjectType::File, self.mode.is_archive());
         let path = || self.object_path(ObjectType::File, checksum);
         let missing = || Error::MissingObject {
@@ -630,7 +726,7 @@ impl Repo {
                     header.symlink_target = target
                         .into_string()
                         .map_err(|_| corrupt("symlink target is not UTF-8".into()))?;
-                    if bare {
+                    if bare && !self.disable_xattrs {
                         let (dir, name) = rel.split_at(2);
                         let sub = self.objects.open_dir(dir).ctx("opening", path())?;
                         header.xattrs = sys::link_xattrs(&sub, name[1..].as_ref())
@@ -639,7 +735,7 @@ impl Repo {
                     return Ok((header, Payload::None));
                 }
                 let file = self.objects.open(&rel).ctx("opening", path())?;
-                if bare {
+                if bare && !self.disable_xattrs {
                     header.xattrs = sys::fd_xattrs(&file).ctx("reading xattrs of", path())?;
                 }
                 Ok((header, Payload::File(file)))
@@ -665,6 +761,9 @@ impl Repo {
         let mut file = match self.objects.open(&rel) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = &self.parent {
+                    return parent.file_info(checksum);
+                }
                 return Err(Error::MissingObject {
                     objtype: ObjectType::File,
                     checksum: *checksum,
@@ -701,6 +800,13 @@ impl Repo {
 
     /// Like [`Repo::resolve_rev`], but `None` for a ref that does not exist.
     pub fn resolve_rev_optional(&self, rev: &str) -> Result<Option<Checksum>> {
+        match (self.resolve_rev_here(rev)?, &self.parent) {
+            (None, Some(parent)) => parent.resolve_rev_optional(rev),
+            (found, _) => Ok(found),
+        }
+    }
+
+    fn resolve_rev_here(&self, rev: &str) -> Result<Option<Checksum>> {
         // `REV^^^`: the base, then one parent per caret, in a loop (no recursion on input).
         let base = rev.trim_end_matches('^');
         let carets = rev.len() - base.len();
@@ -861,8 +967,15 @@ impl Repo {
                 let sub = dir.open_dir(&name).ctx("opening", base.join(&full))?;
                 self.collect_refs(&sub, base, &full, out)?;
             } else if ft.is_file() || ft.is_symlink() {
-                // A symlink is an alias and reads as the ref it points to.
-                let text = dir.read_to_string(&name).ctx("reading", base.join(&full))?;
+                // A symlink is an alias and reads as the ref it points to. It is read from the
+                // repository's root: its target climbs above the directory it sits in.
+                let path = base.join(&full);
+                let text = if ft.is_symlink() {
+                    self.dir.read_to_string(&path)
+                } else {
+                    dir.read_to_string(&name)
+                }
+                .ctx("reading", &path)?;
                 let c = Checksum::from_hex(text.trim_end()).map_err(|_| {
                     Error::Config(format!(
                         "Invalid checksum in ref file {}",
@@ -903,7 +1016,15 @@ impl Repo {
         let depth = alias.matches('/').count();
         let link = format!("{}{target}", "../".repeat(depth));
         self.create_parents(&path)?;
-        rustix::fs::symlinkat(link.as_str(), &self.dir, &path).ctx("creating alias", &path)
+        // Made aside and renamed over, so that an alias can be repointed.
+        let tmp = Path::new("tmp").join(format!(
+            "alias-{}-{}",
+            std::process::id(),
+            alias.replace('/', "_")
+        ));
+        let _ = self.dir.remove_file(&tmp);
+        rustix::fs::symlinkat(link.as_str(), &self.dir, &tmp).ctx("creating alias", &tmp)?;
+        rustix::fs::renameat(&self.dir, &tmp, &self.dir, &path).ctx("creating alias", &path)
     }
 
     /// The names of remotes that have refs under `refs/remotes/`.
@@ -945,6 +1066,16 @@ impl Repo {
         match target {
             Some(c) => {
                 self.create_parents(&path)?;
+                // A directory in the way (left by refs `name/...` since deleted) goes, unless
+                // it still holds refs, as upstream.
+                if self.dir.symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    if let Some(inner) = first_file_under(&self.dir, &path)? {
+                        return Err(Error::InvalidInput(format!(
+                            "Conflict: {name}/{inner} exists under {name} when attempting write"
+                        )));
+                    }
+                    self.dir.remove_dir_all(&path).ctx("removing", &path)?;
+                }
                 write_atomic(
                     &self.dir,
                     &path,
@@ -1026,4 +1157,21 @@ pub(crate) fn write_atomic(
         let _ = dir.remove_file(&tmp);
     }
     result
+}
+
+/// The first file (a ref) found below the directory `dir/path`, relative to it.
+fn first_file_under(dir: &Dir, path: &Path) -> Result<Option<String>> {
+    let sub = dir.open_dir(path).ctx("opening", path)?;
+    for entry in sub.entries().ctx("reading", path)? {
+        let entry = entry.ctx("reading", path)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().ctx("stat", path.join(&name))?.is_dir() {
+            if let Some(inner) = first_file_under(&sub, Path::new(&name))? {
+                return Ok(Some(format!("{name}/{inner}")));
+            }
+        } else {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }

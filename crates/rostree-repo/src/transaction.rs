@@ -2,9 +2,13 @@
 //! only when the transaction commits.
 //!
 //! ```text
-//! tmp/rostree-staging-<boot-id>-<random>/
+//! tmp/staging-<boot-id>-<random>/     upstream's layout and names
 //! ├── ab/cdef….file        new objects, named as they will be in objects/
 //! └── ab/.tmp-N             files being written
+//! tmp/staging-<boot-id>-<random>-lock
+//!                          held (an exclusive OFD lock, as upstream takes it) for the
+//!                          transaction's life; a staging directory whose lock is free
+//!                          belongs to no one
 //! ```
 //! Commit makes the data durable once for all objects (one `syncfs`), renames them into
 //! `objects/`, then fsyncs the touched directories; refs are written after that by the
@@ -47,7 +51,9 @@ pub struct TransactionStats {
 /// An open transaction on a repository.
 pub struct Transaction<'r> {
     repo: &'r Repo,
-    _staging_lock: std::os::fd::OwnedFd,
+    /// Held (not read) for the transaction's life: the staging directory is in use.
+    _staging_lock: std::fs::File,
+    staging_lock_path: PathBuf,
     _lock: RepoLock,
     staging: Dir,
     staging_path: PathBuf,
@@ -134,13 +140,41 @@ pub enum Source<'a> {
     Reader(&'a mut dyn Read),
 }
 
-const STAGING_PREFIX: &str = "rostree-staging-";
-/// A staging directory being set up (not yet locked).
-const INIT_PREFIX: &str = "rostree-staging.init-";
+/// Staging directories, as upstream names them (`staging-<boot-id>-<random>`).
+const STAGING_PREFIX: &str = "staging-";
+/// Their lock files, beside them.
+const LOCK_SUFFIX: &str = "-lock";
+/// Staging directories of older rostree versions (locked with flock on the directory).
+const OLD_STAGING_PREFIXES: [&str; 2] = ["rostree-staging-", "rostree-staging.init-"];
 
-/// Removes staging directories left by transactions whose process died: their flock is free.
-/// Best effort; a directory that cannot be examined is left for the next time. Upstream
-/// keeps its own (`staging-*`) for reuse; rostree's start over, so they go at once.
+/// Takes the exclusive lock of a staging directory's lock file, creating it; `None` when
+/// another process holds it. The file is checked to still be there once locked (its owner
+/// may have removed it meanwhile).
+fn lock_staging(tmp: &Dir, lock_name: &str) -> std::io::Result<Option<std::fs::File>> {
+    let file = tmp
+        .open_with(
+            lock_name,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o600),
+        )?
+        .into_std();
+    match crate::syscalls::ofd_lock(&file, crate::syscalls::LockKind::Exclusive) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&file.metadata()?) == 0 {
+        return Ok(None);
+    }
+    Ok(Some(file))
+}
+
+/// Removes staging directories whose lock is free: their process died (or failed on
+/// purpose, see `OSTREE_REPO_TEST_ERROR`). Upstream would reuse such a directory; rostree
+/// starts over. Best effort: what cannot be examined is left for the next time.
 fn remove_stale_staging(repo: &Repo) {
     let Ok(tmp) = repo.dir().open_dir("tmp") else {
         return;
@@ -148,35 +182,50 @@ fn remove_stale_staging(repo: &Repo) {
     let Ok(entries) = tmp.entries() else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name
-            .to_str()
-            .filter(|n| n.starts_with(STAGING_PREFIX) || n.starts_with(INIT_PREFIX))
-        else {
-            continue;
-        };
-        // One being set up is not locked yet: only an old one is a leftover.
-        let young = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.into_std().elapsed().ok())
-            .is_none_or(|age| age < std::time::Duration::from_secs(60));
-        if name.starts_with(INIT_PREFIX) && young {
+        let Some(name) = name.to_str() else { continue };
+        if OLD_STAGING_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            let young = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.into_std().elapsed().ok())
+                .is_none_or(|age| age < std::time::Duration::from_secs(60));
+            if name.starts_with(OLD_STAGING_PREFIXES[1]) && young {
+                continue;
+            }
+            if let Ok(dir) = tmp.open_dir(name)
+                && let Ok(fd) = sys::readable_dir(&dir)
+                && rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok()
+            {
+                let _ = tmp.remove_dir_all(name);
+            }
             continue;
         }
-        let Ok(dir) = tmp.open_dir(name) else {
+        if !name.starts_with(STAGING_PREFIX) || name.ends_with(LOCK_SUFFIX) {
             continue;
-        };
-        let Ok(fd) = sys::readable_dir(&dir) else {
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
-        };
-        if rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+        }
+        let lock_name = format!("{name}{LOCK_SUFFIX}");
+        if let Ok(Some(lock)) = lock_staging(&tmp, &lock_name) {
             let _ = tmp.remove_dir_all(name);
+            let _ = tmp.remove_file(&lock_name);
+            drop(lock);
         }
     }
 }
 
+/// The boot's ID, which names staging directories: `$OSTREE_BOOTID` when set (upstream's
+/// override), else the kernel's.
 fn boot_id() -> String {
+    if let Some(id) = std::env::var("OSTREE_BOOTID")
+        .ok()
+        .filter(|id| !id.is_empty())
+    {
+        return id;
+    }
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "noboot".to_owned())
@@ -192,7 +241,27 @@ fn random_suffix() -> String {
             .unwrap_or(0),
     );
     h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
+    // Six characters, as upstream's mkdtemp template gives.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut n = h.finish();
+    (0..6)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+            n /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// Whether `OSTREE_REPO_TEST_ERROR` asks a transaction to fail just before it commits
+/// (`pre-commit`, or `all`), as upstream's debug switch: it leaves the staging directory
+/// as a crash would.
+fn pre_commit_error_requested() -> bool {
+    std::env::var("OSTREE_REPO_TEST_ERROR").is_ok_and(|flags| {
+        flags
+            .split([',', ':', ';', ' ', '\t'])
+            .any(|f| f.eq_ignore_ascii_case("pre-commit") || f.eq_ignore_ascii_case("all"))
+    })
 }
 
 impl<'r> Transaction<'r> {
@@ -206,31 +275,40 @@ impl<'r> Transaction<'r> {
         }
         let lock = repo.lock_shared()?;
         remove_stale_staging(repo);
-        // Not upstream's `staging-` prefix: upstream adopts unlocked directories of that name,
-        // and this one must stay rostree's own.
-        // Made under a name the cleaner leaves alone and renamed once locked: a staging
-        // directory under its final name is locked for as long as its process lives, so
-        // an unlocked one can be removed at once.
-        let id = format!("{}-{}", boot_id(), random_suffix());
-        let init_path = PathBuf::from("tmp").join(format!("{INIT_PREFIX}{id}"));
-        let staging_path = PathBuf::from("tmp").join(format!("{STAGING_PREFIX}{id}"));
-        let mut builder = DirBuilder::new();
-        builder.mode(0o755);
-        repo.dir()
-            .create_dir_with(&init_path, &builder)
-            .ctx("creating", repo.path().join(&init_path))?;
-        let staging = repo.dir().open_dir(&init_path).ctx("opening", &init_path)?;
-        // Held for the transaction's life, so that another process can tell it is in use.
-        let staging_lock = sys::readable_dir(&staging).ctx("opening", &init_path)?;
-        rustix::fs::flock(&staging_lock, rustix::fs::FlockOperation::LockExclusive)
-            .ctx("locking", &init_path)?;
-        repo.dir()
-            .rename(&init_path, repo.dir(), &staging_path)
-            .ctx("renaming", repo.path().join(&init_path))?;
+        // The lock is taken before the directory exists, so that no other process can ever
+        // see it unlocked and take it for a leftover.
+        let tmp = repo
+            .dir()
+            .open_dir("tmp")
+            .ctx("opening", repo.path().join("tmp"))?;
+        let prefix = format!("{STAGING_PREFIX}{}-", boot_id());
+        let (name, staging_lock) = loop {
+            let name = format!("{prefix}{}", random_suffix());
+            let lock_name = format!("{name}{LOCK_SUFFIX}");
+            let lock_path = repo.path().join("tmp").join(&lock_name);
+            let Some(staging_lock) = lock_staging(&tmp, &lock_name).ctx("locking", &lock_path)?
+            else {
+                continue;
+            };
+            let mut builder = DirBuilder::new();
+            builder.mode(0o755);
+            match tmp.create_dir_with(&name, &builder) {
+                Ok(()) => break (name, staging_lock),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).ctx("creating", repo.path().join("tmp").join(&name)),
+            }
+        };
+        let staging_path = PathBuf::from("tmp").join(&name);
+        let staging_lock_path = PathBuf::from("tmp").join(format!("{name}{LOCK_SUFFIX}"));
+        let staging = repo
+            .dir()
+            .open_dir(&staging_path)
+            .ctx("opening", repo.path().join(&staging_path))?;
         let free_space = free_space_budget(repo)?;
         Ok(Transaction {
             free_space,
             _staging_lock: staging_lock,
+            staging_lock_path,
             repo,
             _lock: lock,
             staging,
@@ -747,6 +825,14 @@ impl<'r> Transaction<'r> {
         refs: &[(crate::repo::RefKind, String, Checksum)],
     ) -> Result<TransactionStats> {
         let repo = self.repo;
+        if pre_commit_error_requested() {
+            // As a crash would leave it: the staging directory stays (its lock goes with
+            // the process).
+            self.committed = true;
+            return Err(Error::InvalidInput(
+                "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified".into(),
+            ));
+        }
         let staged: Vec<(ObjectType, Checksum)> = match self.staged.lock() {
             Ok(mut s) => s.drain().collect(),
             Err(_) => return Err(Error::InvalidInput("transaction state poisoned".into())),
@@ -790,7 +876,9 @@ impl<'r> Transaction<'r> {
 
     fn cleanup(&self) {
         // Best effort: a leftover staging dir is harmless and removed by the next cleanup.
+        // The lock file goes last, while still held.
         let _ = self.repo.dir().remove_dir_all(&self.staging_path);
+        let _ = self.repo.dir().remove_file(&self.staging_lock_path);
     }
 }
 

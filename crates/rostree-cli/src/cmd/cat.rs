@@ -26,7 +26,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         let Entry::File(checksum) =
             lookup_following(&repo, (commit.root_tree, commit.root_meta), path)?
         else {
-            bail!("{path}: is a directory");
+            // Upstream words it so, without the path.
+            bail!("Can't open directory");
         };
         let (header, payload) = repo.read_file(&checksum)?;
         if header.is_symlink() {

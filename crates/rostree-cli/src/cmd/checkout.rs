@@ -98,6 +98,13 @@ fn checkout_one(
         Err(_) if allow_noent => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    // `.` and `..` name no entry of their parent: take the directory they are.
+    let destination = if destination.file_name().is_none() {
+        std::fs::canonicalize(destination)
+            .with_context(|| format!("opening {}", destination.display()))?
+    } else {
+        destination.to_owned()
+    };
     let parent_path = match destination.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -178,7 +185,6 @@ fn checkout_many(repo: &Repo, args: &Args, options: &CheckoutOptions) -> Result<
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
-    let _ = args.disable_cache; // rostree keeps no uncompressed cache; accepted for scripts.
     // rostree never hardlinks empty files (as upstream's CLI), which is what this asks for.
     let _ = args.force_copy_zerosized;
     if args.selinux_policy.is_some() || args.selinux_prefix.is_some() {
@@ -212,6 +218,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         fsync: !matches!(args.fsync.as_deref(), Some("false" | "no" | "0")),
         whiteouts: args.whiteouts,
         passthrough_whiteouts: args.process_passthrough_whiteouts,
+        uncompressed_cache: !args.disable_cache,
     };
     if args.from_stdin || args.from_file.is_some() {
         checkout_many(&repo, &args, &options)?;

@@ -303,6 +303,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         modifier,
         skip_if_unchanged: args.skip_if_unchanged,
         link_checkout_speedup: args.link_checkout_speedup || args.devino_canonical,
+        devino_canonical: args.devino_canonical,
         keep_metadata: args.keep_metadata.clone(),
         bootable: args.bootable,
     };
@@ -332,12 +333,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         util::write_stdout(
             format!(
                 "Commit: {}\nMetadata Total: {}\nMetadata Written: {}\nContent Total: {}\n\
-                 Content Written: {}\nContent Cache Hits: 0\nContent Bytes Written: {}\n",
+                 Content Written: {}\nContent Cache Hits: {}\nContent Bytes Written: {}\n",
                 outcome.checksum,
                 s.metadata_objects_total,
                 s.metadata_objects_written,
                 s.content_objects_total,
                 s.content_objects_written,
+                outcome.devino_hits,
                 s.content_bytes_written,
             )
             .as_bytes(),

@@ -38,12 +38,17 @@ struct PhaseLines {
 
 impl Progress for PhaseLines {
     fn event(&self, event: Event) {
-        if let Event::Phase(phase) = event
-            && !self.quiet
-        {
-            // A closed stdout shows when the final report is written.
-            let _ = util::write_stdout(format!("{phase}...\n").as_bytes());
+        if self.quiet {
+            return;
         }
+        // A closed stdout shows when the final report is written.
+        let _ = match event {
+            Event::Phase(phase) => util::write_stdout(format!("{phase}...\n").as_bytes()),
+            Event::VerifyingCommits(n) => util::write_stdout(
+                format!("Verifying content integrity of {n} commit objects...\n").as_bytes(),
+            ),
+            _ => Ok(()),
+        };
     }
 }
 
@@ -60,12 +65,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let phases = PhaseLines { quiet: args.quiet };
     let outcome = fsck(&repo, &phases, &interrupt, &options)?;
     let mut out = String::new();
-    if !args.quiet {
-        out.push_str(&format!(
-            "Verifying content integrity of {} commit objects...\n",
-            outcome.commits_verified
-        ));
-    }
     // Upstream's progress, as printed when stdout is not a terminal: first and last step.
     let n = outcome.objects;
     if let Some(first) = 100usize.checked_div(n) {

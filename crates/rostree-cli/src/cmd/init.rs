@@ -13,7 +13,7 @@ use crate::GlobalOptions;
 #[command(override_usage = "[OPTION…]")]
 pub struct Args {
     /// Initialize repository in given mode (bare, bare-user, bare-user-only, archive)
-    #[arg(long, default_value = "bare")]
+    #[arg(long, default_value = "bare", value_name = "")]
     mode: String,
     /// Set the collection ID of the repository
     #[arg(long = "collection-id", value_name = "COLLECTION-ID")]

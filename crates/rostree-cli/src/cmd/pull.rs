@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(short = 'T', long = "timestamp-check")]
     timestamp_check: bool,
     /// Require fetched commits to have newer timestamps than given rev
-    #[arg(long = "timestamp-check-from-rev", value_name = "REV")]
+    #[arg(long = "timestamp-check-from-rev", value_name = "")]
     timestamp_check_from_rev: Option<String>,
     /// Do not verify commit bindings
     #[arg(long = "disable-verify-bindings")]
@@ -49,7 +49,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
     /// Only pull the provided subpath(s)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "")]
     subpath: Vec<String>,
     /// Reject regular files with mode outside of 0775 (world writable, suid, etc.)
     #[arg(long = "bareuseronly-files")]
@@ -74,7 +74,7 @@ pub struct Args {
     #[arg(long = "http-trusted")]
     http_trusted: bool,
     /// Use custom cache dir
-    #[arg(long = "cache-dir", value_name = "DIR")]
+    #[arg(long = "cache-dir", value_name = "")]
     cache_dir: Option<std::path::PathBuf>,
     /// Sets the update frequency, in milliseconds (0=1000ms) (default: 0)
     #[arg(

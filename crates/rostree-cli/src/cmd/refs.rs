@@ -1,6 +1,6 @@
 //! `ostree refs`: list, create and delete refs, collection refs and aliases.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use rostree::Repo;
 use rostree::core::ghash::{HashOrder, str_hash};
 use rostree::core::refname::validate_collection_id;
@@ -87,11 +87,6 @@ fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
         [t] => t,
         _ => bail!("You must specify only 1 existing ref when creating a new ref"),
     };
-    if args.alias {
-        repo.set_alias(new, target)?;
-        return Ok(0);
-    }
-    let checksum = repo.resolve_rev(target)?;
     let (kind, name) = match new.split_once(':') {
         Some((id, name)) if args.collections => {
             validate_collection_id(id)?;
@@ -100,9 +95,22 @@ fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
         Some((remote, name)) => (RefKind::Remote(remote.to_owned()), name),
         None => (RefKind::Local, new),
     };
-    if !args.force && repo.read_ref(&kind, name)?.is_some() {
+    // An alias may be repointed; a ref is replaced only with --force.
+    let replacing_alias = args.alias && repo.list_aliases()?.contains_key(new);
+    if !replacing_alias && !args.force && repo.read_ref(&kind, name)?.is_some() {
         bail!("--create specified but ref {new} already exists");
     }
+    if args.alias {
+        if let RefKind::Remote(remote) = &kind {
+            bail!("Cannot create alias to remote ref: {remote}");
+        }
+        if repo.read_ref(&RefKind::Local, target)?.is_none() {
+            bail!("Cannot create alias to non-existent ref: {target}");
+        }
+        repo.set_alias(new, target)?;
+        return Ok(0);
+    }
+    let checksum = repo.resolve_rev(target)?;
     repo.set_ref(&kind, name, Some(&checksum))?;
     Ok(0)
 }
@@ -159,11 +167,18 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         util::write_stdout(out.as_bytes())?;
         return Ok(0);
     }
-    let refs = all_refs(&repo)?;
+    let refs = all_refs(&repo).context("Listing refs")?;
     let prefixes = if args.prefixes.is_empty() {
         vec![String::new()]
     } else {
-        args.prefixes.clone()
+        // `REMOTE:.` is all of the remote's refs, as `REMOTE:` (flatpak writes it so).
+        args.prefixes
+            .iter()
+            .map(|p| match p.strip_suffix(":.") {
+                Some(remote) => format!("{remote}:"),
+                None => p.clone(),
+            })
+            .collect()
     };
     let mut out = String::new();
     for prefix in &prefixes {

@@ -4,13 +4,8 @@ use anyhow::{Result, bail};
 use rostree::core::object::{DirTree, DirTreeRef};
 use rostree::{Checksum, ObjectType, Repo};
 
-/// What a path in a commit names.
-pub enum Entry {
-    /// A directory: (dirtree, dirmeta).
-    Dir(Checksum, Checksum),
-    /// A content object.
-    File(Checksum),
-}
+/// What a path in a commit names: a directory (dirtree, dirmeta) or a content object.
+pub use rostree::repo::checkout::TreeEntry as Entry;
 
 /// Loads and parses a dirtree.
 pub fn load_dirtree(repo: &Repo, checksum: &Checksum) -> Result<DirTree> {
@@ -20,36 +15,10 @@ pub fn load_dirtree(repo: &Repo, checksum: &Checksum) -> Result<DirTree> {
     Ok(view.to_owned())
 }
 
-/// Finds `path` (absolute, `/`-separated) under the root of a commit.
+/// Finds `path` (absolute, `/`-separated, taken literally: `/d/`, `//d` and `./d` name
+/// nothing, as upstream) under the root of a commit.
 pub fn lookup(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<Entry> {
-    let mut current = Entry::Dir(root.0, root.1);
-    // Paths are taken literally, as upstream does: `/d/`, `//d` and `./d` name nothing.
-    let relative = path.strip_prefix('/').unwrap_or(path);
-    let components: Vec<&str> = if relative.is_empty() {
-        Vec::new()
-    } else {
-        relative.split('/').collect()
-    };
-    if components
-        .iter()
-        .any(|c| c.is_empty() || *c == "." || *c == "..")
-    {
-        bail!("No such file or directory: {path}");
-    }
-    for component in components {
-        let Entry::Dir(tree, _) = current else {
-            bail!("No such file or directory: {path}");
-        };
-        let DirTree { files, dirs } = load_dirtree(repo, &tree)?;
-        current = if let Some((_, c)) = files.iter().find(|(n, _)| n == component) {
-            Entry::File(*c)
-        } else if let Some((_, t, m)) = dirs.iter().find(|(n, _, _)| n == component) {
-            Entry::Dir(*t, *m)
-        } else {
-            bail!("No such file or directory: {path}");
-        };
-    }
-    Ok(current)
+    Ok(rostree::repo::checkout::lookup_path(repo, root, path)?)
 }
 
 /// Resolves a symlink's target against the link's own path, inside the commit.

@@ -48,8 +48,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
-    let (Some(name), Some(url)) = (&args.name, &args.url) else {
-        bail!("NAME and URL must be specified");
+    let Some(name) = &args.name else {
+        return Err(crate::util::usage_error("NAME must be specified"));
+    };
+    let Some(url) = &args.url else {
+        return Err(crate::util::usage_error("NAME and URL must be specified"));
     };
 
     if args.if_not_exists && args.force {

@@ -45,7 +45,7 @@ pub enum Command {
 #[command(override_usage = "[OPTION…] NAME")]
 pub struct RefsArgs {
     /// Use custom cache dir
-    #[arg(long = "cache-dir", value_name = "DIR")]
+    #[arg(long = "cache-dir", value_name = "")]
     cache_dir: Option<std::path::PathBuf>,
     /// The remote
     name: String,
@@ -56,7 +56,7 @@ pub struct RefsArgs {
 #[command(override_usage = "[OPTION…] NAME")]
 pub struct SummaryArgs {
     /// Use custom cache dir
-    #[arg(long = "cache-dir", value_name = "DIR")]
+    #[arg(long = "cache-dir", value_name = "")]
     cache_dir: Option<std::path::PathBuf>,
     /// Show raw variant data
     #[arg(long)]
@@ -161,9 +161,16 @@ fn global_keyring_dir() -> std::path::PathBuf {
 /// `/usr/share/ostree/trusted.gpg.d`).
 pub fn remote_keyring(repo: &Repo, remote: &Remote) -> Result<Keyring> {
     let mut keyring = Keyring::new();
-    let own = repo.path().join(keyring_file(remote.name()));
-    if own.is_file() {
-        add_keys_from(&mut keyring, &own)?;
+    // The remote's own keyring, in this repository or (for a remote it takes from its
+    // `core.parent`) in the first parent that has one.
+    let mut holder = Some(repo);
+    while let Some(r) = holder {
+        let own = r.path().join(keyring_file(remote.name()));
+        if own.is_file() {
+            add_keys_from(&mut keyring, &own)?;
+            break;
+        }
+        holder = r.parent();
     }
     if let Some(paths) = remote.option("gpgkeypath")? {
         for path in paths
