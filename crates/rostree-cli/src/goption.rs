@@ -58,9 +58,10 @@ fn prepare_one(cmd: Command) -> Command {
     }
     // GOption hands every argument that is not an option to the command, which uses what
     // it needs: extra arguments are ignored unless a command says otherwise.
-    let takes_all = cmd
-        .get_positionals()
-        .any(|a| matches!(a.get_action(), ArgAction::Append));
+    let takes_all = cmd.get_positionals().any(|a| {
+        matches!(a.get_action(), ArgAction::Append)
+            || a.get_num_args().is_some_and(|n| n.max_values() > 1)
+    });
     if !cmd.has_subcommands() && !takes_all {
         cmd = cmd.arg(
             Arg::new("extra-arguments")

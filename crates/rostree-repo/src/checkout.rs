@@ -90,7 +90,7 @@ pub struct CheckoutOutcome {
 
 struct Context<'a> {
     repo: &'a Repo,
-    options: &'a CheckoutOptions,
+    options: CheckoutOptions,
     interrupt: &'a AtomicBool,
     can_link: bool,
     hardlinked: AtomicU64,
@@ -121,11 +121,13 @@ fn hardlink_rule(mode: RepoMode, user_mode: bool) -> std::result::Result<(), &'s
 
 impl<'a> Context<'a> {
     /// Checks the options against the repository mode.
-    fn new(
-        repo: &'a Repo,
-        interrupt: &'a AtomicBool,
-        options: &'a CheckoutOptions,
-    ) -> Result<Self> {
+    fn new(repo: &'a Repo, interrupt: &'a AtomicBool, options: &CheckoutOptions) -> Result<Self> {
+        let mut options = options.clone();
+        // Nothing but a user checkout makes sense of a bare-user-only repository: upstream
+        // makes every checkout of one a user checkout.
+        if repo.mode() == RepoMode::BareUserOnly {
+            options.user_mode = true;
+        }
         if options.overwrite == Overwrite::UnionIdentical && !options.require_hardlinks {
             return Err(Error::InvalidInput(
                 "--union-identical requires --require-hardlinks".into(),
@@ -162,12 +164,13 @@ impl<'a> Context<'a> {
         } else {
             None
         };
+        let can_link = rule.is_ok() && !options.force_copy;
         Ok(Context {
             repo,
             options,
             interrupt,
             cache,
-            can_link: rule.is_ok() && !options.force_copy,
+            can_link,
             hardlinked: AtomicU64::new(0),
             copied: AtomicU64::new(0),
             reflinked: AtomicU64::new(0),
@@ -438,7 +441,9 @@ impl Context<'_> {
             .ctx("chown", shown)?;
             sys::set_fd_xattrs(fd, &meta.xattrs).ctx("setting xattrs of", shown)?;
         }
-        if self.options.bareuseronly_dirs {
+        // bare-user-only repositories never give a checkout world-writable (or setuid, …)
+        // directories, as upstream.
+        if self.options.bareuseronly_dirs || self.repo.mode() == RepoMode::BareUserOnly {
             perms &= 0o775;
         }
         rustix::fs::fchmod(fd, Mode::from_raw_mode(perms)).ctx("chmod", shown)?;

@@ -881,8 +881,30 @@ impl WriteContext<'_, '_> {
                 } else {
                     Xattrs::new()
                 };
+                let raw = FileHeader {
+                    uid: st.st_uid,
+                    gid: st.st_gid,
+                    mode: st.st_mode,
+                    rdev: 0,
+                    symlink_target: String::new(),
+                    xattrs: xattrs.clone(),
+                };
                 let header = self.file_header(path, &st, xattrs, String::new());
                 let size = st.st_size as u64;
+                if let Some(mode) = self.adoptable(&st, &raw, &header) {
+                    // Hashed, then renamed into the repository rather than copied.
+                    let mut hasher = Hasher::new();
+                    hasher.update(&header.stream_header());
+                    std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
+                    let checksum = hasher.finish();
+                    drop(file);
+                    self.tx.adopt_file(dir, name, &checksum, mode)?;
+                    self.progress.event(Event::FileCommitted {
+                        bytes: size,
+                        written: true,
+                    });
+                    return Ok(Node::File(checksum));
+                }
                 let checksum = if size <= IN_MEMORY_LIMIT {
                     with_read_buffer(|data| {
                         data.reserve(size as usize);
@@ -914,6 +936,32 @@ impl WriteContext<'_, '_> {
             _ => Err(Error::InvalidInput(format!(
                 "Not a regular file or symlink: {name}"
             ))),
+        }
+    }
+
+    /// Whether a file `--consume` would delete can be renamed into the repository as its
+    /// object (upstream's adoption): in a bare repository when nothing changes its
+    /// metadata, in bare-user-only always (with the mode to give it); on the repository's
+    /// file system only. `Some(mode)` is the mode to set first, if any.
+    fn adoptable(
+        &self,
+        st: &rustix::fs::Stat,
+        raw: &FileHeader,
+        header: &FileHeader,
+    ) -> Option<Option<u32>> {
+        if !self.modifier.consume || self.sizes.is_some() {
+            return None;
+        }
+        let repo = self.tx.repo();
+        let same_device =
+            rustix::fs::fstat(repo.objects_dir()).is_ok_and(|o| o.st_dev == st.st_dev);
+        if !same_device {
+            return None;
+        }
+        match repo.mode() {
+            RepoMode::Bare if raw == header => Some(None),
+            RepoMode::BareUserOnly => Some(Some(header.mode & 0o755)),
+            _ => None,
         }
     }
 

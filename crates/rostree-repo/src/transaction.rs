@@ -592,6 +592,41 @@ impl<'r> Transaction<'r> {
         Ok(true)
     }
 
+    /// Takes the regular file `name` of `dir` (on this repository's file system) as the
+    /// content object `checksum` by renaming it into place, as upstream "adopts" files a
+    /// commit with `--consume` would delete anyway: the caller has checked that the file as
+    /// it is is the object (in bare-user-only after `chmod` to `mode`, when given). The file
+    /// is gone from `dir` afterwards, adopted or, when the object exists already, removed.
+    pub fn adopt_file(
+        &self,
+        dir: &Dir,
+        name: &str,
+        checksum: &Checksum,
+        mode: Option<u32>,
+    ) -> Result<()> {
+        self.content_total.fetch_add(1, Ordering::Relaxed);
+        let shown = || self.staging_path.join(checksum.prefix_dir()).join(name);
+        if self.has_object(ObjectType::File, checksum)? {
+            dir.remove_file(name).ctx("removing", shown())?;
+            return Ok(());
+        }
+        if let Some(mode) = mode {
+            let file = dir.open(name).ctx("opening", shown())?;
+            rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(mode))
+                .ctx("chmod", shown())?;
+        }
+        let sub = self.subdir(checksum)?;
+        let final_name = self.final_name(ObjectType::File, checksum);
+        let size = dir.symlink_metadata(name).ctx("stat", shown())?.len();
+        self.charge(size)?;
+        dir.rename(name, sub, &final_name)
+            .ctx("renaming", shown())?;
+        self.mark_staged(ObjectType::File, *checksum);
+        self.content_written.fetch_add(1, Ordering::Relaxed);
+        self.content_bytes.fetch_add(size, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Reads a metadata object from the repo or, if this transaction wrote it, from staging.
     pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
         match self.repo.load_metadata(objtype, checksum) {

@@ -138,8 +138,13 @@ pub struct Args {
 }
 
 fn split_kv(arg: &str) -> Result<(&str, &str)> {
-    arg.split_once('=')
-        .ok_or_else(|| anyhow::anyhow!("Missing '=' in KEY=VALUE metadata '{arg}'"))
+    let (key, value) = arg
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("Missing '=' in KEY=VALUE metadata '{arg}'"))?;
+    if key.is_empty() {
+        bail!("Empty metadata key");
+    }
+    Ok((key, value))
 }
 
 fn open_dir(path: &PathBuf) -> Result<TreeSource> {
