@@ -154,8 +154,10 @@ pub enum TreeSource {
     Dir(Dir, PathBuf),
     /// A tar archive (`--tree=tar=`), possibly compressed by the caller.
     Tar(Box<dyn Read + Send>, PathBuf),
-    /// The tree of an existing commit (`--tree=ref=`).
+    /// The tree of an existing commit (`--tree=ref=`), through the modifier.
     Ref(String),
+    /// The tree of an existing commit as it is, whatever the modifier (`--base`).
+    Base(String),
 }
 
 /// What to put in the commit object.
@@ -275,6 +277,10 @@ pub fn commit(
         let layer = match source {
             TreeSource::Dir(dir, path) => pool.install(|| ctx.import_dir(&dir, &path, ""))?,
             TreeSource::Tar(reader, path) => ctx.import_tar(reader, &path)?,
+            TreeSource::Base(rev) => {
+                let c = repo.load_commit(&repo.resolve_rev(&rev)?)?;
+                MutableTree::load(repo, &c.root_tree, &c.root_meta)?
+            }
             TreeSource::Ref(rev) => {
                 let c = repo.load_commit(&repo.resolve_rev(&rev)?)?;
                 if ctx.modifier.changes_anything() {

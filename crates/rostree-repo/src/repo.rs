@@ -1054,8 +1054,21 @@ impl Repo {
         Ok(names)
     }
 
-    /// Points a ref at `target`, or deletes it with `None`. Written atomically.
+    /// Points a ref at `target` (or deletes it, for `None`), then regenerates the summary
+    /// when the repository asks for that (`core.auto-update-summary`).
     pub fn set_ref(&self, kind: &RefKind, name: &str, target: Option<&Checksum>) -> Result<()> {
+        self.set_ref_only(kind, name, target)?;
+        crate::summary::maybe_regenerate(self)
+    }
+
+    /// Points a ref at `target`, or deletes it with `None`. Written atomically.
+    /// [`Repo::set_ref`] without the summary (a transaction regenerates it once).
+    pub(crate) fn set_ref_only(
+        &self,
+        kind: &RefKind,
+        name: &str,
+        target: Option<&Checksum>,
+    ) -> Result<()> {
         refname::validate_ref(name)?;
         match kind {
             RefKind::Local => {}

@@ -93,6 +93,26 @@ pub fn update_summary(repo: &mut Repo, additional: &Metadata) -> Result<Checksum
             .map_err(|e| Error::Config(e.to_string()))?;
         repo.write_config(config)?;
     }
+    write_summary(repo, &summary)
+}
+
+/// Regenerates the summary after refs changed, when the repository asks for it
+/// (`core.auto-update-summary`, or its older name `core.commit-update-summary`).
+pub fn maybe_regenerate(repo: &Repo) -> Result<()> {
+    let enabled = |key: &str| repo.config().get_bool("core", key).ok().flatten() == Some(true);
+    if enabled("auto-update-summary") || enabled("commit-update-summary") {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let summary = build_summary(repo, &Metadata::new(), now)?;
+        write_summary(repo, &summary)?;
+    }
+    Ok(())
+}
+
+/// Writes `summary` (atomically) and removes the `summary.sig` that signed the old one.
+fn write_summary(repo: &Repo, summary: &Summary) -> Result<Checksum> {
     let bytes = summary.to_bytes();
     let _lock = repo.lock_shared()?;
     write_atomic(

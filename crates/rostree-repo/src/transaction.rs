@@ -896,7 +896,10 @@ impl<'r> Transaction<'r> {
             repo.clear_commit_partial(commit)?;
         }
         for (kind, name, target) in refs {
-            repo.set_ref(kind, name, Some(target))?;
+            repo.set_ref_only(kind, name, Some(target))?;
+        }
+        if !refs.is_empty() {
+            crate::summary::maybe_regenerate(repo)?;
         }
         self.committed = true;
         self.cleanup();

@@ -204,7 +204,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut sources = Vec::new();
     if let Some(base) = &args.base {
-        sources.push(TreeSource::Ref(base.clone()));
+        sources.push(TreeSource::Base(base.clone()));
     }
     for tree in &args.trees {
         let Some((kind, value)) = tree.split_once('=') else {
