@@ -10,6 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use rostree::Repo;
 
 mod cmd;
+mod datetime;
 mod editor;
 mod goption;
 mod progress;

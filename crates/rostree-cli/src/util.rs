@@ -85,8 +85,9 @@ pub fn add_years(timestamp: u64, years: i64) -> u64 {
 }
 
 /// Formats seconds since the epoch as upstream does: `2020-01-01 00:00:00 +0000`.
+/// Times before 1970 are stored wrapped around, and shown as the dates they stand for.
 pub fn format_date(timestamp: u64) -> String {
-    let ts = i64::try_from(timestamp).unwrap_or(i64::MAX);
+    let ts = timestamp as i64;
     let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
     let secs = ts.rem_euclid(86_400);
     format!(
@@ -97,91 +98,26 @@ pub fn format_date(timestamp: u64) -> String {
     )
 }
 
-/// Parses `--timestamp`: `@SECONDS`, `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS][Z|±HH[:]MM]`.
+/// Parses `--timestamp` and `--keep-younger-than` as upstream does (see [`crate::datetime`]).
+/// Times before 1970 wrap, as upstream stores them unsigned.
 pub fn parse_timestamp(text: &str) -> Result<u64> {
-    let bad = || anyhow::anyhow!("Could not parse '{text}'");
-    if let Some(secs) = text.strip_prefix('@') {
-        return secs.trim().parse().map_err(|_| bad());
-    }
-    let text_trim = text.trim();
-    // Dates are ASCII; anything else cannot parse (and must not split inside a character).
-    if !text_trim.is_ascii() {
-        return Err(bad());
-    }
-    let (date, rest) = text_trim.split_at(text_trim.len().min(10));
-    let mut parts = date.splitn(3, '-');
-    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let (y, m, d): (i64, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let mut seconds = days_from_civil(y, m, d) * 86_400;
-    let rest = rest.trim_start_matches(['T', ' ']);
-    if !rest.is_empty() {
-        let (time, zone) = match rest.find(['Z', 'z', '+', '-', ' ']) {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let fields: Vec<&str> = time.split(':').collect();
-        if fields.len() < 2 || fields.len() > 3 {
-            return Err(bad());
-        }
-        let num = |s: &str| {
-            s.split('.')
-                .next()
-                .unwrap_or("")
-                .parse::<i64>()
-                .map_err(|_| bad())
-        };
-        let (h, m) = (num(fields[0])?, num(fields[1])?);
-        if !(0..=24).contains(&h) || !(0..=59).contains(&m) {
-            return Err(bad());
-        }
-        seconds += h * 3600 + m * 60;
-        if let Some(s) = fields.get(2) {
-            let s = num(s)?;
-            if !(0..=60).contains(&s) {
-                return Err(bad());
-            }
-            seconds += s;
-        }
-        let zone = zone.trim();
-        if !(zone.is_empty() || zone.eq_ignore_ascii_case("z") || zone.eq_ignore_ascii_case("utc"))
-        {
-            let sign = if zone.starts_with('-') {
-                -1
-            } else if zone.starts_with('+') {
-                1
-            } else {
-                return Err(bad());
-            };
-            let digits: String = zone[1..].chars().filter(char::is_ascii_digit).collect();
-            if digits.len() != 4 && digits.len() != 2 {
-                return Err(bad());
-            }
-            let hours: i64 = digits[..2].parse().map_err(|_| bad())?;
-            let mins: i64 = if digits.len() == 4 {
-                digits[2..].parse().map_err(|_| bad())?
-            } else {
-                0
-            };
-            seconds -= sign * (hours * 3600 + mins * 60);
-        }
-    }
-    u64::try_from(seconds).map_err(|_| bad())
+    crate::datetime::parse_datetime(text)
+        .map(|seconds| seconds as u64)
+        .ok_or_else(|| anyhow::anyhow!("Could not parse '{text}'"))
 }
 
 pub use rostree::core::size::format_size;
 
-/// Reads a leading integer as C's `strtoull` does (upstream's `SOURCE_DATE_EPOCH`): `1e3` is
-/// 1 and `-5` wraps around. `None` when there are no digits at all.
-pub fn parse_leading_integer(text: &str) -> Option<u64> {
+/// A leading integer read as C's `strtoll` reads it (upstream's `SOURCE_DATE_EPOCH` and
+/// depths): `1e3` is 1, no digits at all is `None`, and a value out of range is clamped to
+/// the nearest bound with `out_of_range` set (C's `ERANGE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadingInteger {
+    pub value: i64,
+    pub out_of_range: bool,
+}
+
+pub fn parse_leading_integer(text: &str) -> Option<LeadingInteger> {
     let text = text.trim_start();
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -193,11 +129,18 @@ pub fn parse_leading_integer(text: &str) -> Option<u64> {
     if end == 0 {
         return None;
     }
-    let value = digits[..end].parse::<u64>().unwrap_or(u64::MAX);
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
+    // Any run of digits past i128 is out of range of i64 too.
+    let magnitude = digits[..end].parse::<i128>().unwrap_or(i128::MAX);
+    let signed = if negative { -magnitude } else { magnitude };
+    Some(match i64::try_from(signed) {
+        Ok(value) => LeadingInteger {
+            value,
+            out_of_range: false,
+        },
+        Err(_) => LeadingInteger {
+            value: if negative { i64::MIN } else { i64::MAX },
+            out_of_range: true,
+        },
     })
 }
 
@@ -270,30 +213,38 @@ mod tests {
 
     #[test]
     fn dates() {
-        for (text, secs) in [
-            ("2020-01-01T00:00:00Z", 1_577_836_800),
-            ("2020-01-01 00:00:00", 1_577_836_800),
-            ("2020-01-01", 1_577_836_800),
-            ("@1700000000", 1_700_000_000),
-            ("2021-06-01T14:00:00+02:00", 1_622_548_800),
-        ] {
-            assert_eq!(parse_timestamp(text).expect(text), secs, "{text}");
-        }
         assert_eq!(format_date(1_700_000_000), "2023-11-14 22:13:20 +0000");
+        assert_eq!(format_date(-86_400_i64 as u64), "1969-12-31 00:00:00 +0000");
         // What upstream wrote as a cookie's expiry at 1795334334: 25 years on.
         assert_eq!(add_years(1_795_334_334, 25), 2_584_252_734);
-        let leap_day = parse_timestamp("2024-02-29T12:00:00Z").expect("leap day");
+        let leap_day = 1_709_208_000; // 2024-02-29 12:00:00 UTC
         assert_eq!(
             format_date(add_years(leap_day, 1)),
             "2025-02-28 12:00:00 +0000"
         );
-        assert_eq!(parse_leading_integer("1000"), Some(1000));
-        assert_eq!(parse_leading_integer("1e3"), Some(1));
-        assert_eq!(parse_leading_integer("-5"), Some(u64::MAX - 4));
-        assert_eq!(parse_leading_integer("abc"), None);
-        assert_eq!(parse_leading_integer(""), None);
-        for bad in ["", "yesterday", "2020-13-01", "2020-01-01T25"] {
-            assert!(parse_timestamp(bad).is_err(), "{bad}");
+        let int = |value, out_of_range| {
+            Some(LeadingInteger {
+                value,
+                out_of_range,
+            })
+        };
+        for (text, wanted) in [
+            ("1000", int(1000, false)),
+            ("1e3", int(1, false)),
+            (" +7", int(7, false)),
+            ("-5", int(-5, false)),
+            ("9223372036854775807", int(i64::MAX, false)),
+            ("9223372036854775808", int(i64::MAX, true)),
+            ("12345678901234567890", int(i64::MAX, true)),
+            (
+                "-99999999999999999999999999999999999999999",
+                int(i64::MIN, true),
+            ),
+            ("abc", None),
+            ("", None),
+            ("-", None),
+        ] {
+            assert_eq!(parse_leading_integer(text), wanted, "{text:?}");
         }
     }
 }

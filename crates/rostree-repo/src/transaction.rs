@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -886,6 +886,15 @@ impl<'r> Transaction<'r> {
             .partition(|(objtype, _)| *objtype == ObjectType::Commit);
         self.move_into_place(&others, &commits)?;
         self.move_into_place(&commits, &[])?;
+        // A commit written again (pulled back after a prune) is no longer deleted.
+        for (_, commit) in &commits {
+            let rel = commit.relative_path(ObjectType::TombstoneCommit, repo.mode().is_archive());
+            match repo.objects_dir().remove_file(&rel) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("removing", Path::new("objects").join(&rel)),
+            }
+        }
         if repo.fsync_enabled() && !staged.is_empty() {
             // One syncfs commits every rename in a single journal transaction, where an
             // fsync per objects/XX directory would commit the journal 256 times.

@@ -46,7 +46,7 @@ fn parse_branch_depth(spec: &str) -> Result<(String, Option<u64>)> {
     let Some(depth) = util::parse_leading_integer(depth) else {
         bail!("Invalid depth {depth}");
     };
-    Ok((branch.to_owned(), u64::try_from(depth as i64).ok()))
+    Ok((branch.to_owned(), u64::try_from(depth.value).ok()))
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {

@@ -14,11 +14,16 @@ pub const MAX_TREE_DEPTH: usize = 512;
 
 /// Checks a name stored in a dirtree: not empty, not `.` or `..`, no `/` and no NUL. Names
 /// failing this could escape a checkout, so every reader refuses them.
+/// The messages are upstream's.
 pub fn validate_filename(name: &str) -> Result<(), String> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(format!("invalid file name {name:?} in dirtree"));
+    match name {
+        "" => Err("Invalid empty filename".into()),
+        "." => Err("Invalid self-referential filename '.'".into()),
+        ".." => Err("Invalid path uplink filename '..'".into()),
+        _ if name.contains('/') => Err(format!("Invalid / in filename {name}")),
+        _ if name.contains('\0') => Err(format!("Invalid NUL in filename {name:?}")),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// A file in a dirtree, borrowed from the object bytes.
