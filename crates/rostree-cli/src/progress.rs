@@ -140,15 +140,21 @@ impl PullProgress {
         }
     }
 
-    /// The last line: what the pull did.
-    pub fn finish(&self, metadata: u64, content: u64) {
+    /// The last line: what the pull did (fetched, and taken from local cache repositories).
+    pub fn finish(&self, outcome: &rostree::pull::pull::PullOutcome) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
         if self.json {
             self.json_line(
                 "done",
-                &format!(",\"metadata\":{metadata},\"content\":{content}"),
+                &format!(
+                    ",\"metadata\":{},\"content\":{},\"metadata_local\":{},\"content_local\":{}",
+                    outcome.metadata_fetched,
+                    outcome.content_fetched,
+                    outcome.metadata_local,
+                    outcome.content_local
+                ),
             );
         }
     }

@@ -221,7 +221,10 @@ fn pull_json_progress() {
     assert!(last.starts_with("{\"event\":\"done\""), "{last}");
     assert_eq!(fetched, total, "{out}");
     assert_eq!(
-        field(last, "metadata") + field(last, "content"),
+        field(last, "metadata")
+            + field(last, "content")
+            + field(last, "metadata_local")
+            + field(last, "content_local"),
         fetched,
         "{out}"
     );

@@ -266,7 +266,78 @@ fn localcache_repo_saves_requests() {
     );
 }
 
-/// `http-headers` are sent with every request, as `--http-header` is; remotes that must not
+/// The line a pull ends with counts as upstream's does: fetched objects (the detached
+/// metadata asked for among them), what `--localcache-repo` gave, the bytes written; only
+/// the bytes transferred and the seconds may differ.
+#[test]
+fn pull_summary_line_as_upstream() {
+    let p = source();
+    let cache = p.path("cache");
+    p.run(Tool::Upstream, &cache, ["init", "--mode=archive"])
+        .pipe_ok("init");
+    p.run(
+        Tool::Upstream,
+        &cache,
+        ["pull-local", &s(p.repo(Tool::Upstream)), "main"],
+    )
+    .pipe_ok("pull-local");
+    // A new commit of the same tree with one file more: the cache has most of it.
+    let tree = p.path("tree");
+    std::fs::write(tree.join("new"), "new file\n").expect("write");
+    p.run(
+        Tool::Upstream,
+        p.repo(Tool::Upstream),
+        ["commit", "-b", "main", "--timestamp=@2", &s(&tree)],
+    )
+    .pipe_ok("commit");
+    // Served without a summary, as a repository fresh from commits is.
+    std::fs::remove_file(p.repo(Tool::Upstream).join("summary")).expect("rm summary");
+    let server = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
+    let mut lines = Vec::new();
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        // Into an archive repo, which upstream never pulls static deltas into: rostree does
+        // not have them yet, and upstream counts its probes for them.
+        let dest = p.path(format!("dest-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=archive"])
+            .pipe_ok("init");
+        p.run(
+            tool,
+            &dest,
+            ["remote", "add", "--no-gpg-verify", "o", &server.url()],
+        )
+        .pipe_ok("remote add");
+        for args in [
+            vec!["pull", "-L", &s(&cache), "o", "main"],
+            vec!["pull", "o", "main"],
+        ] {
+            let out = p.run(tool, &dest, &args).pipe_ok("pull").stdout();
+            lines.push((tool, out.lines().last().unwrap_or_default().to_owned()));
+        }
+    }
+    let shape = |line: &str| -> Vec<String> {
+        line.split("; ")
+            .map(|part| match part.split_once(" transferred in ") {
+                Some((amount, _)) => {
+                    let unit = amount.rsplit(' ').next().unwrap_or_default();
+                    format!("N {unit} transferred in N seconds")
+                }
+                None => part.to_owned(),
+            })
+            .collect()
+    };
+    let (upstream, rostree) = lines.split_at(2);
+    for ((_, u), (_, r)) in upstream.iter().zip(rostree) {
+        assert_eq!(shape(r), shape(u), "rostree: {r}\nupstream: {u}");
+    }
+    assert!(
+        upstream[0].1.contains(" content local)"),
+        "{}",
+        upstream[0].1
+    );
+}
+
+/// `http-headers` are sent with every request, as `--http-header` is, and the User-Agent
+/// ends with `--append-user-agent`'s string; remotes that must not
 /// be pulled from (`unconfigured-state`, `custom-backend`) or that want signatures checked
 /// are refused with a message naming the setting, and nothing is written.
 #[test]
@@ -282,7 +353,14 @@ fn remote_settings_honoured_or_refused() {
     p.run(
         Tool::Rostree,
         &dest,
-        ["pull", "--http-header=X-Flag=two", "o", "main"],
+        [
+            "pull",
+            "--http-header=X-Flag=two",
+            "--append-user-agent",
+            "dodo/2.15",
+            "o",
+            "main",
+        ],
     )
     .pipe_ok("pull");
     for entry in server.requests() {
@@ -290,6 +368,9 @@ fn remote_settings_honoured_or_refused() {
             entry.contains(" x-config=one") && entry.contains(" x-flag=two"),
             "{entry}"
         );
+    }
+    for agent in server.user_agents() {
+        assert_eq!(agent, "libostree/2022.7 dodo/2.15");
     }
     for (setting, message) in [
         (

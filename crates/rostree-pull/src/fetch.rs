@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -109,6 +110,8 @@ enum Kind {
 pub struct Fetcher {
     kind: Kind,
     options: FetchOptions,
+    /// Bytes of bodies received, for the pull's "transferred" figure.
+    received: AtomicU64,
 }
 
 impl Fetcher {
@@ -127,6 +130,7 @@ impl Fetcher {
                     root: PathBuf::from(path),
                 },
                 options,
+                received: AtomicU64::new(0),
             });
         }
         let https = url.starts_with("https://");
@@ -233,7 +237,13 @@ impl Fetcher {
                 protocol: OnceLock::new(),
             },
             options,
+            received: AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of file bodies received so far (retried ones included, as on the wire).
+    pub fn bytes_transferred(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
     }
 
     /// Whether the remote is a local directory (`file://`), which nothing caches.
@@ -272,11 +282,15 @@ impl Fetcher {
                         url: root.join(rel).display().to_string(),
                         limit,
                     }),
-                    Ok(Ok(data)) => Ok(Conditional::Fetched {
-                        data: Bytes::from(data),
-                        etag: None,
-                        last_modified: 0,
-                    }),
+                    Ok(Ok(data)) => {
+                        self.received
+                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        Ok(Conditional::Fetched {
+                            data: Bytes::from(data),
+                            etag: None,
+                            last_modified: 0,
+                        })
+                    }
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                         Ok(Conditional::Missing)
                     }
@@ -417,6 +431,8 @@ impl Fetcher {
             if (received.len() + chunk.len()) as u64 > limit {
                 return Err(too_large());
             }
+            self.received
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             received.extend_from_slice(&chunk);
         }
         Ok(Conditional::Fetched {

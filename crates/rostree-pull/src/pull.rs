@@ -124,8 +124,17 @@ pub struct PullOutcome {
     pub metadata_fetched: u64,
     /// Content objects fetched.
     pub content_fetched: u64,
-    /// Bytes received for objects.
+    /// Metadata objects taken from `--localcache-repo` repositories.
+    pub metadata_local: u64,
+    /// Content objects taken from `--localcache-repo` repositories.
+    pub content_local: u64,
+    /// Bytes received from the remote (summary, signatures and objects).
     pub bytes_fetched: u64,
+    /// Bytes of content stored (compressed in an archive repository).
+    pub content_bytes_written: u64,
+    /// Whether the remote was a local directory (`file://`), imported from rather than
+    /// fetched, as upstream words it.
+    pub remote_is_local: bool,
     /// The refs set, with their commits.
     pub refs: Vec<(String, Checksum)>,
 }
@@ -211,6 +220,17 @@ pub fn pull(
     };
     let (targets, mirrored_summary) =
         runtime.block_on(resolve_refs(&fetcher, &slot, remote, refs, options))?;
+    // Upstream's "transferred" figure counts what the pull fetched after the summary and
+    // the config.
+    let transferred = || {
+        let content = if Arc::ptr_eq(&fetcher, &content_fetcher) {
+            0
+        } else {
+            content_fetcher.bytes_transferred()
+        };
+        fetcher.bytes_transferred() + content
+    };
+    let before = transferred();
     let tx = Transaction::begin(repo)?;
     let stats = Stats::default();
     progress.event(Event::Phase("Fetching commits"));
@@ -298,14 +318,18 @@ pub fn pull(
     } else {
         Vec::new()
     };
-    tx.commit_completing(&completed, &updates)?;
+    let written = tx.commit_completing(&completed, &updates)?;
     if let Some(summary) = &mirrored_summary {
         write_mirrored_summary(repo, summary)?;
     }
     Ok(PullOutcome {
         metadata_fetched: stats.metadata.load(Ordering::Relaxed),
         content_fetched: stats.content.load(Ordering::Relaxed),
-        bytes_fetched: stats.bytes.load(Ordering::Relaxed),
+        metadata_local: stats.metadata_local.load(Ordering::Relaxed),
+        content_local: stats.content_local.load(Ordering::Relaxed),
+        bytes_fetched: transferred().saturating_sub(before),
+        content_bytes_written: written.content_bytes_written,
+        remote_is_local: fetcher.is_local(),
         refs: targets
             .into_iter()
             .filter_map(|(n, c)| n.map(|n| (n, c)))
@@ -317,7 +341,21 @@ pub fn pull(
 struct Stats {
     metadata: AtomicU64,
     content: AtomicU64,
-    bytes: AtomicU64,
+    metadata_local: AtomicU64,
+    content_local: AtomicU64,
+}
+
+impl Stats {
+    /// Counts one object stored, fetched or from a local cache repository.
+    fn count(&self, is_file: bool, local: bool) {
+        let counter = match (is_file, local) {
+            (false, false) => &self.metadata,
+            (true, false) => &self.content,
+            (false, true) => &self.metadata_local,
+            (true, true) => &self.content_local,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The URL to use: `url` itself, or for `mirrorlist=LIST`, the first mirror of the list
@@ -538,9 +576,37 @@ async fn fetch_history(
         let partial = repo.commit_is_partial(&commit);
         // Detached metadata first, as upstream, and again for a commit already stored: it
         // carries the signatures, which may have changed since.
-        let meta = fetcher
-            .get(&object_path(ObjectType::CommitMeta, &commit))
-            .await?;
+        // A commit a `--localcache-repo` holds comes from there with its detached
+        // metadata, checked all the same.
+        let cached = if tx.has_object(ObjectType::Commit, &commit)? {
+            None
+        } else {
+            let mut found = None;
+            for cache in &options.localcache {
+                if cache.has_object(ObjectType::Commit, &commit)? {
+                    let data = cache.load_metadata(ObjectType::Commit, &commit)?;
+                    found = Some((data, cache.load_commitmeta(&commit)?));
+                    break;
+                }
+            }
+            found
+        };
+        let meta = match &cached {
+            Some((_, meta)) => meta.clone().map(Bytes::from),
+            None => {
+                let meta = fetcher
+                    .get(&object_path(ObjectType::CommitMeta, &commit))
+                    .await?;
+                // Asked for and answered, found or not: upstream counts it as fetched.
+                stats.metadata.fetch_add(1, Ordering::Relaxed);
+                progress.event(Event::ObjectsQueued(1));
+                progress.event(Event::ObjectFetched {
+                    bytes: meta.as_ref().map_or(0, |m| m.len() as u64),
+                    metadata: true,
+                });
+                meta
+            }
+        };
         let verifying = options.gpg_keyring.is_some() || options.sign_verifier.is_some();
         let detached = match meta {
             Some(meta) => match Metadata::from_bytes(&meta) {
@@ -556,14 +622,19 @@ async fn fetch_history(
         };
         let data = if tx.has_object(ObjectType::Commit, &commit)? {
             if let Some((meta, _)) = &detached {
-                stats.bytes.fetch_add(meta.len() as u64, Ordering::Relaxed);
                 tx.write_metadata_as(ObjectType::CommitMeta, &commit, meta)?;
             }
             tx.load_metadata(ObjectType::Commit, &commit)?
         } else {
-            let data = fetcher
-                .get(&object_path(ObjectType::Commit, &commit))
-                .await?;
+            let from_cache = cached.is_some();
+            let data = match cached {
+                Some((data, _)) => Some(Bytes::from(data)),
+                None => {
+                    fetcher
+                        .get(&object_path(ObjectType::Commit, &commit))
+                        .await?
+                }
+            };
             let Some(data) = data else {
                 if commit == head {
                     return Err(Error::MissingObject {
@@ -601,15 +672,13 @@ async fn fetch_history(
                     }
                 })?;
             }
-            stats.metadata.fetch_add(1, Ordering::Relaxed);
-            stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            stats.count(false, from_cache);
             progress.event(Event::ObjectsQueued(1));
             progress.event(Event::ObjectFetched {
                 bytes: data.len() as u64,
                 metadata: true,
             });
             if let Some((meta, _)) = &detached {
-                stats.bytes.fetch_add(meta.len() as u64, Ordering::Relaxed);
                 tx.write_metadata_as(ObjectType::CommitMeta, &commit, meta)?;
             }
             let data = data.to_vec();
@@ -683,7 +752,6 @@ async fn ensure_metadata(
     valid.map_err(|e| corrupt(objtype, checksum, e.to_string()))?;
     tx.write_metadata_as(objtype, &checksum, &data)?;
     stats.metadata.fetch_add(1, Ordering::Relaxed);
-    stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     Ok(data.to_vec())
 }
 
@@ -780,29 +848,25 @@ fn store(
     item: Item,
     data: &[u8],
     options: &PullOptions,
-    stats: &Stats,
 ) -> Result<Vec<Item>> {
     let (objtype, checksum) = item.name();
-    stats.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
     match item {
         Item::DirMeta(c) => {
             check_hash(objtype, &c, data)?;
             DirMeta::from_bytes(data).map_err(|e| corrupt(objtype, c, e.to_string()))?;
             tx.write_metadata_as(objtype, &c, data)?;
-            stats.metadata.fetch_add(1, Ordering::Relaxed);
             Ok(Vec::new())
         }
         Item::DirTree(c, depth) => {
             check_hash(objtype, &c, data)?;
             let children = missing_children(tx, data, c, depth)?;
             tx.write_metadata_as(objtype, &c, data)?;
-            stats.metadata.fetch_add(1, Ordering::Relaxed);
             Ok(children)
         }
         Item::File(c) => {
             let (header, payload) =
                 rostree_repo::decode_filez(data).map_err(|e| corrupt(objtype, checksum, e))?;
-            store_content(tx, c, &header, &payload, options, stats)?;
+            store_content(tx, c, &header, &payload, options)?;
             Ok(Vec::new())
         }
     }
@@ -815,7 +879,18 @@ fn store_content(
     header: &FileHeader,
     payload: &[u8],
     options: &PullOptions,
-    stats: &Stats,
+) -> Result<()> {
+    check_content(c, header, payload, options)?;
+    tx.write_content_as(&c, header, Source::Bytes(payload))?;
+    Ok(())
+}
+
+/// Checks a content object's header and payload against its checksum and the options.
+fn check_content(
+    c: Checksum,
+    header: &FileHeader,
+    payload: &[u8],
+    options: &PullOptions,
 ) -> Result<()> {
     let actual = content_checksum(header, payload);
     if actual != c {
@@ -835,8 +910,6 @@ fn store_content(
             ),
         });
     }
-    tx.write_content_as(&c, header, Source::Bytes(payload))?;
-    stats.content.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -846,7 +919,6 @@ fn import_cached(
     tx: &Transaction<'_>,
     item: Item,
     options: &PullOptions,
-    stats: &Stats,
 ) -> Result<(Vec<Item>, u64)> {
     let (objtype, checksum) = item.name();
     for cache in &options.localcache {
@@ -859,11 +931,16 @@ fn import_cached(
                 path: cache.object_path(objtype, &c).display().to_string(),
                 source: e,
             })?;
-            store_content(tx, c, &header, &payload, options, stats)?;
+            check_content(c, &header, &payload, options)?;
+            // Checked, it is shared as upstream imports it: linked when the repositories
+            // store objects alike, else written anew.
+            if !tx.link_object_from(cache, objtype, &c)? {
+                tx.write_content_as(&c, &header, Source::Bytes(&payload))?;
+            }
             return Ok((Vec::new(), payload.len() as u64));
         }
         let data = cache.load_metadata(objtype, &checksum)?;
-        let children = store(tx, item, &data, options, stats)?;
+        let children = store(tx, item, &data, options)?;
         return Ok((children, data.len() as u64));
     }
     Err(Error::MissingObject { objtype, checksum })
@@ -902,10 +979,15 @@ fn fetch_objects(
                         Err(_) => return,
                     };
                     let Ok((item, data)) = next else { return };
+                    let is_file = matches!(item, Item::File(_));
                     let stored = match &data {
-                        Some(data) => store(tx, item, data, options, stats)
-                            .map(|children| (children, data.len() as u64)),
-                        None => import_cached(tx, item, options, stats),
+                        Some(data) => store(tx, item, data, options).map(|children| {
+                            stats.count(is_file, false);
+                            (children, data.len() as u64)
+                        }),
+                        None => import_cached(tx, item, options).inspect(|_| {
+                            stats.count(is_file, true);
+                        }),
                     };
                     let result = stored.map(|(children, bytes)| {
                         progress.event(Event::ObjectFetched {

@@ -44,7 +44,8 @@ pub struct TransactionStats {
     pub metadata_objects_written: u64,
     /// Content objects newly written.
     pub content_objects_written: u64,
-    /// Bytes of content written (as stored, so compressed in archive repos).
+    /// Bytes of regular files' content newly written, uncompressed, as upstream counts them
+    /// (objects linked in from another repository are not written).
     pub content_bytes_written: u64,
 }
 
@@ -687,6 +688,8 @@ impl<'r> Transaction<'r> {
         // A streamed payload is hashed again as it is stored: a file that changed since the
         // caller hashed it must not be stored under the old checksum.
         let mut verifying;
+        // The payload's own size, which upstream counts as "content written".
+        let mut payload_size = 0;
         let source = match source {
             Source::Reader(reader) => {
                 verifying = Verifying::new(reader, header);
@@ -694,6 +697,7 @@ impl<'r> Transaction<'r> {
             }
             Source::Bytes(bytes) => {
                 verifying = Verifying::none();
+                payload_size = bytes.len() as u64;
                 Source::Bytes(bytes)
             }
         };
@@ -724,6 +728,7 @@ impl<'r> Transaction<'r> {
                 mode => self.write_bare_file(mode, file.file(), header, source),
             }
             .ctx("writing", path())?;
+            payload_size += verifying.read;
             if let Some(actual) = verifying.finish()
                 && actual != *checksum
             {
@@ -743,7 +748,10 @@ impl<'r> Transaction<'r> {
         self.charge(written)?;
         self.mark_staged(ObjectType::File, *checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
-        self.content_bytes.fetch_add(written, Ordering::Relaxed);
+        if !header.is_symlink() {
+            self.content_bytes
+                .fetch_add(payload_size, Ordering::Relaxed);
+        }
         Ok(true)
     }
 
@@ -953,6 +961,7 @@ impl Drop for Transaction<'_> {
 /// A reader that hashes what passes through it, as the content checksum stream.
 struct Verifying<'a> {
     inner: Option<(&'a mut dyn Read, rostree_core::Hasher)>,
+    read: u64,
 }
 
 impl<'a> Verifying<'a> {
@@ -961,11 +970,15 @@ impl<'a> Verifying<'a> {
         hasher.update(&header.stream_header());
         Verifying {
             inner: Some((inner, hasher)),
+            read: 0,
         }
     }
 
     fn none() -> Self {
-        Verifying { inner: None }
+        Verifying {
+            inner: None,
+            read: 0,
+        }
     }
 
     /// The checksum of the header and everything read, if this wrapped a reader.
@@ -981,6 +994,7 @@ impl Read for Verifying<'_> {
         };
         let n = inner.read(buf)?;
         hasher.update(&buf[..n]);
+        self.read += n as u64;
         Ok(n)
     }
 }

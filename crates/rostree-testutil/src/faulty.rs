@@ -34,7 +34,13 @@ pub type Plan = dyn Fn(&str, usize) -> Fault + Send + Sync;
 pub struct FaultyServer {
     port: u16,
     stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<Logged>>>,
+}
+
+/// One request as logged: the line [`FaultyServer::requests`] shows, and its User-Agent.
+struct Logged {
+    line: String,
+    user_agent: Option<String>,
 }
 
 impl FaultyServer {
@@ -71,7 +77,22 @@ impl FaultyServer {
     /// one sent to it as a proxy, ` cookie=VALUE` when it carried cookies, and
     /// ` x-name=value` for each `X-` header.
     pub fn requests(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.iter().map(|r| r.line.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every request's `User-Agent` header (empty when it sent none), in order.
+    pub fn user_agents(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .map(|r| r.user_agent.clone().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -83,7 +104,7 @@ impl Drop for FaultyServer {
     }
 }
 
-fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec<String>>) {
+fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec<Logged>>) {
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
@@ -101,6 +122,7 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
         }
         let mut range_start = None;
         let mut cookie = None;
+        let mut user_agent = None;
         let mut extra_headers = Vec::new();
         loop {
             let mut header = String::new();
@@ -120,6 +142,8 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
                         .and_then(|n| n.parse::<usize>().ok());
                 } else if name.eq_ignore_ascii_case("cookie") {
                     cookie = Some(value.trim().to_owned());
+                } else if name.eq_ignore_ascii_case("user-agent") {
+                    user_agent = Some(value.trim().to_owned());
                 } else if name.to_ascii_lowercase().starts_with("x-") {
                     extra_headers.push(format!("{}={}", name.to_ascii_lowercase(), value.trim()));
                 }
@@ -137,7 +161,7 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
             let Ok(mut log) = log.lock() else { return };
             let seen = log
                 .iter()
-                .filter(|l| l.split(' ').next() == Some(&path))
+                .filter(|l| l.line.split(' ').next() == Some(&path))
                 .count();
             let mut entry = path.clone();
             if let Some(n) = range_start {
@@ -152,7 +176,10 @@ fn serve_connection(stream: TcpStream, root: &Path, plan: &Plan, log: &Mutex<Vec
             for header in &extra_headers {
                 entry.push_str(&format!(" {header}"));
             }
-            log.push(entry);
+            log.push(Logged {
+                line: entry,
+                user_agent,
+            });
             seen
         };
         let file = safe_join(root, &path).and_then(|p| std::fs::read(p).ok());

@@ -6,7 +6,7 @@ use crate::progress::PullProgress;
 use crate::{GlobalOptions, util};
 use anyhow::{Context, Result, bail};
 use rostree::pull::fetch::FetchOptions;
-use rostree::pull::pull::{PullOptions, RemoteSpec, pull};
+use rostree::pull::pull::{PullOptions, PullOutcome, RemoteSpec, pull};
 
 /// Arguments of `pull`.
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,9 @@ pub struct Args {
     /// Add NAME=VALUE as HTTP header to all requests
     #[arg(long = "http-header", value_name = "NAME=VALUE")]
     http_header: Vec<String>,
+    /// Append string to user agent
+    #[arg(long = "append-user-agent", hide = true)]
+    append_user_agent: Option<String>,
     /// Specifies how many times each download should be retried upon error (default: 5)
     #[arg(long = "network-retries", value_name = "N", default_value_t = 5)]
     network_retries: u32,
@@ -178,6 +181,10 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         fetch: FetchOptions {
             retries: args.network_retries,
             headers: [from_config.headers, headers].concat(),
+            user_agent_suffix: args
+                .append_user_agent
+                .clone()
+                .or(from_config.user_agent_suffix),
             stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
             ..from_config
         },
@@ -203,19 +210,47 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             return Err(e.into());
         }
     };
-    progress.finish(outcome.metadata_fetched, outcome.content_fetched);
+    progress.finish(&outcome);
     if args.json {
         return Ok(0);
     }
-    util::write_stdout(
-        format!(
-            "{} metadata, {} content objects fetched; {} transferred in {} seconds\n",
-            outcome.metadata_fetched,
-            outcome.content_fetched,
-            util::format_size(outcome.bytes_fetched),
-            start.elapsed().as_secs()
-        )
-        .as_bytes(),
-    )?;
+    util::write_stdout(format!("{}\n", summary_line(&outcome, start.elapsed())).as_bytes())?;
     Ok(0)
+}
+
+/// The line a pull ends with, in upstream's words (scripts grep it): what was fetched, what
+/// came from local cache repositories, what crossed the network, what was written.
+fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
+    let verb = if outcome.remote_is_local {
+        "imported"
+    } else {
+        "fetched"
+    };
+    let mut line = format!(
+        "{} metadata, {} content objects {verb}",
+        outcome.metadata_fetched, outcome.content_fetched
+    );
+    if !outcome.remote_is_local && (outcome.metadata_local > 0 || outcome.content_local > 0) {
+        line.push_str(&format!(
+            " ({} meta, {} content local)",
+            outcome.metadata_local, outcome.content_local
+        ));
+    }
+    let bytes = outcome.bytes_fetched;
+    if bytes > 0 {
+        let (amount, unit) = if bytes < 1024 {
+            (bytes, "B")
+        } else {
+            (bytes / 1024, "KiB")
+        };
+        line.push_str(&format!(
+            "; {amount} {unit} transferred in {} seconds",
+            elapsed.as_secs()
+        ));
+    }
+    line.push_str(&format!(
+        "; {} content written",
+        util::format_size(outcome.content_bytes_written)
+    ));
+    line
 }
