@@ -48,7 +48,42 @@ fn setup(mode: Mode) -> Pair {
         .file("d/inner", "inner\n", 0o600)
         .create(&tree);
     p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    // A second commit sharing most of the first's objects: a problem in one of those is
+    // reported for both commits and marks both partial.
+    std::fs::write(tree.join("d/second"), "second\n").expect("write");
+    p.commit(["-b", "main", "--timestamp=@2", &s(&tree)]);
     p
+}
+
+/// The lines fsck reports problems with, commit lists sorted (upstream lists them in hash
+/// table order).
+fn problem_lines(stderr: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .filter(|l| {
+            ["In commits ", "Object missing", "Marking commit", "error:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| {
+            let (error, line) = match l.strip_prefix("error: ") {
+                Some(rest) => ("error: ", rest),
+                None => ("", l),
+            };
+            for prefix in ["In commits ", "Object missing in commits "] {
+                if let Some(rest) = line.strip_prefix(prefix)
+                    && let Some((list, tail)) = rest.split_once(": ")
+                {
+                    let mut commits: Vec<&str> = list.split(", ").collect();
+                    commits.sort();
+                    return format!("{error}{prefix}{}: {tail}", commits.join(", "));
+                }
+            }
+            l.to_owned()
+        })
+        .collect();
+    lines.sort();
+    lines
 }
 
 type Corruption = fn(&Path, bool);
@@ -140,6 +175,11 @@ fn check_mode(mode: Mode) {
                 r.stdout()
             );
             assert!(!r.stderr().contains("panicked"), "{}", r.stderr());
+            assert_eq!(
+                problem_lines(&r.stderr()),
+                problem_lines(&u.stderr()),
+                "{mode} {what} {flags:?}: reports"
+            );
             let states = |repo: &Path| -> Vec<String> {
                 std::fs::read_dir(repo.join("state"))
                     .map(|d| {

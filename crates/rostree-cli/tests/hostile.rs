@@ -353,6 +353,6 @@ fn a_tree_that_names_itself_is_refused() {
     let stderr = src.refused("loop");
     assert_has(
         &stderr,
-        &format!("Corrupted dirtree object {placeholder} from the remote"),
+        &format!("Corrupted dirtree object; checksum expected='{placeholder}' actual="),
     );
 }

@@ -198,3 +198,56 @@ fn pull_local_links_marks_and_refuses_like_upstream() {
         }
     }
 }
+
+/// A commit stored under another name: `summary -u` describes it and a trusted `pull-local`
+/// takes it as upstream does (a local repository is trusted); `--untrusted` and an HTTP pull
+/// refuse it in upstream's words.
+#[test]
+fn misnamed_commit_trusted_locally_refused_otherwise() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    let src = p.repo(Tool::Upstream);
+    let rev = p
+        .run(Tool::Upstream, src, ["rev-parse", "main"])
+        .pipe_ok("rev-parse")
+        .stdout()
+        .trim()
+        .to_owned();
+    let fake = rostree::core::Checksum::digest(format!("{rev} hello\n").as_bytes()).to_hex();
+    let objects = src.join("objects");
+    std::fs::create_dir_all(objects.join(&fake[..2])).expect("mkdir");
+    std::fs::rename(
+        objects
+            .join(&rev[..2])
+            .join(format!("{}.commit", &rev[2..])),
+        objects
+            .join(&fake[..2])
+            .join(format!("{}.commit", &fake[2..])),
+    )
+    .expect("rename");
+    std::fs::write(src.join("refs/heads/main"), format!("{fake}\n")).expect("ref");
+    let wanted = format!("Corrupted commit object; checksum expected='{fake}' actual='{rev}'");
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        p.run(tool, src, ["summary", "-u"]).pipe_ok("summary -u");
+        let fsck = p.run(tool, src, ["fsck"]);
+        assert!(!fsck.output.status.success(), "{tool:?} fsck passed");
+        assert!(
+            fsck.stderr().contains(&wanted),
+            "{tool:?}: {}",
+            fsck.stderr()
+        );
+        let dest = p.path(format!("trusted-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=bare-user"])
+            .pipe_ok("init");
+        p.run(tool, &dest, ["pull-local", &s(src), "main"])
+            .pipe_ok("trusted pull-local");
+        let dest = p.path(format!("untrusted-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=bare-user"])
+            .pipe_ok("init");
+        let r = p.run(tool, &dest, ["pull-local", "--untrusted", &s(src), "main"]);
+        assert!(!r.output.status.success(), "{tool:?} --untrusted passed");
+        assert!(r.stderr().contains(&wanted), "{tool:?}: {}", r.stderr());
+    }
+}

@@ -63,6 +63,16 @@ pub enum Error {
         /// The ref.
         name: String,
     },
+    /// An object the server sent whose bytes do not hash to its name (upstream's words).
+    #[error("Corrupted {objtype} object; checksum expected='{expected}' actual='{actual}'")]
+    ChecksumMismatch {
+        /// Its type.
+        objtype: ObjectType,
+        /// The name it was fetched under.
+        expected: Checksum,
+        /// What its bytes hash to.
+        actual: Checksum,
+    },
     /// An object the server sent that is not what its name says, or does not parse.
     #[error("Corrupted {objtype} object {checksum} from the remote: {reason}")]
     Corrupt {

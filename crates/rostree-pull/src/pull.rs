@@ -175,11 +175,11 @@ fn corrupt(objtype: ObjectType, checksum: Checksum, reason: impl Into<String>) -
 fn check_hash(objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<()> {
     let actual = Checksum::digest(data);
     if actual != *checksum {
-        return Err(corrupt(
+        return Err(Error::ChecksumMismatch {
             objtype,
-            *checksum,
-            format!("its content hashes to {actual}"),
-        ));
+            expected: *checksum,
+            actual,
+        });
     }
     Ok(())
 }
@@ -894,11 +894,11 @@ fn check_content(
 ) -> Result<()> {
     let actual = content_checksum(header, payload);
     if actual != c {
-        return Err(corrupt(
-            ObjectType::File,
-            c,
-            format!("its content hashes to {actual}"),
-        ));
+        return Err(Error::ChecksumMismatch {
+            objtype: ObjectType::File,
+            expected: c,
+            actual,
+        });
     }
     let unsafe_bits = header.mode & 0o7777 & !0o775;
     if options.bareuseronly_files && !header.is_symlink() && unsafe_bits != 0 {
@@ -1160,7 +1160,12 @@ async fn drive(
                 }
             }
             Err(e) => {
-                stop |= !matches!(e, Error::Corrupt { .. } | Error::MissingObject { .. });
+                stop |= !matches!(
+                    e,
+                    Error::Corrupt { .. }
+                        | Error::ChecksumMismatch { .. }
+                        | Error::MissingObject { .. }
+                );
                 failure.get_or_insert(e);
             }
         }

@@ -771,10 +771,10 @@ impl Context<'_> {
         let actual = hasher.finish();
         if actual != *checksum {
             let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
-            return Err(Error::Corrupt {
+            return Err(Error::ChecksumMismatch {
                 objtype: ObjectType::File,
-                checksum: *checksum,
-                reason: format!("its content hashes to {actual}"),
+                expected: *checksum,
+                actual,
             });
         }
         let mut perms = header.mode & 0o7777;

@@ -67,13 +67,40 @@ pub fn inflate_exact(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
     let mut out = vec![0u8; len];
     let n = libdeflater::Decompressor::new()
         .deflate_decompress(compressed, &mut out)
-        .map_err(|e| invalid(format!("{e:?}")))?;
+        .map_err(|e| match e {
+            libdeflater::DecompressionError::BadData => invalid(bad_data_reason(compressed)),
+            other => invalid(format!("{other:?}")),
+        })?;
     if n != len {
         return Err(invalid(format!(
             "header says {size} bytes, payload has {n}"
         )));
     }
     Ok(out)
+}
+
+/// Why data libdeflate refused is bad, in GLib's words (what upstream reports): a stream
+/// that stops before its last block "Need more input", anything else "Invalid compressed
+/// data". Only run on data already refused, so its cost does not matter.
+fn bad_data_reason(compressed: &[u8]) -> String {
+    let mut inflater = flate2::Decompress::new(false);
+    let mut sink = vec![0u8; 64 << 10];
+    loop {
+        let consumed = inflater.total_in() as usize;
+        let before = (inflater.total_in(), inflater.total_out());
+        match inflater.decompress(
+            &compressed[consumed..],
+            &mut sink,
+            flate2::FlushDecompress::None,
+        ) {
+            Err(_) => return "Invalid compressed data".into(),
+            Ok(flate2::Status::StreamEnd) => return "Invalid compressed data".into(),
+            Ok(_) if (inflater.total_in(), inflater.total_out()) == before => {
+                return "Need more input".into();
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The length zlib's raw deflate at `level` gives `payload`: what upstream records as an
@@ -92,6 +119,23 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+
+    #[test]
+    fn bad_data_is_named_as_glib_names_it() {
+        // Text with some repetition, as files have: several deflate blocks' worth.
+        let payload: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("line {} of {}\n", i % 977, i / 13).into_bytes())
+            .collect();
+        let compressed = with_compressed(6, b"", &payload, |d| Ok(d.to_vec())).expect("compress");
+        let size = payload.len() as u64;
+        let truncated = &compressed[..compressed.len() / 2];
+        let err = inflate_exact(truncated, size).expect_err("truncated");
+        assert_eq!(err.to_string(), "Need more input");
+        let mut garbage = compressed.clone();
+        garbage[0] = 0xff;
+        let err = inflate_exact(&garbage, size).expect_err("garbage");
+        assert_eq!(err.to_string(), "Invalid compressed data");
+    }
 
     #[test]
     fn inflate_refuses_impossible_sizes() {

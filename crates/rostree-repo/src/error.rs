@@ -35,6 +35,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A stored object whose bytes do not hash to its name (upstream's words).
+    #[error("Corrupted {objtype} object; checksum expected='{expected}' actual='{actual}'")]
+    ChecksumMismatch {
+        /// The object's type.
+        objtype: ObjectType,
+        /// The object's name.
+        expected: Checksum,
+        /// What its bytes hash to.
+        actual: Checksum,
+    },
     /// An object that should exist does not.
     #[error("{}", missing_message(*objtype, checksum))]
     MissingObject {

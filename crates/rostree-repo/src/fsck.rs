@@ -213,15 +213,24 @@ pub fn fsck(
     }
     progress.event(Event::Phase("Enumerating commits"));
     let mut outcome = FsckOutcome::default();
-    // Commits found corrupt while walking their trees.
-    let mut walk_corrupt = Vec::new();
-    // object -> (type, the first commit that reaches it), in a stable order.
-    let mut objects: BTreeMap<(Checksum, ObjectType), Checksum> = BTreeMap::new();
+    // Dirtrees found corrupt while walking (hash-checked as they are read).
+    let mut tree_problems = Vec::new();
+    // Every object reached, with what refers to it (dirtrees, or the commit for a root),
+    // so that a problem names every commit it affects, as upstream's report does.
+    let mut objects: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
     for commit in list_commits(repo)? {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        let data = repo.load_metadata(ObjectType::Commit, &commit)?;
+        // Upstream names the object a failed check was on.
+        let data = repo
+            .load_metadata(ObjectType::Commit, &commit)
+            .map_err(|e| match e {
+                Error::ChecksumMismatch { .. } => {
+                    Error::InvalidInput(format!("fsck {commit}.commit: {e}"))
+                }
+                e => e,
+            })?;
         let view = crate::repo::parse_commit(&data, &commit)?;
         if options.verify_back_refs {
             check_back_refs(repo, &commit, &view)?;
@@ -241,96 +250,94 @@ pub fn fsck(
             }
             None => outcome.commits_verified += 1,
         }
-        objects
-            .entry((commit, ObjectType::Commit))
-            .or_insert(commit);
-        // The tree walk is iterative and visits each dirtree once.
-        let mut pending = vec![(view.root_tree(), view.root_meta())];
-        while let Some((tree, meta)) = pending.pop() {
-            objects.entry((meta, ObjectType::DirMeta)).or_insert(commit);
-            if objects.contains_key(&(tree, ObjectType::DirTree)) {
+        let commit_key = (commit, ObjectType::Commit);
+        objects.entry(commit_key).or_default();
+        // The tree walk is iterative and reads each dirtree once; a dirtree met again only
+        // gains a referrer.
+        let mut pending = vec![(view.root_tree(), view.root_meta(), commit_key)];
+        while let Some((tree, meta, parent)) = pending.pop() {
+            add_referrer(&mut objects, (meta, ObjectType::DirMeta), parent);
+            let tree_key = (tree, ObjectType::DirTree);
+            let seen = objects.contains_key(&tree_key);
+            add_referrer(&mut objects, tree_key, parent);
+            if seen {
                 continue;
             }
-            objects.insert((tree, ObjectType::DirTree), commit);
             // A missing dirtree ends the check, with or without --all, as upstream: nothing
-            // below it can be enumerated. A corrupt one is reported (and with --delete
-            // removed) like any corrupt object.
+            // below it can be enumerated. A corrupt one is reported after the walk, naming
+            // every commit that reaches it, like any corrupt object.
             let data = match repo.load_metadata(ObjectType::DirTree, &tree) {
                 Ok(d) => d,
-                Err(Error::Corrupt { reason, .. }) if all => {
-                    outcome.errors.push(format!(
-                        "In commits {commit}: fsck metadata object {tree}.dirtree: {reason}"
-                    ));
-                    if options.delete {
-                        remove_object(repo, &tree, ObjectType::DirTree)?;
-                        walk_corrupt.push(commit);
-                    }
+                Err(e @ (Error::Corrupt { .. } | Error::ChecksumMismatch { .. })) => {
+                    let reason = match e {
+                        Error::Corrupt { reason, .. } => reason,
+                        e => e.to_string(),
+                    };
+                    tree_problems.push((tree, ObjectType::DirTree, Problem::Corrupt(reason)));
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             let listing = match DirTreeRef::parse(&data) {
                 Ok(v) => v.to_owned(),
-                Err(e) if all => {
-                    outcome.errors.push(format!(
-                        "In commits {commit}: fsck metadata object {tree}.dirtree: {e}"
-                    ));
-                    continue;
-                }
                 Err(e) => {
-                    return Err(Error::Corrupt {
-                        objtype: ObjectType::DirTree,
-                        checksum: tree,
-                        reason: e.to_string(),
-                    });
+                    // Upstream names the object twice: once checking it, once validating.
+                    let reason = format!("{tree}.dirtree: {}", e.detail());
+                    tree_problems.push((tree, ObjectType::DirTree, Problem::Corrupt(reason)));
+                    continue;
                 }
             };
             for (_, file) in &listing.files {
-                objects.entry((*file, ObjectType::File)).or_insert(commit);
+                add_referrer(&mut objects, (*file, ObjectType::File), tree_key);
             }
-            pending.extend(listing.dirs.iter().map(|(_, t, m)| (*t, *m)));
+            pending.extend(listing.dirs.iter().map(|(_, t, m)| (*t, *m, tree_key)));
         }
     }
     outcome.objects = objects.len();
     progress.event(Event::VerifyingCommits(outcome.commits_verified as u64));
     // Dirtrees were read (and hash-checked) during the walk; the rest is checked here.
-    let checked: Vec<(Checksum, ObjectType, Checksum, Option<Problem>)> = objects
+    let mut checked: Vec<(Checksum, ObjectType, Problem)> = objects
         .par_iter()
         .filter(|((_, t), _)| *t != ObjectType::DirTree)
-        .map(|((object, objtype), commit)| {
+        .filter_map(|((object, objtype), _)| {
             let problem = if interrupt.load(Ordering::Relaxed) {
                 Some(Problem::Corrupt("interrupted".to_owned()))
             } else {
                 check_object(repo, object, *objtype).err()
             };
-            (*object, *objtype, *commit, problem)
+            problem.map(|p| (*object, *objtype, p))
         })
         .collect();
     if interrupt.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
-    let mut corrupt_commits: std::collections::BTreeSet<Checksum> =
-        walk_corrupt.into_iter().collect();
-    for (object, objtype, commit, problem) in checked {
+    checked.splice(0..0, tree_problems);
+    let mut corrupt_commits = BTreeSet::new();
+    for (object, objtype, problem) in checked {
+        let affected = commits_reaching(&objects, (object, objtype));
+        let commits = affected
+            .iter()
+            .map(Checksum::to_hex)
+            .collect::<Vec<_>>()
+            .join(", ");
         let reason = match problem {
-            None => continue,
-            // A missing object always marks its commit partial and the check goes on, as
-            // upstream does: the commit can be completed by pulling it again.
-            Some(Problem::Missing) => {
+            // A missing object always marks its commits partial and the check goes on, as
+            // upstream does: the commits can be completed by pulling them again.
+            Problem::Missing => {
                 outcome.errors.push(format!(
-                    "Object missing in commits {commit}: {object}.{objtype}"
+                    "Object missing in commits {commits}: {object}.{objtype}"
                 ));
-                corrupt_commits.insert(commit);
+                corrupt_commits.extend(affected);
                 continue;
             }
-            Some(Problem::Corrupt(reason)) => reason,
+            Problem::Corrupt(reason) => reason,
         };
         let line = match objtype {
             ObjectType::File => {
-                format!("In commits {commit}: fsck content object {object}: {reason}")
+                format!("In commits {commits}: fsck content object {object}: {reason}")
             }
             other => {
-                format!("In commits {commit}: fsck metadata object {object}.{other}: {reason}")
+                format!("In commits {commits}: fsck {object}.{other}: {reason}")
             }
         };
         if !all {
@@ -339,7 +346,7 @@ pub fn fsck(
         outcome.errors.push(line);
         if options.delete {
             remove_object(repo, &object, objtype)?;
-            corrupt_commits.insert(commit);
+            corrupt_commits.extend(affected);
         }
     }
     for commit in corrupt_commits {
@@ -349,6 +356,42 @@ pub fn fsck(
     }
     outcome.marked_partial.sort();
     Ok(outcome)
+}
+
+/// An object's name and type.
+type ObjectKey = (Checksum, ObjectType);
+
+fn add_referrer(
+    objects: &mut BTreeMap<ObjectKey, Vec<ObjectKey>>,
+    object: ObjectKey,
+    referrer: ObjectKey,
+) {
+    let referrers = objects.entry(object).or_default();
+    if !referrers.contains(&referrer) {
+        referrers.push(referrer);
+    }
+}
+
+/// The commits whose trees reach `object`, found by walking its referrers up.
+fn commits_reaching(
+    objects: &BTreeMap<ObjectKey, Vec<ObjectKey>>,
+    object: ObjectKey,
+) -> BTreeSet<Checksum> {
+    let mut commits = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut pending = vec![object];
+    while let Some(key) = pending.pop() {
+        if !seen.insert(key) {
+            continue;
+        }
+        if key.1 == ObjectType::Commit {
+            commits.insert(key.0);
+        }
+        if let Some(referrers) = objects.get(&key) {
+            pending.extend(referrers.iter().copied());
+        }
+    }
+    commits
 }
 
 fn remove_object(repo: &Repo, object: &Checksum, objtype: ObjectType) -> Result<()> {
@@ -385,7 +428,11 @@ fn check_object(
 ) -> std::result::Result<(), Problem> {
     match objtype {
         ObjectType::File => {
-            let (header, payload) = repo.read_file(object)?;
+            // The line already names the object: only what is wrong follows, as upstream.
+            let (header, payload) = repo.read_file(object).map_err(|e| match e {
+                Error::Corrupt { reason, .. } => Problem::Corrupt(reason),
+                e => Problem::from(e),
+            })?;
             let data = payload
                 .into_bytes()
                 .map_err(|e| Problem::Corrupt(e.to_string()))?;
@@ -401,7 +448,7 @@ fn check_object(
             let data = repo.load_metadata(objtype, object)?;
             DirMeta::from_bytes(&data)
                 .map(|_| ())
-                .map_err(|e| Problem::Corrupt(e.to_string()))
+                .map_err(|e| Problem::Corrupt(format!("{object}.dirmeta: {}", e.detail())))
         }
         other => repo
             .load_metadata(other, object)

@@ -100,7 +100,12 @@ fn copy(
             if !seen.insert((commit, ObjectType::Commit)) {
                 break;
             }
-            let data = match source.load_metadata(ObjectType::Commit, &commit) {
+            let loaded = if options.untrusted {
+                source.load_metadata(ObjectType::Commit, &commit)
+            } else {
+                source.load_metadata_trusted(ObjectType::Commit, &commit)
+            };
+            let data = match loaded {
                 Ok(d) => d,
                 // History the source does not have ends the walk, as upstream.
                 Err(Error::MissingObject { .. }) if commit != *tip => break,
@@ -246,10 +251,10 @@ fn import_metadata(
         let data = source.load_metadata(objtype, checksum)?;
         let actual = Checksum::digest(&data);
         if actual != *checksum {
-            return Err(Error::Corrupt {
+            return Err(Error::ChecksumMismatch {
                 objtype,
-                checksum: *checksum,
-                reason: format!("its content hashes to {actual}"),
+                expected: *checksum,
+                actual,
             });
         }
         Some(data)
@@ -261,7 +266,7 @@ fn import_metadata(
     }
     let data = match data {
         Some(data) => data,
-        None => source.load_metadata(objtype, checksum)?,
+        None => source.load_metadata_trusted(objtype, checksum)?,
     };
     tx.write_metadata_as(objtype, checksum, &data)
 }

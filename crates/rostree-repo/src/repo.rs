@@ -104,8 +104,8 @@ pub fn decode_filez(data: &[u8]) -> std::result::Result<(FileHeader, Vec<u8>), S
     if archive.header.is_symlink() {
         return Ok((archive.header, Vec::new()));
     }
-    let payload = crate::deflate::inflate_exact(compressed, archive.size)
-        .map_err(|e| format!("decompressing: {e}"))?;
+    let payload =
+        crate::deflate::inflate_exact(compressed, archive.size).map_err(|e| e.to_string())?;
     Ok((archive.header, payload))
 }
 
@@ -533,15 +533,42 @@ impl Repo {
     /// Reads a metadata object's bytes, verifying they hash to its name (except commitmeta,
     /// which is named after its commit).
     pub fn load_metadata(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
-        match (self.load_metadata_here(objtype, checksum), &self.parent) {
+        self.load_metadata_checked(objtype, checksum, true)
+    }
+
+    /// [`Repo::load_metadata`] without the hash check, for what trusts this repository as
+    /// upstream trusts a local one (a `pull-local` without `--untrusted`).
+    pub fn load_metadata_trusted(
+        &self,
+        objtype: ObjectType,
+        checksum: &Checksum,
+    ) -> Result<Vec<u8>> {
+        self.load_metadata_checked(objtype, checksum, false)
+    }
+
+    fn load_metadata_checked(
+        &self,
+        objtype: ObjectType,
+        checksum: &Checksum,
+        verify: bool,
+    ) -> Result<Vec<u8>> {
+        match (
+            self.load_metadata_here(objtype, checksum, verify),
+            &self.parent,
+        ) {
             (Err(Error::MissingObject { .. }), Some(parent)) => {
-                parent.load_metadata(objtype, checksum)
+                parent.load_metadata_checked(objtype, checksum, verify)
             }
             (result, _) => result,
         }
     }
 
-    fn load_metadata_here(&self, objtype: ObjectType, checksum: &Checksum) -> Result<Vec<u8>> {
+    fn load_metadata_here(
+        &self,
+        objtype: ObjectType,
+        checksum: &Checksum,
+        verify: bool,
+    ) -> Result<Vec<u8>> {
         let rel = checksum.relative_path(objtype, self.mode.is_archive());
         let data = match self.objects.read(&rel) {
             Ok(d) => d,
@@ -553,12 +580,15 @@ impl Repo {
             }
             Err(e) => return Err(e).ctx("reading", self.object_path(objtype, checksum)),
         };
-        if objtype != ObjectType::CommitMeta && Checksum::digest(&data) != *checksum {
-            return Err(Error::Corrupt {
-                objtype,
-                checksum: *checksum,
-                reason: format!("its content hashes to {}", Checksum::digest(&data)),
-            });
+        if verify && objtype != ObjectType::CommitMeta {
+            let actual = Checksum::digest(&data);
+            if actual != *checksum {
+                return Err(Error::ChecksumMismatch {
+                    objtype,
+                    expected: *checksum,
+                    actual,
+                });
+            }
         }
         Ok(data)
     }
@@ -658,7 +688,7 @@ impl Repo {
                     return Ok((archive.header, Payload::None));
                 }
                 let out = crate::deflate::inflate_exact(compressed, archive.size)
-                    .map_err(|e| corrupt(format!("decompressing: {e}")))?;
+                    .map_err(|e| corrupt(e.to_string()))?;
                 Ok((archive.header, Payload::Bytes(out)))
             }
             RepoMode::BareSplitXattrs => Err(Error::Config(

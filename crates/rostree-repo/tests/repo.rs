@@ -330,7 +330,10 @@ fn corrupt_objects_are_reported() {
     let mut bytes = std::fs::read(&object).expect("read");
     bytes[3] ^= 0xff;
     std::fs::write(&object, &bytes).expect("write");
-    assert!(matches!(repo.load_commit(&c), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        repo.load_commit(&c),
+        Err(Error::ChecksumMismatch { .. })
+    ));
     std::fs::remove_file(&object).expect("rm");
     assert!(matches!(
         repo.load_commit(&c),

@@ -47,6 +47,17 @@ pub enum ObjectError {
     },
 }
 
+impl ObjectError {
+    /// What is wrong, without the object kind: upstream's words for a rule broken
+    /// (`Invalid / in filename ../x`), or the codec's complaint.
+    pub fn detail(&self) -> String {
+        match self {
+            ObjectError::Variant { source, .. } => source.to_string(),
+            ObjectError::Invalid { reason, .. } => reason.clone(),
+        }
+    }
+}
+
 pub(crate) fn invalid(kind: &'static str, reason: impl Into<String>) -> ObjectError {
     ObjectError::Invalid {
         kind,
