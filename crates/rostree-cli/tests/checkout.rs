@@ -613,3 +613,48 @@ fn force_copy_reflinks_where_possible() {
     let extents = String::from_utf8_lossy(&extents.stdout);
     assert!(extents.contains("shared"), "not reflinked:\n{extents}");
 }
+
+/// `-H` (no copy fallback) into another file system fails before anything is written, in
+/// upstream's words, whatever the repository mode; a copying checkout there works.
+#[test]
+fn hardlink_checkout_across_devices_is_refused() {
+    let p = pair(Mode::Bare);
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    p.commit(["-b", "main", "--timestamp=@1", &s(&tree)]);
+    // /dev/shm is a tmpfs of its own; the test is meaningless (and fails) where it is not.
+    let elsewhere = tempfile::tempdir_in("/dev/shm").expect("a temp dir in /dev/shm");
+    let dev = |path: &Path| std::fs::metadata(path).expect("stat").dev();
+    assert_ne!(
+        dev(elsewhere.path()),
+        dev(p.repo(Tool::Upstream)),
+        "/dev/shm must be another file system"
+    );
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        for flags in [&["-H"][..], &["-U", "-H"]] {
+            let dest = elsewhere.path().join(format!("{tool:?}-{}", flags.len()));
+            let mut args = vec!["checkout"];
+            args.extend(flags);
+            args.extend(["main", dest.to_str().expect("utf-8")]);
+            let r = p.run(tool, p.repo(Tool::Upstream), &args);
+            assert!(!r.output.status.success(), "{tool:?} {flags:?} succeeded");
+            assert!(
+                r.stderr()
+                    .contains("Unable to do hardlink checkout across devices (src="),
+                "{tool:?} {flags:?}: {}",
+                r.stderr()
+            );
+            if tool == Tool::Rostree {
+                assert!(!dest.exists(), "{flags:?}: rostree left {}", dest.display());
+            }
+        }
+        let copy = elsewhere.path().join(format!("{tool:?}-copy"));
+        p.run(
+            tool,
+            p.repo(Tool::Upstream),
+            ["checkout", "main", copy.to_str().expect("utf-8")],
+        )
+        .pipe_ok("copying checkout");
+        assert_eq!(std::fs::read(copy.join("a")).expect("read"), b"a\n");
+    }
+}

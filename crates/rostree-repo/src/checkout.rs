@@ -208,6 +208,25 @@ fn make_top_dir(parent: &Dir, name: &Path, exist_ok: bool) -> Result<(Dir, bool)
     Ok((dir, created))
 }
 
+/// Refuses a hardlink-only checkout into another file system before anything is written,
+/// in upstream's words: the destination (or, not there yet, its parent) against the repo.
+fn check_same_device(repo: &Repo, parent: &Dir, name: &Path) -> Result<()> {
+    let src = rustix::fs::fstat(repo.dir())
+        .ctx("stat", repo.path())?
+        .st_dev;
+    let destination = match rustix::fs::statat(parent, name, AtFlags::empty()) {
+        Ok(st) => st.st_dev,
+        Err(rustix::io::Errno::NOENT) => rustix::fs::fstat(parent).ctx("stat", name)?.st_dev,
+        Err(e) => return Err(e).ctx("stat", name),
+    };
+    if src != destination {
+        return Err(Error::InvalidInput(format!(
+            "Unable to do hardlink checkout across devices (src={src} destination={destination})"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks out `tree`/`meta` (a commit root or a subdirectory of it) as `name` in `parent`.
 pub fn checkout(
     repo: &Repo,
@@ -218,6 +237,9 @@ pub fn checkout(
     interrupt: &AtomicBool,
     options: &CheckoutOptions,
 ) -> Result<CheckoutOutcome> {
+    if options.require_hardlinks {
+        check_same_device(repo, parent, name)?;
+    }
     let ctx = Context::new(repo, interrupt, options)?;
     let (dir, created) = make_top_dir(parent, name, options.overwrite != Overwrite::None)?;
     // Directories recurse on worker threads; give them room for MAX_TREE_DEPTH.
