@@ -423,3 +423,229 @@ fn show_describes_signatures_as_upstream() {
     }
     assert_eq!(shown[0], shown[1], "upstream's show, then rostree's");
 }
+
+/// `remote gpg-import` and `gpg-list-keys` as upstream: keys chosen by fingerprint or key
+/// ID, keys already held not counted, armored exports one after another on stdin, a key
+/// that expired or was revoked since updated in place; listings byte for byte (subkeys,
+/// times, WKD URLs, expiry and revocation marks); a remote's listing without the global
+/// keys, the global listing without a remote; `remote delete` takes the keyring along.
+#[test]
+fn gpg_import_and_list_keys_as_upstream() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let (home_a, key_a, _) = make_key(&p, "alice", "never");
+    let (home_b, key_b, _) = make_key(&p, "bob", "never");
+    // A signing subkey, made on a fixed clock too.
+    gpg_at(
+        &home_a,
+        "20200201T000000",
+        &["--quick-add-key", &key_a, "rsa2048", "sign", "never"],
+    );
+    let armored = |home: &Path, key: &str| {
+        let out = Invocation::new("gpg")
+            .args(["--batch", "--homedir", &s(home), "--armor", "--export", key])
+            .ok();
+        out.stdout
+    };
+    let both = p.path("both.asc");
+    std::fs::write(
+        &both,
+        [armored(&home_a, &key_a), armored(&home_b, &key_b)].concat(),
+    )
+    .expect("keys");
+    let global = p.path("global");
+    std::fs::create_dir_all(&global).expect("mkdir");
+    std::fs::copy(
+        export(&p, &home_b, &[&key_b], "b.gpg"),
+        global.join("b.gpg"),
+    )
+    .expect("cp");
+    let run = |tool: Tool, repo: &Path, args: &[&str], stdin: Option<&Path>| {
+        let mut inv = p
+            .invocation(tool, repo, args)
+            .env("TZ", "UTC")
+            .env("OSTREE_GPG_HOME", &global);
+        if let Some(file) = stdin {
+            inv = inv.stdin_file(file);
+        }
+        let output = inv.output();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    let mut transcripts = Vec::new();
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let repo = p.path(format!("repo-{tool:?}"));
+        let mut log = Vec::new();
+        let mut step = |args: &[&str], stdin: Option<&Path>| {
+            log.push((args.join(" "), run(tool, &repo, args, stdin)));
+        };
+        step(&["init", "--mode=archive"], None);
+        step(&["remote", "add", "R", "http://example.com/repo"], None);
+        step(&["remote", "add", "S", "http://example.com/repo"], None);
+        let both = s(&both);
+        let long_id_b = &key_b[key_b.len() - 16..];
+        step(
+            &["remote", "gpg-import", "--keyring", &both, "R", long_id_b],
+            None,
+        );
+        step(
+            &[
+                "remote",
+                "gpg-import",
+                "--keyring",
+                &both,
+                "R",
+                &key_a,
+                &key_b,
+            ],
+            None,
+        );
+        step(&["remote", "gpg-import", "--keyring", &both, "R"], None);
+        step(
+            &["remote", "gpg-import", "--keyring", &both, "R", "DEADBEEF"],
+            None,
+        );
+        step(&["remote", "gpg-list-keys", "R"], None);
+        step(&["remote", "gpg-list-keys", "S"], None);
+        step(&["remote", "gpg-list-keys"], None);
+        step(
+            &["remote", "gpg-import", "--stdin", "S"],
+            Some(std::path::Path::new(&both)),
+        );
+        step(
+            &["remote", "gpg-import", "--stdin", "--keyring", &both, "S"],
+            None,
+        );
+        step(&["remote", "gpg-import", "S"], None);
+        transcripts.push((log, repo));
+    }
+    // Expired, then revoked: each re-imported into both repos.
+    expire_long_ago(&home_a, &key_a, None);
+    let expired = p.path("expired.asc");
+    std::fs::write(&expired, armored(&home_a, &key_a)).expect("write");
+    revoke(&p, &home_a, &key_a);
+    let revoked = p.path("revoked.asc");
+    std::fs::write(&revoked, armored(&home_a, &key_a)).expect("write");
+    for (log, repo) in &mut transcripts {
+        let tool = if repo.ends_with("repo-Upstream") {
+            Tool::Upstream
+        } else {
+            Tool::Rostree
+        };
+        for keys in [&expired, &revoked] {
+            let import = ["remote", "gpg-import", "--keyring", &s(keys), "R"];
+            log.push((import.join(" "), run(tool, repo, &import, None)));
+            let list = ["remote", "gpg-list-keys", "R"];
+            log.push((list.join(" "), run(tool, repo, &list, None)));
+        }
+        let delete = ["remote", "delete", "R"];
+        log.push((delete.join(" "), run(tool, repo, &delete, None)));
+        assert!(
+            !repo.join("R.trustedkeys.gpg").exists(),
+            "{tool:?} kept the keyring"
+        );
+    }
+    let (upstream, rostree) = (&transcripts[0].0, &transcripts[1].0);
+    assert_eq!(upstream.len(), rostree.len());
+    for ((step, u), (_, r)) in upstream.iter().zip(rostree) {
+        assert_eq!(r, u, "{step}");
+    }
+    // The listings showed what they should (so that agreeing is not agreeing on nothing).
+    let listed = |needle: &str| upstream.iter().any(|(_, (_, out, _))| out.contains(needle));
+    for needle in [
+        "  Subkey: ",
+        "  Expired: ",
+        " (revoked)",
+        "  Direct update URL: https://",
+    ] {
+        assert!(listed(needle), "no {needle:?} in {upstream:#?}");
+    }
+}
+
+/// A commit already stored is checked again against the keys of the remote it is pulled
+/// from, as upstream checks it; `gpgkeypath` lists use `;` or `,` but not both, and name
+/// missing files in upstream's words.
+#[test]
+fn stored_commits_are_verified_again_and_key_paths_are_checked() {
+    let p = Pair::new(env!("CARGO_BIN_EXE_rostree"), Mode::Archive);
+    let (home_a, key_a, public_a) = make_key(&p, "alice", "never");
+    let (_, _, public_b) = make_key(&p, "bob", "never");
+    let tree = p.path("tree");
+    TreeSpec::new().file("a", "a\n", 0o644).create(&tree);
+    let src = p.repo(Tool::Upstream).to_owned();
+    p.run(
+        Tool::Upstream,
+        &src,
+        [
+            "commit",
+            "-b",
+            "main",
+            "--timestamp=@1",
+            &format!("--gpg-sign={key_a}"),
+            &format!("--gpg-homedir={}", s(&home_a)),
+            &s(&tree),
+        ],
+    )
+    .pipe_ok("signed commit");
+    let url = format!("file://{}", s(&src));
+    let missing = p.path("missing.asc");
+    let cases: [(&str, String, Option<&str>); 5] = [
+        ("good", s(&public_a), None),
+        ("other", s(&public_b), Some("public key not found")),
+        (
+            "mixed",
+            format!("{};{},{}", s(&public_b), s(&public_a), s(&public_a)),
+            Some("key value list contains more than one separator"),
+        ),
+        (
+            "absent",
+            format!("{},{}", s(&public_a), s(&missing)),
+            Some("No such file or directory"),
+        ),
+        (
+            "listed",
+            format!("{};{};", s(&public_b), s(&public_a)),
+            None,
+        ),
+    ];
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let dest = p.path(format!("dest-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=archive"])
+            .pipe_ok("init");
+        for (name, keypath, refusal) in &cases {
+            p.run(
+                tool,
+                &dest,
+                [
+                    "remote",
+                    "add",
+                    &format!("--set=gpgkeypath={keypath}"),
+                    name,
+                    &url,
+                ],
+            )
+            .pipe_ok("remote add");
+            // After "good", the commit is stored: the others pull it again.
+            let r = p.run(tool, &dest, ["pull", name, "main"]);
+            match refusal {
+                None => {
+                    r.pipe_ok("pull");
+                }
+                Some(words) => {
+                    assert!(!r.output.status.success(), "{tool:?} {name}: pulled");
+                    assert!(
+                        r.stderr().contains(words),
+                        "{tool:?} {name}: {}",
+                        r.stderr()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -620,11 +620,17 @@ async fn fetch_history(
             },
             None => None,
         };
+        let empty = Metadata::new();
+        let signed = detached.as_ref().map_or(&empty, |(_, parsed)| parsed);
         let data = if tx.has_object(ObjectType::Commit, &commit)? {
+            let data = tx.load_metadata(ObjectType::Commit, &commit)?;
+            // A commit already here is checked again, as upstream does: the keys trusted
+            // now (another remote's, say) must have signed it.
+            verify_signatures(&data, commit, signed, options)?;
             if let Some((meta, _)) = &detached {
                 tx.write_metadata_as(ObjectType::CommitMeta, &commit, meta)?;
             }
-            tx.load_metadata(ObjectType::Commit, &commit)?
+            data
         } else {
             let from_cache = cached.is_some();
             let data = match cached {
@@ -648,30 +654,7 @@ async fn fetch_history(
             check_hash(ObjectType::Commit, &commit, &data)?;
             CommitRef::parse(&data)
                 .map_err(|e| corrupt(ObjectType::Commit, commit, e.to_string()))?;
-            let empty = Metadata::new();
-            let signed = detached.as_ref().map_or(&empty, |(_, parsed)| parsed);
-            if let Some(keyring) = &options.gpg_keyring {
-                rostree_sign::gpg::signatures(signed)
-                    .and_then(|sigs| keyring.verify(&data, &sigs))
-                    .map_err(|e| Error::GpgSignature {
-                        checksum: commit,
-                        reason: e.to_string(),
-                    })?;
-            }
-            if let Some(verifiers) = &options.sign_verifier {
-                let known = verifiers
-                    .iter()
-                    .any(|v| signed.get(v.sign_type().metadata_key()).is_some());
-                if !known {
-                    return Err(Error::Unsigned { checksum: commit });
-                }
-                rostree_sign::signapi::verify_any(verifiers, &data, signed).map_err(|e| {
-                    Error::Signature {
-                        checksum: commit,
-                        reason: e.to_string(),
-                    }
-                })?;
-            }
+            verify_signatures(&data, commit, signed, options)?;
             stats.count(false, from_cache);
             progress.event(Event::ObjectsQueued(1));
             progress.event(Event::ObjectFetched {
@@ -727,6 +710,39 @@ async fn fetch_history(
         }
     }
     Ok(out)
+}
+
+/// Checks a commit's signatures (in `signed`, its detached metadata) against the keys the
+/// pull trusts: GPG and signapi, each when asked for.
+fn verify_signatures(
+    data: &[u8],
+    commit: Checksum,
+    signed: &Metadata,
+    options: &PullOptions,
+) -> Result<()> {
+    if let Some(keyring) = &options.gpg_keyring {
+        rostree_sign::gpg::signatures(signed)
+            .and_then(|sigs| keyring.verify(data, &sigs))
+            .map_err(|e| Error::GpgSignature {
+                checksum: commit,
+                reason: e.to_string(),
+            })?;
+    }
+    if let Some(verifiers) = &options.sign_verifier {
+        let known = verifiers
+            .iter()
+            .any(|v| signed.get(v.sign_type().metadata_key()).is_some());
+        if !known {
+            return Err(Error::Unsigned { checksum: commit });
+        }
+        rostree_sign::signapi::verify_any(verifiers, data, signed).map_err(|e| {
+            Error::Signature {
+                checksum: commit,
+                reason: e.to_string(),
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// A metadata object, from the repository or fetched, checked and stored.

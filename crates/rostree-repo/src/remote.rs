@@ -189,14 +189,21 @@ impl Repo {
             return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
         }
         self.write_config(config)?;
-        let jar = cookie_jar_name(name);
-        match self.dir().remove_file(&jar) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).ctx("deleting", self.path().join(&jar)),
+        // Its cookies and its trusted keys go with it, as upstream deletes them.
+        for file in [cookie_jar_name(name), keyring_file_name(name)] {
+            match self.dir().remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx("deleting", self.path().join(&file)),
+            }
         }
         Ok(true)
     }
+}
+
+/// The file holding a remote's trusted GPG keys.
+pub fn keyring_file_name(remote: &str) -> String {
+    format!("{remote}.trustedkeys.gpg")
 }
 
 /// The file holding a remote's cookies.

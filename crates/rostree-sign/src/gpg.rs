@@ -34,7 +34,7 @@ pub struct Keyring {
     keys: Vec<SignedPublicKey>,
 }
 
-fn hex_upper(bytes: &[u8]) -> String {
+pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
@@ -63,8 +63,15 @@ impl Keyring {
             .position(|b| !b.is_ascii_whitespace())
             .is_some_and(|i| data[i..].starts_with(b"-----BEGIN PGP"));
         let keys: Vec<SignedPublicKey> = if armored {
-            let (keys, _) = SignedPublicKey::from_armor_many(data).map_err(bad)?;
-            keys.collect::<Result<_, _>>().map_err(bad)?
+            // Armored files are often several exports one after another.
+            let mut keys = Vec::new();
+            for block in armor_blocks(data) {
+                let (parsed, _) = SignedPublicKey::from_armor_many(block).map_err(bad)?;
+                for key in parsed {
+                    keys.push(key.map_err(bad)?);
+                }
+            }
+            keys
         } else {
             SignedPublicKey::from_bytes_many(&strip_trust_packets(data)[..])
                 .map_err(bad)?
@@ -74,9 +81,39 @@ impl Keyring {
         for key in &keys {
             key.verify().map_err(bad)?;
         }
-        let n = keys.len();
-        self.keys.extend(keys);
-        Ok(n)
+        Ok(self.merge(keys))
+    }
+
+    /// Adds the keys it does not hold yet (by fingerprint); returns how many, as GnuPG's
+    /// import counts what it imported. A key it holds gains the signatures (a new expiry,
+    /// a revocation), user IDs and subkeys it lacked, as GnuPG merges them, uncounted.
+    pub(crate) fn merge(&mut self, keys: impl IntoIterator<Item = SignedPublicKey>) -> usize {
+        let mut added = 0;
+        for key in keys {
+            let fingerprint = key.primary_key.fingerprint();
+            match self
+                .keys
+                .iter_mut()
+                .find(|k| k.primary_key.fingerprint() == fingerprint)
+            {
+                Some(held) => merge_key(held, key),
+                None => {
+                    self.keys.push(key);
+                    added += 1;
+                }
+            }
+        }
+        added
+    }
+
+    /// Adds `other`'s keys that this one does not hold; returns how many.
+    pub fn add_all(&mut self, other: &Keyring) -> usize {
+        self.merge(other.keys.iter().cloned())
+    }
+
+    /// The keys, in the order they were added.
+    pub(crate) fn keys(&self) -> &[SignedPublicKey] {
+        &self.keys
     }
 
     /// The keys themselves.
@@ -240,9 +277,69 @@ impl SignatureStatus {
     }
 }
 
+/// The armored blocks of `data`, each from its `-----BEGIN PGP` line to the end of its
+/// `-----END PGP ...-----` line (the last one to the end of the data).
+fn armor_blocks(data: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN PGP";
+    const END: &[u8] = b"-----END PGP";
+    let find = |from: usize, needle: &[u8]| {
+        data[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| from + i)
+    };
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while let Some(start) = find(at, BEGIN) {
+        let end = match find(start, END) {
+            // The END line runs to its closing dashes.
+            Some(end) => find(end + END.len(), b"-----").map_or(data.len(), |d| d + 5),
+            None => data.len(),
+        };
+        blocks.push(&data[start..end]);
+        at = end;
+    }
+    blocks
+}
+
+/// Adds to `held` what `other` (the same key) has and it lacks.
+fn merge_key(held: &mut SignedPublicKey, other: SignedPublicKey) {
+    fn union(into: &mut Vec<pgp::packet::Signature>, from: Vec<pgp::packet::Signature>) {
+        for sig in from {
+            if !into.contains(&sig) {
+                into.push(sig);
+            }
+        }
+    }
+    union(
+        &mut held.details.revocation_signatures,
+        other.details.revocation_signatures,
+    );
+    union(
+        &mut held.details.direct_signatures,
+        other.details.direct_signatures,
+    );
+    for user in other.details.users {
+        match held.details.users.iter_mut().find(|u| u.id == user.id) {
+            Some(known) => union(&mut known.signatures, user.signatures),
+            None => held.details.users.push(user),
+        }
+    }
+    for sub in other.public_subkeys {
+        match held
+            .public_subkeys
+            .iter_mut()
+            .find(|k| k.key.fingerprint() == sub.key.fingerprint())
+        {
+            Some(known) => union(&mut known.signatures, sub.signatures),
+            None => held.public_subkeys.push(sub),
+        }
+    }
+}
+
 /// When the newest of `signatures` (a key's self-signatures) says the key expires, given
 /// the key's creation: a later signature without an expiry makes the key never expire.
-fn expiry(created: i64, signatures: &[&pgp::packet::Signature]) -> i64 {
+pub(crate) fn expiry(created: i64, signatures: &[&pgp::packet::Signature]) -> i64 {
     signatures
         .iter()
         .filter(|s| s.created().is_some())
@@ -382,7 +479,7 @@ fn name_and_email(key: &SignedPublicKey) -> (String, String) {
 }
 
 /// The name and the email of a user ID (`Name (comment) <email>`), as GPGME splits it.
-fn split_user_id(uid: &str) -> (&str, &str) {
+pub(crate) fn split_user_id(uid: &str) -> (&str, &str) {
     let email = uid
         .split_once('<')
         .and_then(|(_, rest)| rest.split_once('>'))
@@ -488,7 +585,7 @@ pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
     crate::sigarray::write(metadata, METADATA_KEY, signatures);
 }
 
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+pub(crate) fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod ed25519;
 pub mod gnupg;
 pub mod gpg;
+pub mod gpg_keys;
 pub mod sexp;
 mod sigarray;
 pub mod signapi;

@@ -112,16 +112,20 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             IfExists::Fail
         },
     };
+    // Read (and checked) before the remote is added: bad key data changes nothing.
     let import = match &args.gpg_import {
         Some(file) => {
-            Some(std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {file}: {e}"))?)
+            let data = std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {file}: {e}"))?;
+            let mut keys = rostree::sign::gpg::Keyring::new();
+            keys.add(&data)?;
+            Some(keys)
         }
         None => None,
     };
     let mut repo = global.open_repo()?;
     let added = repo.add_remote(name, url, &options)?;
     if let (true, Some(keys)) = (added, import) {
-        let n = super::gpg::import_keys(&repo, name, &[keys])?;
+        let n = super::gpg::import_keys(&repo, name, &keys)?;
         crate::util::write_stdout(
             format!(
                 "Imported {n} GPG key{} to remote \"{name}\"\n",

@@ -35,7 +35,7 @@ pub enum Command {
     /// Import GPG keys
     GpgImport(gpg::ImportArgs),
     /// Show remote GPG keys
-    GpgListKeys(NameArgs),
+    GpgListKeys(gpg::ListKeysArgs),
     /// Show remote summary
     Summary(SummaryArgs),
 }
@@ -85,32 +85,44 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
 
 /// The file `remote gpg-import` writes a remote's keys to.
 pub fn keyring_file(remote: &str) -> String {
-    format!("{remote}.trustedkeys.gpg")
+    rostree::repo::remote::keyring_file_name(remote)
 }
 
 /// Adds the keys of `path`: a keyring file, or the `.gpg` and `.asc` files of a directory
 /// (others, such as a README, are not keys).
+/// Adds the keys of a keyring file (which must hold keys), or of the keyrings in a
+/// directory: its `.gpg` and `.asc` files but GnuPG's `trustdb.gpg` and `secring.gpg`,
+/// passing over those that hold no keys, as GPGME's import does.
 fn add_keys_from(keyring: &mut Keyring, path: &std::path::Path) -> Result<()> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in
-            std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))?
-        {
-            let p = entry?.path();
-            let keyring = p.extension().is_some_and(|e| e == "gpg" || e == "asc");
-            if p.is_file() && keyring {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_owned());
-    }
-    for file in files {
-        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    if !path.is_dir() {
+        // Upstream's words for a path that is not there.
+        let data = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "opendir({}): {}",
+                path.display(),
+                rostree::repo::os_error_text(&e)
+            )
+        })?;
         keyring
             .add(&data)
-            .with_context(|| format!("reading keys from {}", file.display()))?;
+            .with_context(|| format!("reading keys from {}", path.display()))?;
+        return Ok(());
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
+        let p = entry?.path();
+        let keyring = p.extension().is_some_and(|e| e == "gpg" || e == "asc");
+        let gnupg_own = p
+            .file_name()
+            .is_some_and(|n| n == "trustdb.gpg" || n == "secring.gpg");
+        if p.is_file() && keyring && !gnupg_own {
+            files.push(p);
+        }
+    }
+    files.sort();
+    for file in files {
+        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        let _ = keyring.add(&data);
     }
     Ok(())
 }
@@ -155,37 +167,69 @@ fn global_keyring_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into())
 }
 
-/// The keys a remote's GPG signatures are checked with: its own keyring
-/// (`<remote>.trustedkeys.gpg`), the files and directories of `gpgkeypath` (`;` or `,`
-/// separated), and the global directory (`$OSTREE_GPG_HOME`, else
+/// The keys a remote's GPG signatures are checked with, as upstream gathers them: its own
+/// keyring (`<remote>.trustedkeys.gpg`, here or in a `core.parent`), the files and
+/// directories of `gpgkeypath` (`;` or `,` separated), and, only when the remote has no
+/// keyring of its own, the global directory (`$OSTREE_GPG_HOME`, else
 /// `/usr/share/ostree/trusted.gpg.d`).
 pub fn remote_keyring(repo: &Repo, remote: &Remote) -> Result<Keyring> {
+    remote_keys(repo, remote, true)
+}
+
+/// [`remote_keyring`], with the global directory or without it (`gpg-list-keys NAME`
+/// lists the remote's keys alone).
+pub fn remote_keys(repo: &Repo, remote: &Remote, with_global: bool) -> Result<Keyring> {
     let mut keyring = Keyring::new();
     // The remote's own keyring, in this repository or (for a remote it takes from its
     // `core.parent`) in the first parent that has one.
+    let mut own = false;
     let mut holder = Some(repo);
     while let Some(r) = holder {
-        let own = r.path().join(keyring_file(remote.name()));
-        if own.is_file() {
-            add_keys_from(&mut keyring, &own)?;
+        let path = r.path().join(keyring_file(remote.name()));
+        if path.is_file() {
+            add_keys_from(&mut keyring, &path)?;
+            own = true;
             break;
         }
         holder = r.parent();
     }
     if let Some(paths) = remote.option("gpgkeypath")? {
-        for path in paths
-            .split([';', ','])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        for path in key_path_list(&paths)? {
             add_keys_from(&mut keyring, std::path::Path::new(path))?;
         }
     }
-    let global = global_keyring_dir();
-    if global.is_dir() {
-        add_keys_from(&mut keyring, &global)?;
+    if with_global && !own {
+        global_keys(&mut keyring)?;
     }
     Ok(keyring)
+}
+
+/// `gpgkeypath`'s paths: separated by `;` or by `,`, not both (upstream's rule and words).
+fn key_path_list(value: &str) -> Result<Vec<&str>> {
+    let separators: Vec<char> = [';', ',']
+        .into_iter()
+        .filter(|c| value.contains(*c))
+        .collect();
+    let mut parts: Vec<&str> = match separators.as_slice() {
+        [] => vec![value],
+        [sep] => value.split(*sep).collect(),
+        _ => bail!("key value list contains more than one separator"),
+    };
+    // As GKeyFile reads lists: a trailing separator ends the list; other empty items stay
+    // (and name no file).
+    if parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    Ok(parts)
+}
+
+/// Adds the keys of the global directory, if there is one.
+pub fn global_keys(keyring: &mut Keyring) -> Result<()> {
+    let global = global_keyring_dir();
+    if global.is_dir() {
+        add_keys_from(keyring, &global)?;
+    }
+    Ok(())
 }
 
 /// The keyring for a switch (`gpg-verify`, default on; `gpg-verify-summary`, default off),
@@ -351,7 +395,7 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::DeleteCookie(args) => cookies::delete(args, global),
         Command::ListCookies(args) => cookies::list(&args.name, global),
         Command::GpgImport(args) => gpg::import(args, global),
-        Command::GpgListKeys(args) => gpg::list_keys(&args.name, global),
+        Command::GpgListKeys(args) => gpg::list_keys(&args, global),
         Command::Refs(args) => {
             let repo = global.open_repo()?;
             let Some((_, summary)) = remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
