@@ -192,24 +192,50 @@ fn proxy_and_cookies() {
 #[test]
 fn contenturl_and_mirrorlist() {
     let p = source();
-    // Metadata from one server, which has no content objects; content from another.
+    // As upstream splits them: the summary, refs and signatures from `url`, which has no
+    // objects; every object (and static delta) from `contenturl`, which has no signatures.
     let metadata = FaultyServer::start(p.repo(Tool::Upstream), |path, _| {
-        if path.ends_with(".filez") {
+        if path.starts_with("objects/") && !path.ends_with(".commitmeta") {
             Fault::Status(404)
         } else {
             Fault::None
         }
     });
-    let content = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
-    let dest = self::dest(
-        &p,
-        "split",
-        &metadata.url(),
-        &[format!("--contenturl={}", content.url())],
+    let content = FaultyServer::start(p.repo(Tool::Upstream), |path, _| {
+        if path.starts_with("objects/") && !path.ends_with(".commitmeta") {
+            Fault::None
+        } else {
+            Fault::Status(404)
+        }
+    });
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let dest = p.path(format!("split-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=bare-user"])
+            .pipe_ok("init");
+        p.run(
+            tool,
+            &dest,
+            [
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                &format!("--contenturl={}", content.url()),
+                "o",
+                &metadata.url(),
+            ],
+        )
+        .pipe_ok("remote add");
+        p.run(tool, &dest, ["pull", "o", "main"]).pipe_ok("pull");
+        p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
+    }
+    assert!(
+        content.requests().iter().all(|r| (r.starts_with("objects/")
+            && !r.ends_with(".commitmeta"))
+            || r.starts_with("delta")),
+        "{:?}",
+        content.requests()
     );
-    pull_ok(&p, &dest);
-    assert!(content.requests().iter().all(|r| r.ends_with(".filez")));
-    assert!(content.requests().len() >= 2);
+    assert!(content.requests().iter().any(|r| r.ends_with(".dirtree")));
     // A mirror list whose first mirror is down.
     let lists = p.path("lists");
     std::fs::create_dir_all(&lists).expect("mkdir");

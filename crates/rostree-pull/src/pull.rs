@@ -249,7 +249,7 @@ pub fn pull(
             _ => None,
         };
         let found = runtime.block_on(fetch_history(
-            &fetcher,
+            [&fetcher, &content_fetcher],
             &tx,
             progress,
             remote.collection_id.as_deref(),
@@ -267,10 +267,14 @@ pub fn pull(
             }
             if !options.subpaths.is_empty() {
                 for subpath in &options.subpaths {
-                    roots.extend(
-                        runtime
-                            .block_on(walk_subpath(&fetcher, &tx, tree, meta, subpath, &stats))?,
-                    );
+                    roots.extend(runtime.block_on(walk_subpath(
+                        &content_fetcher,
+                        &tx,
+                        tree,
+                        meta,
+                        subpath,
+                        &stats,
+                    ))?);
                 }
                 continue;
             }
@@ -294,7 +298,7 @@ pub fn pull(
     progress.event(Event::Phase("Fetching objects"));
     let fetched = fetch_objects(
         &runtime,
-        [&fetcher, &content_fetcher],
+        &content_fetcher,
         &tx,
         roots,
         progress,
@@ -555,7 +559,7 @@ fn write_mirrored_summary(repo: &Repo, summary: &MirroredSummary) -> Result<()> 
 /// commits whose trees are still to fetch, with their root dirtree and dirmeta.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_history(
-    fetcher: &Fetcher,
+    [fetcher, object_fetcher]: [&Fetcher; 2],
     tx: &Transaction<'_>,
     progress: &dyn Progress,
     collection_id: Option<&str>,
@@ -636,7 +640,7 @@ async fn fetch_history(
             let data = match cached {
                 Some((data, _)) => Some(Bytes::from(data)),
                 None => {
-                    fetcher
+                    object_fetcher
                         .get(&object_path(ObjectType::Commit, &commit))
                         .await?
                 }
@@ -969,7 +973,7 @@ type Stored = Result<Vec<Item>>;
 #[allow(clippy::too_many_arguments)]
 fn fetch_objects(
     runtime: &tokio::runtime::Runtime,
-    fetchers: [&Arc<Fetcher>; 2],
+    object_fetcher: &Arc<Fetcher>,
     tx: &Transaction<'_>,
     roots: Vec<Item>,
     progress: &dyn Progress,
@@ -1019,7 +1023,7 @@ fn fetch_objects(
             });
         }
         let result = runtime.block_on(drive(
-            fetchers,
+            object_fetcher,
             roots,
             work_tx,
             done_tx,
@@ -1086,7 +1090,7 @@ impl Limit {
 /// object leads to, until none is left.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
-    fetchers: [&Arc<Fetcher>; 2],
+    object_fetcher: &Arc<Fetcher>,
     roots: Vec<Item>,
     work_tx: mpsc::Sender<(Item, Option<Bytes>)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
@@ -1133,8 +1137,9 @@ async fn drive(
                 }
                 continue;
             }
-            // Content may come from elsewhere (`contenturl`).
-            let fetcher = Arc::clone(fetchers[usize::from(matches!(item, Item::File(_)))]);
+            // Every object comes from `contenturl` when there is one; only the summary,
+            // refs and signatures come from `url`, as upstream splits them.
+            let fetcher = Arc::clone(object_fetcher);
             let work_tx = work_tx.clone();
             let done_tx = done_tx.clone();
             tasks.spawn(async move {
