@@ -1,6 +1,6 @@
 //! `pull` honours the remote's connection settings: TLS with a pinned CA (`tls-ca-path`),
 //! `tls-permissive`, client certificates; basic auth in the URL; `proxy`; the cookie jar;
-//! `contenturl`; `mirrorlist=` URLs. Servers are nginx (Debian's) and the test's own.
+//! `contenturl`; `mirrorlist=` and `metalink=` URLs. Servers are nginx (Debian's) and the test's own.
 
 use std::path::{Path, PathBuf};
 
@@ -236,25 +236,155 @@ fn contenturl_and_mirrorlist() {
         content.requests()
     );
     assert!(content.requests().iter().any(|r| r.ends_with(".dirtree")));
-    // A mirror list whose first mirror is down.
+    // A mirror list: the first mirror down, the second without one file, the third whole.
+    // Each file is asked of the mirrors in turn, as upstream does.
     let lists = p.path("lists");
     std::fs::create_dir_all(&lists).expect("mkdir");
     let dead = format!("http://127.0.0.1:{}/", rostree_testutil::http::free_port());
+    let partial = FaultyServer::start(p.repo(Tool::Upstream), |path, _| {
+        if path.ends_with(".filez") {
+            Fault::Status(404)
+        } else {
+            Fault::None
+        }
+    });
     let good = FaultyServer::start(p.repo(Tool::Upstream), |_, _| Fault::None);
     std::fs::write(
         lists.join("mirrors"),
-        format!("# mirrors\n{dead}\n\n{}\n", good.url()),
+        format!("# mirrors\n{dead}\n\n{}\n{}\n", partial.url(), good.url()),
     )
     .expect("list");
     let list_server = FaultyServer::start(&lists, |_, _| Fault::None);
-    let dest = self::dest(
-        &p,
-        "mirrored",
-        &format!("mirrorlist={}mirrors", list_server.url()),
-        &[],
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let dest = p.path(format!("mirrored-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=bare-user"])
+            .pipe_ok("init");
+        p.run(
+            tool,
+            &dest,
+            [
+                "remote",
+                "add",
+                "--no-gpg-verify",
+                "o",
+                &format!("mirrorlist={}mirrors", list_server.url()),
+            ],
+        )
+        .pipe_ok("remote add");
+        p.run(tool, &dest, ["pull", "o", "main"]).pipe_ok("pull");
+        p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
+    }
+    assert!(partial.requests().iter().any(|r| r.ends_with(".commit")));
+    // What the partial mirror had was not asked of the whole one.
+    assert!(
+        good.requests()
+            .iter()
+            .all(|r| !r.ends_with(".commit") && !r.ends_with(".dirtree") && r != "summary"),
+        "{:?}",
+        good.requests()
     );
-    pull_ok(&p, &dest);
-    assert!(good.requests().iter().any(|r| r.ends_with(".commit")));
+    assert!(good.requests().iter().any(|r| r.ends_with(".filez")));
+}
+
+/// `metalink=` remotes: the summary is taken from the first URL whose file has the size
+/// and digest the metalink gives, and the repository is that URL's directory; a metalink
+/// that is wrong fails both tools with upstream's words.
+#[test]
+fn metalink_remotes() {
+    let p = source();
+    let repo = p.repo(Tool::Upstream);
+    let summary = std::fs::read(repo.join("summary")).expect("summary");
+    let digest = |algo: &str| {
+        let out = rostree_testutil::Invocation::new(format!("{algo}sum"))
+            .arg(repo.join("summary"))
+            .ok();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let server = FaultyServer::start(repo, |_, _| Fault::None);
+    let links = p.path("links");
+    std::fs::create_dir_all(&links).expect("mkdir");
+    let metalink = |size: usize, sha512: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/">
+  <files>
+    <file name="summary">
+      <size>{size}</size>
+      <verification>
+        <hash type="md5">{md5}</hash>
+        <hash type="sha256">{sha256}</hash>
+        <hash type="sha512">{sha512}</hash>
+      </verification>
+      <resources maxconnections="1">
+        <url protocol="http" type="http" location="US" preference="100">{url}nosuchfile</url>
+        <url protocol="http" type="http" location="US" preference="99">{url}summary</url>
+      </resources>
+    </file>
+  </files>
+</metalink>
+"#,
+            md5 = digest("md5"),
+            sha256 = digest("sha256"),
+            url = server.url(),
+        )
+    };
+    let good = metalink(summary.len(), &digest("sha512"));
+    std::fs::write(links.join("good.xml"), &good).expect("write");
+    std::fs::write(links.join("bad-hash.xml"), metalink(summary.len(), "bacon")).expect("write");
+    std::fs::write(links.join("bad-size.xml"), metalink(3, &digest("sha512"))).expect("write");
+    std::fs::write(links.join("not-xml.xml"), "bacon\n").expect("write");
+    let link_server = FaultyServer::start(&links, |_, _| Fault::None);
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        for (file, refusal) in [
+            ("good.xml", None),
+            ("bad-hash.xml", Some("Invalid hash digest for sha512")),
+            (
+                "bad-size.xml",
+                Some("Expected size is 3 bytes but content is"),
+            ),
+            ("not-xml.xml", Some("Document must begin with an element")),
+        ] {
+            let dest = p.path(format!("{file}-{tool:?}"));
+            p.run(tool, &dest, ["init", "--mode=archive"])
+                .pipe_ok("init");
+            p.run(
+                tool,
+                &dest,
+                [
+                    "remote",
+                    "add",
+                    "--no-gpg-verify",
+                    "o",
+                    &format!("metalink={}{file}", link_server.url()),
+                ],
+            )
+            .pipe_ok("remote add");
+            let r = p.run(tool, &dest, ["pull", "o", "main"]);
+            match refusal {
+                None => {
+                    r.pipe_ok("pull");
+                    p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
+                    let refs = p
+                        .run(tool, &dest, ["remote", "refs", "o"])
+                        .pipe_ok("refs")
+                        .stdout();
+                    assert_eq!(refs, "o:main\n");
+                }
+                Some(words) => {
+                    assert!(!r.output.status.success(), "{tool:?} {file}: pulled");
+                    assert!(
+                        r.stderr().contains(words),
+                        "{tool:?} {file}: {}",
+                        r.stderr()
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// `--localcache-repo`: objects a local repository has are taken from it (checked all the

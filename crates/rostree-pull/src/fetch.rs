@@ -95,8 +95,8 @@ enum Protocol {
 
 enum Kind {
     Http {
-        /// Ends with `/`.
-        base: String,
+        /// The repository's URL and its mirrors, tried in turn; each ends with `/`.
+        bases: Vec<String>,
         h2c: Option<reqwest::Client>,
         http1: reqwest::Client,
         protocol: OnceLock<Protocol>,
@@ -117,11 +117,25 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher for the repository at `url` (`http://`, `https://` or `file://`).
     pub fn new(url: &str, options: FetchOptions) -> Result<Fetcher> {
+        Fetcher::with_mirrors(&[url.to_owned()], options)
+    }
+
+    /// A fetcher for a repository served at each of `urls` (a mirror list's): every file
+    /// is asked of them in turn, the next one tried when one fails or lacks it, as
+    /// upstream's mirrored requests do. A `file://` URL must stand alone.
+    pub fn with_mirrors(urls: &[String], options: FetchOptions) -> Result<Fetcher> {
+        let url = urls.first().map(String::as_str).unwrap_or_default();
         let invalid = |reason: &str| Error::InvalidUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
+        if urls.is_empty() {
+            return Err(invalid("no URL to fetch from"));
+        }
         if let Some(path) = url.strip_prefix("file://") {
+            if urls.len() > 1 {
+                return Err(invalid("a file:// URL cannot be one of several mirrors"));
+            }
             if !path.starts_with('/') {
                 return Err(invalid("a file:// URL needs an absolute path"));
             }
@@ -133,10 +147,15 @@ impl Fetcher {
                 received: AtomicU64::new(0),
             });
         }
-        let https = url.starts_with("https://");
-        if !https && !url.starts_with("http://") {
-            return Err(invalid("only http://, https:// and file:// are supported"));
+        for url in urls {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(Error::InvalidUrl {
+                    url: url.clone(),
+                    reason: "only http://, https:// and file:// are supported".into(),
+                });
+            }
         }
+        let https = urls.iter().any(|u| u.starts_with("https://"));
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &options.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
@@ -225,13 +244,19 @@ impl Fetcher {
         } else {
             None
         };
-        let mut base = url.to_owned();
-        if !base.ends_with('/') {
-            base.push('/');
-        }
+        let bases = urls
+            .iter()
+            .map(|u| {
+                let mut base = u.clone();
+                if !base.ends_with('/') {
+                    base.push('/');
+                }
+                base
+            })
+            .collect();
         Ok(Fetcher {
             kind: Kind::Http {
-                base,
+                bases,
                 h2c,
                 http1,
                 protocol: OnceLock::new(),
@@ -305,32 +330,56 @@ impl Fetcher {
                 }
             }
             Kind::Http {
-                base,
+                bases,
                 h2c,
                 http1,
                 protocol,
             } => {
-                let url = format!("{base}{rel}");
-                let client = match (h2c, protocol.get()) {
-                    (Some(h2c), None) => {
-                        // The first request decides whether the server speaks h2c.
-                        match self.get_once(h2c, &url, held, &mut Vec::new()).await {
-                            Ok(found) => {
-                                let _ = protocol.set(Protocol::H2c);
-                                return Ok(found);
-                            }
-                            Err(_) => {
-                                let _ = protocol.set(Protocol::Http1);
-                                http1
-                            }
-                        }
+                let mut result = Ok(Conditional::Missing);
+                for (i, base) in bases.iter().enumerate() {
+                    let url = format!("{base}{rel}");
+                    // A mirror that fails hands over to the next at once; only the last
+                    // one is retried.
+                    let last = i + 1 == bases.len();
+                    let retries = if last { self.options.retries } else { 0 };
+                    result = self
+                        .get_http(h2c.as_ref(), http1, protocol, &url, held, retries)
+                        .await;
+                    if last || !matches!(result, Ok(Conditional::Missing) | Err(_)) {
+                        break;
                     }
-                    (Some(h2c), Some(Protocol::H2c)) => h2c,
-                    _ => http1,
-                };
-                self.get_retrying(client, &url, held).await
+                }
+                result
             }
         }
+    }
+
+    /// One file from one URL, over h2c when the server speaks it (the first request
+    /// decides), else HTTP/1.1 (or HTTP/2 negotiated over TLS).
+    async fn get_http(
+        &self,
+        h2c: Option<&reqwest::Client>,
+        http1: &reqwest::Client,
+        protocol: &OnceLock<Protocol>,
+        url: &str,
+        held: Validators<'_>,
+        retries: u32,
+    ) -> Result<Conditional> {
+        let client = match (h2c, protocol.get()) {
+            (Some(h2c), None) => match self.get_once(h2c, url, held, &mut Vec::new()).await {
+                Ok(found) => {
+                    let _ = protocol.set(Protocol::H2c);
+                    return Ok(found);
+                }
+                Err(_) => {
+                    let _ = protocol.set(Protocol::Http1);
+                    http1
+                }
+            },
+            (Some(h2c), Some(Protocol::H2c)) => h2c,
+            _ => http1,
+        };
+        self.get_retrying(client, url, held, retries).await
     }
 
     async fn get_retrying(
@@ -338,13 +387,14 @@ impl Fetcher {
         client: &reqwest::Client,
         url: &str,
         held: Validators<'_>,
+        retries: u32,
     ) -> Result<Conditional> {
         let mut attempt = 0;
         // What earlier attempts received: a retry asks for the rest with a range request.
         let mut received = Vec::new();
         loop {
             match self.get_once(client, url, held, &mut received).await {
-                Err(e) if attempt < self.options.retries && retryable(&e) => {
+                Err(e) if attempt < retries && retryable(&e) => {
                     attempt += 1;
                     // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
                     let wait =

@@ -6,6 +6,7 @@
 
 mod error;
 pub mod fetch;
+pub mod metalink;
 pub mod pull;
 pub mod serve;
 mod summary;

@@ -202,13 +202,9 @@ pub fn pull(
             path: "starting the pull runtime".into(),
             source: e,
         })?;
-    let url = runtime.block_on(resolve_mirrorlist(&remote.url, &options.fetch))?;
-    let fetcher = Arc::new(Fetcher::new(&url, options.fetch.clone())?);
+    let fetcher = Arc::new(runtime.block_on(remote_fetcher(&remote.url, &options.fetch))?);
     let content_fetcher = match &remote.contenturl {
-        Some(contenturl) => {
-            let url = runtime.block_on(resolve_mirrorlist(contenturl, &options.fetch))?;
-            Arc::new(Fetcher::new(&url, options.fetch.clone())?)
-        }
+        Some(contenturl) => Arc::new(runtime.block_on(remote_fetcher(contenturl, &options.fetch))?),
         None => Arc::clone(&fetcher),
     };
     progress.event(Event::Phase("Resolving refs"));
@@ -362,41 +358,65 @@ impl Stats {
     }
 }
 
-/// The URL to use: `url` itself, or for `mirrorlist=LIST`, the first mirror of the list
-/// that answers (a list is one URL a line; blank lines and `#` comments are skipped).
-async fn resolve_mirrorlist(url: &str, options: &FetchOptions) -> Result<String> {
-    let Some(list_url) = url.strip_prefix("mirrorlist=") else {
-        return Ok(url.to_owned());
-    };
-    let invalid = |reason: &str| Error::InvalidUrl {
+/// A fetcher for what a remote's `url` (or `contenturl`) stands for: the repository at
+/// that URL; with `mirrorlist=LIST`, the mirrors the list names (one URL a line; blank
+/// lines and `#` comments skipped), each file asked of them in turn; with `metalink=URL`,
+/// the directory of the first summary the metalink names that matches its size and digest.
+pub(crate) async fn remote_fetcher(url: &str, options: &FetchOptions) -> Result<Fetcher> {
+    let invalid = |reason: String| Error::InvalidUrl {
         url: url.to_owned(),
-        reason: reason.to_owned(),
+        reason,
     };
-    let (base, file) = list_url
-        .rsplit_once('/')
-        .ok_or_else(|| invalid("no file in the mirror list URL"))?;
-    let list = Fetcher::new(base, options.clone())?
-        .get(file)
-        .await?
-        .ok_or_else(|| invalid("the mirror list is not there"))?;
-    let text = String::from_utf8_lossy(&list);
-    let mut last_error = None;
-    for mirror in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let probe = FetchOptions {
-            retries: 0,
-            ..options.clone()
-        };
-        // Any answer (a summary or a 404) shows the mirror is up.
-        match Fetcher::new(mirror, probe)?.get("summary").await {
-            Ok(_) => return Ok(mirror.to_owned()),
-            Err(e) => last_error = Some(e),
+    // One file at a URL, named whole.
+    let fetch_one = |file_url: &str| {
+        let file_url = file_url.to_owned();
+        async move {
+            let (base, file) = file_url
+                .rsplit_once('/')
+                .ok_or_else(|| invalid(format!("no file in {file_url}")))?;
+            Fetcher::new(base, options.clone())?
+                .get(file)
+                .await?
+                .ok_or_else(|| invalid(format!("Server returned HTTP 404 for {file_url}")))
         }
+    };
+    if let Some(list_url) = url.strip_prefix("mirrorlist=") {
+        let list = fetch_one(list_url).await?;
+        let mirrors: Vec<String> = String::from_utf8_lossy(&list)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        if mirrors.is_empty() {
+            return Err(invalid("the mirror list names no mirror".into()));
+        }
+        return Fetcher::with_mirrors(&mirrors, options.clone());
     }
-    Err(last_error.unwrap_or_else(|| invalid("the mirror list names no mirror")))
+    if let Some(metalink_url) = url.strip_prefix("metalink=") {
+        let xml = fetch_one(metalink_url).await?;
+        let link = crate::metalink::parse(&String::from_utf8_lossy(&xml), "summary")
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut last_error = String::new();
+        for target in &link.urls {
+            let checked = match fetch_one(target).await {
+                Ok(data) => link.verify(&data),
+                Err(e) => Err(e.to_string()),
+            };
+            match checked {
+                Ok(()) => {
+                    let base = target.rsplit_once('/').map_or(target.as_str(), |(b, _)| b);
+                    return Fetcher::new(base, options.clone());
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        return Err(invalid(format!(
+            "Exhausted {} metalink targets, last error: {last_error}",
+            link.urls.len()
+        )));
+    }
+    Fetcher::new(url, options.clone())
 }
 
 /// Fetches a remote's summary file (`None` when it has none), for `remote refs` and
@@ -419,7 +439,7 @@ pub fn fetch_summary(
             path: "starting the fetch runtime".into(),
             source: e,
         })?;
-    let fetcher = Fetcher::new(url, options.clone())?;
+    let fetcher = runtime.block_on(remote_fetcher(url, options))?;
     let cache = SummaryCache::open(repo, cache_dir)?;
     let slot = CacheSlot {
         cache: &cache,

@@ -67,6 +67,15 @@ impl Remote {
             .ok_or_else(|| Error::Config(format!("No \"url\" option in remote \"{}\"", self.name)))
     }
 
+    /// Where its files are fetched from: `metalink=URL` when it has a metalink (which
+    /// wins, as upstream), else its `url` (perhaps `mirrorlist=URL`).
+    pub fn fetch_url(&self) -> Result<String> {
+        match self.option("metalink")? {
+            Some(metalink) => Ok(format!("metalink={metalink}")),
+            None => self.url(),
+        }
+    }
+
     fn bad(&self, key: &str, e: impl std::fmt::Display) -> Error {
         Error::Config(format!("Remote \"{}\": {key}: {e}", self.name))
     }

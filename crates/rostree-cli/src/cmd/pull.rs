@@ -134,7 +134,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     }
     let url = match &args.url {
         Some(url) => url.clone(),
-        None => remote.url()?,
+        None => remote.fetch_url()?,
     };
     let mut headers = Vec::new();
     for h in &args.http_header {

@@ -77,9 +77,6 @@ fn refuse_unsupported(remote: &Remote) -> Result<()> {
             "Remote \"{name}\" has custom-backend={backend}: its content is not fetched by ostree"
         );
     }
-    if remote.option("metalink")?.is_some() && remote.option("url")?.is_none() {
-        bail!("Remote \"{name}\": metalink remotes are not supported by rostree");
-    }
     Ok(())
 }
 
@@ -326,7 +323,7 @@ fn remote_summary(
         repo,
         name,
         cache_dir,
-        &remote.url()?,
+        &remote.fetch_url()?,
         &options,
         verifier.as_deref(),
         keyring.as_ref(),
