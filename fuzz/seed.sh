@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/corpus"
 work=$(mktemp -d)
 trap 'gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import}
+mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import,metalink}
 add() { # target file
     cp "$2" "$corpus/$1/$(sha256sum "$2" | cut -c1-16)"
 }

@@ -132,6 +132,13 @@ pub fn openpgp(data: &[u8]) {
     let _ = keyring.describe();
 }
 
+/// Metalink documents (`metalink=` remotes), and the check of a file against one.
+pub fn metalink(data: &[u8]) {
+    if let Ok(link) = rostree_pull::metalink::parse(&String::from_utf8_lossy(data), "summary") {
+        let _ = link.verify(data);
+    }
+}
+
 /// A tar archive committed into `repo` (`commit --tree=tar=`): refused or committed,
 /// without a ref.
 pub fn tar_import(repo: &Repo, data: &[u8]) {
@@ -164,4 +171,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("gvariant", gvariant),
     ("gnupg", gnupg),
     ("openpgp", openpgp),
+    ("metalink", metalink),
 ];
