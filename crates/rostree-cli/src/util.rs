@@ -144,6 +144,22 @@ pub fn parse_leading_integer(text: &str) -> Option<LeadingInteger> {
     })
 }
 
+/// A commit's time from `SOURCE_DATE_EPOCH`, as upstream reads it (`None` when unset):
+/// a leading integer, out of range or without digits refused in upstream's words, a
+/// negative time wrapped as upstream stores it unsigned.
+pub fn source_date_epoch() -> Result<Option<u64>> {
+    let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") else {
+        return Ok(None);
+    };
+    match parse_leading_integer(&epoch) {
+        None => anyhow::bail!("Failed to convert SOURCE_DATE_EPOCH"),
+        Some(epoch) if epoch.out_of_range => {
+            anyhow::bail!("Parsing SOURCE_DATE_EPOCH: Numerical result out of range")
+        }
+        Some(epoch) => Ok(Some(epoch.value as u64)),
+    }
+}
+
 /// `ostree.commit` content checksum shown as `ContentChecksum:`.
 pub fn content_checksum(commit: &Commit) -> Checksum {
     let mut both = commit.root_tree.as_bytes().to_vec();

@@ -1995,3 +1995,73 @@ fn show_objects(mode: Mode) {
     assert_eq!(u.stderr(), r.stderr());
 }
 per_mode!(show_objects);
+
+/// Summaries of a repository with a collection ID, as upstream writes them: the own
+/// collection's refs as the refs, other collections (mirrors, remotes with a collection ID)
+/// in `ostree.summary.collection-map`, the `ostree-metadata` commit each `summary -u`
+/// makes (byte for byte, at a fixed `SOURCE_DATE_EPOCH`); `refs -c --create` of the own
+/// collection is a head, and `refs -c --delete` of it deletes the heads.
+#[test]
+fn summary_with_collections() {
+    let p = pair(Mode::Archive);
+    let tree = p.path("tree");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&tree);
+    p.both_ok(["config", "set", "core.collection-id", "org.example.Os"]);
+    p.commit(["-b", "main", "-s", "c", "--timestamp=@1", &s(&tree)]);
+    p.both_ok(["refs", "-c", "--create=org.other.Os:mirrored", "main"]);
+    p.both_ok(["refs", "-c", "--create=org.example.Os:own", "main"]);
+    p.both_ok([
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "--collection-id=org.remote.Os",
+        "r",
+        "http://example.com/",
+    ]);
+    p.both_ok([
+        "remote",
+        "add",
+        "--no-gpg-verify",
+        "plain",
+        "http://example.com/",
+    ]);
+    p.both_ok(["refs", "--create=r:fetched", "main"]);
+    p.both_ok(["refs", "--create=plain:other", "main"]);
+    p.cross(["refs", "own"]);
+    for extra in [&[][..], &["--add-metadata=key='value'", "-m", "n=@t 123"]] {
+        for tool in [Tool::Upstream, Tool::Rostree] {
+            let mut args = vec!["summary", "-u"];
+            args.extend(extra);
+            p.invocation(tool, p.repo(tool), &args)
+                .env("SOURCE_DATE_EPOCH", "1000000000")
+                .ok();
+        }
+    }
+    // The same commits, made of the same bytes; the same summary but its time of writing.
+    p.cross(["rev-parse", "ostree-metadata"]);
+    p.cross(["log", "ostree-metadata"]);
+    p.cross(["show", "--raw", "ostree-metadata"]);
+    let without_time = |out: &[u8]| -> Vec<u8> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| !l.starts_with("Last-Modified"))
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    };
+    let view = p.cross_with(["summary", "--view"], without_time);
+    let view = String::from_utf8_lossy(&view);
+    for wanted in [
+        "* (org.example.Os, main)",
+        "* (org.other.Os, mirrored)",
+        "* (org.remote.Os, fetched)",
+        "Collection ID (ostree.summary.collection-id): org.example.Os",
+        "Collection Map (ostree.summary.collection-map): (printed above)",
+    ] {
+        assert!(view.contains(wanted), "{wanted} in {view}");
+    }
+    assert!(!view.contains(", other)"), "{view}");
+    p.cross_with(["refs", "-c"], sorted_lines);
+    p.both_ok(["refs", "-c", "--delete", "org.example.Os"]);
+    p.cross_with(["refs"], sorted_lines);
+    p.cross_with(["refs", "-c"], sorted_lines);
+}

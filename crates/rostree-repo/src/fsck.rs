@@ -11,7 +11,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use rostree_core::ghash::{HashOrder, str_hash};
 use rostree_core::gvariant::Value;
 use rostree_core::object::{
     COLLECTION_BINDING, CommitRef, DirMeta, DirTreeRef, content_checksum, ref_bindings,
@@ -124,27 +123,6 @@ fn check_ref_commit(
     Ok(())
 }
 
-/// Refs that belong to a collection, as `(collection ID, name, commit)` in upstream's table
-/// order: the repo's own refs when it has a collection ID, and `refs/mirrors`.
-fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, Checksum)>> {
-    let mut table = HashOrder::new();
-    let mut add = |id: &str, name: String, commit: Checksum| {
-        let hash = str_hash(id.as_bytes()) ^ str_hash(name.as_bytes());
-        table.insert(format!("{id}\0{name}"), (id.to_owned(), name, commit), hash);
-    };
-    if let Some(id) = repo.collection_id() {
-        for (name, commit) in repo.list_refs_unsorted(&RefKind::Local)? {
-            add(&id, name, commit);
-        }
-    }
-    for id in repo.list_ref_collections()? {
-        for (name, commit) in repo.list_refs_unsorted(&RefKind::Mirror(id.clone()))? {
-            add(&id, name, commit);
-        }
-    }
-    Ok(table.into_entries().into_iter().map(|(_, v)| v).collect())
-}
-
 /// Checks that every ref a commit binds to points back to it (`--verify-back-refs`).
 fn check_back_refs(repo: &Repo, commit: &Checksum, view: &CommitRef<'_>) -> Result<()> {
     let metadata = view.metadata();
@@ -208,8 +186,14 @@ pub fn fsck(
         check_ref_commit(repo, &r.commit, None, &r.name, verify_bindings)?;
     }
     progress.event(Event::Phase("Validating refs in collections"));
-    for (id, name, commit) in collection_refs(repo)? {
-        check_ref_commit(repo, &commit, Some(&id), &name, verify_bindings)?;
+    for r in crate::collections::list_collection_refs(repo)? {
+        check_ref_commit(
+            repo,
+            &r.commit,
+            Some(&r.collection_id),
+            &r.name,
+            verify_bindings,
+        )?;
     }
     progress.event(Event::Phase("Enumerating commits"));
     let mut outcome = FsckOutcome::default();

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod checkout;
+pub mod collections;
 pub mod commit;
 mod deflate;
 pub mod diff;

@@ -1,6 +1,7 @@
 //! Writing the `summary` file: the refs with their commits, and repository metadata, for
 //! clients that pull over HTTP.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rostree_core::ghash::{HashOrder, str_hash};
@@ -14,27 +15,35 @@ use crate::repo::{RefKind, Repo, write_atomic};
 /// Builds the summary of the local refs. `additional` is the user's extra metadata
 /// (`summary --add-metadata`); `now` is the last-modified time in seconds.
 pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Summary> {
+    // With a collection ID of its own, the repository lists its collection's refs (its
+    // heads among them) as the refs, and the other collections' in the collection map;
+    // without one, its heads, and every collection's refs in the map.
+    let own_id = repo.collection_id();
     let mut refs = Vec::new();
-    for (name, commit) in repo.list_refs(&RefKind::Local)? {
-        // Not hash-checked, as upstream: the summary describes the repository as it is.
-        let data = repo.load_metadata_trusted(ObjectType::Commit, &commit)?;
-        let view = crate::repo::parse_commit(&data, &commit)?;
-        let mut metadata = Metadata::new();
-        if let Some(version) = view.metadata().get_str("version") {
-            metadata.push("ostree.commit.version", Value::String(version.to_owned()));
+    if own_id.is_none() {
+        for (name, commit) in repo.list_refs(&RefKind::Local)? {
+            refs.push((name, summary_entry(repo, &commit)?));
         }
-        metadata.push(
-            "ostree.commit.timestamp",
-            Value::Uint64(view.timestamp().to_be()),
-        );
-        refs.push((
-            name,
-            SummaryRef {
-                commit_size: data.len() as u64,
-                checksum: commit,
-                metadata,
-            },
-        ));
+    }
+    let mut map: BTreeMap<String, BTreeMap<String, Checksum>> = BTreeMap::new();
+    for r in crate::collections::list_collection_refs(repo)? {
+        // A name met twice in one collection keeps its first commit.
+        map.entry(r.collection_id)
+            .or_default()
+            .entry(r.name)
+            .or_insert(r.commit);
+    }
+    let mut collection_map = Vec::new();
+    for (id, names) in map {
+        let mut entries = Vec::new();
+        for (name, commit) in names {
+            entries.push((name, summary_entry(repo, &commit)?));
+        }
+        if own_id.as_deref() == Some(id.as_str()) {
+            refs.extend(entries);
+        } else if !entries.is_empty() {
+            collection_map.push((id, entries));
+        }
     }
     // Upstream fills a GVariantDict seeded with the user's keys, so the stored order is GLib
     // hash-table order and a user key cannot duplicate one of these.
@@ -63,6 +72,16 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
             Value::Bool(true),
         ),
     ]);
+    let collection_keys = own_id
+        .map(|id| ("ostree.summary.collection-id".to_owned(), Value::String(id)))
+        .into_iter()
+        .chain((!collection_map.is_empty()).then(|| {
+            (
+                rostree_core::object::COLLECTION_MAP.to_owned(),
+                rostree_core::object::collection_map_value(&collection_map),
+            )
+        }));
+    let entries = entries.chain(collection_keys);
     for (key, value) in entries {
         let hash = str_hash(key.as_bytes());
         dict.insert(key, value, hash);
@@ -70,6 +89,26 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
     Ok(Summary {
         refs,
         metadata: Metadata(dict.into_entries()),
+    })
+}
+
+/// A ref's summary entry: its commit's size, and its version and timestamp.
+fn summary_entry(repo: &Repo, commit: &Checksum) -> Result<SummaryRef> {
+    // Not hash-checked, as upstream: the summary describes the repository as it is.
+    let data = repo.load_metadata_trusted(ObjectType::Commit, commit)?;
+    let view = crate::repo::parse_commit(&data, commit)?;
+    let mut metadata = Metadata::new();
+    if let Some(version) = view.metadata().get_str("version") {
+        metadata.push("ostree.commit.version", Value::String(version.to_owned()));
+    }
+    metadata.push(
+        "ostree.commit.timestamp",
+        Value::Uint64(view.timestamp().to_be()),
+    );
+    Ok(SummaryRef {
+        commit_size: data.len() as u64,
+        checksum: *commit,
+        metadata,
     })
 }
 
@@ -142,4 +181,71 @@ pub fn read_summary(repo: &Repo) -> Result<Option<(Vec<u8>, Summary)>> {
     let summary = Summary::from_bytes(&bytes)
         .map_err(|e| Error::Config(format!("Invalid summary file: {e}")))?;
     Ok(Some((bytes, summary)))
+}
+
+/// The ref a repository with a collection ID keeps its metadata history on, one commit per
+/// summary update (upstream's `OSTREE_REPO_METADATA_REF`).
+pub const METADATA_REF: &str = "ostree-metadata";
+
+/// For a repository with a collection ID, commits `additional` as the next commit of
+/// [`METADATA_REF`], as upstream's `summary -u` does: an empty tree (a root owned by 0:0,
+/// mode 0755), the metadata bound to that ref and collection, made at `timestamp`. Returns
+/// the commit, or `None` for a repository without a collection ID.
+pub fn write_metadata_commit(
+    repo: &Repo,
+    additional: &Metadata,
+    timestamp: u64,
+) -> Result<Option<Checksum>> {
+    let Some(collection_id) = repo.collection_id() else {
+        return Ok(None);
+    };
+    let parent = repo.resolve_rev_optional(METADATA_REF)?;
+    // A GVariantDict seeded with the user's keys, the bindings inserted after: GLib hash
+    // order, the bindings replacing any user key of the same name.
+    let mut dict = HashOrder::new();
+    let bindings = [
+        (
+            "ostree.collection-binding".to_owned(),
+            Value::String(collection_id.clone()),
+        ),
+        (
+            "ostree.ref-binding".to_owned(),
+            Value::Array(
+                rostree_core::gvariant::Type::String,
+                vec![Value::String(METADATA_REF.to_owned())],
+            ),
+        ),
+    ];
+    for (key, value) in additional.0.iter().cloned().chain(bindings) {
+        let hash = str_hash(key.as_bytes());
+        dict.insert(key, value, hash);
+    }
+    let tx = crate::Transaction::begin(repo)?;
+    let root_meta = tx.write_metadata(
+        ObjectType::DirMeta,
+        &rostree_core::object::DirMeta {
+            uid: 0,
+            gid: 0,
+            mode: 0o40755,
+            xattrs: Default::default(),
+        }
+        .to_bytes(),
+    )?;
+    let root_tree = tx.write_metadata(
+        ObjectType::DirTree,
+        &rostree_core::object::DirTree::default().to_bytes(),
+    )?;
+    let commit = rostree_core::object::Commit {
+        metadata: Metadata(dict.into_entries()),
+        parent,
+        related: Vec::new(),
+        subject: String::new(),
+        body: String::new(),
+        timestamp,
+        root_tree,
+        root_meta,
+    };
+    let checksum = tx.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
+    tx.commit_with_refs(&[(RefKind::Local, METADATA_REF.to_owned(), checksum)])?;
+    Ok(Some(checksum))
 }

@@ -291,17 +291,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         branch: args.branch.clone(),
         subject,
         body,
-        timestamp: match (&args.timestamp, std::env::var("SOURCE_DATE_EPOCH")) {
-            (Some(t), _) => Some(util::parse_timestamp(t)?),
-            (None, Ok(epoch)) => match util::parse_leading_integer(&epoch) {
-                None => bail!("Failed to convert SOURCE_DATE_EPOCH"),
-                Some(epoch) if epoch.out_of_range => {
-                    bail!("Parsing SOURCE_DATE_EPOCH: Numerical result out of range")
-                }
-                // Negative times wrap, as upstream stores them unsigned.
-                Some(epoch) => Some(epoch.value as u64),
-            },
-            (None, Err(_)) => None,
+        timestamp: match &args.timestamp {
+            Some(t) => Some(util::parse_timestamp(t)?),
+            None => util::source_date_epoch()?,
         },
         parent,
         metadata,

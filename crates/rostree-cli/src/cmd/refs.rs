@@ -54,33 +54,6 @@ fn hash_order<T>(items: impl IntoIterator<Item = (u32, String, T)>) -> Vec<(Stri
     table.into_entries()
 }
 
-/// Every ref that belongs to a collection, as (collection ID, ref, where it is stored), in
-/// upstream's insertion order.
-fn collection_refs(repo: &Repo) -> Result<Vec<(String, String, RefKind)>> {
-    let mut out = Vec::new();
-    // Local refs belong to the repo's own collection, if it has one.
-    if let Some(id) = repo.config().get_string("core", "collection-id")? {
-        for (name, _) in repo.list_refs_unsorted(&RefKind::Local)? {
-            out.push((id.clone(), name, RefKind::Local));
-        }
-    }
-    for id in repo.list_ref_collections()? {
-        for (name, _) in repo.list_refs_unsorted(&RefKind::Mirror(id.clone()))? {
-            out.push((id.clone(), name, RefKind::Mirror(id.clone())));
-        }
-    }
-    // Remote refs count only where the remote names its collection.
-    for remote in repo.list_ref_remotes()? {
-        let group = format!("remote \"{remote}\"");
-        if let Some(id) = repo.config().get_string(&group, "collection-id")? {
-            for (name, _) in repo.list_refs_unsorted(&RefKind::Remote(remote.clone()))? {
-                out.push((id.clone(), name, RefKind::Remote(remote.clone())));
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
     let target = match args.prefixes.as_slice() {
         [] => bail!("You must specify a revision when creating a new ref"),
@@ -90,7 +63,12 @@ fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
     let (kind, name) = match new.split_once(':') {
         Some((id, name)) if args.collections => {
             validate_collection_id(id)?;
-            (RefKind::Mirror(id.to_owned()), name)
+            // The repository's own collection is its heads, as upstream stores it.
+            if repo.collection_id().as_deref() == Some(id) {
+                (RefKind::Local, name)
+            } else {
+                (RefKind::Mirror(id.to_owned()), name)
+            }
         }
         Some((remote, name)) => (RefKind::Remote(remote.to_owned()), name),
         None => (RefKind::Local, new),
@@ -120,17 +98,16 @@ fn list_collections(repo: &Repo, args: &Args) -> Result<i32> {
         validate_collection_id(prefix).map_err(|e| anyhow::anyhow!("Listing refs: {e}"))?;
     }
     let mut out = String::new();
-    let refs = collection_refs(repo)?.into_iter().map(|(id, name, kind)| {
-        let hash = str_hash(id.as_bytes()) ^ str_hash(name.as_bytes());
-        (hash, format!("{id}\0{name}"), (id, name, kind))
-    });
-    for (_, (id, name, kind)) in hash_order(refs) {
+    for r in rostree::repo::collections::list_collection_refs(repo)? {
+        let (id, name) = (r.collection_id, r.name);
         if !args.prefixes.is_empty() && !args.prefixes.contains(&id) {
             continue;
         }
         if args.delete {
-            if matches!(kind, RefKind::Mirror(_)) {
-                repo.set_ref(&kind, &name, None)?;
+            // As upstream: a collection's refs are its mirrors, or the heads for the
+            // repository's own; remote refs stay.
+            if !matches!(r.kind, RefKind::Remote(_)) {
+                repo.set_ref(&r.kind, &name, None)?;
             }
             continue;
         }

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use rostree::core::gvariant::{Type, Value, parse_text, print_text};
 use rostree::core::object::Metadata;
-use rostree::repo::summary::{read_summary, update_summary};
+use rostree::repo::summary::{read_summary, update_summary, write_metadata_commit};
 
 use crate::{GlobalOptions, util};
 
@@ -54,22 +54,16 @@ fn be_u64(value: &Value) -> Option<u64> {
 fn view(bytes: &[u8], summary: &rostree::core::object::Summary) -> String {
     let _ = bytes;
     let mut out = String::new();
+    // The refs, then those of the collection map, each named with its collection ID when
+    // there is one, as upstream's view prints them.
+    let own_id = summary.metadata.get_str("ostree.summary.collection-id");
     for (name, r) in &summary.refs {
-        out.push_str(&format!(
-            "* {name}\n    Latest Commit ({}):\n      {}\n",
-            util::format_size(r.commit_size),
-            r.checksum
-        ));
-        if let Some(v) = r.metadata.get_str("ostree.commit.version") {
-            out.push_str(&format!("    Version (ostree.commit.version): {v}\n"));
+        ref_block(&mut out, own_id, name, r);
+    }
+    for (id, refs) in summary.collection_map() {
+        for (name, r) in &refs {
+            ref_block(&mut out, Some(&id), name, r);
         }
-        if let Some(t) = r.metadata.get("ostree.commit.timestamp").and_then(be_u64) {
-            out.push_str(&format!(
-                "    Timestamp (ostree.commit.timestamp): {}\n",
-                iso_time(t)
-            ));
-        }
-        out.push('\n');
     }
     for (key, value) in &summary.metadata.0 {
         let line = match key.as_str() {
@@ -80,6 +74,21 @@ fn view(bytes: &[u8], summary: &rostree::core::object::Summary) -> String {
             "ostree.summary.last-modified" => format!(
                 "Last-Modified (ostree.summary.last-modified): {}",
                 be_u64(value).map(iso_time).unwrap_or_default()
+            ),
+            "ostree.summary.expires" => format!(
+                "Expires (ostree.summary.expires): {}",
+                be_u64(value).map(iso_time).unwrap_or_default()
+            ),
+            "ostree.summary.collection-id" => format!(
+                "Collection ID (ostree.summary.collection-id): {}",
+                value.as_str().unwrap_or_default()
+            ),
+            "ostree.summary.collection-map" => {
+                "Collection Map (ostree.summary.collection-map): (printed above)".to_owned()
+            }
+            "ostree.static-deltas" => format!(
+                "Static Deltas (ostree.static-deltas): {}",
+                print_text(value, false)
             ),
             "ostree.summary.tombstone-commits" => format!(
                 "Has Tombstone Commits (ostree.summary.tombstone-commits): {}",
@@ -96,6 +105,40 @@ fn view(bytes: &[u8], summary: &rostree::core::object::Summary) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One ref of a summary: name (with its collection), commit size and checksum, then its
+/// metadata in stored order, the known keys named.
+fn ref_block(
+    out: &mut String,
+    collection_id: Option<&str>,
+    name: &str,
+    r: &rostree::core::object::SummaryRef,
+) {
+    match collection_id {
+        Some(id) => out.push_str(&format!("* ({id}, {name})\n")),
+        None => out.push_str(&format!("* {name}\n")),
+    }
+    out.push_str(&format!(
+        "    Latest Commit ({}):\n      {}\n",
+        util::format_size(r.commit_size),
+        r.checksum
+    ));
+    for (key, value) in &r.metadata.0 {
+        let line = match key.as_str() {
+            "ostree.commit.timestamp" => format!(
+                "Timestamp (ostree.commit.timestamp): {}",
+                be_u64(value).map(iso_time).unwrap_or_default()
+            ),
+            "ostree.commit.version" => format!(
+                "Version (ostree.commit.version): {}",
+                value.as_str().unwrap_or_default()
+            ),
+            other => format!("{other}: {}", print_text(value, false)),
+        };
+        out.push_str(&format!("    {line}\n"));
+    }
+    out.push('\n');
 }
 
 /// A summary as `summary -v` (or, `raw`, `--raw`) prints it; `remote summary` too.
@@ -125,6 +168,20 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 bail!("Missing '=' in KEY=VALUE metadata '{kv}'");
             };
             additional.push(k, parse_text(v, None)?);
+        }
+        // A repository with a collection ID records each update as a commit of its
+        // `ostree-metadata` ref, signed as the summary is.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let timestamp = util::source_date_epoch()?.unwrap_or(now);
+        if let Some(commit) = write_metadata_commit(&repo, &additional, timestamp)? {
+            for (id, signer) in args.gpg_sign.iter().zip(&gpg_signers) {
+                rostree::sign::commit::gpg_sign_commit(&repo, &commit, id, signer)?;
+            }
+            for key in &sign_keys {
+                rostree::sign::commit::sign_commit(&repo, &commit, key)?;
+            }
         }
         update_summary(&mut repo, &additional)?;
     }

@@ -21,7 +21,7 @@ pub use content::{
 pub use dirmeta::{DirMeta, Xattrs};
 pub use dirtree::{DirEntry, DirTree, DirTreeRef, FileEntry, MAX_TREE_DEPTH, validate_filename};
 pub use metadata::Metadata;
-pub use summary::{Summary, SummaryRef};
+pub use summary::{COLLECTION_MAP, Summary, SummaryRef, collection_map_value};
 
 use crate::gvariant;
 

@@ -82,6 +82,54 @@ impl Summary {
     pub fn get(&self, name: &str) -> Option<&SummaryRef> {
         self.refs.iter().find(|(n, _)| n == name).map(|(_, r)| r)
     }
+
+    /// The refs of other collections (`ostree.summary.collection-map`), by collection ID,
+    /// in stored order; empty when there is none or it does not parse.
+    pub fn collection_map(&self) -> Vec<(String, Vec<(String, SummaryRef)>)> {
+        let Some(Value::Array(_, entries)) = self.metadata.get(COLLECTION_MAP) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let Value::DictEntry(key, refs) = entry else {
+                return Vec::new();
+            };
+            let (Value::String(id), Value::Array(_, refs)) = (key.as_ref(), refs.as_ref()) else {
+                return Vec::new();
+            };
+            let Ok(refs) = refs
+                .iter()
+                .map(parse_ref_entry)
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                return Vec::new();
+            };
+            out.push((id.clone(), refs));
+        }
+        out
+    }
+}
+
+/// The summary key listing the refs of collections other than the repository's own.
+pub const COLLECTION_MAP: &str = "ostree.summary.collection-map";
+
+/// Encodes `ostree.summary.collection-map` (`a{sa(s(taya{sv}))}`): collection IDs sorted,
+/// and the refs of each, as upstream writes it.
+pub fn collection_map_value(map: &[(String, Vec<(String, SummaryRef)>)]) -> Value {
+    let mut sorted: Vec<_> = map.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Value::Array(
+        parse_type("{sa(s(taya{sv}))}"),
+        sorted
+            .into_iter()
+            .map(|(id, refs)| {
+                Value::DictEntry(
+                    Box::new(Value::String(id.clone())),
+                    Box::new(refs_value(refs)),
+                )
+            })
+            .collect(),
+    )
 }
 
 fn parse_ref_entry(entry: &Value) -> Result<(String, SummaryRef), ObjectError> {

@@ -58,9 +58,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.if_not_exists && args.force {
         bail!("Can only specify one of --if-not-exists and --force");
     }
-    if let Some(id) = &args.collection_id {
-        rostree::core::refname::validate_collection_id(id)?;
-    }
     // Upstream's key order: url, branches, contenturl, custom-backend, --set, the
     // verification switches, collection-id.
     let mut settings = Vec::new();
