@@ -327,7 +327,12 @@ pub fn pull(
         content_fetched: stats.content.load(Ordering::Relaxed),
         metadata_local: stats.metadata_local.load(Ordering::Relaxed),
         content_local: stats.content_local.load(Ordering::Relaxed),
-        bytes_fetched: transferred().saturating_sub(before),
+        // A local remote is imported from, not transferred (upstream shows no figure).
+        bytes_fetched: if fetcher.is_local() {
+            0
+        } else {
+            transferred().saturating_sub(before)
+        },
         content_bytes_written: written.content_bytes_written,
         remote_is_local: fetcher.is_local(),
         refs: targets

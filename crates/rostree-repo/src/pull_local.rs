@@ -91,6 +91,7 @@ fn copy(
     let mut files = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut completed = Vec::new();
+    let source_collection = source.collection_id();
     for (name, tip) in refs {
         let mut next = Some((*tip, options.depth));
         while let Some((commit, remaining)) = next.take() {
@@ -112,8 +113,11 @@ fn copy(
                 Err(e) => return Err(e),
             };
             let view = crate::repo::parse_commit(&data, &commit)?;
-            if set_refs && commit == *tip && options.verify_bindings {
-                verify_bindings(&view.metadata(), None, Some(name))
+            // As over HTTP: the ref asked for binds the commit it names, and a source with a
+            // collection ID binds every commit of the history.
+            let bound_ref = (set_refs && commit == *tip).then_some(name.as_str());
+            if options.verify_bindings && (bound_ref.is_some() || source_collection.is_some()) {
+                verify_bindings(&view.metadata(), source_collection.as_deref(), bound_ref)
                     .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
             }
             let complete_before =
