@@ -111,24 +111,14 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
             }
             // A `+` not before digits says nothing.
             b'+' => i += 1,
-            b':' => {
-                tokens.push(Token::Colon);
-                i += 1;
-            }
-            b'/' => {
-                tokens.push(Token::Slash);
-                i += 1;
-            }
-            b',' => {
-                tokens.push(Token::Comma);
-                i += 1;
-            }
-            b'.' => {
-                tokens.push(Token::Dot);
-                i += 1;
-            }
-            b'@' => {
-                tokens.push(Token::At);
+            b':' | b'/' | b',' | b'.' | b'@' => {
+                tokens.push(match c {
+                    b':' => Token::Colon,
+                    b'/' => Token::Slash,
+                    b',' => Token::Comma,
+                    b'.' => Token::Dot,
+                    _ => Token::At,
+                });
                 i += 1;
             }
             b'(' => {

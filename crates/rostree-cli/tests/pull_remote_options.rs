@@ -46,6 +46,23 @@ fn dest(p: &Pair, name: &str, url: &str, options: &[String]) -> PathBuf {
     dest
 }
 
+/// Each tool, in a bare-user repo of its own, adds remote `o` (`remote_args` end with its
+/// URL), pulls `main` and leaves a repo upstream's fsck accepts.
+fn both_pull(p: &Pair, name: &str, remote_args: &[String]) {
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let dest = p.path(format!("{name}-{tool:?}"));
+        p.run(tool, &dest, ["init", "--mode=bare-user"])
+            .pipe_ok("init");
+        let (url, options) = remote_args.split_last().expect("a URL");
+        let mut args = vec!["remote", "add", "--no-gpg-verify"];
+        args.extend(options.iter().map(String::as_str));
+        args.extend(["o", url.as_str()]);
+        p.run(tool, &dest, &args).pipe_ok("remote add");
+        p.run(tool, &dest, ["pull", "o", "main"]).pipe_ok("pull");
+        p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
+    }
+}
+
 fn pull_ok(p: &Pair, dest: &Path) {
     p.run(Tool::Rostree, dest, ["pull", "o", "main"])
         .pipe_ok("pull");
@@ -208,26 +225,11 @@ fn contenturl_and_mirrorlist() {
             Fault::Status(404)
         }
     });
-    for tool in [Tool::Upstream, Tool::Rostree] {
-        let dest = p.path(format!("split-{tool:?}"));
-        p.run(tool, &dest, ["init", "--mode=bare-user"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            &dest,
-            [
-                "remote",
-                "add",
-                "--no-gpg-verify",
-                &format!("--contenturl={}", content.url()),
-                "o",
-                &metadata.url(),
-            ],
-        )
-        .pipe_ok("remote add");
-        p.run(tool, &dest, ["pull", "o", "main"]).pipe_ok("pull");
-        p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
-    }
+    both_pull(
+        &p,
+        "split",
+        &[format!("--contenturl={}", content.url()), metadata.url()],
+    );
     assert!(
         content.requests().iter().all(|r| (r.starts_with("objects/")
             && !r.ends_with(".commitmeta"))
@@ -255,25 +257,11 @@ fn contenturl_and_mirrorlist() {
     )
     .expect("list");
     let list_server = FaultyServer::start(&lists, |_, _| Fault::None);
-    for tool in [Tool::Upstream, Tool::Rostree] {
-        let dest = p.path(format!("mirrored-{tool:?}"));
-        p.run(tool, &dest, ["init", "--mode=bare-user"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            &dest,
-            [
-                "remote",
-                "add",
-                "--no-gpg-verify",
-                "o",
-                &format!("mirrorlist={}mirrors", list_server.url()),
-            ],
-        )
-        .pipe_ok("remote add");
-        p.run(tool, &dest, ["pull", "o", "main"]).pipe_ok("pull");
-        p.run(Tool::Upstream, &dest, ["fsck"]).pipe_ok("fsck");
-    }
+    both_pull(
+        &p,
+        "mirrored",
+        &[format!("mirrorlist={}mirrors", list_server.url())],
+    );
     assert!(partial.requests().iter().any(|r| r.ends_with(".commit")));
     // What the partial mirror had was not asked of the whole one.
     assert!(

@@ -302,6 +302,16 @@ fn armor_blocks(data: &[u8]) -> Vec<&[u8]> {
     blocks
 }
 
+/// A key's self-signatures: its user IDs' certifications and its direct-key signatures.
+pub(crate) fn self_signatures(key: &SignedPublicKey) -> Vec<&pgp::packet::Signature> {
+    key.details
+        .users
+        .iter()
+        .flat_map(|u| &u.signatures)
+        .chain(&key.details.direct_signatures)
+        .collect()
+}
+
 /// Adds to `held` what `other` (the same key) has and it lacks.
 fn merge_key(held: &mut SignedPublicKey, other: SignedPublicKey) {
     fn union(into: &mut Vec<pgp::packet::Signature>, from: Vec<pgp::packet::Signature>) {
@@ -380,13 +390,7 @@ impl Keyring {
         for key in &self.keys {
             let primary = &key.primary_key;
             let primary_fpr = hex_upper(primary.fingerprint().as_bytes());
-            let self_sigs: Vec<_> = key
-                .details
-                .users
-                .iter()
-                .flat_map(|u| &u.signatures)
-                .chain(&key.details.direct_signatures)
-                .collect();
+            let self_sigs = self_signatures(key);
             let primary_expires = expiry(primary.created_at().timestamp(), &self_sigs);
             // The key that issued it: the primary key or one of its subkeys.
             let signer = if issued(&primary_fpr) {

@@ -5,7 +5,7 @@
 use pgp::composed::SignedPublicKey;
 use pgp::types::{KeyDetails, PublicKeyTrait};
 
-use crate::gpg::{Error, Keyring, expiry, hex_upper, split_user_id};
+use crate::gpg::{Error, Keyring, expiry, hex_upper, self_signatures, split_user_id};
 
 /// A primary key or subkey as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,13 +97,7 @@ fn list_key(key: &SignedPublicKey) -> KeyListing {
         revoked,
     };
     let primary = &key.primary_key;
-    let self_sigs: Vec<_> = key
-        .details
-        .users
-        .iter()
-        .flat_map(|u| &u.signatures)
-        .chain(&key.details.direct_signatures)
-        .collect();
+    let self_sigs = self_signatures(key);
     let created = primary.created_at().timestamp();
     // A revoked primary key revokes its user IDs and subkeys with it, as GPGME lists them.
     let key_revoked = !key.details.revocation_signatures.is_empty();
