@@ -241,8 +241,10 @@ fn detached_metadata_is_fetched_again() {
         p.run(tool, &dest, ["pull", "o", "main"])
             .pipe_ok("pull again");
     }
+    // (GVariant text shows the signature as `[[byte 0x…]]`, or as `[b"…"]` when its bytes
+    // happen to end in the only NUL: only its presence is checked here.)
     assert!(
-        signatures(Tool::Rostree).contains("byte 0x"),
+        signatures(Tool::Rostree).starts_with('['),
         "{}",
         signatures(Tool::Rostree)
     );
