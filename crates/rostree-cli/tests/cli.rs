@@ -66,7 +66,7 @@ fn every_upstream_command_and_option_is_accepted() {
     let mut missing = Vec::new();
     // Commands of later issues (the deployment layer and static deltas), and the P2P
     // commands not done yet (docs/compat.md).
-    let later = ["admin", "static-delta", "find-remotes", "create-usb"];
+    let later = ["admin", "static-delta"];
     for command in builtins(&up_top) {
         if later.contains(&command.as_str()) {
             continue;

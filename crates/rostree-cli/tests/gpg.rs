@@ -15,51 +15,8 @@ fn s(p: &Path) -> String {
 
 /// A GnuPG home with one signing key; returns (home, fingerprint, exported public key file).
 fn make_key(p: &Pair, name: &str, expire: &str) -> (PathBuf, String, PathBuf) {
-    let home = p.path(format!("gnupg-{name}"));
-    std::fs::create_dir_all(&home).expect("mkdir");
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&home).expect("stat").permissions(),
-        0o700,
-    );
-    Invocation::new("chmod").args(["700", &s(&home)]).ok();
-    let gpg = |args: &[&str]| {
-        let out = Invocation::new("gpg")
-            .args([
-                "--batch",
-                "--homedir",
-                &s(&home),
-                "--passphrase",
-                "",
-                "--pinentry-mode",
-                "loopback",
-            ])
-            .args(args)
-            .ok();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    // Made on a fixed clock, long ago, so that a later expiry can be set in the past too.
-    gpg(&[
-        "--faked-system-time",
-        "20200101T000000",
-        "--quick-gen-key",
-        &format!("{name} <{name}@example.com>"),
-        "rsa2048",
-        "sign",
-        expire,
-    ]);
-    let listing = gpg(&["--with-colons", "--list-keys"]);
-    let fingerprint = listing
-        .lines()
-        .find(|l| l.starts_with("fpr:"))
-        .and_then(|l| l.split(':').nth(9))
-        .expect("fingerprint")
-        .to_owned();
-    let public = p.path(format!("{name}.gpg"));
-    let exported = Invocation::new("gpg")
-        .args(["--batch", "--homedir", &s(&home), "--export", &fingerprint])
-        .ok();
-    std::fs::write(&public, exported.stdout).expect("public key");
-    (home, fingerprint, public)
+    let key = rostree_testutil::gnupg::GpgKey::new(&p.path(""), name, expire);
+    (key.home, key.fingerprint, key.public)
 }
 
 /// Runs `gpg` on `home` as if it were `time` (a fixed clock, GnuPG's

@@ -271,6 +271,14 @@ impl Fetcher {
         self.received.load(Ordering::Relaxed)
     }
 
+    /// The directory of a local remote (`file://`).
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        match &self.kind {
+            Kind::File { root } => Some(root),
+            Kind::Http { .. } => None,
+        }
+    }
+
     /// Whether the remote is a local directory (`file://`), which nothing caches.
     pub fn is_local(&self) -> bool {
         matches!(self.kind, Kind::File { .. })

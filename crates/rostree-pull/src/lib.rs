@@ -6,6 +6,7 @@
 
 mod error;
 pub mod fetch;
+pub mod find_remotes;
 pub mod metalink;
 pub mod pull;
 pub mod serve;

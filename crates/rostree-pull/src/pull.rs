@@ -52,6 +52,9 @@ pub struct RemoteSpec {
 pub struct PullOptions {
     /// Parents to fetch below each commit (`--depth`); `None` for all history.
     pub depth: Option<u64>,
+    /// Refs to set to given commits, pulled instead of `refs` without asking the remote
+    /// what they name (a `find-remotes --pull` knows the commits already).
+    pub pinned: Vec<(String, Checksum)>,
     /// Write refs as local branches, and with no refs given take all of them (`--mirror`).
     pub mirror: bool,
     /// Fetch commit objects only (`--commit-metadata-only`).
@@ -113,6 +116,7 @@ impl Default for PullOptions {
             concurrency: None,
             fetch: FetchOptions::default(),
             cache_dir: None,
+            pinned: Vec::new(),
         }
     }
 }
@@ -207,6 +211,24 @@ pub fn pull(
         Some(contenturl) => Arc::new(runtime.block_on(remote_fetcher(contenturl, &options.fetch))?),
         None => Arc::clone(&fetcher),
     };
+    // A local remote (`file://`) is a repository of any mode: its objects are imported
+    // from it as from a local cache repository, which is how upstream pulls from one.
+    let with_source;
+    let options = match content_fetcher.local_root() {
+        Some(root) => {
+            let dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+                .map_err(|e| Error::Io {
+                    path: root.display().to_string(),
+                    source: e,
+                })?;
+            let source = Repo::open(dir, root.to_owned())?;
+            let mut local = options.clone();
+            local.localcache.insert(0, Arc::new(source));
+            with_source = local;
+            &with_source
+        }
+        None => options,
+    };
     progress.event(Event::Phase("Resolving refs"));
     let cache = SummaryCache::open(repo, options.cache_dir.as_deref())?;
     let slot = CacheSlot {
@@ -214,8 +236,12 @@ pub fn pull(
         remote: &remote.name,
         invalid_is_error: rostree_repo::summary_cache::invalid_cache_is_error(),
     };
-    let (targets, mirrored_summary) =
-        runtime.block_on(resolve_refs(&fetcher, &slot, remote, refs, options))?;
+    let (targets, mirrored_summary) = if options.pinned.is_empty() {
+        runtime.block_on(resolve_refs(&fetcher, &slot, remote, refs, options))?
+    } else {
+        let pinned = options.pinned.iter().map(|(n, c)| (Some(n.clone()), *c));
+        (pinned.collect(), None)
+    };
     // Upstream's "transferred" figure counts what the pull fetched after the summary and
     // the config.
     let transferred = || {
@@ -232,10 +258,14 @@ pub fn pull(
     progress.event(Event::Phase("Fetching commits"));
     let mut roots = Vec::new();
     let mut partial = Vec::new();
-    let kind = if options.mirror {
-        RefKind::Local
-    } else {
-        RefKind::Remote(remote.name.clone())
+    // A mirror keeps a remote's refs under their collection when the remote names one
+    // (its heads when that is the repository's own collection), as upstream does.
+    let kind = match (options.mirror, &remote.collection_id) {
+        (true, Some(id)) if repo.collection_id().as_deref() != Some(id.as_str()) => {
+            RefKind::Mirror(id.clone())
+        }
+        (true, _) => RefKind::Local,
+        (false, _) => RefKind::Remote(remote.name.clone()),
     };
     for (name, head) in &targets {
         // The commit a new one must not be older than.

@@ -24,6 +24,8 @@ pub struct PullLocalOptions {
     pub untrusted: bool,
     /// Write refs under this remote instead of locally (`--remote`).
     pub remote: Option<String>,
+    /// Write refs as this collection's, in `refs/mirrors/` (`create-usb`).
+    pub mirror_collection: Option<String>,
     /// Fetch only commit objects (`--commit-metadata-only`).
     pub commit_metadata_only: bool,
     /// Refuse files a bare-user-only repository could not hold (`--bareuseronly-files`).
@@ -39,6 +41,7 @@ impl Default for PullLocalOptions {
             depth: Some(0),
             untrusted: false,
             remote: None,
+            mirror_collection: None,
             commit_metadata_only: false,
             bareuseronly_files: false,
             verify_bindings: true,
@@ -220,9 +223,13 @@ fn copy(
             }
         }
     })?;
-    let kind = match &options.remote {
-        Some(remote) => RefKind::Remote(remote.clone()),
-        None => RefKind::Local,
+    let kind = match (&options.remote, &options.mirror_collection) {
+        (Some(remote), _) => RefKind::Remote(remote.clone()),
+        // The repository's own collection is its heads.
+        (None, Some(id)) if repo.collection_id().as_deref() != Some(id.as_str()) => {
+            RefKind::Mirror(id.clone())
+        }
+        (None, _) => RefKind::Local,
     };
     let ref_updates: Vec<_> = if set_refs {
         refs.iter()

@@ -9,6 +9,7 @@
 //! - [`compare`]: comparing two repositories' `objects/` directories.
 //! - [`http`]: nginx and `rostree serve` on 127.0.0.1 for pull tests; [`faulty`]: a
 //!   server that drops, corrupts, stalls or fails requests on purpose.
+//! - [`gnupg`]: GnuPG keys made by `gpg` on a fixed clock.
 //! - [`repo`]: a [`repo::Pair`] of repositories (one written by each tool),
 //!   repository snapshots, and object-corruption helpers.
 //!
@@ -18,6 +19,7 @@
 pub mod cmd;
 pub mod compare;
 pub mod faulty;
+pub mod gnupg;
 pub mod http;
 pub mod repo;
 pub mod tree;

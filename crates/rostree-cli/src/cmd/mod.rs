@@ -10,15 +10,17 @@ mod checkout;
 mod checksum;
 mod commit;
 mod config;
+mod create_usb;
 mod diff;
 mod export;
+pub(crate) mod find_remotes;
 mod fsck;
 mod gpg_sign;
 mod init;
 mod log;
 mod ls;
 mod prune;
-mod pull;
+pub(crate) mod pull;
 mod pull_local;
 mod refs;
 mod remote;
@@ -49,6 +51,10 @@ pub enum Command {
     Diff(diff::Args),
     /// Stream COMMIT to stdout in tar format
     Export(export::Args),
+    /// Find remotes to serve the given refs
+    FindRemotes(find_remotes::Args),
+    /// Copy the refs to a USB stick
+    CreateUsb(create_usb::Args),
     /// Check the repository for consistency
     Fsck(fsck::Args),
     /// Sign a commit with GPG keys
@@ -94,6 +100,8 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Config(a) => config::run(a, global),
         Command::Diff(a) => diff::run(a, global),
         Command::Export(a) => export::run(a, global),
+        Command::FindRemotes(a) => find_remotes::run(a, global),
+        Command::CreateUsb(a) => create_usb::run(a, global),
         Command::Fsck(a) => fsck::run(a, global),
         Command::GpgSign(a) => gpg_sign::run(a, global),
         Command::Init(a) => init::run(a, global),

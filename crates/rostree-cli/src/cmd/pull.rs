@@ -143,7 +143,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         };
         headers.push((k.to_owned(), v.to_owned()));
     }
-    let from_config = crate::cmd::remote::fetch_options(&repo, &remote)?;
+    let (mut spec, defaults) = remote_defaults(&repo, &remote)?;
+    spec.url = url;
+    let from_config = defaults.fetch.clone();
     let options = PullOptions {
         cache_dir: args.cache_dir.clone(),
         depth: u64::try_from(args.depth).ok(),
@@ -151,17 +153,6 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         commit_metadata_only: args.commit_metadata_only,
         verify_bindings: !args.disable_verify_bindings,
         subpaths: args.subpath.clone(),
-        sign_verifier: crate::cmd::remote::sign_verifier(&remote)?.map(std::sync::Arc::new),
-        summary_verifier: crate::cmd::remote::summary_verifier(&remote)?.map(std::sync::Arc::new),
-        gpg_keyring: crate::cmd::remote::gpg_keyring_if(&repo, &remote, "gpg-verify", true)?
-            .map(std::sync::Arc::new),
-        gpg_summary_keyring: crate::cmd::remote::gpg_keyring_if(
-            &repo,
-            &remote,
-            "gpg-verify-summary",
-            false,
-        )?
-        .map(std::sync::Arc::new),
         localcache: args
             .localcache_repo
             .iter()
@@ -188,12 +179,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             stall_timeout: std::time::Duration::from_secs(args.stall_timeout.max(1)),
             ..from_config
         },
-    };
-    let spec = RemoteSpec {
-        name,
-        url,
-        contenturl: remote.option("contenturl")?,
-        collection_id: remote.option("collection-id")?,
+        ..defaults
     };
     let interrupt = crate::progress::interrupt_flag();
     let start = Instant::now();
@@ -218,6 +204,32 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     Ok(0)
 }
 
+/// What pulling from `remote` means by its configuration: where (its URL, contenturl and
+/// collection ID) and with which checks and connection settings; the rest as a plain
+/// `pull` does it.
+pub fn remote_defaults(
+    repo: &rostree::Repo,
+    remote: &rostree::repo::remote::Remote,
+) -> Result<(RemoteSpec, PullOptions)> {
+    use crate::cmd::remote::{fetch_options, gpg_keyring_if, sign_verifier, summary_verifier};
+    let options = PullOptions {
+        sign_verifier: sign_verifier(remote)?.map(std::sync::Arc::new),
+        summary_verifier: summary_verifier(remote)?.map(std::sync::Arc::new),
+        gpg_keyring: gpg_keyring_if(repo, remote, "gpg-verify", true)?.map(std::sync::Arc::new),
+        gpg_summary_keyring: gpg_keyring_if(repo, remote, "gpg-verify-summary", false)?
+            .map(std::sync::Arc::new),
+        fetch: fetch_options(repo, remote)?,
+        ..PullOptions::default()
+    };
+    let spec = RemoteSpec {
+        name: remote.name().to_owned(),
+        url: remote.fetch_url()?,
+        contenturl: remote.option("contenturl")?,
+        collection_id: remote.option("collection-id")?,
+    };
+    Ok((spec, options))
+}
+
 /// The line a pull ends with, in upstream's words (scripts grep it): what was fetched, what
 /// came from local cache repositories, what crossed the network, what was written.
 fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
@@ -226,10 +238,16 @@ fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
     } else {
         "fetched"
     };
-    let mut line = format!(
-        "{} metadata, {} content objects {verb}",
-        outcome.metadata_fetched, outcome.content_fetched
-    );
+    // From a local remote every object is imported, whichever way it came.
+    let (metadata, content) = if outcome.remote_is_local {
+        (
+            outcome.metadata_fetched + outcome.metadata_local,
+            outcome.content_fetched + outcome.content_local,
+        )
+    } else {
+        (outcome.metadata_fetched, outcome.content_fetched)
+    };
+    let mut line = format!("{metadata} metadata, {content} content objects {verb}");
     if !outcome.remote_is_local && (outcome.metadata_local > 0 || outcome.content_local > 0) {
         line.push_str(&format!(
             " ({} meta, {} content local)",

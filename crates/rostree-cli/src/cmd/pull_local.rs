@@ -144,6 +144,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         depth: u64::try_from(args.depth).ok(),
         untrusted: args.untrusted,
         remote: args.remote.clone(),
+        mirror_collection: None,
         commit_metadata_only: args.commit_metadata_only,
         bareuseronly_files: args.bareuseronly_files,
         verify_bindings: !args.disable_verify_bindings,

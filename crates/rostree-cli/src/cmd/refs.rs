@@ -75,7 +75,14 @@ fn create(repo: &Repo, args: &Args, new: &str) -> Result<i32> {
     };
     // An alias may be repointed; a ref is replaced only with --force.
     let replacing_alias = args.alias && repo.list_aliases()?.contains_key(new);
-    if !replacing_alias && !args.force && repo.read_ref(&kind, name)?.is_some() {
+    // With --collections upstream looks for `CID:REF` as a rev (a remote's ref), not in
+    // the collection: an existing collection ref is overwritten, as there.
+    let exists = if args.collections {
+        repo.resolve_rev_optional(new)?.is_some()
+    } else {
+        repo.read_ref(&kind, name)?.is_some()
+    };
+    if !replacing_alias && !args.force && exists {
         bail!("--create specified but ref {new} already exists");
     }
     if args.alias {

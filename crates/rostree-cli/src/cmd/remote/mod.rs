@@ -310,7 +310,7 @@ pub fn fetch_options(repo: &Repo, remote: &Remote) -> Result<FetchOptions> {
 }
 
 /// The remote's summary, fetched from its URL.
-fn remote_summary(
+pub fn remote_summary(
     repo: &Repo,
     name: &str,
     cache_dir: Option<&std::path::Path>,
