@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod collections;
 pub mod commit;
 mod deflate;
+pub mod deltas;
 pub mod diff;
 mod error;
 pub mod export;

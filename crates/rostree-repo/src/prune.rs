@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rostree_core::{Checksum, ObjectType};
 
+use crate::deltas::prune_static_deltas;
 use crate::error::{Error, IoContext, Result};
 use crate::repo::{RefKind, Repo};
 
@@ -334,79 +335,6 @@ fn remove_commit(repo: &Repo, commit: &Checksum) -> Result<()> {
         write_tombstone(repo, commit)?;
     }
     Ok(())
-}
-
-/// A static delta stored under `deltas/`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeltaName {
-    /// The commit it starts from; `None` for a delta from nothing.
-    pub from: Option<Checksum>,
-    /// The commit it builds.
-    pub to: Checksum,
-    /// Its directory, relative to the repository.
-    pub dir: String,
-}
-
-/// The static deltas in the repository: directories `deltas/XX/REST` holding a `superblock`,
-/// where `XXREST` is `TO` or `FROM-TO` in modified base64. Other entries are ignored.
-pub fn list_static_deltas(repo: &Repo) -> Result<Vec<DeltaName>> {
-    let deltas = match repo.dir().open_dir("deltas") {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).ctx("opening", "deltas"),
-    };
-    let mut out = Vec::new();
-    for prefix in deltas.entries().ctx("listing", "deltas")? {
-        let prefix = prefix.ctx("listing", "deltas")?;
-        let Some(prefix_name) = prefix.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let rel = format!("deltas/{prefix_name}");
-        if prefix_name.len() != 2 || !prefix.file_type().ctx("stat", &rel)?.is_dir() {
-            continue;
-        }
-        let sub = deltas.open_dir(&prefix_name).ctx("opening", &rel)?;
-        for entry in sub.entries().ctx("listing", &rel)? {
-            let entry = entry.ctx("listing", &rel)?;
-            let Some(rest) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            let full = format!("{prefix_name}{rest}");
-            let parsed = match full.split_once('-') {
-                Some((from, to)) => Checksum::from_mbase64(from)
-                    .and_then(|f| Ok((Some(f), Checksum::from_mbase64(to)?))),
-                None => Checksum::from_mbase64(&full).map(|t| (None, t)),
-            };
-            let Ok((from, to)) = parsed else { continue };
-            let dir = format!("{rel}/{rest}");
-            match crate::sys::lstat_at(&sub, Path::new(&rest).join("superblock").as_ref()) {
-                Ok(_) => out.push(DeltaName { from, to, dir }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).ctx("stat", format!("{dir}/superblock")),
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Deletes the static deltas that build `target`, or, without one, those whose target commit
-/// is not in the repository. Returns how many went.
-pub fn prune_static_deltas(repo: &Repo, target: Option<&Checksum>) -> Result<u64> {
-    let mut removed = 0;
-    for delta in list_static_deltas(repo)? {
-        let doomed = match target {
-            Some(target) => delta.to == *target,
-            None => !repo.has_object(ObjectType::Commit, &delta.to)?,
-        };
-        if doomed {
-            match repo.dir().remove_dir_all(&delta.dir) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).ctx("deleting", &delta.dir),
-            }
-        }
-    }
-    Ok(removed)
 }
 
 /// Deletes what no root reaches.

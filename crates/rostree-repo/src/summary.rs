@@ -81,7 +81,27 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
                 rostree_core::object::collection_map_value(&collection_map),
             )
         }));
-    let entries = entries.chain(collection_keys);
+    // Listed unless `core.no-deltas-in-summary` keeps them to the indexes.
+    let no_deltas = repo
+        .config()
+        .get_bool("core", "no-deltas-in-summary")
+        .ok()
+        .flatten()
+        == Some(true);
+    let deltas = if no_deltas {
+        Vec::new()
+    } else {
+        crate::deltas::list_static_deltas(repo)?
+    };
+    let delta_key = if deltas.is_empty() {
+        None
+    } else {
+        Some((
+            crate::deltas::STATIC_DELTAS_KEY.to_owned(),
+            crate::deltas::deltas_dict(repo, &deltas)?,
+        ))
+    };
+    let entries = entries.chain(collection_keys).chain(delta_key);
     for (key, value) in entries {
         let hash = str_hash(key.as_bytes());
         dict.insert(key, value, hash);
@@ -112,27 +132,15 @@ fn summary_entry(repo: &Repo, commit: &Checksum) -> Result<SummaryRef> {
     })
 }
 
-/// Regenerates `summary` (and drops a `summary.sig` that no longer matches it). Also records
-/// `core.indexed-deltas=true`, as upstream does.
+/// Regenerates `summary` (and drops a `summary.sig` that no longer matches it). The delta
+/// indexes are rewritten with it, and `core.indexed-deltas=true` recorded, as upstream does.
 pub fn update_summary(repo: &mut Repo, additional: &Metadata) -> Result<Checksum> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let summary = build_summary(repo, additional, now)?;
-    if repo
-        .config()
-        .get_bool("core", "indexed-deltas")
-        .ok()
-        .flatten()
-        != Some(true)
-    {
-        let mut config = repo.config().clone();
-        config
-            .set_bool("core", "indexed-deltas", true)
-            .map_err(|e| Error::Config(e.to_string()))?;
-        repo.write_config(config)?;
-    }
+    crate::deltas::reindex(repo, None)?;
     write_summary(repo, &summary)
 }
 

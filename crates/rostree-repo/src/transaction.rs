@@ -139,6 +139,9 @@ pub enum Source<'a> {
     Bytes(&'a [u8]),
     /// A reader producing exactly the payload.
     Reader(&'a mut dyn Read),
+    /// A reader producing a payload that claims to be the object (from a static delta, say):
+    /// hashed as it is stored, and refused as corrupted when it is not what it claims.
+    Untrusted(&'a mut dyn Read),
 }
 
 /// Staging directories, as upstream names them (`staging-<boot-id>-<random>`).
@@ -690,8 +693,9 @@ impl<'r> Transaction<'r> {
         let mut verifying;
         // The payload's own size, which upstream counts as "content written".
         let mut payload_size = 0;
+        let untrusted = matches!(source, Source::Untrusted(_));
         let source = match source {
-            Source::Reader(reader) => {
+            Source::Reader(reader) | Source::Untrusted(reader) => {
                 verifying = Verifying::new(reader, header);
                 Source::Reader(&mut verifying)
             }
@@ -732,6 +736,13 @@ impl<'r> Transaction<'r> {
             if let Some(actual) = verifying.finish()
                 && actual != *checksum
             {
+                if untrusted {
+                    return Err(Error::ChecksumMismatch {
+                        objtype: ObjectType::File,
+                        expected: *checksum,
+                        actual,
+                    });
+                }
                 return Err(Error::InvalidInput(format!(
                     "{} changed while it was being committed",
                     path().display()
@@ -764,7 +775,7 @@ impl<'r> Transaction<'r> {
         let mut owned = Vec::new();
         let payload = match source {
             Source::Bytes(b) => b,
-            Source::Reader(reader) => {
+            Source::Reader(reader) | Source::Untrusted(reader) => {
                 // The header carries the uncompressed size, so read everything first.
                 reader.read_to_end(&mut owned)?;
                 &owned
@@ -801,7 +812,7 @@ impl<'r> Transaction<'r> {
                     file.write_all(b)?;
                     b.len() as u64
                 }
-                Source::Reader(r) => std::io::copy(r, file)?,
+                Source::Reader(r) | Source::Untrusted(r) => std::io::copy(r, file)?,
             }
         };
         let perms = header.mode & 0o7777;

@@ -6,6 +6,7 @@
 pub mod fuzzing;
 
 pub use rostree_core as core;
+pub use rostree_delta as delta;
 pub use rostree_pull as pull;
 pub use rostree_repo as repo;
 pub use rostree_sign as sign;

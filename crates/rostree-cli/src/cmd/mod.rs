@@ -29,6 +29,7 @@ mod rev_parse;
 mod serve;
 mod show;
 pub(crate) mod sign;
+mod static_delta;
 pub(crate) mod summary;
 mod tree;
 
@@ -86,6 +87,9 @@ pub enum Command {
     Show(show::Args),
     /// Sign a commit
     Sign(sign::Args),
+    /// Static delta related commands
+    #[command(subcommand)]
+    StaticDelta(static_delta::Command),
     /// Manage summary metadata
     Summary(summary::Args),
 }
@@ -117,6 +121,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Serve(a) => serve::run(a, global),
         Command::Show(a) => show::run(a, global),
         Command::Sign(a) => sign::run(a, global),
+        Command::StaticDelta(c) => static_delta::run(c, global),
         Command::Summary(a) => summary::run(a, global),
     }
 }

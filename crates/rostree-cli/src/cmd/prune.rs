@@ -1,7 +1,8 @@
 //! `ostree prune`: delete unreachable objects.
 
 use anyhow::{Result, bail};
-use rostree::repo::prune::{BranchRules, PruneOptions, prune, prune_static_deltas};
+use rostree::repo::deltas::prune_static_deltas;
+use rostree::repo::prune::{BranchRules, PruneOptions, prune};
 
 use crate::{GlobalOptions, util};
 

@@ -40,7 +40,7 @@ pub struct Args {
     keys: Vec<String>,
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn read_lines(path: &Path) -> Result<Vec<String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
@@ -69,7 +69,11 @@ pub fn signing_keys(sign_type: &str, keys: &[String]) -> Result<Vec<SigningKey>>
 }
 
 /// The keys to verify (or delete) with: those given, else the system's.
-fn verifiers(ty: SignType, keys: &[String], keys_dir: Option<&Path>) -> Result<signapi::Verifier> {
+pub(crate) fn verifiers(
+    ty: SignType,
+    keys: &[String],
+    keys_dir: Option<&Path>,
+) -> Result<signapi::Verifier> {
     Ok(match ty {
         SignType::Ed25519 => {
             let system = ed25519::system_keys(keys_dir)?;

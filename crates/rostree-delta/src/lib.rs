@@ -1,0 +1,27 @@
+//! Static deltas: how upstream ships an update in a few large files instead of one request
+//! per object.
+//!
+//! A delta from commit FROM (or from nothing) to commit TO is a superblock naming its
+//! parts and fallbacks, and the parts, each a compressed payload of operations that build
+//! objects from its blob, from objects of FROM, or by bsdiff patches of them:
+//!
+//! ```text
+//! deltas/FF/ROM-TO/
+//! ├── superblock   the to-commit, the parts' checksums, sizes and objects, the fallbacks
+//! ├── 0            'x' + xz( (modes, xattr sets, blob, operations) )
+//! └── 1 …
+//! ```
+//!
+//! [`format`] and [`ops`] read and write the bytes without I/O; [`generate`] makes deltas
+//! from a repository; [`apply`] builds their objects in a transaction, checking each.
+//! Where the repository keeps them is `rostree_repo::deltas`.
+
+pub mod apply;
+mod error;
+pub mod format;
+pub mod generate;
+pub mod ops;
+
+pub use error::{Error, Result};
+pub use format::{Endianness, Superblock, SuperblockFile};
+pub use generate::{GenerateOptions, GenerateOutcome, generate};
