@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/corpus"
 work=$(mktemp -d)
 trap 'gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import,metalink}
+mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import,metalink,delta_superblock,delta_part}
 add() { # target file
     cp "$2" "$corpus/$1/$(sha256sum "$2" | cut -c1-16)"
 }
@@ -39,6 +39,10 @@ for mode in archive bare-user; do
     ostree commit --repo="$repo" -b main -s subject -m body --add-metadata-string=version=1 \
         --gpg-sign="$key" --gpg-homedir="$work/gnupg" "$tree" >/dev/null
     ostree commit --repo="$repo" -b main -s second --add-metadata='n=<uint32 5>' "$tree" >/dev/null
+    ostree static-delta generate --repo="$repo" main >/dev/null 2>&1
+    ostree static-delta generate --repo="$repo" --empty --swap-endianness main >/dev/null 2>&1
+    find "$repo/deltas" -name superblock | while read -r f; do add delta_superblock "$f"; done
+    find "$repo/deltas" -type f ! -name superblock | while read -r f; do add delta_part "$f"; done
     ostree summary --repo="$repo" -u --gpg-sign="$key" --gpg-homedir="$work/gnupg"
     add summary "$repo/summary"
     add metadata "$repo/summary.sig"

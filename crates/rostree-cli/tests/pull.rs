@@ -163,7 +163,7 @@ fn pull_refusals() {
         (&["pull", "signed", "main"], "gpg-verify"),
         (
             &["pull", "ftp", "main"],
-            "only http://, https:// and file://",
+            "Invalid URI scheme in ftp://example.com/repo",
         ),
         (&["pull", "missing", "main"], "Remote \"missing\" not found"),
     ] {

@@ -16,7 +16,35 @@ pub struct Checksum([u8; 32]);
 #[error("invalid checksum {0:?}")]
 pub struct InvalidChecksum(pub String);
 
+/// A string that is not a checksum, in upstream's words (`Invalid rev …`, `Invalid
+/// character …`): what commands print for checksums given to them or read from a remote.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidRev(pub String);
+
 impl Checksum {
+    /// Parses 64 lowercase hex digits as upstream validates a checksum string, with its
+    /// error words: a wrong length shows the first 64 characters, newlines as spaces.
+    pub fn parse_rev(text: &str) -> Result<Self, InvalidRev> {
+        if text.len() != 64 {
+            let shown: String = text
+                .chars()
+                .take(64)
+                .map(|c| if c == '\n' { ' ' } else { c })
+                .collect();
+            return Err(InvalidRev(format!("Invalid rev {shown}")));
+        }
+        if let Some(c) = text
+            .bytes()
+            .find(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(InvalidRev(format!(
+                "Invalid character '{c}' in rev '{text}'"
+            )));
+        }
+        Checksum::from_hex(text).map_err(|e| InvalidRev(e.to_string()))
+    }
+
     /// Wraps 32 raw bytes.
     pub const fn from_array(bytes: [u8; 32]) -> Self {
         Checksum(bytes)

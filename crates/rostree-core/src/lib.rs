@@ -15,7 +15,7 @@ pub mod refname;
 pub mod size;
 pub mod varint;
 
-pub use checksum::{Checksum, Hasher, InvalidChecksum};
+pub use checksum::{Checksum, Hasher, InvalidChecksum, InvalidRev};
 
 /// The upstream release whose formats, protocol and CLI this version follows. It is what
 /// `--version` reports as libostree's version and what the `User-Agent` names, because

@@ -591,13 +591,16 @@ mod tests {
 
     #[test]
     fn signed_wrappers_are_recognized() {
-        let sb = sample(Endianness::Little).to_bytes().expect("test input is valid");
+        let sb = sample(Endianness::Little)
+            .to_bytes()
+            .expect("test input is valid");
         let mut sigs = Metadata::new();
         sigs.push(
             "ostree.sign.ed25519",
             Value::Array(ty("ay"), vec![Value::Bytes(vec![1; 64])]),
         );
-        let file = SuperblockFile::parse(&SuperblockFile::signed_bytes(&sb, &sigs)).expect("test input is valid");
+        let file = SuperblockFile::parse(&SuperblockFile::signed_bytes(&sb, &sigs))
+            .expect("test input is valid");
         assert!(file.is_signed());
         assert_eq!(file.superblock, sb);
         let plain = SuperblockFile::parse(&sb).expect("test input is valid");
@@ -621,6 +624,9 @@ mod tests {
     fn bad_object_lists_are_refused() {
         assert!(parse_object_names(&[1; 32]).is_err());
         assert!(parse_object_names(&[0; 33]).is_err());
-        assert_eq!(parse_object_names(&[]).expect("test input is valid"), vec![]);
+        assert_eq!(
+            parse_object_names(&[]).expect("test input is valid"),
+            vec![]
+        );
     }
 }

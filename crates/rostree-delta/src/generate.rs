@@ -2,8 +2,9 @@
 //!
 //! The objects the to-commit reaches and the from-commit does not go into parts, in
 //! upstream's order: metadata, then files paired with a similar file of the from-commit
-//! (by name and size) as bsdiff patches, then whole files, then symlinks. Files larger than
-//! the fallback size are left for plain fetches. Parts are planned first, then built and
+//! (by name and size) as chunk copies or bsdiff patches, then whole files, then symlinks. Files larger than
+//! the fallback size are left for plain fetches. A modified file that shares at least half
+//! its chunks with its old version copies them (rollsum); otherwise it is patched. Parts are planned first, then built and
 //! compressed in parallel, one per core; each holds at most about `max_chunk_size` bytes.
 
 use std::collections::{HashMap, HashSet};
@@ -100,6 +101,10 @@ pub struct GenerateOutcome {
     pub new_regular: usize,
     /// New symlinks.
     pub new_symlinks: usize,
+    /// Files written as chunks of similar files, and what those chunks hold.
+    pub rollsum: usize,
+    /// The bytes the rollsum chunks copy.
+    pub rollsum_size: u64,
     /// Files written as bsdiff patches.
     pub bsdiff: usize,
     /// Files left for plain fetches.
@@ -214,11 +219,27 @@ fn similar_files(to: &[SizeNames<'_>], from: &[SizeNames<'_>]) -> Vec<(Checksum,
 }
 
 /// An object as a part builds it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Item {
     Metadata(ObjectType, Checksum),
-    Bsdiff { to: Checksum, from: Checksum },
+    /// Chunks copied from a file of the from-commit, the rest from the blob.
+    Rollsum {
+        to: Checksum,
+        from: Checksum,
+        matches: crate::rollsum::Matches,
+    },
+    Bsdiff {
+        to: Checksum,
+        from: Checksum,
+    },
     Whole(Checksum),
+}
+
+/// Whether `file` is built from chunks of another already.
+fn items_have(items: &[(Item, u64)], file: &Checksum) -> bool {
+    items
+        .iter()
+        .any(|(item, _)| matches!(item, Item::Rollsum { to, .. } if to == file))
 }
 
 /// The size a loose object takes in the repository.
@@ -284,6 +305,13 @@ impl PartBuilder {
         (m, x)
     }
 
+    /// Appends `data` to the blob and an operation writing it.
+    fn blob_write(&mut self, data: &[u8]) {
+        let offset = self.blob.len() as u64;
+        self.blob.extend_from_slice(data);
+        self.op(op::WRITE, &[data.len() as u64, offset]);
+    }
+
     fn op(&mut self, code: u8, args: &[u64]) {
         self.ops.push(code);
         for a in args {
@@ -323,6 +351,44 @@ impl PartBuilder {
                     &[m as u64, x as u64, data.len() as u64, offset],
                 );
             }
+            Item::Rollsum { to, from, matches } => {
+                let (header, payload) = repo.read_file(&to)?;
+                let new = payload
+                    .into_bytes()
+                    .ctx("reading", repo.object_path(ObjectType::File, &to))?;
+                self.uncompressed += new.len() as u64;
+                self.objects.push((ObjectType::File, to));
+                let (m, x) = self.tables(&header);
+                let source = self.blob.len() as u64;
+                self.blob.extend_from_slice(from.as_bytes());
+                self.op(op::OPEN, &[m as u64, x as u64, new.len() as u64]);
+                let mut written = 0u64;
+                let mut from_blob = true;
+                for chunk in &matches.matches {
+                    let prefix = chunk.to_start - written;
+                    if prefix > 0 {
+                        if !from_blob {
+                            self.op(op::UNSET_READ_SOURCE, &[]);
+                            from_blob = true;
+                        }
+                        self.blob_write(&new[written as usize..chunk.to_start as usize]);
+                        written += prefix;
+                    }
+                    if from_blob {
+                        self.op(op::SET_READ_SOURCE, &[source]);
+                        from_blob = false;
+                    }
+                    self.op(op::WRITE, &[chunk.len, chunk.from_start]);
+                    written += chunk.len;
+                }
+                if !from_blob {
+                    self.op(op::UNSET_READ_SOURCE, &[]);
+                }
+                if (written as usize) < new.len() {
+                    self.blob_write(&new[written as usize..]);
+                }
+                self.op(op::CLOSE, &[]);
+            }
             Item::Bsdiff { to, from } => {
                 let (header, payload) = repo.read_file(&to)?;
                 let new = payload
@@ -339,8 +405,7 @@ impl PartBuilder {
                 self.op(op::SET_READ_SOURCE, &[self.blob.len() as u64]);
                 self.blob.extend_from_slice(from.as_bytes());
                 self.op(op::OPEN, &[m as u64, x as u64, new.len() as u64]);
-                let mut patch = Vec::new();
-                bsdiff::diff(&old, &new, &mut patch)
+                let patch = crate::bsdiff::diff(&old, &new)
                     .map_err(|e| Error::Format(format!("bsdiff generation failed: {e}")))?;
                 self.op(op::BSPATCH, &[self.blob.len() as u64, patch.len() as u64]);
                 self.blob.extend_from_slice(&patch);
@@ -384,7 +449,7 @@ fn plan_parts(items: Vec<(Item, u64)>, max_chunk: u64) -> Vec<Vec<Item>> {
         let current = parts.last_mut().expect("there is always a part");
         let full = match item {
             // Upstream starts a new part for a patch once the part is over the limit.
-            Item::Bsdiff { .. } => size > max_chunk,
+            Item::Bsdiff { .. } | Item::Rollsum { .. } => size > max_chunk,
             _ => size.saturating_add(item_size) > max_chunk,
         };
         if !current.is_empty() && full {
@@ -454,6 +519,7 @@ pub fn generate(
     outcome.new_symlinks = new_symlinks.len();
 
     let mut patched: HashMap<Checksum, Checksum> = HashMap::new();
+    let mut rolled: HashMap<Checksum, (Checksum, crate::rollsum::Matches)> = HashMap::new();
     if let Some(from) = &from {
         let mut from_sizes = Vec::new();
         for file in &from.files {
@@ -478,17 +544,43 @@ pub fn generate(
         to_sizes.sort_by_key(|s| s.size);
         let pairs = similar_files(&to_sizes, &from_sizes);
         outcome.modified = pairs.len();
-        for (to_file, from_file) in pairs {
-            // Only sources every client can read: a bare-user client whose parent is a
-            // bare repository may not be able to read the others.
-            let (from_header, from_size) = repo.file_info(&from_file)?;
-            if from_header.mode & 0o004 == 0 {
-                continue;
-            }
-            if options.bsdiff
-                && sizes[&to_file].saturating_add(from_size) <= options.max_bsdiff_size
-            {
-                patched.insert(to_file, from_file);
+        // Rollsum first; bsdiff where too little is shared; decided in parallel.
+        let decided: Vec<Option<(Checksum, Checksum, Option<crate::rollsum::Matches>)>> = pairs
+            .par_iter()
+            .map(|&(to_file, from_file)| {
+                if interrupt.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
+                // Only sources every client can read: a bare-user client whose parent is a
+                // bare repository may not be able to read the others.
+                let (from_header, from_size) = repo.file_info(&from_file)?;
+                if from_header.mode & 0o004 == 0 {
+                    return Ok(None);
+                }
+                let read = |c: &Checksum| {
+                    repo.read_file(c)?
+                        .1
+                        .into_bytes()
+                        .ctx("reading", repo.object_path(ObjectType::File, c))
+                };
+                let matches = crate::rollsum::matches(&read(&from_file)?, &read(&to_file)?);
+                if matches.worth_it() {
+                    return Ok(Some((to_file, from_file, Some(matches))));
+                }
+                let fits = sizes[&to_file].saturating_add(from_size) <= options.max_bsdiff_size;
+                Ok((options.bsdiff && fits).then_some((to_file, from_file, None)))
+            })
+            .collect::<Result<_>>()?;
+        for (to_file, from_file, matches) in decided.into_iter().flatten() {
+            match matches {
+                Some(matches) => {
+                    outcome.rollsum += 1;
+                    outcome.rollsum_size += matches.size;
+                    rolled.insert(to_file, (from_file, matches));
+                }
+                None => {
+                    patched.insert(to_file, from_file);
+                }
             }
         }
     }
@@ -504,6 +596,16 @@ pub fn generate(
         items.push((Item::Metadata(*objtype, *checksum), size));
     }
     for file in &new_regular {
+        if let Some((from, matches)) = rolled.remove(file) {
+            let item = Item::Rollsum {
+                to: *file,
+                from,
+                matches,
+            };
+            items.push((item, sizes[file]));
+        }
+    }
+    for file in &new_regular {
         if let Some(from) = patched.get(file) {
             items.push((
                 Item::Bsdiff {
@@ -516,7 +618,7 @@ pub fn generate(
     }
     let mut fallbacks = Vec::new();
     for file in &new_regular {
-        if patched.contains_key(file) {
+        if patched.contains_key(file) || items_have(&items, file) {
             continue;
         }
         let size = sizes[file];

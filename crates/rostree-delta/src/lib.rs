@@ -17,10 +17,12 @@
 //! Where the repository keeps them is `rostree_repo::deltas`.
 
 pub mod apply;
+pub mod bsdiff;
 mod error;
 pub mod format;
 pub mod generate;
 pub mod ops;
+pub mod rollsum;
 
 pub use error::{Error, Result};
 pub use format::{Endianness, Superblock, SuperblockFile};

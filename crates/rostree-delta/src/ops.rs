@@ -337,7 +337,8 @@ mod tests {
             (b'B', &[0, 2]),
             (b'c', &[]),
         ]);
-        let (actions, counts) = parse_ops(&stream, &objects, &blob, 1, 1).expect("test input is valid");
+        let (actions, counts) =
+            parse_ops(&stream, &objects, &blob, 1, 1).expect("test input is valid");
         assert_eq!(
             actions,
             vec![

@@ -17,6 +17,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A URL of a scheme other than http, https and file (upstream's words).
+    #[error("Invalid URI scheme in {url}")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+    },
     /// The server answered with an error status.
     #[error("Server returned HTTP {status} for {url}")]
     Status {
@@ -55,13 +61,27 @@ pub enum Error {
         /// The ref.
         name: String,
     },
-    /// A ref the remote does not have (no summary, and no `refs/heads` file).
-    #[error("No such branch '{name}' in remote {remote}")]
+    /// A ref the remote does not have (no summary, and no `refs/heads` file): upstream's
+    /// words for the file that is not there.
+    #[error("Server returned HTTP 404")]
     NoSuchRef {
         /// The remote.
         remote: String,
         /// The ref.
         name: String,
+    },
+    /// A `refs/heads` file that does not hold a checksum (an HTML error page, say).
+    #[error(
+        "Fetching checksum for ref ({}, {name}): {reason}",
+        collection_id.as_deref().unwrap_or("(empty)")
+    )]
+    BadRefFile {
+        /// The remote's collection ID.
+        collection_id: Option<String>,
+        /// The ref.
+        name: String,
+        /// Why it is not a checksum.
+        reason: String,
     },
     /// An object the server sent whose bytes do not hash to its name (upstream's words).
     #[error("Corrupted {objtype} object; checksum expected='{expected}' actual='{actual}'")]
@@ -83,8 +103,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A metadata object that does not pass validation (upstream's words).
+    #[error("{checksum}.{objtype}: {detail}")]
+    InvalidObject {
+        /// Its type.
+        objtype: ObjectType,
+        /// Its name.
+        checksum: Checksum,
+        /// What is wrong.
+        detail: String,
+    },
     /// An object the remote does not have.
-    #[error("Object {checksum}.{objtype} not found on the remote")]
+    #[error("Server returned HTTP 404 for object {checksum}.{objtype}")]
     MissingObject {
         /// Its type.
         objtype: ObjectType,
@@ -151,6 +181,37 @@ pub enum Error {
         /// Its time.
         old_time: String,
     },
+    /// A static delta could not be read or applied.
+    #[error(transparent)]
+    Delta(#[from] rostree_delta::Error),
+    /// `--require-static-deltas`, and no delta reaches the commit.
+    #[error("Static deltas required, but none found for {from} to {to}")]
+    DeltasRequired {
+        /// The commit (or ref) the delta would start from.
+        from: String,
+        /// The commit wanted.
+        to: Checksum,
+    },
+    /// `--require-static-deltas`, and the remote lists no deltas at all.
+    #[error(
+        "Fetch configured to require static deltas, but no summary deltas or delta index found"
+    )]
+    NoDeltasOffered,
+    /// `--require-static-deltas` into an archive repository, which deltas cannot fill.
+    #[error("Can't use static deltas in an archive repo")]
+    DeltasInArchive,
+    /// A superblock whose sha256 is not the one the summary or index lists.
+    #[error("Invalid checksum for static delta {name}")]
+    DeltaChecksum {
+        /// The delta.
+        name: String,
+    },
+    /// A signed summary that does not list the superblock fetched.
+    #[error(
+        "GPG verification enabled, but no summary signatures found (use gpg-verify-summary=false \
+         in remote config to disable)"
+    )]
+    UnsignedDelta,
     /// Interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,

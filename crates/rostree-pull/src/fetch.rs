@@ -149,10 +149,7 @@ impl Fetcher {
         }
         for url in urls {
             if !url.starts_with("https://") && !url.starts_with("http://") {
-                return Err(Error::InvalidUrl {
-                    url: url.clone(),
-                    reason: "only http://, https:// and file:// are supported".into(),
-                });
+                return Err(Error::UnsupportedScheme { url: url.clone() });
             }
         }
         let https = urls.iter().any(|u| u.starts_with("https://"));
@@ -508,7 +505,9 @@ const RESERVE_AT_MOST: u64 = 16 << 20;
 /// limit for metadata), the summary 128 MiB, content objects any size.
 fn max_size(path: &str) -> u64 {
     const METADATA: u64 = 10 << 20;
-    if path.ends_with(".filez") || path.ends_with(".file") {
+    // Delta parts are checked against the size their superblock gives.
+    let delta_part = path.starts_with("deltas/") && !path.ends_with("/superblock");
+    if path.ends_with(".filez") || path.ends_with(".file") || delta_part {
         u64::MAX
     } else if path.ends_with("/summary") || path == "summary" {
         128 << 20

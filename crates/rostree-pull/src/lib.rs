@@ -4,6 +4,7 @@
 //! This is the only crate of rostree with an async runtime and an HTTP client; its entry
 //! points ([`pull::pull`], [`serve::serve`]) are blocking and run their own runtime.
 
+mod deltas;
 mod error;
 pub mod fetch;
 pub mod find_remotes;
@@ -12,4 +13,5 @@ pub mod pull;
 pub mod serve;
 mod summary;
 
+pub use deltas::DeltaTotals;
 pub use error::{Error, Result};

@@ -47,19 +47,7 @@ impl fmt::Display for DeltaName {
 
 /// Checks a checksum string as upstream does, with its words.
 fn parse_checksum(text: &str) -> Result<Checksum> {
-    if text.len() != 64 {
-        let shown: String = text.chars().take(64).collect();
-        return Err(Error::InvalidInput(format!("Invalid rev {shown}")));
-    }
-    if let Some(c) = text
-        .bytes()
-        .find(|c| !matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return Err(Error::InvalidInput(format!(
-            "Invalid character '{c}' in rev '{text}'"
-        )));
-    }
-    Checksum::from_hex(text).map_err(|e| Error::InvalidInput(e.to_string()))
+    Checksum::parse_rev(text).map_err(|e| Error::InvalidInput(e.to_string()))
 }
 
 impl DeltaName {
@@ -339,8 +327,14 @@ mod tests {
             from: Some(from),
             to,
         };
-        assert_eq!(DeltaName::parse(&scratch.to_string()).expect("test input is valid"), scratch);
-        assert_eq!(DeltaName::parse(&delta.to_string()).expect("test input is valid"), delta);
+        assert_eq!(
+            DeltaName::parse(&scratch.to_string()).expect("test input is valid"),
+            scratch
+        );
+        assert_eq!(
+            DeltaName::parse(&delta.to_string()).expect("test input is valid"),
+            delta
+        );
         let (f, t) = (from.to_mbase64(), to.to_mbase64());
         assert_eq!(scratch.dir(), format!("deltas/{}/{}", &t[..2], &t[2..]));
         assert_eq!(
@@ -361,7 +355,9 @@ mod tests {
             (&"A".repeat(64), "Invalid character '65' in rev"),
         ];
         for (name, words) in cases {
-            let err = DeltaName::parse(name).expect_err("must be refused").to_string();
+            let err = DeltaName::parse(name)
+                .expect_err("must be refused")
+                .to_string();
             assert!(err.starts_with(words), "{name:?}: {err}");
         }
     }

@@ -142,11 +142,12 @@ impl Repo {
     }
 
     /// Adds a remote; returns whether anything was written. A URL starting `metalink=` is
-    /// stored as `metalink`, as upstream does; `mirrorlist=` stays part of the `url`.
+    /// stored as `metalink`, as upstream does; `mirrorlist=` stays part of the `url`. A
+    /// remote of a custom backend may have no URL.
     pub fn add_remote(
         &mut self,
         name: &str,
-        url: &str,
+        url: Option<&str>,
         options: &RemoteAddOptions,
     ) -> Result<bool> {
         refname::validate_remote(name)?;
@@ -170,9 +171,10 @@ impl Repo {
                 .set_string(&group, key, value)
                 .map_err(|e| Error::InvalidInput(format!("Remote \"{name}\": {key}: {e}")))
         };
-        match url.strip_prefix("metalink=") {
-            Some(metalink) => set(&mut config, "metalink", metalink)?,
-            None => set(&mut config, "url", url)?,
+        match url.map(|u| (u, u.strip_prefix("metalink="))) {
+            Some((_, Some(metalink))) => set(&mut config, "metalink", metalink)?,
+            Some((url, None)) => set(&mut config, "url", url)?,
+            None => {}
         }
         if !options.branches.is_empty() {
             config

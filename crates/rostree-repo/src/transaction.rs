@@ -533,6 +533,41 @@ impl<'r> Transaction<'r> {
         Ok(())
     }
 
+    /// Stores an archive repository's content object as its `.filez` bytes came, neither
+    /// inflated nor hashed: for a mirror that trusts its source (`pull --mirror
+    /// --http-trusted`), as upstream copies such objects. Returns whether it was new.
+    pub fn write_filez_trusted(&self, checksum: &Checksum, data: &[u8]) -> Result<bool> {
+        if !self.repo.mode().is_archive() {
+            return Err(Error::InvalidInput(
+                "Only archive repositories take content objects as they are".into(),
+            ));
+        }
+        self.content_total.fetch_add(1, Ordering::Relaxed);
+        if self.has_object(ObjectType::File, checksum)? {
+            return Ok(false);
+        }
+        self.charge(data.len() as u64)?;
+        let sub = self.subdir(checksum)?;
+        let name = self.final_name(ObjectType::File, checksum);
+        let tmp = self.tmp_name();
+        let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
+        let mut file = sub
+            .open_with(
+                &tmp,
+                OpenOptions::new().write(true).create_new(true).mode(0o644),
+            )
+            .ctx("creating", path())?;
+        file.write_all(data).ctx("writing", path())?;
+        rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o644)).ctx("chmod", path())?;
+        drop(file);
+        sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
+        self.mark_staged(ObjectType::File, *checksum);
+        self.content_written.fetch_add(1, Ordering::Relaxed);
+        let payload = rostree_core::object::parse_archive_header(data).map_or(0, |(a, _)| a.size);
+        self.content_bytes.fetch_add(payload, Ordering::Relaxed);
+        Ok(true)
+    }
+
     /// Gives this repository `source`'s object by a hard link, as upstream imports between
     /// local repositories: possible when both hold objects alike (the same mode, any
     /// metadata object, or a bare-user regular file going to bare-user-only) and they share

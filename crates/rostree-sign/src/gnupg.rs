@@ -78,6 +78,7 @@ impl Signer {
                 "No gpg key found with ID {key_id} (homedir: {shown})"
             ))
         };
+        migrate_secring(&home);
         let keys = public_keys(&home)?;
         let secrets = secret_keys(&home)?;
         let spec = KeySpec::parse(key_id);
@@ -93,11 +94,28 @@ impl Signer {
                     .collect(),
                 None => signing_keys(key),
             };
-            if let Some(signer) = candidates
+            // A key may be there twice: in secring.gpg, and protected in the agent's store
+            // after GnuPG migrated it; an unprotected copy wins.
+            let mut signer = None;
+            let mut refusal = None;
+            for pair in candidates
                 .iter()
-                .find_map(|c| secrets.iter().find_map(|s| Signer::pair(c.key, s)))
+                .flat_map(|c| secrets.iter().filter_map(|s| Signer::pair(c.key, s)))
             {
-                found.push(signer?);
+                match pair {
+                    Ok(s) => {
+                        signer = Some(s);
+                        break;
+                    }
+                    Err(e) => {
+                        refusal.get_or_insert(e);
+                    }
+                }
+            }
+            match (signer, refusal) {
+                (Some(signer), _) => found.push(signer),
+                (None, Some(refusal)) => return Err(refusal),
+                (None, None) => {}
             }
         }
         match found.len() {
@@ -447,6 +465,25 @@ pub fn keybox_blocks(data: &[u8]) -> Vec<&[u8]> {
         at += len;
     }
     out
+}
+
+/// Lets GnuPG 2 move a GnuPG 1 `secring.gpg` into its agent, as it does the first time
+/// `gpg` uses a home, which upstream's gpgme-driven signing always is. rostree reads the
+/// keys itself, so without this a home it signed with would stay unmigrated, and later
+/// `gpg` edits of its keys (`--quick-set-expire`, say) would find no secret key. Best
+/// effort: without `gpg`, or when it fails, the keys are still read from `secring.gpg`.
+fn migrate_secring(home: &Path) {
+    if !home.join("secring.gpg").is_file() || home.join(".gpg-v21-migrated").exists() {
+        return;
+    }
+    let _ = std::process::Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--batch", "--no-tty", "--list-secret-keys"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// The secret keys of a GnuPG home (files that do not parse are skipped).

@@ -157,7 +157,9 @@ impl Keyring {
                     .into(),
             ));
         }
-        let mut problem = None;
+        // As upstream: no good signature, and the error describes every signature, the
+        // last first.
+        let mut described = Vec::new();
         for raw in signatures {
             let Some(status) = self.check(data, raw) else {
                 continue;
@@ -168,22 +170,11 @@ impl Keyring {
                     fingerprint: status.fingerprint_primary,
                 });
             }
-            let fingerprint = &status.fingerprint_primary;
-            let why = if status.key_missing {
-                status.describe("").trim_end().to_owned()
-            } else if status.key_revoked {
-                format!("Key {fingerprint} has been revoked")
-            } else if status.key_expired {
-                format!("Key {fingerprint} has expired")
-            } else {
-                status.describe("").trim_end().to_owned()
-            };
-            // The first signature's problem is the one reported, unless a later one comes
-            // from a trusted key.
-            if problem.is_none() || !status.key_missing {
-                problem = Some(why);
-            }
+            described.push(status.describe(""));
         }
+        described.reverse();
+        let text = described.concat();
+        let problem = (!text.is_empty()).then(|| text.trim_end().to_owned());
         Err(Error(problem.unwrap_or_else(|| {
             "GPG signatures found, but none are in trusted keyring".into()
         })))

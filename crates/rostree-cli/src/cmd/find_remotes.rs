@@ -103,7 +103,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let mut candidates = Vec::new();
     for name in repo.remote_names() {
         let remote = repo.remote(&name)?;
-        let Ok(Some((_, summary))) =
+        let Ok(Some(rostree::pull::pull::RemoteSummary { summary, .. })) =
             crate::cmd::remote::remote_summary(&repo, &name, args.cache_dir.as_deref())
         else {
             continue;

@@ -6,7 +6,7 @@ use crate::progress::PullProgress;
 use crate::{GlobalOptions, util};
 use anyhow::{Context, Result, bail};
 use rostree::pull::fetch::FetchOptions;
-use rostree::pull::pull::{PullOptions, PullOutcome, RemoteSpec, pull};
+use rostree::pull::pull::{PullOptions, PullOutcome, RemoteSpec, StaticDeltas, pull};
 
 /// Arguments of `pull`.
 #[derive(Debug, clap::Args)]
@@ -63,7 +63,7 @@ pub struct Args {
     /// Require static deltas
     #[arg(long = "require-static-deltas")]
     require_static_deltas: bool,
-    /// Do not use static deltas (rostree uses none yet)
+    /// Do not use static deltas
     #[arg(long = "disable-static-deltas")]
     disable_static_deltas: bool,
     /// Perform writes in such a way that avoids stalling concurrent processes (accepted;
@@ -105,16 +105,8 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if let Some(relative) = args.subpath.iter().find(|s| !s.starts_with('/')) {
         bail!("Subpath must be absolute: {relative}");
     }
-    if args.require_static_deltas {
-        bail!("Static deltas are not supported by rostree yet");
-    }
     // Accepted for upstream's scripts; they change nothing here (see docs/compat.md).
-    let _ = (
-        args.disable_static_deltas,
-        args.per_object_fsync,
-        args.untrusted,
-        args.http_trusted,
-    );
+    let _ = (args.per_object_fsync, args.untrusted, args.http_trusted);
     let mut repo = global.open_repo()?;
     if args.disable_fsync {
         repo.disable_fsync();
@@ -126,6 +118,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         _ => (args.remote.clone(), args.refs.clone()),
     };
     let remote = repo.remote(&name)?;
+    crate::cmd::remote::refuse_unsupported(&remote)?;
     if refs.is_empty() && !args.mirror {
         refs = remote.option_list("branches")?;
         if refs.is_empty() {
@@ -169,6 +162,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             None => None,
         },
         concurrency: args.concurrency,
+        static_deltas: if args.require_static_deltas {
+            StaticDeltas::Require
+        } else if args.disable_static_deltas {
+            StaticDeltas::Disable
+        } else {
+            StaticDeltas::Allow
+        },
+        dry_run: args.dry_run,
+        trusted_http: args.http_trusted,
         fetch: FetchOptions {
             retries: args.network_retries,
             headers: [from_config.headers, headers].concat(),
@@ -197,6 +199,18 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
     };
     progress.finish(&outcome);
+    if let Some(t) = &outcome.dry_run {
+        let line = format!(
+            "Delta update: {}/{} parts, {}/{}, {} total uncompressed\n",
+            t.parts_here,
+            t.parts,
+            util::format_size(t.size_here),
+            util::format_size(t.size),
+            util::format_size(t.usize)
+        );
+        util::write_stdout(line.as_bytes())?;
+        return Ok(0);
+    }
     if args.json {
         return Ok(0);
     }
@@ -232,7 +246,7 @@ pub fn remote_defaults(
 
 /// The line a pull ends with, in upstream's words (scripts grep it): what was fetched, what
 /// came from local cache repositories, what crossed the network, what was written.
-fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
+pub(crate) fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
     let verb = if outcome.remote_is_local {
         "imported"
     } else {
@@ -247,7 +261,15 @@ fn summary_line(outcome: &PullOutcome, elapsed: std::time::Duration) -> String {
     } else {
         (outcome.metadata_fetched, outcome.content_fetched)
     };
-    let mut line = format!("{metadata} metadata, {content} content objects {verb}");
+    let mut line = if outcome.delta_parts > 0 && !outcome.remote_is_local {
+        format!(
+            "{} delta parts, {} loose fetched",
+            outcome.delta_parts,
+            metadata + content
+        )
+    } else {
+        format!("{metadata} metadata, {content} content objects {verb}")
+    };
     if !outcome.remote_is_local && (outcome.metadata_local > 0 || outcome.content_local > 0) {
         line.push_str(&format!(
             " ({} meta, {} content local)",

@@ -86,9 +86,44 @@ fn verify_history(source: &Repo, head: &Checksum, depth: i64, keyring: &Keyring)
     Ok(())
 }
 
+/// `--require-static-deltas`: the source's deltas applied as a pull from it would apply
+/// them (upstream pulls from a `file://` URL then), into refs named as `pull-local` names
+/// them.
+fn through_deltas(args: &Args, global: &GlobalOptions) -> Result<i32> {
+    use rostree::pull::pull::{PullOptions, RemoteSpec, StaticDeltas, pull};
+    let repo = global.open_repo()?;
+    let source = std::fs::canonicalize(&args.source)
+        .with_context(|| format!("opening {}", args.source.display()))?;
+    let spec = RemoteSpec {
+        name: args.remote.clone().unwrap_or_default(),
+        url: format!("file://{}", source.display()),
+        contenturl: None,
+        collection_id: None,
+    };
+    let options = PullOptions {
+        depth: u64::try_from(args.depth).ok(),
+        mirror: args.remote.is_none(),
+        static_deltas: StaticDeltas::Require,
+        ..PullOptions::default()
+    };
+    let interrupt = crate::progress::interrupt_flag();
+    let start = std::time::Instant::now();
+    let outcome = pull(
+        &repo,
+        &spec,
+        &args.refs,
+        &rostree::repo::progress::NoProgress,
+        &interrupt,
+        &options,
+    )?;
+    let line = crate::cmd::pull::summary_line(&outcome, start.elapsed());
+    util::write_stdout(format!("{line}\n").as_bytes())?;
+    Ok(0)
+}
+
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.require_static_deltas {
-        bail!("Static deltas are not supported by rostree yet");
+        return through_deltas(&args, global);
     }
     // Accepted for upstream's scripts: rostree batches durability anyway.
     let _ = args.per_object_fsync;
@@ -100,6 +135,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         .with_context(|| format!("opening {}", args.source.display()))?;
     let source = Repo::open(dir, &args.source)?;
     let refs: Vec<(String, Checksum)> = if args.refs.is_empty() {
+        // Every ref of the source, as upstream lists them: its remotes' too, whose
+        // `REMOTE:REF` names are refused as names to copy, before anything is copied.
+        for remote in source.list_ref_remotes()? {
+            if let Some(name) = source
+                .list_refs(&RefKind::Remote(remote.clone()))?
+                .keys()
+                .next()
+            {
+                bail!("Invalid ref name {remote}:{name}");
+            }
+        }
         source.list_refs(&RefKind::Local)?.into_iter().collect()
     } else {
         let mut out = Vec::new();
@@ -111,7 +157,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             }
             match source.read_ref(&RefKind::Local, name)? {
                 Some(c) => out.push((name.clone(), c)),
-                None => bail!("No such branch '{name}' in repository"),
+                None => bail!("Refspec '{name}' not found"),
             }
         }
         out

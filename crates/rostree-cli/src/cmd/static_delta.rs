@@ -279,11 +279,12 @@ fn generate(args: GenerateArgs, global: &GlobalOptions) -> Result<i32> {
     // Upstream's CLI always asks for these diagnostics.
     let mut err = format!(
         "modified: {}\nnew reachable: metadata={} content regular={} symlink={}\n\
-         rollsum for 0/{} modified\n",
+         rollsum for {}/{} modified\n",
         outcome.modified,
         outcome.new_metadata,
         outcome.new_regular,
         outcome.new_symlinks,
+        outcome.rollsum,
         outcome.modified
     );
     let (mut compressed, mut uncompressed) = (0, 0);
@@ -300,8 +301,8 @@ fn generate(args: GenerateArgs, global: &GlobalOptions) -> Result<i32> {
     }
     err.push_str(&format!(
         "uncompressed={uncompressed} compressed={compressed} loose={}\n\
-         rollsum=0 objects, 0 bytes\nbsdiff={} objects\n",
-        outcome.loose_size, outcome.bsdiff
+         rollsum={} objects, {} bytes\nbsdiff={} objects\n",
+        outcome.loose_size, outcome.rollsum, outcome.rollsum_size, outcome.bsdiff
     ));
     eprint!("{err}");
     Ok(0)
@@ -331,16 +332,18 @@ fn apply_offline(args: ApplyArgs, global: &GlobalOptions) -> Result<i32> {
     };
     // Without keys given, the system's are used when they load; otherwise signatures are
     // not checked, as upstream.
+    let defaults_only = args.keys.is_empty() && args.keys_file.is_none() && args.keys_dir.is_none();
     let verifier = match delta_verifier(
         &args.sign_type,
         &args.keys,
         args.keys_file.as_deref(),
         args.keys_dir.as_deref(),
     ) {
+        // The system's keys, when there are none, check nothing (upstream then applies
+        // the delta unchecked, unless `core.sign-verify-deltas` demands a key).
+        Ok(Verifier::Ed25519(v)) if defaults_only && v.trusted.is_empty() => None,
         Ok(v) => Some(v),
-        Err(_) if args.keys.is_empty() && args.keys_file.is_none() && args.keys_dir.is_none() => {
-            None
-        }
+        Err(_) if defaults_only => None,
         Err(e) => return Err(e),
     };
     let check = match &verifier {

@@ -51,9 +51,10 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let Some(name) = &args.name else {
         return Err(crate::util::usage_error("NAME must be specified"));
     };
-    let Some(url) = &args.url else {
+    // Content a custom backend fetches needs no URL of ostree's.
+    if args.url.is_none() && args.custom_backend.is_none() {
         return Err(crate::util::usage_error("NAME and URL must be specified"));
-    };
+    }
 
     if args.if_not_exists && args.force {
         bail!("Can only specify one of --if-not-exists and --force");
@@ -120,7 +121,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         None => None,
     };
     let mut repo = global.open_repo()?;
-    let added = repo.add_remote(name, url, &options)?;
+    let added = repo.add_remote(name, args.url.as_deref(), &options)?;
     if let (true, Some(keys)) = (added, import) {
         let n = super::gpg::import_keys(&repo, name, &keys)?;
         crate::util::write_stdout(

@@ -67,15 +67,13 @@ pub struct SummaryArgs {
 
 /// Refuses remotes whose settings ask for what rostree cannot do yet, or that say they must
 /// not be pulled from, rather than silently doing less.
-fn refuse_unsupported(remote: &Remote) -> Result<()> {
+pub(crate) fn refuse_unsupported(remote: &Remote) -> Result<()> {
     let name = remote.name();
     if let Some(state) = remote.option("unconfigured-state")? {
         bail!("Remote \"{name}\" is not configured: {state}");
     }
     if let Some(backend) = remote.option("custom-backend")? {
-        bail!(
-            "Remote \"{name}\" has custom-backend={backend}: its content is not fetched by ostree"
-        );
+        bail!("Cannot fetch via libostree - remote '{name}' uses custom backend '{backend}'");
     }
     Ok(())
 }
@@ -314,8 +312,10 @@ pub fn remote_summary(
     repo: &Repo,
     name: &str,
     cache_dir: Option<&std::path::Path>,
-) -> Result<Option<(Vec<u8>, rostree::core::object::Summary)>> {
+) -> Result<Option<rostree::pull::pull::RemoteSummary>> {
     let remote = repo.remote(name)?;
+    // The URL first, as upstream asks for it before anything else.
+    let url = remote.fetch_url()?;
     let options = fetch_options(repo, &remote)?;
     let verifier = summary_verifier(&remote)?;
     let keyring = gpg_keyring_if(repo, &remote, "gpg-verify-summary", false)?;
@@ -323,7 +323,7 @@ pub fn remote_summary(
         repo,
         name,
         cache_dir,
-        &remote.fetch_url()?,
+        &url,
         &options,
         verifier.as_deref(),
         keyring.as_ref(),
@@ -395,7 +395,8 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::GpgListKeys(args) => gpg::list_keys(&args, global),
         Command::Refs(args) => {
             let repo = global.open_repo()?;
-            let Some((_, summary)) = remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
+            let Some(rostree::pull::pull::RemoteSummary { summary, .. }) =
+                remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
             else {
                 bail!("Remote refs not available; server has no summary file");
             };
@@ -408,12 +409,33 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         }
         Command::Summary(args) => {
             let repo = global.open_repo()?;
-            let Some((bytes, summary)) =
-                remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
+            let Some(rostree::pull::pull::RemoteSummary {
+                bytes,
+                summary,
+                signature,
+            }) = remote_summary(&repo, &args.name, args.cache_dir.as_deref())?
             else {
                 bail!("Remote server has no summary file");
             };
-            let text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
+            let mut text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
+            // With gpg-verify-summary, the signatures are described after the summary (they
+            // were checked when it was fetched), as upstream; not with --raw.
+            let remote = repo.remote(&args.name)?;
+            let keyring = gpg_keyring_if(&repo, &remote, "gpg-verify-summary", false)?;
+            if let (Some(keyring), Some(signature), false) = (keyring, signature, args.raw) {
+                let sigs = rostree::core::object::Metadata::from_bytes(&signature)
+                    .map_err(|e| anyhow::anyhow!("summary.sig: {}", e.detail()))?;
+                let sigs = rostree::sign::gpg::signatures(&sigs)?;
+                let reports = keyring.report(&bytes, &sigs);
+                text.push_str(&format!(
+                    "\nGPG: Verification enabled, found {} signature{}:\n",
+                    reports.len(),
+                    if reports.len() == 1 { "" } else { "s" }
+                ));
+                for report in reports {
+                    text.push_str(&format!("\n{report}\n"));
+                }
+            }
             util::write_stdout(text.as_bytes())?;
             Ok(0)
         }
