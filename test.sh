@@ -14,10 +14,13 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 # The pull tests serve repositories with nginx as well as with rostree's own server.
 [ -x /usr/sbin/nginx ] || need+=(nginx)
-# TLS tests make a test CA with openssl; GPG tests make keys with gpg (rostree never runs it).
+# TLS tests make a test CA with openssl; GPG tests make keys with gpg (rostree runs it only to
+# let GnuPG move a GnuPG 1 secret keyring into its agent, as upstream's signing does).
 command -v openssl >/dev/null || need+=(openssl)
 command -v gpg >/dev/null || need+=(gnupg)
 command -v filefrag >/dev/null || need+=(e2fsprogs)
+# The upstream-suite runner hands the scripts a copy of rostree without its debug info.
+command -v objcopy >/dev/null || need+=(binutils)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

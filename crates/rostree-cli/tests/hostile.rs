@@ -175,10 +175,7 @@ fn bad_names_in_trees_are_refused() {
         let tree = src.tree(&[(name, &file)], &[]);
         src.commit_tree(case, &tree);
         let stderr = src.refused(case);
-        assert_has(
-            &stderr,
-            &format!("Corrupted dirtree object {tree} from the remote"),
-        );
+        assert_has(&stderr, &format!("{tree}.dirtree: "));
         assert_has(&stderr, &reason);
     }
     // The same for a directory's name.
@@ -294,10 +291,7 @@ fn a_symlink_cannot_lead_a_checkout_outside() {
     let pulled = run(&dest, &["pull", "o", "escape"]);
     assert!(!pulled.status.success(), "the tree was pulled");
     let stderr = String::from_utf8_lossy(&pulled.stderr).into_owned();
-    assert_has(
-        &stderr,
-        &format!("Corrupted dirtree object {tree} from the remote"),
-    );
+    assert_has(&stderr, &format!("{tree}.dirtree: "));
     assert_has(&stderr, "name \"a\" appears twice");
     // Checked out where it lies (the source repo), it is refused as well.
     let target = src.root.join("co");

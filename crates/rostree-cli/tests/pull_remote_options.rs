@@ -521,7 +521,7 @@ fn remote_settings_honoured_or_refused() {
             "unconfigured-state=Use the vendor's updater",
             "Use the vendor's updater",
         ),
-        ("custom-backend=flatpak", "custom-backend=flatpak"),
+        ("custom-backend=flatpak", "uses custom backend 'flatpak'"),
         ("gpg-verify-summary=true", "gpg-verify-summary"),
         // As upstream: every type may verify, none finds a signature.
         ("sign-verify=true", "No signatures found for commit"),

@@ -68,6 +68,18 @@ fn client(p: &Pair, name: &str, src: &Path, commit: &str) -> PathBuf {
     repo
 }
 
+/// A bare-user repo made by `tool` with remote `o` at `url`, holding `main` at `commit`.
+fn http_client(p: &Pair, tool: Tool, name: &str, url: &str, commit: &str) -> PathBuf {
+    let repo = p.path(name);
+    p.run(tool, &repo, ["init", "--mode=bare-user"])
+        .pipe_ok("init");
+    p.run(tool, &repo, ["remote", "add", "--no-gpg-verify", "o", url])
+        .pipe_ok("remote add");
+    p.run(tool, &repo, ["pull", "o", &format!("main@{commit}")])
+        .pipe_ok("pull the old commit");
+    repo
+}
+
 fn delta_dir(repo: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo.join("deltas"))
         .expect("deltas/")
@@ -205,17 +217,7 @@ fn rostree_deltas_are_what_upstream_reads() {
         .pipe_ok("summary -u");
     let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
     for tool in [Tool::Upstream, Tool::Rostree] {
-        let repo = p.path(format!("fallback-{tool:?}"));
-        p.run(tool, &repo, ["init", "--mode=bare-user"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            &repo,
-            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-        )
-        .pipe_ok("remote add");
-        p.run(tool, &repo, ["pull", "o", &format!("main@{to}")])
-            .pipe_ok("pull the old commit");
+        let repo = http_client(&p, tool, &format!("fallback-{tool:?}"), serve.url(), &to);
         p.run(
             tool,
             &repo,
@@ -256,17 +258,7 @@ fn pulls_use_deltas_as_upstream() {
     let serve = RostreeServe::start(p.bin(Tool::Rostree), &src);
     let mut dry_runs = Vec::new();
     for tool in [Tool::Upstream, Tool::Rostree] {
-        let repo = p.path(format!("pull-{tool:?}"));
-        p.run(tool, &repo, ["init", "--mode=bare-user"])
-            .pipe_ok("init");
-        p.run(
-            tool,
-            &repo,
-            ["remote", "add", "--no-gpg-verify", "o", serve.url()],
-        )
-        .pipe_ok("remote add");
-        p.run(tool, &repo, ["pull", "o", &format!("main@{from}")])
-            .pipe_ok("pull the old commit");
+        let repo = http_client(&p, tool, &format!("pull-{tool:?}"), serve.url(), &from);
         let dry = p
             .run(
                 tool,

@@ -59,16 +59,25 @@ pub fn open_part(data: &[u8], expected: Option<&Checksum>, declared: u64) -> Res
     }
 }
 
-/// A part's operations and what they build, for `static-delta show`.
-pub fn part_stats(objects: &[(ObjectType, Checksum)], payload: &[u8]) -> Result<PartStats> {
+/// A decompressed payload and what its operations build.
+fn read_payload<'a>(
+    objects: &[(ObjectType, Checksum)],
+    payload: &'a [u8],
+) -> Result<(PartPayload<'a>, Vec<Action>, OpCounts)> {
     let parsed = PartPayload::parse(payload)?;
-    let (_, ops) = parse_ops(
+    let (actions, counts) = parse_ops(
         parsed.ops,
         objects,
         parsed.blob,
         parsed.modes.len(),
         parsed.xattrs.len(),
     )?;
+    Ok((parsed, actions, counts))
+}
+
+/// A part's operations and what they build, for `static-delta show`.
+pub fn part_stats(objects: &[(ObjectType, Checksum)], payload: &[u8]) -> Result<PartStats> {
+    let (parsed, _, ops) = read_payload(objects, payload)?;
     Ok(PartStats {
         modes: parsed.modes.len(),
         xattrs: parsed.xattrs.len(),
@@ -113,14 +122,7 @@ pub fn execute_part(
     if objects.is_empty() {
         return Ok(());
     }
-    let parsed = PartPayload::parse(payload)?;
-    let (actions, _) = parse_ops(
-        parsed.ops,
-        objects,
-        parsed.blob,
-        parsed.modes.len(),
-        parsed.xattrs.len(),
-    )?;
+    let (parsed, actions, _) = read_payload(objects, payload)?;
     for action in actions {
         match action {
             Action::Metadata {

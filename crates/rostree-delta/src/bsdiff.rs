@@ -162,15 +162,7 @@ pub fn diff(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn data(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (x >> 16) as u8
-            })
-            .collect()
-    }
+    use crate::test_bytes as data;
 
     fn apply(old: &[u8], patch: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -27,3 +27,15 @@ pub mod rollsum;
 pub use error::{Error, Result};
 pub use format::{Endianness, Superblock, SuperblockFile};
 pub use generate::{GenerateOptions, GenerateOutcome, generate};
+
+/// Reproducible pseudo-random bytes for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        })
+        .collect()
+}

@@ -135,15 +135,7 @@ pub fn matches(from: &[u8], to: &[u8]) -> Matches {
 mod tests {
     use super::*;
 
-    fn data(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                (x >> 16) as u8
-            })
-            .collect()
-    }
+    use crate::test_bytes as data;
 
     #[test]
     fn appended_bytes_leave_the_rest_shared() {

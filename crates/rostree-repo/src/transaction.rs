@@ -176,9 +176,10 @@ fn lock_staging(tmp: &Dir, lock_name: &str) -> std::io::Result<Option<std::fs::F
     Ok(Some(file))
 }
 
-/// Removes staging directories whose lock is free: their process died (or failed on
-/// purpose, see `OSTREE_REPO_TEST_ERROR`). Upstream would reuse such a directory; rostree
-/// starts over. Best effort: what cannot be examined is left for the next time.
+/// Removes staging directories whose lock is free and that are a minute old: their process
+/// died (or failed on purpose, see `OSTREE_REPO_TEST_ERROR`). Upstream would reuse such a
+/// directory; rostree starts over. Best effort: what cannot be examined is left for the
+/// next time.
 fn remove_stale_staging(repo: &Repo) {
     let Ok(tmp) = repo.dir().open_dir("tmp") else {
         return;
@@ -187,13 +188,13 @@ fn remove_stale_staging(repo: &Repo) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
+        let young = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.into_std().elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(60));
         if OLD_STAGING_PREFIXES.iter().any(|p| name.starts_with(p)) {
-            let young = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.into_std().elapsed().ok())
-                .is_none_or(|age| age < std::time::Duration::from_secs(60));
             if name.starts_with(OLD_STAGING_PREFIXES[1]) && young {
                 continue;
             }
@@ -209,7 +210,9 @@ fn remove_stale_staging(repo: &Repo) {
         if !name.starts_with(STAGING_PREFIX) || name.ends_with(LOCK_SUFFIX) {
             continue;
         }
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        // Upstream makes its staging directory before it locks it: one this young may be
+        // another process's, between the two.
+        if young || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let lock_name = format!("{name}{LOCK_SUFFIX}");
@@ -512,6 +515,13 @@ impl<'r> Transaction<'r> {
                 Error::InvalidInput(format!("Refusing to write invalid {objtype} object: {e}"))
             })?;
         }
+        self.stage_bytes(objtype, checksum, data)?;
+        self.metadata_written.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stages an object whose stored bytes are `data` as they are, mode 0644.
+    fn stage_bytes(&self, objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<()> {
         self.charge(data.len() as u64)?;
         let sub = self.subdir(checksum)?;
         let name = self.final_name(objtype, checksum);
@@ -529,7 +539,6 @@ impl<'r> Transaction<'r> {
         drop(file);
         sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
         self.mark_staged(objtype, *checksum);
-        self.metadata_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -546,22 +555,7 @@ impl<'r> Transaction<'r> {
         if self.has_object(ObjectType::File, checksum)? {
             return Ok(false);
         }
-        self.charge(data.len() as u64)?;
-        let sub = self.subdir(checksum)?;
-        let name = self.final_name(ObjectType::File, checksum);
-        let tmp = self.tmp_name();
-        let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
-        let mut file = sub
-            .open_with(
-                &tmp,
-                OpenOptions::new().write(true).create_new(true).mode(0o644),
-            )
-            .ctx("creating", path())?;
-        file.write_all(data).ctx("writing", path())?;
-        rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o644)).ctx("chmod", path())?;
-        drop(file);
-        sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
-        self.mark_staged(ObjectType::File, *checksum);
+        self.stage_bytes(ObjectType::File, checksum, data)?;
         self.content_written.fetch_add(1, Ordering::Relaxed);
         let payload = rostree_core::object::parse_archive_header(data).map_or(0, |(a, _)| a.size);
         self.content_bytes.fetch_add(payload, Ordering::Relaxed);

@@ -150,7 +150,10 @@ pub struct ReindexArgs {
 
 pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
     match command {
-        Command::List(_) => list(global),
+        Command::List(_) => {
+            let repo = global.open_repo()?;
+            print_list(deltas::list_static_deltas(&repo)?, "(No static deltas)")
+        }
         Command::Show(a) => show(a, global),
         Command::Delete(a) => {
             let repo = global.open_repo()?;
@@ -165,16 +168,10 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Verify(a) => verify(a, global),
         Command::Indexes(_) => {
             let repo = global.open_repo()?;
-            let indexes = deltas::list_delta_indexes(&repo)?;
-            let mut out = String::new();
-            if indexes.is_empty() {
-                out.push_str("(No static deltas indexes)\n");
-            }
-            for to in indexes {
-                out.push_str(&format!("{to}\n"));
-            }
-            util::write_stdout(out.as_bytes())?;
-            Ok(0)
+            print_list(
+                deltas::list_delta_indexes(&repo)?,
+                "(No static deltas indexes)",
+            )
         }
         Command::Reindex(a) => {
             let mut repo = global.open_repo()?;
@@ -188,15 +185,15 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
     }
 }
 
-fn list(global: &GlobalOptions) -> Result<i32> {
-    let repo = global.open_repo()?;
-    let names = deltas::list_static_deltas(&repo)?;
+/// One item a line, or upstream's words for none.
+fn print_list<T: std::fmt::Display>(items: Vec<T>, none: &str) -> Result<i32> {
     let mut out = String::new();
-    if names.is_empty() {
-        out.push_str("(No static deltas)\n");
+    if items.is_empty() {
+        out.push_str(none);
+        out.push('\n');
     }
-    for name in names {
-        out.push_str(&format!("{name}\n"));
+    for item in items {
+        out.push_str(&format!("{item}\n"));
     }
     util::write_stdout(out.as_bytes())?;
     Ok(0)
