@@ -123,9 +123,11 @@ pub(crate) async fn plan(
     if offered.in_summary {
         return from_offered(fetcher, repo, offered, checks, target, fetched).await;
     }
+    // No list of deltas: for a ref, try one from what the ref has here when that is
+    // complete; otherwise one from nothing.
+    let mut from = None;
     if target.ref_name.is_some() {
-        // No list of deltas: try one from what the ref has here, when that is complete.
-        let mut from = target.local;
+        from = target.local;
         if let Some(local) = &from
             && !complete(repo, local)?
         {
@@ -134,29 +136,12 @@ pub(crate) async fn plan(
         if from == Some(target.to) {
             return Ok(Plan::Objects);
         }
-        return superblock(
-            fetcher,
-            offered,
-            checks,
-            DeltaName {
-                from,
-                to: target.to,
-            },
-            fetched,
-        )
-        .await;
     }
-    superblock(
-        fetcher,
-        offered,
-        checks,
-        DeltaName {
-            from: None,
-            to: target.to,
-        },
-        fetched,
-    )
-    .await
+    let name = DeltaName {
+        from,
+        to: target.to,
+    };
+    superblock(fetcher, offered, checks, name, fetched).await
 }
 
 /// Picks among the deltas the remote lists: the newest complete local commit with a delta
