@@ -5,6 +5,7 @@
 #            sockets/fifos removed
 #   cache/b  a copy of a plus python3-minimal curl git openssh-client
 #            (installed in a chroot), apt cache cleaned, /dev emptied
+#   cache/big  one 2 GiB file of random data
 #
 # Idempotent: each tree is built in a temporary directory, then renamed and
 # a stamp file is written last, so an interrupted build restarts cleanly.
@@ -125,6 +126,22 @@ build_b() {
     date -u +%Y-%m-%dT%H:%M:%SZ >"$stamp"
 }
 
+# big: one directory holding a single 2 GiB file of random data, for the rows that show
+# memory stays bounded whatever a file's size.
+build_big() {
+    local stamp=$CACHE/big.stamp tmp=$CACHE/big.tmp
+    if [[ -f $stamp && -f $CACHE/big/blob ]]; then
+        log "big: cached"
+        return
+    fi
+    rm -rf "$tmp" "$CACHE/big"
+    mkdir -p "$tmp"
+    log "big: 2 GiB of random data"
+    head -c $((2 << 30)) /dev/urandom >"$tmp/blob"
+    mv "$tmp" "$CACHE/big"
+    date -u +%Y-%m-%dT%H:%M:%SZ >"$stamp"
+}
+
 report() {
     local t files mib
     printf '%-4s %10s %10s\n' tree files MiB
@@ -138,4 +155,5 @@ report() {
 mkdir -p "$CACHE"
 build_a
 build_b
+build_big
 report

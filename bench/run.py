@@ -69,6 +69,8 @@ class Row:
     server: bool = False
     # At most this many runs per tool (long rows).
     max_runs: int | None = None
+    # Run the timed command in a memory cgroup limited to this many MiB.
+    memory_limit_mib: int | None = None
 
 
 def commit(tree: str, branch: str, subject: str) -> str:
@@ -115,13 +117,43 @@ ROWS: list[Row] = [
         prepare=[INIT_BARE_USER, remote_add("{slow}")],
         run="{tool} --repo={repo} pull o b",
         server=True, max_runs=3),
+    Row("checkout b (bare)",
+        prepare=[INIT_BARE, commit("b", "b", "b")],
+        run="{tool} --repo={repo} checkout b {scratch}/co"),
+    # One 2 GiB file of random data, each tool in a 512 MiB memory cgroup: memory must
+    # not grow with a file's size.
+    Row("commit 2 GiB file (archive, 512 MiB cgroup)",
+        prepare=[INIT_ARCHIVE],
+        run=commit("big", "big", "big"),
+        checksum=True, max_runs=1, memory_limit_mib=512),
+    Row("pull 2 GiB file from nginx (archive to bare-user, 512 MiB cgroup)",
+        prepare=[INIT_BARE_USER, remote_add("{nginx_big}")],
+        run="{tool} --repo={repo} pull o big",
+        server=True, max_runs=1, memory_limit_mib=512),
+    Row("fsck 2 GiB file (bare-user, 512 MiB cgroup)",
+        prepare=[INIT_BARE_USER, remote_add("{nginx_big}"), "{tool} --repo={repo} pull o big"],
+        run="{tool} --repo={repo} fsck",
+        server=True, max_runs=1, memory_limit_mib=512),
+    Row("checkout 2 GiB file (archive, 512 MiB cgroup)",
+        prepare=[INIT_ARCHIVE, "{tool} --repo={repo} pull-local {served_big} big"],
+        run="{tool} --repo={repo} checkout -U big {scratch}/co",
+        server=True, max_runs=1, memory_limit_mib=512),
+    Row("export 2 GiB file (archive, 512 MiB cgroup)",
+        prepare=[INIT_ARCHIVE, "{tool} --repo={repo} pull-local {served_big} big"],
+        run="{tool} --repo={repo} export --output={scratch}/big.tar big",
+        server=True, max_runs=1, memory_limit_mib=512),
 ]
 
 # The repository the pull rows fetch from: tree b committed by upstream into an archive
 # repo with a summary, on the host disk, served by nginx on 127.0.0.1 and, for the
 # latency row, through bench/delay_proxy.py (25 ms each way).
 SERVED = CACHE / "served-b"
+# Tree big (one 2 GiB file), committed by upstream into an archive repo the same way.
+SERVED_BIG = CACHE / "served-big"
 NGINX_DIR = CACHE / "nginx"
+# The memory cgroup (v1 or v2) the rows with a memory limit run in.
+CGROUP_V1 = Path("/sys/fs/cgroup/memory/rostree-bench")
+CGROUP_V2 = Path("/sys/fs/cgroup/rostree-bench")
 
 
 def free_port() -> int:
@@ -135,14 +167,15 @@ class Servers:
     """nginx and the delaying proxy, for the rows that pull."""
 
     def __init__(self, ostree: str) -> None:
-        stamp = CACHE / "served-b.stamp"
-        if not stamp.exists():
-            shutil.rmtree(SERVED, ignore_errors=True)
-            run_untimed([ostree, f"--repo={SERVED}", "init", "--mode=archive"])
-            run_untimed(expand(commit("b", "b", "b"), tool=ostree, repo=str(SERVED),
-                               b=str(CACHE / "b")))
-            run_untimed([ostree, f"--repo={SERVED}", "summary", "-u"])
-            stamp.touch()
+        for tree, served in (("b", SERVED), ("big", SERVED_BIG)):
+            stamp = CACHE / f"served-{tree}.stamp"
+            if not stamp.exists():
+                shutil.rmtree(served, ignore_errors=True)
+                run_untimed([ostree, f"--repo={served}", "init", "--mode=archive"])
+                run_untimed(expand(commit(tree, tree, tree), tool=ostree, repo=str(served),
+                                   **{tree: str(CACHE / tree)}))
+                run_untimed([ostree, f"--repo={served}", "summary", "-u"])
+                stamp.touch()
         shutil.rmtree(NGINX_DIR, ignore_errors=True)
         NGINX_DIR.mkdir(parents=True)
         port = free_port()
@@ -153,7 +186,7 @@ class Servers:
             f"http {{ access_log off; client_body_temp_path {NGINX_DIR}/body;\n"
             f"proxy_temp_path {NGINX_DIR}/proxy; fastcgi_temp_path {NGINX_DIR}/fastcgi;\n"
             f"uwsgi_temp_path {NGINX_DIR}/uwsgi; scgi_temp_path {NGINX_DIR}/scgi;\n"
-            f"server {{ listen 127.0.0.1:{port}; root {SERVED}; }} }}\n")
+            f"server {{ listen 127.0.0.1:{port}; root {CACHE}; }} }}\n")
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.nginx = subprocess.Popen(
             [nginx, "-p", str(NGINX_DIR), "-c", str(NGINX_DIR / "nginx.conf")],
@@ -164,8 +197,9 @@ class Servers:
              "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proxy.stdout is None or self.proxy.stdout.readline().strip() != "ready":
             die("the delaying proxy did not start")
-        self.urls = {"nginx": f"http://127.0.0.1:{port}/",
-                     "slow": f"http://127.0.0.1:{slow_port}/"}
+        self.urls = {"nginx": f"http://127.0.0.1:{port}/{SERVED.name}/",
+                     "slow": f"http://127.0.0.1:{slow_port}/{SERVED.name}/",
+                     "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/"}
         deadline = time.monotonic() + 10
         import socket
         while True:
@@ -218,12 +252,43 @@ def run_untimed(argv: list[str]) -> None:
             f"{p.stderr}")
 
 
-def run_timed(argv: list[str]) -> tuple[float, float, str, float]:
-    """Run argv; return (wall s, peak RSS MiB, stdout, user+sys CPU s)."""
+def memory_cgroup(limit_mib: int) -> Path:
+    """A memory cgroup limited to limit_mib, made fresh; returns its tasks/procs file."""
+    for group, limit_file, procs in ((CGROUP_V2, "memory.max", "cgroup.procs"),
+                                     (CGROUP_V1, "memory.limit_in_bytes", "tasks")):
+        if not group.parent.is_dir() or not (group.parent / "cgroup.procs").exists():
+            continue
+        if group == CGROUP_V2 and "memory" not in (
+                group.parent / "cgroup.controllers").read_text(errors="replace"):
+            continue
+        try:
+            group.mkdir(exist_ok=True)
+            (group / limit_file).write_text(str(limit_mib << 20))
+            if group == CGROUP_V1:
+                # Swap would hide an overrun: none.
+                swap = group / "memory.memsw.limit_in_bytes"
+                if swap.exists():
+                    swap.write_text(str(limit_mib << 20))
+            return group / procs
+        except OSError:
+            continue
+    die("no memory cgroup available for the rows with a memory limit (run as root)")
+    raise AssertionError
+
+
+def run_timed(argv: list[str], cgroup: Path | None = None
+              ) -> tuple[float, float, str, float]:
+    """Run argv (in the cgroup whose procs file is given); return (wall s, peak RSS MiB,
+    stdout, user+sys CPU s)."""
+
+    def enter_cgroup() -> None:
+        if cgroup is not None:
+            cgroup.write_text(str(os.getpid()))
+
     with open(WORK / ".stdout", "w+b") as out, \
             open(WORK / ".stderr", "w+b") as err:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=err)
+        p = subprocess.Popen(argv, stdout=out, stderr=err, preexec_fn=enter_cgroup)
         # wait4 gives this child's own rusage (including its reaped
         # descendants), unlike getrusage(RUSAGE_CHILDREN).
         _, status, ru = os.wait4(p.pid, 0)
@@ -246,7 +311,7 @@ def warm_up() -> None:
     (GNU tar skips reading file data when the archive is /dev/null, so pipe
     through cat.)"""
     t0 = time.perf_counter()
-    subprocess.run(f"tar -C {shlex.quote(str(CACHE))} -cf - a b | cat >/dev/null",
+    subprocess.run(f"tar -C {shlex.quote(str(CACHE))} -cf - a b big | cat >/dev/null",
                    shell=True, check=True)
     print(f"warm-up read of corpus: {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
@@ -305,7 +370,7 @@ def main() -> None:
     ostree = resolve_tool(os.environ.get("OSTREE", "ostree"))
     tools = [("rostree", rostree), ("upstream", ostree)]
 
-    for t in ("a", "b"):
+    for t in ("a", "b", "big"):
         if not (CACHE / f"{t}.stamp").exists():
             die(f"corpus tree {t} missing: run bench/corpus.sh first")
 
@@ -352,14 +417,16 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
                 scratch.mkdir()
                 kw = dict(tool=tool, repo=str(scratch / "repo"),
                           scratch=str(scratch), a=str(CACHE / "a"),
-                          b=str(CACHE / "b"), **urls)
+                          b=str(CACHE / "b"), big=str(CACHE / "big"),
+                          served_big=str(SERVED_BIG), **urls)
                 for step in row.prepare:
                     run_untimed(expand(step, **kw))
                 # Flush dirty pages left by prepare/earlier runs, so the
                 # timed command (upstream syncfs()s its repo) doesn't pay
                 # for them.
                 os.sync()
-                res = run_timed(expand(row.run, **kw))
+                cgroup = memory_cgroup(row.memory_limit_mib) if row.memory_limit_mib else None
+                res = run_timed(expand(row.run, **kw), cgroup)
                 results[row.name][label].append(res)
                 wall, rss, _, cpu = res
                 print(f"  {row.name:<28} {label:<8} run {i + 1}/{min(runs, row.max_runs or runs)}: "

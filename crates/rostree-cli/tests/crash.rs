@@ -351,3 +351,149 @@ fn killed_checkouts_leave_a_sound_repo() {
         std::fs::remove_dir_all(&target).expect("clearing the checkout");
     }
 }
+
+/// RFC 8032 7.1 test 1 in libsodium's format: the secret key, and its public key.
+const ED25519_SECRET: &str =
+    "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2DXWpgBgrEKt9VL/tPJZAc6DuFy89qmIyWvAhpo9wdRGg==";
+const ED25519_PUBLIC: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+/// Whether every signature `metadata` (a `summary.sig` or `.commitmeta`) holds is good over
+/// `data`: ed25519 ones by the test key, GPG ones as the real `gpg` checks them. Returns
+/// (ed25519 count, GPG count).
+fn check_signatures(
+    metadata: &[u8],
+    data: &[u8],
+    gpg: &rostree_testutil::gnupg::GpgKey,
+    scratch: &Path,
+    context: &str,
+) -> (usize, usize) {
+    use rostree::core::object::Metadata;
+    let metadata = Metadata::from_bytes(metadata)
+        .unwrap_or_else(|e| panic!("{context}: signatures do not parse: {e}"));
+    let public = rostree::sign::ed25519::PublicKey::from_base64(ED25519_PUBLIC).expect("key");
+    let ed25519 = rostree::sign::ed25519::signatures(&metadata).expect("ed25519 signatures");
+    for sig in &ed25519 {
+        assert!(
+            public.verifies(data, sig),
+            "{context}: an ed25519 signature does not match what it signs"
+        );
+    }
+    let gpg_sigs = rostree::sign::gpg::signatures(&metadata).expect("gpg signatures");
+    let data_file = scratch.join("signed-data");
+    std::fs::write(&data_file, data).expect("write data");
+    for sig in &gpg_sigs {
+        let sig_file = scratch.join("signature.gpg");
+        std::fs::write(&sig_file, sig).expect("write signature");
+        let status = Command::new("gpg")
+            .args(["--batch", "--quiet", "--homedir"])
+            .arg(&gpg.home)
+            .arg("--verify")
+            .arg(&sig_file)
+            .arg(&data_file)
+            .stderr(Stdio::null())
+            .status()
+            .expect("running gpg");
+        assert!(
+            status.success(),
+            "{context}: a GPG signature does not match what it signs"
+        );
+    }
+    (ed25519.len(), gpg_sigs.len())
+}
+
+#[test]
+fn killed_signed_summaries_never_keep_a_stale_signature() {
+    let mut h = Harness::new("summary-sign");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let tree = tmp.path().join("tree");
+    let key = rostree_testutil::gnupg::GpgKey::new(tmp.path(), "summary", "never");
+    init(&repo, "archive");
+    write_tree(&tree, 20, 1);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    run_ok(&repo, &["commit", "-b", "main", &tree_arg], "commit");
+    let [gpg_sign, gpg_home] = key.sign_args();
+    let sign = format!("--sign={ED25519_SECRET}");
+    let args = ["summary", "-u", &gpg_sign, &gpg_home, &sign];
+    let full = time_of(rostree_cmd(&repo, &args));
+    let mut finished = 0;
+    for kill in 0..h.kills {
+        // A new summary each time, so that the old signatures no longer match it.
+        run_ok(
+            &repo,
+            &["commit", "-b", &format!("b{kill}"), &tree_arg],
+            "commit",
+        );
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "summary -u --sign --gpg-sign", kill, delay);
+        let done = run_and_kill(rostree_cmd(&repo, &args), delay);
+        finished += usize::from(done);
+        let summary = std::fs::read(repo.join("summary")).expect("a summary is always there");
+        match std::fs::read(repo.join("summary.sig")) {
+            Ok(sig) => {
+                let counts = check_signatures(&sig, &summary, &key, tmp.path(), &ctx);
+                if done {
+                    assert_eq!(counts, (1, 1), "{ctx}: both signatures made");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(!done, "{ctx}: finished, but left no summary.sig");
+            }
+            Err(e) => panic!("{ctx}: reading summary.sig: {e}"),
+        }
+    }
+    assert!(
+        finished < h.kills,
+        "no summary update was killed before it finished"
+    );
+}
+
+#[test]
+fn killed_signed_commits_never_leave_a_ref_unsigned() {
+    let mut h = Harness::new("commit-sign");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    let tree = tmp.path().join("tree");
+    let key = rostree_testutil::gnupg::GpgKey::new(tmp.path(), "commit", "never");
+    init(&repo, "archive");
+    write_tree(&tree, 100, 1);
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    let [gpg_sign, gpg_home] = key.sign_args();
+    let sign = format!("--sign={ED25519_SECRET}");
+    let args = [
+        "commit", "-b", "main", &gpg_sign, &gpg_home, &sign, &tree_arg,
+    ];
+    let first = run_ok(&repo, &args, "first commit");
+    let full = time_of(rostree_cmd(&repo, &args));
+    let mut finished = 0;
+    let mut moved = 0;
+    let mut before = first.trim().to_owned();
+    for kill in 0..h.kills {
+        write_tree(&tree, 100, kill as u64 + 2);
+        let delay = h.rng.delay(full.mul_f64(1.2));
+        let ctx = context(&h, "commit --sign --gpg-sign", kill, delay);
+        finished += usize::from(run_and_kill(rostree_cmd(&repo, &args), delay));
+        check_repo(&repo, &ctx);
+        let head = run_ok(&repo, &["rev-parse", "main"], &ctx)
+            .trim()
+            .to_owned();
+        moved += usize::from(head != before);
+        let (prefix, rest) = head.split_at(2);
+        let object = |ext: &str| repo.join(format!("objects/{prefix}/{rest}.{ext}"));
+        let data = std::fs::read(object("commit")).expect("the commit");
+        let meta = std::fs::read(object("commitmeta"))
+            .unwrap_or_else(|e| panic!("{ctx}: main names {head}, which has no signatures: {e}"));
+        let counts = check_signatures(&meta, &data, &key, tmp.path(), &ctx);
+        assert_eq!(
+            counts,
+            (1, 1),
+            "{ctx}: main names {head}, not signed by both keys"
+        );
+        before = head;
+    }
+    assert!(
+        finished < h.kills,
+        "no commit was killed before it finished"
+    );
+    assert!(moved > 0, "no killed commit moved the ref");
+}

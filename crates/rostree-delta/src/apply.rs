@@ -220,6 +220,10 @@ enum Current<'a> {
         offset: u64,
         left: u64,
     },
+    Stream {
+        payload: Payload,
+        left: u64,
+    },
     Done,
 }
 
@@ -236,7 +240,7 @@ impl<'a> PiecesReader<'a> {
     }
 
     fn source(&self, object: &Checksum) -> Result<Payload> {
-        let (header, payload) = self.repo.read_file(object)?;
+        let (header, payload) = self.repo.open_content(object)?;
         if !header.is_regular() {
             return Err(Error::Format(format!(
                 "Delta read source {object} is not a regular file"
@@ -261,18 +265,20 @@ impl<'a> PiecesReader<'a> {
                     offset,
                     left: len,
                 },
-                Payload::Bytes(bytes) => {
-                    let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                    let end = offset
-                        .checked_add(len)
-                        .and_then(|e| usize::try_from(e).ok())
-                        .filter(|&e| start <= e && e <= bytes.len())
-                        .ok_or_else(|| {
-                            Error::Format(format!("Unexpected EOF reading object {object}"))
-                        })?;
-                    Current::Owned(bytes[start..end].to_vec(), 0)
-                }
                 Payload::None => Current::Slice(&[]),
+                mut payload => {
+                    // An archive source inflates from its start: what comes before the
+                    // range is read past.
+                    let skipped =
+                        std::io::copy(&mut (&mut payload).take(offset), &mut std::io::sink())
+                            .ctx("reading", format!("object {object}"))?;
+                    if skipped != offset {
+                        return Err(Error::Format(format!(
+                            "Unexpected EOF reading object {object}"
+                        )));
+                    }
+                    Current::Stream { payload, left: len }
+                }
             },
             Piece::Patch { object, patch } => {
                 let old = self
@@ -317,6 +323,23 @@ impl<'a> PiecesReader<'a> {
                         ));
                     }
                     *offset += n as u64;
+                    *left -= n as u64;
+                    n
+                }
+                Current::Stream { payload, left } => {
+                    let want = (*left).min(buf.len() as u64) as usize;
+                    let n = if want == 0 {
+                        0
+                    } else {
+                        payload
+                            .read(&mut buf[..want])
+                            .ctx("reading", "a delta read source")?
+                    };
+                    if n == 0 && want > 0 {
+                        return Err(Error::Format(
+                            "Unexpected EOF reading a delta read source".into(),
+                        ));
+                    }
                     *left -= n as u64;
                     n
                 }

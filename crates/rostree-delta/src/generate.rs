@@ -335,7 +335,7 @@ impl PartBuilder {
                 self.loose += storage_size(repo, ObjectType::File, &checksum)?;
                 self.uncompressed += counted;
                 self.objects.push((ObjectType::File, checksum));
-                let (header, payload) = repo.read_file(&checksum)?;
+                let (header, payload) = repo.open_content(&checksum)?;
                 let (m, x) = self.tables(&header);
                 let data = if symlink {
                     header.symlink_target.into_bytes()
@@ -352,7 +352,7 @@ impl PartBuilder {
                 );
             }
             Item::Rollsum { to, from, matches } => {
-                let (header, payload) = repo.read_file(&to)?;
+                let (header, payload) = repo.open_content(&to)?;
                 let new = payload
                     .into_bytes()
                     .ctx("reading", repo.object_path(ObjectType::File, &to))?;
@@ -390,12 +390,12 @@ impl PartBuilder {
                 self.op(op::CLOSE, &[]);
             }
             Item::Bsdiff { to, from } => {
-                let (header, payload) = repo.read_file(&to)?;
+                let (header, payload) = repo.open_content(&to)?;
                 let new = payload
                     .into_bytes()
                     .ctx("reading", repo.object_path(ObjectType::File, &to))?;
                 let old = repo
-                    .read_file(&from)?
+                    .open_content(&from)?
                     .1
                     .into_bytes()
                     .ctx("reading", repo.object_path(ObjectType::File, &from))?;
@@ -558,7 +558,7 @@ pub fn generate(
                     return Ok(None);
                 }
                 let read = |c: &Checksum| {
-                    repo.read_file(c)?
+                    repo.open_content(c)?
                         .1
                         .into_bytes()
                         .ctx("reading", repo.object_path(ObjectType::File, c))

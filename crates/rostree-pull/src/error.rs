@@ -215,6 +215,41 @@ pub enum Error {
     /// Interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,
+    /// A remote's configuration cannot be used as it is.
+    #[error("Remote \"{remote}\": {reason}")]
+    RemoteConfig {
+        /// The remote.
+        remote: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The remote is marked as not to be pulled from (`unconfigured-state`).
+    #[error("Remote \"{remote}\" is not configured: {state}")]
+    Unconfigured {
+        /// The remote.
+        remote: String,
+        /// Why, as its config says.
+        state: String,
+    },
+    /// Another tool fetches from this remote (`custom-backend`).
+    #[error("Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'")]
+    CustomBackend {
+        /// The remote.
+        remote: String,
+        /// The backend its config names.
+        backend: String,
+    },
+    /// Trusted keys could not be read.
+    #[error("{message}")]
+    Keys {
+        /// The keyring file or directory.
+        path: std::path::PathBuf,
+        /// What went wrong, in upstream's words where it has them.
+        message: String,
+    },
+    /// Signing keys configured for a remote were refused.
+    #[error(transparent)]
+    SignConfig(#[from] rostree_sign::signapi::Error),
 }
 
 /// The result type of this crate.

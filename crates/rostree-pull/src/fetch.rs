@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::body::{Body, Held, Sink, Spill};
 use crate::error::{Error, Result};
 
 /// How [`Fetcher`] behaves.
@@ -86,6 +87,14 @@ pub struct Validators<'a> {
     pub last_modified: u64,
 }
 
+/// The HTTP clients of a remote: h2c (plain HTTP/2) where it may be tried, and HTTP/1.1 (or
+/// HTTP/2 over TLS), with the choice made by the first request.
+struct Clients {
+    h2c: Option<reqwest::Client>,
+    http1: reqwest::Client,
+    protocol: OnceLock<Protocol>,
+}
+
 /// The protocol chosen for a plain-HTTP server, once known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Protocol {
@@ -97,9 +106,7 @@ enum Kind {
     Http {
         /// The repository's URL and its mirrors, tried in turn; each ends with `/`.
         bases: Vec<String>,
-        h2c: Option<reqwest::Client>,
-        http1: reqwest::Client,
-        protocol: OnceLock<Protocol>,
+        clients: Clients,
     },
     File {
         root: PathBuf,
@@ -254,9 +261,11 @@ impl Fetcher {
         Ok(Fetcher {
             kind: Kind::Http {
                 bases,
-                h2c,
-                http1,
-                protocol: OnceLock::new(),
+                clients: Clients {
+                    h2c,
+                    http1,
+                    protocol: OnceLock::new(),
+                },
             },
             options,
             received: AtomicU64::new(0),
@@ -294,36 +303,65 @@ impl Fetcher {
 
     /// The file at `rel`, unless the server says the copy `held` describes is current.
     pub async fn get_if_changed(&self, rel: &str, held: Validators<'_>) -> Result<Conditional> {
+        let io = |e: std::io::Error| Error::Io {
+            path: rel.to_owned(),
+            source: e,
+        };
+        Ok(match self.fetch(rel, held, None).await? {
+            Got::Unchanged => Conditional::Unchanged,
+            Got::Missing => Conditional::Missing,
+            Got::Body {
+                sink,
+                etag,
+                last_modified,
+            } => Conditional::Fetched {
+                data: sink.into_bytes().map_err(io)?,
+                etag,
+                last_modified,
+            },
+            Got::Local(body) => match body {
+                Body::Memory(data, _) => Conditional::Fetched {
+                    data,
+                    etag: None,
+                    last_modified: 0,
+                },
+                Body::File(..) => Conditional::Missing,
+            },
+        })
+    }
+
+    /// An object at `rel`, or `None` if the remote has none: held in memory when small
+    /// and `spill`'s budget allows, else in an unnamed file of `spill`'s directory.
+    pub async fn get_object(&self, rel: &str, spill: &Spill) -> Result<Option<Body>> {
+        let io = |e: std::io::Error| Error::Io {
+            path: rel.to_owned(),
+            source: e,
+        };
+        Ok(
+            match self.fetch(rel, Validators::default(), Some(spill)).await? {
+                Got::Unchanged | Got::Missing => None,
+                Got::Body { sink, .. } => Some(sink.finish().map_err(io)?),
+                Got::Local(body) => Some(body),
+            },
+        )
+    }
+
+    async fn fetch(&self, rel: &str, held: Validators<'_>, spill: Option<&Spill>) -> Result<Got> {
         match &self.kind {
             Kind::File { root } => {
                 let path = root.join(rel);
                 let limit = max_size(rel);
-                match tokio::task::spawn_blocking(move || {
-                    use std::io::Read;
-                    let file = std::fs::File::open(&path)?;
-                    let mut data = Vec::new();
-                    // One byte more than allowed tells an oversized file.
-                    file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
-                    Ok::<_, std::io::Error>(data)
-                })
-                .await
-                {
-                    Ok(Ok(data)) if data.len() as u64 > limit => Err(Error::TooLarge {
+                let spill = spill.cloned();
+                match tokio::task::spawn_blocking(move || read_local(&path, limit, spill)).await {
+                    Ok(Ok(body)) if body.len() > limit => Err(Error::TooLarge {
                         url: root.join(rel).display().to_string(),
                         limit,
                     }),
-                    Ok(Ok(data)) => {
-                        self.received
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                        Ok(Conditional::Fetched {
-                            data: Bytes::from(data),
-                            etag: None,
-                            last_modified: 0,
-                        })
+                    Ok(Ok(body)) => {
+                        self.received.fetch_add(body.len(), Ordering::Relaxed);
+                        Ok(Got::Local(body))
                     }
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Ok(Conditional::Missing)
-                    }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Got::Missing),
                     Ok(Err(e)) => Err(Error::Io {
                         path: root.join(rel).display().to_string(),
                         source: e,
@@ -334,23 +372,16 @@ impl Fetcher {
                     }),
                 }
             }
-            Kind::Http {
-                bases,
-                h2c,
-                http1,
-                protocol,
-            } => {
-                let mut result = Ok(Conditional::Missing);
+            Kind::Http { bases, clients } => {
+                let mut result = Ok(Got::Missing);
                 for (i, base) in bases.iter().enumerate() {
                     let url = format!("{base}{rel}");
                     // A mirror that fails hands over to the next at once; only the last
                     // one is retried.
                     let last = i + 1 == bases.len();
                     let retries = if last { self.options.retries } else { 0 };
-                    result = self
-                        .get_http(h2c.as_ref(), http1, protocol, &url, held, retries)
-                        .await;
-                    if last || !matches!(result, Ok(Conditional::Missing) | Err(_)) {
+                    result = self.get_http(clients, &url, held, retries, spill).await;
+                    if last || !matches!(result, Ok(Got::Missing) | Err(_)) {
                         break;
                     }
                 }
@@ -363,15 +394,20 @@ impl Fetcher {
     /// decides), else HTTP/1.1 (or HTTP/2 negotiated over TLS).
     async fn get_http(
         &self,
-        h2c: Option<&reqwest::Client>,
-        http1: &reqwest::Client,
-        protocol: &OnceLock<Protocol>,
+        clients: &Clients,
         url: &str,
         held: Validators<'_>,
         retries: u32,
-    ) -> Result<Conditional> {
-        let client = match (h2c, protocol.get()) {
-            (Some(h2c), None) => match self.get_once(h2c, url, held, &mut Vec::new()).await {
+        spill: Option<&Spill>,
+    ) -> Result<Got> {
+        let new_sink = || spill.map_or_else(Sink::memory, |s| Sink::spilling(s.clone()));
+        let Clients {
+            h2c,
+            http1,
+            protocol,
+        } = clients;
+        let client = match (h2c.as_ref(), protocol.get()) {
+            (Some(h2c), None) => match self.get_once(h2c, url, held, new_sink()).await {
                 Ok(found) => {
                     let _ = protocol.set(Protocol::H2c);
                     return Ok(found);
@@ -384,7 +420,8 @@ impl Fetcher {
             (Some(h2c), Some(Protocol::H2c)) => h2c,
             _ => http1,
         };
-        self.get_retrying(client, url, held, retries).await
+        self.get_retrying(client, url, held, retries, new_sink())
+            .await
     }
 
     async fn get_retrying(
@@ -393,12 +430,13 @@ impl Fetcher {
         url: &str,
         held: Validators<'_>,
         retries: u32,
-    ) -> Result<Conditional> {
+        sink: Sink,
+    ) -> Result<Got> {
         let mut attempt = 0;
         // What earlier attempts received: a retry asks for the rest with a range request.
-        let mut received = Vec::new();
+        let mut received = sink;
         loop {
-            match self.get_once(client, url, held, &mut received).await {
+            match self.get_once_into(client, url, held, &mut received).await {
                 Err(e) if attempt < retries && retryable(&e) => {
                     attempt += 1;
                     // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
@@ -406,26 +444,62 @@ impl Fetcher {
                         Duration::from_millis(100 << attempt.min(6)).min(Duration::from_secs(5));
                     tokio::time::sleep(wait).await;
                 }
-                other => return other,
+                Ok(Attempt::Received {
+                    etag,
+                    last_modified,
+                }) => {
+                    return Ok(Got::Body {
+                        sink: received,
+                        etag,
+                        last_modified,
+                    });
+                }
+                Ok(Attempt::Missing) => return Ok(Got::Missing),
+                Ok(Attempt::Unchanged) => return Ok(Got::Unchanged),
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// One request; the body is appended to `received`, which holds what an interrupted
-    /// earlier attempt got (resumed with `Range` when the server allows it).
+    /// One request into a fresh sink.
     async fn get_once(
         &self,
         client: &reqwest::Client,
         url: &str,
         held: Validators<'_>,
-        received: &mut Vec<u8>,
-    ) -> Result<Conditional> {
+        mut sink: Sink,
+    ) -> Result<Got> {
+        Ok(
+            match self.get_once_into(client, url, held, &mut sink).await? {
+                Attempt::Received {
+                    etag,
+                    last_modified,
+                } => Got::Body {
+                    sink,
+                    etag,
+                    last_modified,
+                },
+                Attempt::Missing => Got::Missing,
+                Attempt::Unchanged => Got::Unchanged,
+            },
+        )
+    }
+
+    /// One request; the body is appended to `received`, which holds what an interrupted
+    /// earlier attempt got (resumed with `Range` when the server allows it).
+    async fn get_once_into(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        held: Validators<'_>,
+        received: &mut Sink,
+    ) -> Result<Attempt> {
         let transport = |e: reqwest::Error| Error::Transport {
             url: url.to_owned(),
             reason: describe(&e),
         };
         let mut request = client.get(url);
-        if !received.is_empty() {
+        if received.len() > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={}-", received.len()));
         } else {
             if let Some(etag) = held.etag {
@@ -443,10 +517,10 @@ impl Fetcher {
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             // Upstream treats 403 as "not there" too: some servers answer it for a missing file.
-            return Ok(Conditional::Missing);
+            return Ok(Attempt::Missing);
         }
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Conditional::Unchanged);
+            return Ok(Attempt::Unchanged);
         }
         let header = |name| {
             response
@@ -466,9 +540,13 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
+        let sink_error = |e: std::io::Error| Error::Io {
+            path: url.to_owned(),
+            source: e,
+        };
         if status != reqwest::StatusCode::PARTIAL_CONTENT {
             // The whole file again (the server ignored the range, or none was asked).
-            received.clear();
+            received.clear().map_err(sink_error)?;
         }
         let limit = max_size(url);
         let too_large = || Error::TooLarge {
@@ -476,30 +554,68 @@ impl Fetcher {
             limit,
         };
         if let Some(len) = response.content_length() {
-            if len.saturating_add(received.len() as u64) > limit {
+            if len.saturating_add(received.len()) > limit {
                 return Err(too_large());
             }
-            // What a header announces is reserved only up to a bound: it may lie.
-            received.reserve(usize::try_from(len.min(RESERVE_AT_MOST)).unwrap_or(0));
+            received.expect(len).map_err(sink_error)?;
         }
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if (received.len() + chunk.len()) as u64 > limit {
+            if received.len() + chunk.len() as u64 > limit {
                 return Err(too_large());
             }
             self.received
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            received.extend_from_slice(&chunk);
+            received.append(&chunk).map_err(sink_error)?;
         }
-        Ok(Conditional::Fetched {
-            data: Bytes::from(std::mem::take(received)),
+        Ok(Attempt::Received {
             etag,
             last_modified,
         })
     }
 }
 
-/// What a Content-Length header may make a request reserve up front.
-const RESERVE_AT_MOST: u64 = 16 << 20;
+/// How one request ended.
+enum Attempt {
+    Missing,
+    Unchanged,
+    /// The body is in the sink.
+    Received {
+        etag: Option<String>,
+        last_modified: u64,
+    },
+}
+
+/// How a fetch ended.
+enum Got {
+    Missing,
+    Unchanged,
+    Body {
+        sink: Sink,
+        etag: Option<String>,
+        last_modified: u64,
+    },
+    /// A file of a local remote.
+    Local(Body),
+}
+
+/// Reads a local remote's file: whole when it is small and the budget (if any) allows,
+/// else opened to be read as it is stored. One byte more than `limit` tells an oversized
+/// file.
+fn read_local(path: &std::path::Path, limit: u64, spill: Option<Spill>) -> std::io::Result<Body> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let held = match &spill {
+        Some(spill) => match spill.hold(len) {
+            Some(held) => held,
+            None => return Ok(Body::File(file, len)),
+        },
+        None => Held::none(),
+    };
+    let mut data = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    Ok(Body::Memory(Bytes::from(data), held))
+}
 
 /// The most a file may hold: metadata objects, refs and signatures 10 MiB (upstream's
 /// limit for metadata), the summary 128 MiB, content objects any size.

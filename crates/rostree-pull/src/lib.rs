@@ -4,12 +4,14 @@
 //! This is the only crate of rostree with an async runtime and an HTTP client; its entry
 //! points ([`pull::pull`], [`serve::serve`]) are blocking and run their own runtime.
 
+pub mod body;
 mod deltas;
 mod error;
 pub mod fetch;
 pub mod find_remotes;
 pub mod metalink;
 pub mod pull;
+pub mod remote;
 pub mod serve;
 mod summary;
 

@@ -29,6 +29,7 @@ use rostree_repo::progress::{Event, Progress};
 use rostree_repo::transaction::{Source, Transaction};
 use rostree_repo::{RefKind, Repo};
 
+use crate::body::{Body, MemoryBudget, Spill};
 use crate::error::{Error, Result};
 use crate::fetch::{FetchOptions, Fetcher};
 use crate::summary::{CacheSlot, SummaryChecks};
@@ -783,29 +784,11 @@ struct MirroredSummary {
 
 /// Replaces the repository's summary (and its signature) with a mirrored one.
 fn write_mirrored_summary(repo: &Repo, summary: &MirroredSummary) -> Result<()> {
-    let io = |path: &str, e: std::io::Error| Error::Io {
-        path: repo.path().join(path).display().to_string(),
-        source: e,
-    };
-    match &summary.signature {
-        Some(sig) => repo
-            .dir()
-            .write("summary.sig", sig)
-            .map_err(|e| io("summary.sig", e))?,
-        None => match repo.dir().remove_file("summary.sig") {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("summary.sig", e));
-            }
-            _ => {}
-        },
-    }
-    // Written aside and renamed over: readers never see half a summary.
-    repo.dir()
-        .write("summary.tmp", &summary.bytes)
-        .map_err(|e| io("summary.tmp", e))?;
-    repo.dir()
-        .rename("summary.tmp", repo.dir(), "summary")
-        .map_err(|e| io("summary", e))
+    Ok(rostree_repo::summary::write_summary_files(
+        repo,
+        &summary.bytes,
+        summary.signature.as_deref(),
+    )?)
 }
 
 /// Fetches (or finds locally) `head` and its parents down to the depth asked; returns the
@@ -1173,13 +1156,75 @@ fn missing_children(
 }
 
 /// Checks and stores one fetched object; returns what it leads to.
-fn store(
-    tx: &Transaction<'_>,
-    item: Item,
-    data: &[u8],
-    options: &PullOptions,
-) -> Result<Vec<Item>> {
+fn store(tx: &Transaction<'_>, item: Item, body: Body, options: &PullOptions) -> Result<Vec<Item>> {
     let (objtype, checksum) = item.name();
+    let io = |e: std::io::Error| Error::Io {
+        path: object_path(objtype, &checksum),
+        source: e,
+    };
+    let (data, mut file) = match body {
+        Body::Memory(data, held) => (Some((data, held)), None),
+        Body::File(file, _) => (None, Some(file)),
+    };
+    match item {
+        Item::File(c)
+            if options.trusted_http
+                && options.mirror
+                && tx.repo().mode().is_archive()
+                && !options.bareuseronly_files =>
+        {
+            // A mirror trusting its source copies archive objects as they came, as
+            // upstream does: fsck is what checks them.
+            match (&data, &mut file) {
+                (Some((data, _)), _) => tx.write_filez_trusted(&c, &mut &data[..])?,
+                (None, Some(file)) => tx.write_filez_trusted(&c, file)?,
+                (None, None) => false,
+            };
+            Ok(Vec::new())
+        }
+        Item::File(c) => match (data, file) {
+            (Some((data, _held)), _) => {
+                let (archive, _) = rostree_core::object::parse_archive_header(&data)
+                    .map_err(|e| corrupt(objtype, checksum, e.to_string()))?;
+                if archive.size <= rostree_repo::content::INFLATE_AT_ONCE {
+                    let (header, payload) = rostree_repo::decode_filez(&data)
+                        .map_err(|e| corrupt(objtype, checksum, e))?;
+                    store_content(tx, c, &header, &payload, options)?;
+                } else {
+                    store_filez_stream(tx, c, &data[..], options)?;
+                }
+                Ok(Vec::new())
+            }
+            (None, Some(file)) => {
+                store_filez_stream(
+                    tx,
+                    c,
+                    std::io::BufReader::with_capacity(128 << 10, file),
+                    options,
+                )?;
+                Ok(Vec::new())
+            }
+            (None, None) => Ok(Vec::new()),
+        },
+        item => {
+            // Metadata is parsed whole; it is bounded by the metadata size limit.
+            let data = match (data, file) {
+                (Some((data, _)), _) => data.to_vec(),
+                (None, Some(mut file)) => {
+                    let mut data = Vec::new();
+                    std::io::Read::read_to_end(&mut file, &mut data).map_err(io)?;
+                    data
+                }
+                (None, None) => Vec::new(),
+            };
+            store_metadata(tx, item, &data)
+        }
+    }
+}
+
+/// Checks and stores a fetched metadata object; returns what it leads to.
+fn store_metadata(tx: &Transaction<'_>, item: Item, data: &[u8]) -> Result<Vec<Item>> {
+    let (objtype, _) = item.name();
     match item {
         Item::DirMeta(c) => {
             check_hash(objtype, &c, data)?;
@@ -1193,23 +1238,30 @@ fn store(
             tx.write_metadata_as(objtype, &c, data)?;
             Ok(children)
         }
-        Item::File(c)
-            if options.trusted_http
-                && options.mirror
-                && tx.repo().mode().is_archive()
-                && !options.bareuseronly_files =>
+        Item::File(_) => Ok(Vec::new()),
+    }
+}
+
+/// Stores a `.filez` object read from `object`, inflated, hashed and checked on the way
+/// into its staging file: a large object never sits whole in memory.
+fn store_filez_stream(
+    tx: &Transaction<'_>,
+    c: Checksum,
+    object: impl std::io::BufRead,
+    options: &PullOptions,
+) -> Result<()> {
+    let bad = |e: std::io::Error| corrupt(ObjectType::File, c, e.to_string());
+    let (archive, mut payload) = rostree_repo::content::open_archive(object).map_err(bad)?;
+    if options.bareuseronly_files {
+        rostree_repo::transaction::validate_bareuseronly_mode(&c, &archive.header)?;
+    }
+    match tx.write_content_as(&c, &archive.header, Source::Untrusted(&mut payload)) {
+        Err(rostree_repo::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::InvalidData =>
         {
-            // A mirror trusting its source copies archive objects as they came, as
-            // upstream does: fsck is what checks them.
-            tx.write_filez_trusted(&c, data)?;
-            Ok(Vec::new())
+            Err(bad(source))
         }
-        Item::File(c) => {
-            let (header, payload) =
-                rostree_repo::decode_filez(data).map_err(|e| corrupt(objtype, checksum, e))?;
-            store_content(tx, c, &header, &payload, options)?;
-            Ok(Vec::new())
-        }
+        other => other.map(|_| ()).map_err(Error::from),
     }
 }
 
@@ -1260,25 +1312,38 @@ fn import_cached(
             continue;
         }
         if let Item::File(c) = item {
-            let (header, payload) = cache.read_file(&c)?;
-            let payload = payload.into_bytes().map_err(|e| Error::Io {
-                path: cache.object_path(objtype, &c).display().to_string(),
-                source: e,
-            })?;
-            check_content(c, &header, &payload, options)?;
+            let bad = |e: std::io::Error| corrupt(objtype, c, e.to_string());
+            let (header, mut payload) = cache.open_content(&c)?;
+            let size = payload.size().map_err(bad)?;
+            if options.bareuseronly_files {
+                rostree_repo::transaction::validate_bareuseronly_mode(&c, &header)?;
+            }
+            let actual =
+                rostree_repo::content::checksum_stream(&header, &mut payload).map_err(bad)?;
+            if actual != c {
+                return Err(Error::ChecksumMismatch {
+                    objtype: ObjectType::File,
+                    expected: c,
+                    actual,
+                });
+            }
             // Checked, it is shared as upstream imports it: linked when the repositories
             // store objects alike, else written anew.
             if !tx.link_object_from(cache, objtype, &c)? {
-                tx.write_content_as(&c, &header, Source::Bytes(&payload))?;
+                let (header, mut payload) = cache.open_content(&c)?;
+                tx.write_content_as(&c, &header, Source::Untrusted(&mut payload))?;
             }
-            return Ok((Vec::new(), payload.len() as u64));
+            return Ok((Vec::new(), size));
         }
         let data = cache.load_metadata(objtype, &checksum)?;
-        let children = store(tx, item, &data, options)?;
+        let children = store_metadata(tx, item, &data)?;
         return Ok((children, data.len() as u64));
     }
     Err(Error::MissingObject { objtype, checksum })
 }
+
+/// What fetched bodies may hold in memory together, all requests in flight counted.
+const BODY_MEMORY: u64 = 16 << 20;
 
 /// A stored object's result, sent from the storing threads to the fetching loop.
 type Stored = Result<Vec<Item>>;
@@ -1299,7 +1364,15 @@ fn fetch_objects(
         .map(|n| n.get())
         .unwrap_or(2);
     // `None`: the object is in a local cache repository.
-    let (work_tx, work_rx) = mpsc::channel::<(Item, Option<Bytes>)>();
+    // Bodies wait in memory up to the budget, and in unnamed files of `tmp/` past it.
+    let spill = Spill {
+        dir: Arc::new(tx.repo().dir().open_dir("tmp").map_err(|e| Error::Io {
+            path: tx.repo().path().join("tmp").display().to_string(),
+            source: e,
+        })?),
+        budget: MemoryBudget::new(BODY_MEMORY),
+    };
+    let (work_tx, work_rx) = mpsc::channel::<(Item, Option<Body>)>();
     let work_rx = Mutex::new(work_rx);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Stored>();
     std::thread::scope(|scope| {
@@ -1314,11 +1387,14 @@ fn fetch_objects(
                     };
                     let Ok((item, data)) = next else { return };
                     let is_file = matches!(item, Item::File(_));
-                    let stored = match &data {
-                        Some(data) => store(tx, item, data, options).map(|children| {
-                            stats.count(is_file, false);
-                            (children, data.len() as u64)
-                        }),
+                    let stored = match data {
+                        Some(body) => {
+                            let len = body.len();
+                            store(tx, item, body, options).map(|children| {
+                                stats.count(is_file, false);
+                                (children, len)
+                            })
+                        }
                         None => import_cached(tx, item, options).inspect(|_| {
                             stats.count(is_file, true);
                         }),
@@ -1338,6 +1414,7 @@ fn fetch_objects(
         }
         let result = runtime.block_on(drive(
             object_fetcher,
+            &spill,
             roots,
             work_tx,
             done_tx,
@@ -1405,8 +1482,9 @@ impl Limit {
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     object_fetcher: &Arc<Fetcher>,
+    spill: &Spill,
     roots: Vec<Item>,
-    work_tx: mpsc::Sender<(Item, Option<Bytes>)>,
+    work_tx: mpsc::Sender<(Item, Option<Body>)>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
     done_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stored>,
     progress: &dyn Progress,
@@ -1454,11 +1532,15 @@ async fn drive(
             // Every object comes from `contenturl` when there is one; only the summary,
             // refs and signatures come from `url`, as upstream splits them.
             let fetcher = Arc::clone(object_fetcher);
+            let spill = spill.clone();
             let work_tx = work_tx.clone();
             let done_tx = done_tx.clone();
             tasks.spawn(async move {
                 let (objtype, checksum) = item.name();
-                let outcome = match fetcher.get(&object_path(objtype, &checksum)).await {
+                let outcome = match fetcher
+                    .get_object(&object_path(objtype, &checksum), &spill)
+                    .await
+                {
                     Ok(Some(data)) => {
                         // Stored by the thread pool, which reports back on `done_tx`.
                         if work_tx.send((item, Some(data))).is_ok() {

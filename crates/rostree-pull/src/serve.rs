@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cap_std::fs::Dir;
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -108,8 +108,8 @@ fn io_error(what: &str, e: std::io::Error) -> Error {
     }
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+fn status(code: StatusCode) -> Response<Reply> {
+    let mut r = Response::new(Reply::Left(Full::new(Bytes::new())));
     *r.status_mut() = code;
     r
 }
@@ -157,10 +157,70 @@ fn parse_range(header: &str, len: u64) -> std::result::Result<Option<ByteRange>,
     Ok(Some(range))
 }
 
+/// A response body: small files from memory, large ones read as they are sent.
+type Reply = Either<Full<Bytes>, FileBody>;
+
+/// Files up to this size are read whole to be sent.
+const SEND_AT_ONCE: u64 = 1 << 20;
+
+/// What a request gets of a file.
+enum Content {
+    Bytes(Vec<u8>),
+    /// `left` bytes of the file, from its position.
+    File {
+        file: cap_std::fs::File,
+        left: u64,
+    },
+}
+
+/// A body fed by a thread that reads the file in chunks, a few ahead of the connection.
+struct FileBody {
+    chunks: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+impl FileBody {
+    fn start(mut file: cap_std::fs::File, mut left: u64) -> FileBody {
+        let (tx, chunks) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            while left > 0 {
+                let mut chunk = vec![0u8; (256 << 10).min(left as usize)];
+                let sent = match file.read(&mut chunk) {
+                    Ok(0) => tx.blocking_send(Err(std::io::ErrorKind::UnexpectedEof.into())),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        left -= n as u64;
+                        tx.blocking_send(Ok(Bytes::from(chunk)))
+                    }
+                    Err(e) => tx.blocking_send(Err(e)),
+                };
+                // The client went away, or the file failed.
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        FileBody { chunks }
+    }
+}
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.chunks
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
+
 /// A file found for a request.
 struct Found {
     /// What to send (nothing for HEAD or an unsatisfiable range).
-    data: Vec<u8>,
+    content: Content,
     /// The whole file's length.
     len: u64,
     /// The part sent, when a range was asked.
@@ -191,28 +251,34 @@ fn read_file(
         Some(Err(())) => (None, false),
         None => (None, true),
     };
-    let mut data = Vec::new();
-    if !head && satisfiable {
-        match wanted {
-            Some((start, end)) => {
-                use std::io::Seek;
-                file.seek(std::io::SeekFrom::Start(start))?;
-                (&mut file).take(end - start + 1).read_to_end(&mut data)?;
-            }
-            None => {
-                file.read_to_end(&mut data)?;
-            }
+    let (start, count) = match wanted {
+        Some((start, end)) => (start, end - start + 1),
+        None => (0, len),
+    };
+    let content = if head || !satisfiable {
+        Content::Bytes(Vec::new())
+    } else {
+        if start > 0 {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(start))?;
         }
-    }
+        if count <= SEND_AT_ONCE {
+            let mut data = Vec::new();
+            (&mut file).take(count).read_to_end(&mut data)?;
+            Content::Bytes(data)
+        } else {
+            Content::File { file, left: count }
+        }
+    };
     Ok(Some(Found {
-        data,
+        content,
         len,
         range: wanted,
         satisfiable,
     }))
 }
 
-async fn respond(root: &Arc<Dir>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn respond(root: &Arc<Dir>, req: &Request<Incoming>) -> Response<Reply> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return status(StatusCode::METHOD_NOT_ALLOWED);
     }
@@ -229,7 +295,7 @@ async fn respond(root: &Arc<Dir>, req: &Request<Incoming>) -> Response<Full<Byte
     let read =
         tokio::task::spawn_blocking(move || read_file(&root, &rel, range.as_deref(), head)).await;
     let Found {
-        data,
+        content,
         len,
         range: wanted,
         satisfiable,
@@ -249,7 +315,11 @@ async fn respond(root: &Arc<Dir>, req: &Request<Incoming>) -> Response<Full<Byte
         Some((start, end)) => end - start + 1,
         None => len,
     };
-    let mut r = Response::new(Full::new(Bytes::from(data)));
+    let body = match content {
+        Content::Bytes(data) => Either::Left(Full::new(Bytes::from(data))),
+        Content::File { file, left } => Either::Right(FileBody::start(file, left)),
+    };
+    let mut r = Response::new(body);
     let headers = r.headers_mut();
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(

@@ -20,8 +20,9 @@ use rostree_core::object::{DirMeta, DirTree, DirTreeRef, FileHeader, MAX_TREE_DE
 use rostree_core::{Checksum, ObjectType};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use crate::content::{HashingReader, Payload};
 use crate::error::{Error, IoContext, Result};
-use crate::repo::{Payload, Repo};
+use crate::repo::Repo;
 use crate::{RepoMode, sys};
 
 /// What to do with files that exist in the target already.
@@ -760,20 +761,17 @@ impl Context<'_> {
         let mut file = std::fs::File::from(fd);
         // Copies are verified as they are written: an object whose content does not match
         // its name never reaches the checkout intact (the file is removed again).
-        let (_, payload) = self.repo.read_file(checksum)?;
+        let (_, payload) = self.repo.open_content(checksum)?;
         let mut hasher = rostree_core::Hasher::new();
         hasher.update(&header.stream_header());
         let written = match payload {
             Payload::File(f) => {
-                let mut source = HashingReader {
-                    inner: f.into_std(),
-                    hasher: &mut hasher,
-                };
+                let mut source = HashingReader::new(f.into_std(), &mut hasher);
                 // Bare objects hold just the content: where the filesystem can share their
                 // blocks (FICLONE), nothing is written, and the content is only read to be
                 // checked. Otherwise, or on any refusal, it is copied.
-                let whole_file = source.inner.stream_position().is_ok_and(|p| p == 0);
-                if whole_file && rustix::fs::ioctl_ficlone(&file, &source.inner).is_ok() {
+                let whole_file = source.get_mut().stream_position().is_ok_and(|p| p == 0);
+                if whole_file && rustix::fs::ioctl_ficlone(&file, source.get_ref()).is_ok() {
                     self.reflinked.fetch_add(1, Ordering::Relaxed);
                     std::io::copy(&mut source, &mut std::io::sink()).map(|_| ())
                 } else {
@@ -781,10 +779,12 @@ impl Context<'_> {
                 }
             }
             Payload::Bytes(b) => {
-                hasher.update(&b);
-                file.write_all(&b)
+                hasher.update(b.get_ref());
+                file.write_all(b.get_ref())
             }
-            Payload::None => Ok(()),
+            payload => {
+                std::io::copy(&mut HashingReader::new(payload, &mut hasher), &mut file).map(|_| ())
+            }
         };
         if let Err(e) = written {
             let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
@@ -821,19 +821,6 @@ impl Context<'_> {
 }
 
 /// A reader that feeds what passes through it to a hasher.
-struct HashingReader<'a, R> {
-    inner: R,
-    hasher: &'a mut rostree_core::Hasher,
-}
-
-impl<R: std::io::Read> std::io::Read for HashingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 fn set_zero_mtime(fd: impl std::os::fd::AsFd) -> std::io::Result<()> {
     let zero = rustix::fs::Timespec {
         tv_sec: 0,

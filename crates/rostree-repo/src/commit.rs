@@ -27,8 +27,9 @@ const S_IFREG: u32 = 0o100000;
 const S_IFLNK: u32 = 0o120000;
 const S_IFDIR: u32 = 0o040000;
 
-/// Files up to this size are read whole, hashed, and written from memory.
-const IN_MEMORY_LIMIT: u64 = 32 << 20;
+/// Files up to this size are read whole, hashed, and written from memory (faster for the
+/// many small files of a tree); larger ones stream, so memory stays bounded.
+const IN_MEMORY_LIMIT: u64 = 4 << 20;
 
 /// How metadata is changed on the way into the repo.
 #[derive(Clone, Debug, Default)]
@@ -196,6 +197,21 @@ pub struct CommitOptions {
     pub keep_metadata: Vec<String>,
     /// Record the kernel version (`ostree.linux`) and `ostree.bootable` (`--bootable`).
     pub bootable: bool,
+    /// Signers whose signatures join the detached metadata inside the transaction, in
+    /// order, before the branch moves (`--sign`, `--gpg-sign`).
+    pub signers: Vec<std::sync::Arc<dyn CommitSigner>>,
+}
+
+/// Signs a commit inside its transaction, so that no ref ever names it unsigned: it is
+/// given the commit object's bytes and the detached metadata so far, and adds its
+/// signature there. Errors go back to the caller as [`Error::Signing`].
+pub trait CommitSigner: Send + Sync + std::fmt::Debug {
+    /// Adds a signature over `commit` (the object's exact bytes) to `detached`.
+    fn sign(
+        &self,
+        commit: &[u8],
+        detached: &mut Metadata,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// The parent of a new commit.
@@ -410,13 +426,28 @@ pub fn commit(
         root_tree,
         root_meta,
     };
-    let checksum = tx.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
-    if !options.detached_metadata.is_empty() {
-        tx.write_metadata_as(
-            ObjectType::CommitMeta,
-            &checksum,
-            &options.detached_metadata.to_bytes(),
-        )?;
+    let commit_bytes = commit.to_bytes();
+    let checksum = tx.write_metadata(ObjectType::Commit, &commit_bytes)?;
+    // Signatures join the detached metadata given (or, without any, what an identical
+    // commit made before already has), all staged before any ref moves.
+    let mut detached = options.detached_metadata.clone();
+    if !options.signers.is_empty()
+        && detached.is_empty()
+        && let Some(stored) = repo.load_commitmeta(&checksum)?
+    {
+        detached = Metadata::from_bytes(&stored).map_err(|e| Error::Corrupt {
+            objtype: ObjectType::CommitMeta,
+            checksum,
+            reason: e.to_string(),
+        })?;
+    }
+    for signer in &options.signers {
+        signer
+            .sign(&commit_bytes, &mut detached)
+            .map_err(Error::Signing)?;
+    }
+    if !options.detached_metadata.is_empty() || !options.signers.is_empty() {
+        tx.write_metadata_as(ObjectType::CommitMeta, &checksum, &detached.to_bytes())?;
     }
     progress.event(Event::Phase("syncing"));
     let refs = match &options.branch {
@@ -642,15 +673,8 @@ impl WriteContext<'_, '_> {
             let checksum = if changed == header {
                 file.checksum
             } else {
-                let (_, payload) = repo.read_file(&file.checksum)?;
-                let payload = payload.into_bytes().map_err(|e| Error::Corrupt {
-                    objtype: ObjectType::File,
-                    checksum: file.checksum,
-                    reason: e.to_string(),
-                })?;
-                let c = self.tx.write_content(&changed, &payload)?;
-                self.record_size(c, payload.len() as u64, &changed, &payload);
-                c
+                let (_, payload) = repo.open_content(&file.checksum)?;
+                self.store_stream(&changed, payload)?
             };
             entries.insert(file.name.to_owned(), Node::File(checksum));
         }
@@ -719,10 +743,45 @@ impl WriteContext<'_, '_> {
         Ok(())
     }
 
-    fn record_size(&self, checksum: Checksum, unpacked: u64, header: &FileHeader, payload: &[u8]) {
+    /// Stores a content object read once from `payload`, hashed (and its archived size
+    /// counted, for `--generate-sizes`) on the way.
+    fn store_stream(&self, header: &FileHeader, payload: impl Read) -> Result<Checksum> {
+        let level = self.sizes.is_some().then(|| self.tx.zlib_level());
+        let mut counting = crate::deflate::DeflatedLen::new(payload, level);
+        let checksum = self.tx.write_content_stream(header, &mut counting)?;
+        let (read, deflated) = counting.finish().map_err(|e| Error::Corrupt {
+            objtype: ObjectType::File,
+            checksum,
+            reason: e.to_string(),
+        })?;
+        let unpacked = if header.is_symlink() {
+            header.symlink_target.len() as u64
+        } else {
+            read
+        };
+        self.record_size(checksum, unpacked, header, deflated);
+        Ok(checksum)
+    }
+
+    /// The length zlib gives `payload` at the repository's level, when sizes are recorded.
+    fn deflated_len(&self, payload: &[u8]) -> u64 {
+        if self.sizes.is_none() {
+            return 0;
+        }
+        crate::deflate::zlib_compressed_len(self.tx.zlib_level(), &mut &payload[..])
+            .unwrap_or(payload.len() as u64)
+    }
+
+    /// Records an object's size for `ostree.sizes`: `unpacked` and the `.filez` size from
+    /// the payload's `deflated` length, as upstream's archive would hold it.
+    fn record_size(&self, checksum: Checksum, unpacked: u64, header: &FileHeader, deflated: u64) {
         if let Some(sizes) = self.sizes {
-            // Upstream records the size the object has in an archive repo.
-            let archived = archived_size(header, payload, self.tx.zlib_level());
+            let head = header.archive_header(unpacked).len() as u64;
+            let archived = if header.is_symlink() {
+                head
+            } else {
+                head + deflated
+            };
             if let Ok(mut s) = sizes.lock() {
                 s.push((checksum, archived, unpacked, ObjectType::File));
             }
@@ -855,7 +914,7 @@ impl WriteContext<'_, '_> {
                 let checksum = content_checksum(&header, &[]);
                 self.store(&checksum, &header, Source::Bytes(&[]), 0)?;
                 // Upstream counts a symlink's target as its unpacked size.
-                self.record_size(checksum, header.symlink_target.len() as u64, &header, &[]);
+                self.record_size(checksum, header.symlink_target.len() as u64, &header, 0);
                 self.consume(dir, name, false, &shown)?;
                 Ok(Node::File(checksum))
             }
@@ -917,7 +976,12 @@ impl WriteContext<'_, '_> {
                         file.read_to_end(data).ctx("reading", shown())?;
                         let checksum = content_checksum(&header, data);
                         self.store(&checksum, &header, Source::Bytes(data), size)?;
-                        self.record_size(checksum, data.len() as u64, &header, data);
+                        self.record_size(
+                            checksum,
+                            data.len() as u64,
+                            &header,
+                            self.deflated_len(data),
+                        );
                         Ok(checksum)
                     })?
                 } else {
@@ -929,10 +993,11 @@ impl WriteContext<'_, '_> {
                     file.rewind().ctx("reading", shown())?;
                     self.store(&checksum, &header, Source::Reader(&mut file), size)?;
                     if self.sizes.is_some() {
-                        let mut data = Vec::new();
                         file.rewind().ctx("reading", shown())?;
-                        file.read_to_end(&mut data).ctx("reading", shown())?;
-                        self.record_size(checksum, copied, &header, &data);
+                        let deflated =
+                            crate::deflate::zlib_compressed_len(self.tx.zlib_level(), &mut file)
+                                .ctx("reading", shown())?;
+                        self.record_size(checksum, copied, &header, deflated);
                     }
                     checksum
                 };
@@ -1097,7 +1162,7 @@ impl WriteContext<'_, '_> {
                     xattrs,
                 };
                 let c = self.tx.write_content(&fh, &[])?;
-                self.record_size(c, fh.symlink_target.len() as u64, &fh, &[]);
+                self.record_size(c, fh.symlink_target.len() as u64, &fh, 0);
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
             }
@@ -1118,10 +1183,6 @@ impl WriteContext<'_, '_> {
                 Node::File(c)
             }
             EntryKind::File(reader) => {
-                let mut data = Vec::new();
-                reader
-                    .read_to_end(&mut data)
-                    .map_err(|e| Error::InvalidInput(format!("Reading tar {display}: {e}")))?;
                 let (uid, gid, mode, xattrs) =
                     self.apply(&tree_path, uid, gid, S_IFREG | perms, xattrs);
                 let fh = FileHeader {
@@ -1132,8 +1193,21 @@ impl WriteContext<'_, '_> {
                     symlink_target: String::new(),
                     xattrs,
                 };
-                let c = self.tx.write_content(&fh, &data)?;
-                self.record_size(c, data.len() as u64, &fh, &data);
+                // Streamed from the archive; a failure to read it is the archive's fault.
+                let mut read_error = None;
+                let stored = self.store_stream(
+                    &fh,
+                    NoteReadError {
+                        inner: reader,
+                        error: &mut read_error,
+                    },
+                );
+                let c = match (stored, read_error) {
+                    (Err(_), Some(e)) => {
+                        return Err(Error::InvalidInput(format!("Reading tar {display}: {e}")));
+                    }
+                    (stored, _) => stored?,
+                };
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
             }
@@ -1204,12 +1278,16 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
     })
 }
 
-/// The size a content object has as a `.filez`: its header plus the payload deflated as
-/// upstream's zlib does it.
-fn archived_size(header: &FileHeader, payload: &[u8], level: u32) -> u64 {
-    let head = header.archive_header(payload.len() as u64).len() as u64;
-    if header.is_symlink() {
-        return head;
+/// Passes reads through, keeping the text of the first error for the caller.
+struct NoteReadError<'e, R> {
+    inner: R,
+    error: &'e mut Option<String>,
+}
+
+impl<R: Read> Read for NoteReadError<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.error.get_or_insert_with(|| e.to_string());
+        })
     }
-    head + crate::deflate::zlib_compressed_len(level, payload)
 }

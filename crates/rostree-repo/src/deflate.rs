@@ -5,6 +5,9 @@
 //! ordinary raw DEFLATE that any inflater, upstream's zlib included, reads.
 
 use std::cell::RefCell;
+use std::io::{Read, Write};
+
+use rayon::prelude::*;
 
 use libdeflater::{CompressionLvl, Compressor};
 
@@ -47,22 +50,33 @@ pub fn with_compressed<T>(
             .compressor
             .deflate_compress(payload, &mut state.out[prefix.len()..])
             .map_err(|e| std::io::Error::other(format!("deflate: {e:?}")))?;
-        f(&state.out[..prefix.len() + n])
+        let result = f(&state.out[..prefix.len() + n]);
+        if state.out.capacity() > 4 * CHUNK {
+            // One large file must not pin its size in memory for the rest of the run.
+            state.out = Vec::new();
+        }
+        result
     })
 }
 
 /// DEFLATE cannot expand data by more than this factor, which bounds what a header may claim.
 const MAX_RATIO: u64 = 1032;
 
+/// Refuses a `size` that `compressed` bytes of DEFLATE cannot expand to.
+pub fn check_ratio(compressed: u64, size: u64) -> std::io::Result<()> {
+    if size > (compressed + 1).saturating_mul(MAX_RATIO) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("header claims {size} bytes from {compressed} compressed bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Inflates raw DEFLATE data that must come to exactly `size` bytes.
 pub fn inflate_exact(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
     let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
-    if size > (compressed.len() as u64 + 1).saturating_mul(MAX_RATIO) {
-        return Err(invalid(format!(
-            "header claims {size} bytes from {} compressed bytes",
-            compressed.len()
-        )));
-    }
+    check_ratio(compressed.len() as u64, size)?;
     let len = usize::try_from(size).map_err(|_| invalid(format!("size {size} too large")))?;
     let mut out = vec![0u8; len];
     let n = libdeflater::Decompressor::new()
@@ -103,21 +117,181 @@ fn bad_data_reason(compressed: &[u8]) -> String {
     }
 }
 
-/// The length zlib's raw deflate at `level` gives `payload`: what upstream records as an
-/// object's archived size in `ostree.sizes`, so it is computed with the same library.
-pub fn zlib_compressed_len(level: u32, payload: &[u8]) -> u64 {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
-    match enc.write_all(payload).and_then(|()| enc.finish()) {
-        Ok(v) => v.len() as u64,
-        Err(_) => payload.len() as u64,
+/// The length zlib's raw deflate at `level` gives the payload `payload` reads: what
+/// upstream records as an object's archived size in `ostree.sizes`, so it is computed with
+/// the same library, in one stream.
+pub fn zlib_compressed_len(level: u32, payload: &mut impl Read) -> std::io::Result<u64> {
+    let mut enc = flate2::write::DeflateEncoder::new(Counter(0), flate2::Compression::new(level));
+    std::io::copy(payload, &mut enc)?;
+    Ok(enc.finish()?.0)
+}
+
+/// A reader passing `inner` through that counts, when asked to, what zlib's raw deflate at
+/// a level makes of it: an archived size for `ostree.sizes` from the one pass that stores.
+pub struct DeflatedLen<R> {
+    inner: R,
+    read: u64,
+    encoder: Option<flate2::write::DeflateEncoder<Counter>>,
+}
+
+impl<R: Read> DeflatedLen<R> {
+    /// Passes `inner` through, counting at `level` if it is given.
+    pub fn new(inner: R, level: Option<u32>) -> Self {
+        DeflatedLen {
+            inner,
+            read: 0,
+            encoder: level.map(|level| {
+                flate2::write::DeflateEncoder::new(Counter(0), flate2::Compression::new(level))
+            }),
+        }
+    }
+
+    /// How many bytes were read, and their deflated length (0 when not counting).
+    pub fn finish(self) -> std::io::Result<(u64, u64)> {
+        match self.encoder {
+            Some(encoder) => Ok((self.read, encoder.finish()?.0)),
+            None => Ok((self.read, 0)),
+        }
+    }
+}
+
+impl<R: Read> Read for DeflatedLen<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if let Some(encoder) = &mut self.encoder {
+            encoder.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// A writer that only counts.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How much of a stream one compressing thread takes at a time.
+const CHUNK: usize = 1 << 20;
+/// What DEFLATE may refer back to: each chunk is primed with this much of the one before.
+const WINDOW: usize = 32 << 10;
+
+/// Compresses what `payload` reads as one raw DEFLATE stream into `out`, on every thread of
+/// the pool (as pigz does: each 1 MiB chunk is compressed apart, primed with the 32 KiB
+/// before it, and ends byte-aligned with a sync flush, so the pieces join into an ordinary
+/// stream). Memory stays at two chunks per thread whatever the size. Returns how many bytes
+/// were read.
+pub fn compress_stream(
+    level: u32,
+    payload: &mut dyn Read,
+    out: &mut dyn Write,
+) -> std::io::Result<u64> {
+    let batch = rayon::current_num_threads().clamp(1, 8);
+    let mut total = 0u64;
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let mut chunks: Vec<Vec<u8>> = Vec::with_capacity(batch);
+        let mut last = false;
+        while chunks.len() < batch && !last {
+            let mut chunk = vec![0u8; CHUNK];
+            let n = read_full(payload, &mut chunk)?;
+            chunk.truncate(n);
+            // A short read is the end; a full one may be too, which only the next tells.
+            last = n < CHUNK;
+            if n > 0 || chunks.is_empty() {
+                chunks.push(chunk);
+            }
+        }
+        let compressed: Vec<std::io::Result<Vec<u8>>> = chunks
+            .par_iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let dictionary = match i {
+                    0 => &tail[..],
+                    _ => window_of(&chunks[i - 1]),
+                };
+                compress_chunk(level, dictionary, chunk, last && i + 1 == chunks.len())
+            })
+            .collect();
+        for piece in compressed {
+            out.write_all(&piece?)?;
+        }
+        total += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+        if last {
+            return Ok(total);
+        }
+        if let Some(end) = chunks.last() {
+            tail = window_of(end).to_vec();
+        }
+    }
+}
+
+fn window_of(chunk: &[u8]) -> &[u8] {
+    &chunk[chunk.len().saturating_sub(WINDOW)..]
+}
+
+/// Reads until `buf` is full or the stream ends; how much was read.
+fn read_full(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// One chunk as raw DEFLATE: sync-flushed (byte-aligned, not final) unless it is the last.
+fn compress_chunk(
+    level: u32,
+    dictionary: &[u8],
+    chunk: &[u8],
+    last: bool,
+) -> std::io::Result<Vec<u8>> {
+    let mut state = flate2::Compress::new(flate2::Compression::new(level), false);
+    if !dictionary.is_empty() {
+        state
+            .set_dictionary(dictionary)
+            .map_err(std::io::Error::other)?;
+    }
+    let flush = if last {
+        flate2::FlushCompress::Finish
+    } else {
+        flate2::FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(chunk.len() / 2 + 1024);
+    loop {
+        let consumed = state.total_in() as usize;
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let status = state
+            .compress_vec(&chunk[consumed..], &mut out, flush)
+            .map_err(std::io::Error::other)?;
+        let all_in = state.total_in() as usize == chunk.len();
+        match status {
+            flate2::Status::StreamEnd => return Ok(out),
+            // A flush is complete once zlib stops short of the space it was given.
+            _ if !last && all_in && out.capacity() > out.len() => return Ok(out),
+            _ => {}
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use super::*;
 
     #[test]
@@ -145,6 +319,34 @@ mod tests {
         assert!(inflate_exact(&data, 6).is_err());
         assert!(inflate_exact(&data, u64::MAX).is_err());
         assert!(inflate_exact(b"\xff\xff", 3).is_err());
+    }
+
+    #[test]
+    fn parallel_chunks_join_into_one_stream() {
+        let text: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("entry {} value {}\n", i % 1013, i / 7).into_bytes())
+            .collect();
+        for payload in [&b""[..], b"x", &text[..CHUNK], &text[..]] {
+            let mut out = Vec::new();
+            let read = compress_stream(6, &mut &payload[..], &mut out).expect("compress");
+            assert_eq!(read, payload.len() as u64);
+            let mut back = Vec::new();
+            flate2::read::DeflateDecoder::new(&out[..])
+                .read_to_end(&mut back)
+                .expect("inflate");
+            assert_eq!(back, payload);
+            assert_eq!(
+                inflate_exact(&out, payload.len() as u64).expect("libdeflate reads it too"),
+                payload
+            );
+            // Priming keeps the ratio close to one stream's.
+            let single = zlib_compressed_len(6, &mut &payload[..]).expect("count");
+            assert!(
+                out.len() as u64 <= single + single / 50 + 16,
+                "{} vs {single}",
+                out.len()
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub enum Error {
     /// The operation was interrupted by the caller.
     #[error("Operation was cancelled")]
     Cancelled,
+    /// A signer of a commit (see [`crate::commit::CommitSigner`]) refused or failed.
+    #[error(transparent)]
+    Signing(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An OS error as `strerror` words it (as upstream's messages have it), without Rust's

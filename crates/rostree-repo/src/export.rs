@@ -105,7 +105,7 @@ impl<W: Write> Exporter<'_, W> {
     }
 
     fn file(&mut self, name: &str, checksum: &Checksum) -> Result<()> {
-        let (header, payload): (FileHeader, _) = self.repo.read_file(checksum)?;
+        let (header, payload): (FileHeader, _) = self.repo.open_content(checksum)?;
         self.xattrs(&header.xattrs)?;
         if header.is_symlink() {
             let mut h = self.header(
@@ -120,21 +120,38 @@ impl<W: Write> Exporter<'_, W> {
                 .append_link(&mut h, name, &header.symlink_target)
                 .map_err(io_err);
         }
-        let data = payload.into_bytes().map_err(|e| Error::Corrupt {
+        let corrupt = |e: std::io::Error| Error::Corrupt {
             objtype: ObjectType::File,
             checksum: *checksum,
             reason: e.to_string(),
-        })?;
+        };
+        let size = payload.size().map_err(corrupt)?;
         let mut h = self.header(
             tar::EntryType::Regular,
             header.mode,
             header.uid,
             header.gid,
-            data.len() as u64,
+            size,
         );
+        // The tar entry streams from the object; one that reads short or long is corrupt,
+        // and the archive cannot be finished honestly.
+        let mut exact = ExactSize {
+            inner: payload,
+            left: size,
+        };
         self.builder
-            .append_data(&mut h, name, data.as_slice())
-            .map_err(io_err)
+            .append_data(&mut h, name, &mut exact)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => corrupt(e),
+                _ => io_err(e),
+            })?;
+        if exact.left != 0 {
+            return Err(corrupt(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "object ended early",
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -162,4 +179,30 @@ pub fn export<W: Write>(
         exporter.dir(&root, &options.prefix, tree, meta)?;
     }
     exporter.builder.into_inner().map_err(io_err)
+}
+
+/// A payload that must give exactly `left` more bytes (what the tar header announced).
+struct ExactSize<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for ExactSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "object ended early",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }

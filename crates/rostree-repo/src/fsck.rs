@@ -18,6 +18,7 @@ use rostree_core::object::{
 };
 use rostree_core::{Checksum, ObjectType};
 
+use crate::content::Payload;
 use crate::error::{Error, IoContext, Result};
 use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
@@ -413,14 +414,15 @@ fn check_object(
     match objtype {
         ObjectType::File => {
             // The line already names the object: only what is wrong follows, as upstream.
-            let (header, payload) = repo.read_file(object).map_err(|e| match e {
+            let (header, payload) = repo.open_content(object).map_err(|e| match e {
                 Error::Corrupt { reason, .. } => Problem::Corrupt(reason),
                 e => Problem::from(e),
             })?;
-            let data = payload
-                .into_bytes()
-                .map_err(|e| Problem::Corrupt(e.to_string()))?;
-            let actual = content_checksum(&header, &data);
+            let actual = match payload {
+                Payload::Bytes(data) => content_checksum(&header, data.get_ref()),
+                mut payload => crate::content::checksum_stream(&header, &mut payload)
+                    .map_err(|e| Problem::Corrupt(e.to_string()))?,
+            };
             if actual != *object {
                 return Err(Problem::Corrupt(format!(
                     "Corrupted file object; checksum expected='{object}' actual='{actual}'"

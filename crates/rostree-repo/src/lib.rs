@@ -8,6 +8,7 @@ pub mod archive;
 pub mod checkout;
 pub mod collections;
 pub mod commit;
+pub mod content;
 mod deflate;
 pub mod deltas;
 pub mod diff;
@@ -27,9 +28,10 @@ mod sys;
 mod syscalls;
 pub mod transaction;
 
+pub use content::Payload;
 pub use error::{Error, Result, os_error_text};
 pub use mode::RepoMode;
-pub use repo::{InitOptions, ListedRef, Payload, RefKind, Repo, RepoLock, decode_filez};
+pub use repo::{InitOptions, ListedRef, RefKind, Repo, RepoLock, decode_filez};
 pub use transaction::{Transaction, TransactionStats};
 
 /// Every xattr of the file at `path`, not following a final symlink, sorted by name.

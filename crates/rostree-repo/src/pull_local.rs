@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
-use rostree_core::object::{content_checksum, verify_bindings};
+use rostree_core::object::{FileHeader, verify_bindings};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
@@ -164,7 +164,7 @@ fn copy(
         }
         // Read (and hashed) first when that is asked for; then linked if it can be.
         let checked = if options.bareuseronly_files || options.untrusted {
-            let (header, payload) = source.read_file(checksum)?;
+            let (header, payload) = source.open_content(checksum)?;
             if options.bareuseronly_files {
                 validate_bareuseronly_mode(checksum, &header)?;
             }
@@ -172,44 +172,45 @@ fn copy(
         } else {
             None
         };
-        let copy = |header, payload: crate::Payload| -> Result<()> {
-            let data = payload.into_bytes().map_err(|e| Error::Corrupt {
-                objtype: ObjectType::File,
-                checksum: *checksum,
-                reason: e.to_string(),
-            })?;
-            if options.untrusted && content_checksum(&header, &data) != *checksum {
-                return Err(Error::Corrupt {
-                    objtype: ObjectType::File,
-                    checksum: *checksum,
-                    reason: "content does not match its checksum".into(),
-                });
+        let mismatch = || Error::Corrupt {
+            objtype: ObjectType::File,
+            checksum: *checksum,
+            reason: "content does not match its checksum".into(),
+        };
+        // Copied as a stream; from an untrusted source hashed on the way, and refused when
+        // it is not what its name says.
+        let copy = |header: FileHeader, mut payload: crate::Payload| -> Result<()> {
+            let source = if options.untrusted {
+                Source::Untrusted(&mut payload)
+            } else {
+                Source::Trusted(&mut payload)
+            };
+            match tx.write_content_as(checksum, &header, source) {
+                Err(Error::ChecksumMismatch { .. }) => Err(mismatch()),
+                other => other.map(|_| ()),
             }
-            tx.write_content_as(checksum, &header, Source::Bytes(&data))?;
-            Ok(())
         };
         match checked {
             // Checked first (hashed, when the source is not trusted), then linked if it can
             // be, as upstream imports.
-            Some((header, payload)) => {
+            Some((header, mut payload)) => {
                 if options.untrusted {
-                    let data = payload.into_bytes().map_err(|e| Error::Corrupt {
-                        objtype: ObjectType::File,
-                        checksum: *checksum,
-                        reason: e.to_string(),
-                    })?;
-                    if content_checksum(&header, &data) != *checksum {
-                        return Err(Error::Corrupt {
-                            objtype: ObjectType::File,
-                            checksum: *checksum,
-                            reason: "content does not match its checksum".into(),
-                        });
+                    let actual =
+                        crate::content::checksum_stream(&header, &mut payload).map_err(|e| {
+                            Error::Corrupt {
+                                objtype: ObjectType::File,
+                                checksum: *checksum,
+                                reason: e.to_string(),
+                            }
+                        })?;
+                    if actual != *checksum {
+                        return Err(mismatch());
                     }
                     if tx.link_object_from(source, ObjectType::File, checksum)? {
                         return Ok(());
                     }
-                    tx.write_content_as(checksum, &header, Source::Bytes(&data))?;
-                    return Ok(());
+                    let (header, payload) = source.open_content(checksum)?;
+                    return copy(header, payload);
                 }
                 if tx.link_object_from(source, ObjectType::File, checksum)? {
                     return Ok(());
@@ -218,7 +219,7 @@ fn copy(
             }
             None if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(()),
             None => {
-                let (header, payload) = source.read_file(checksum)?;
+                let (header, payload) = source.open_content(checksum)?;
                 copy(header, payload)
             }
         }

@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +30,7 @@ use rostree_core::object::{
 };
 use rostree_core::{Checksum, ObjectType, refname};
 
+use crate::content::{INFLATE_AT_ONCE, Inflater, Payload, read_archive_header};
 use crate::error::{Error, IoContext, Result};
 use crate::syscalls::LockKind;
 use crate::{RepoMode, sys};
@@ -71,30 +72,8 @@ pub struct Repo {
 /// How deep `core.parent` chains may go (a loop of parents must not recurse forever).
 const MAX_PARENT_DEPTH: usize = 16;
 
-/// The payload of a content object being read.
-pub enum Payload {
-    /// A symlink: nothing to read.
-    None,
-    /// Bytes already in memory (decompressed archive objects, bare-user symlinks).
-    Bytes(Vec<u8>),
-    /// An open file positioned at the payload start.
-    File(File),
-}
-
-impl Payload {
-    /// Reads the whole payload.
-    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
-        match self {
-            Payload::None => Ok(Vec::new()),
-            Payload::Bytes(b) => Ok(b),
-            Payload::File(mut f) => {
-                let mut out = Vec::new();
-                f.read_to_end(&mut out)?;
-                Ok(out)
-            }
-        }
-    }
-}
+/// Archive objects up to this size are read whole (most are: a tree's files are small).
+const READ_AT_ONCE: u64 = 256 << 10;
 
 /// Decodes a `.filez` object (as archive repos store content, and as HTTP remotes serve it):
 /// its header and its whole payload. The size a header claims is bounded by what DEFLATE can
@@ -655,14 +634,14 @@ impl Repo {
 
     /// Opens a content object: its header and a payload to read. The content is not
     /// re-hashed here; fsck does that.
-    pub fn read_file(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
-        match (self.read_file_here(checksum), &self.parent) {
-            (Err(Error::MissingObject { .. }), Some(parent)) => parent.read_file(checksum),
+    pub fn open_content(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
+        match (self.open_content_here(checksum), &self.parent) {
+            (Err(Error::MissingObject { .. }), Some(parent)) => parent.open_content(checksum),
             (result, _) => result,
         }
     }
 
-    fn read_file_here(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
+    fn open_content_here(&self, checksum: &Checksum) -> Result<(FileHeader, Payload)> {
         let rel = checksum.relative_path(ObjectType::File, self.mode.is_archive());
         let path = || self.object_path(ObjectType::File, checksum);
         let missing = || Error::MissingObject {
@@ -677,19 +656,46 @@ impl Repo {
         let not_found = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         match self.mode {
             RepoMode::Archive => {
-                let data = match self.objects.read(&rel) {
-                    Ok(d) => d,
+                let mut file = match self.objects.open(&rel) {
+                    Ok(f) => f,
                     Err(e) if not_found(&e) => return Err(missing()),
                     Err(e) => return Err(e).ctx("reading", path()),
                 };
-                let (archive, compressed) =
-                    parse_archive_header(&data).map_err(|e| corrupt(e.to_string()))?;
+                let len = file.metadata().ctx("stat", path())?.len();
+                if len <= READ_AT_ONCE {
+                    let mut data = Vec::with_capacity(len as usize);
+                    file.read_to_end(&mut data).ctx("reading", path())?;
+                    let (archive, compressed) =
+                        parse_archive_header(&data).map_err(|e| corrupt(e.to_string()))?;
+                    if archive.header.is_symlink() {
+                        return Ok((archive.header, Payload::None));
+                    }
+                    if archive.size <= INFLATE_AT_ONCE {
+                        let out = crate::deflate::inflate_exact(compressed, archive.size)
+                            .map_err(|e| corrupt(e.to_string()))?;
+                        return Ok((archive.header, Payload::Bytes(std::io::Cursor::new(out))));
+                    }
+                    crate::deflate::check_ratio(compressed.len() as u64, archive.size)
+                        .map_err(|e| corrupt(e.to_string()))?;
+                    let start = data.len() - compressed.len();
+                    data.drain(..start);
+                    let inflater = Inflater::new(
+                        Box::new(std::io::Cursor::new(data)) as Box<dyn BufRead + Send>,
+                        archive.size,
+                    );
+                    return Ok((archive.header, Payload::Inflating(Box::new(inflater))));
+                }
+                let mut reader = std::io::BufReader::with_capacity(128 << 10, file);
+                let archive =
+                    read_archive_header(&mut reader).map_err(|e| corrupt(e.to_string()))?;
                 if archive.header.is_symlink() {
                     return Ok((archive.header, Payload::None));
                 }
-                let out = crate::deflate::inflate_exact(compressed, archive.size)
+                crate::deflate::check_ratio(len, archive.size)
                     .map_err(|e| corrupt(e.to_string()))?;
-                Ok((archive.header, Payload::Bytes(out)))
+                let inflater =
+                    Inflater::new(Box::new(reader) as Box<dyn BufRead + Send>, archive.size);
+                Ok((archive.header, Payload::Inflating(Box::new(inflater))))
             }
             RepoMode::BareSplitXattrs => Err(Error::Config(
                 "Reading bare-split-xattrs repositories is not supported yet".into(),
@@ -776,7 +782,7 @@ impl Repo {
     /// A content object's header and payload size, without reading the payload.
     pub fn file_info(&self, checksum: &Checksum) -> Result<(FileHeader, u64)> {
         if self.mode != RepoMode::Archive {
-            let (header, payload) = self.read_file(checksum)?;
+            let (header, payload) = self.open_content(checksum)?;
             let size = match payload {
                 Payload::File(f) => f
                     .metadata()
@@ -806,18 +812,7 @@ impl Repo {
             checksum: *checksum,
             reason,
         };
-        let mut prefix = [0u8; 8];
-        file.read_exact(&mut prefix)
-            .map_err(|e| corrupt(e.to_string()))?;
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-        if len > 1 << 24 {
-            return Err(corrupt("header too large".into()));
-        }
-        let mut head = prefix.to_vec();
-        head.resize(8 + len, 0);
-        file.read_exact(&mut head[8..])
-            .map_err(|e| corrupt(e.to_string()))?;
-        let (archive, _) = parse_archive_header(&head).map_err(|e| corrupt(e.to_string()))?;
+        let archive = read_archive_header(&mut file).map_err(|e| corrupt(e.to_string()))?;
         Ok((archive.header, archive.size))
     }
 

@@ -159,24 +159,48 @@ pub fn maybe_regenerate(repo: &Repo) -> Result<()> {
     Ok(())
 }
 
-/// Writes `summary` (atomically) and removes the `summary.sig` that signed the old one.
+/// Writes `summary` (atomically) and drops the `summary.sig` that signed the old one.
 fn write_summary(repo: &Repo, summary: &Summary) -> Result<Checksum> {
     let bytes = summary.to_bytes();
     let _lock = repo.lock_shared()?;
-    write_atomic(
-        repo.dir(),
-        Path::new("summary"),
-        &bytes,
-        0o644,
-        repo.fsync_enabled(),
-    )
-    .ctx("writing", repo.path().join("summary"))?;
+    write_summary_files(repo, &bytes, None)?;
+    Ok(Checksum::digest(&bytes))
+}
+
+/// Replaces `summary` and its signatures in the order that keeps them matching: the old
+/// `summary.sig` goes first (it signs the old summary), the new `summary` replaces the old
+/// one atomically, then `signature`, if any, lands atomically. A reader, or a crash at any
+/// moment, sees a summary with its own signatures or with none, never another's.
+pub fn write_summary_files(repo: &Repo, summary: &[u8], signature: Option<&[u8]>) -> Result<()> {
     match repo.dir().remove_file("summary.sig") {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).ctx("removing", repo.path().join("summary.sig")),
     }
-    Ok(Checksum::digest(&bytes))
+    write_atomic(
+        repo.dir(),
+        Path::new("summary"),
+        summary,
+        0o644,
+        repo.fsync_enabled(),
+    )
+    .ctx("writing", repo.path().join("summary"))?;
+    if let Some(signature) = signature {
+        write_summary_signature(repo, signature)?;
+    }
+    Ok(())
+}
+
+/// Replaces `summary.sig` atomically, with signatures over the `summary` there now.
+pub fn write_summary_signature(repo: &Repo, signature: &[u8]) -> Result<()> {
+    write_atomic(
+        repo.dir(),
+        Path::new("summary.sig"),
+        signature,
+        0o644,
+        repo.fsync_enabled(),
+    )
+    .ctx("writing", repo.path().join("summary.sig"))
 }
 
 /// Reads the local `summary` file, if there is one.
@@ -203,6 +227,7 @@ pub fn write_metadata_commit(
     repo: &Repo,
     additional: &Metadata,
     timestamp: u64,
+    signers: &[std::sync::Arc<dyn crate::commit::CommitSigner>],
 ) -> Result<Option<Checksum>> {
     let Some(collection_id) = repo.collection_id() else {
         return Ok(None);
@@ -253,7 +278,16 @@ pub fn write_metadata_commit(
         root_tree,
         root_meta,
     };
-    let checksum = tx.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
+    let bytes = commit.to_bytes();
+    let checksum = tx.write_metadata(ObjectType::Commit, &bytes)?;
+    // Signed before the ref moves: the ref never names an unsigned commit.
+    if !signers.is_empty() {
+        let mut detached = Metadata::new();
+        for signer in signers {
+            signer.sign(&bytes, &mut detached).map_err(Error::Signing)?;
+        }
+        tx.write_metadata_as(ObjectType::CommitMeta, &checksum, &detached.to_bytes())?;
+    }
     tx.commit_with_refs(&[(RefKind::Local, METADATA_REF.to_owned(), checksum)])?;
     Ok(Some(checksum))
 }

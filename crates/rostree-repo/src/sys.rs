@@ -82,9 +82,22 @@ impl NewFile {
         &mut self.file
     }
 
-    /// Gives the file its final `name` in `dir`. Another writer having stored the same
-    /// object under that name first is fine: objects are named by their content.
-    pub fn publish(self, dir: &cap_std::fs::Dir, name: &str) -> io::Result<()> {
+    /// Drops the file; one that got a temporary name in `created_in` is removed.
+    pub fn discard(self, created_in: &cap_std::fs::Dir) {
+        if let Some(tmp) = &self.tmp_name {
+            let _ = rustix::fs::unlinkat(created_in, tmp.as_str(), AtFlags::empty());
+        }
+    }
+
+    /// Gives the file (made in `created_in`) its final `name` in `dir`, on the same file
+    /// system. Another writer having stored the same object under that name first is fine:
+    /// objects are named by their content.
+    pub fn publish(
+        self,
+        created_in: &cap_std::fs::Dir,
+        dir: &cap_std::fs::Dir,
+        name: &str,
+    ) -> io::Result<()> {
         match self.tmp_name {
             None => {
                 let proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
@@ -99,7 +112,7 @@ impl NewFile {
                     Err(e) => Err(e.into()),
                 }
             }
-            Some(tmp) => Ok(rustix::fs::renameat(dir, tmp.as_str(), dir, name)?),
+            Some(tmp) => Ok(rustix::fs::renameat(created_in, tmp.as_str(), dir, name)?),
         }
     }
 }

@@ -17,7 +17,7 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,7 @@ use rostree_core::object::{DirMeta, FileHeader, content_checksum};
 use rostree_core::{Checksum, ObjectType};
 use rustix::fs::{AtFlags, Timestamps};
 
+use crate::content::HashingReader;
 use crate::error::{Error, IoContext, Result};
 use crate::repo::{Repo, RepoLock};
 use crate::{RepoMode, sys};
@@ -142,6 +143,9 @@ pub enum Source<'a> {
     /// A reader producing a payload that claims to be the object (from a static delta, say):
     /// hashed as it is stored, and refused as corrupted when it is not what it claims.
     Untrusted(&'a mut dyn Read),
+    /// A reader producing a payload from a source trusted to hold the object (a trusted
+    /// local repository): copied as it comes, not hashed.
+    Trusted(&'a mut dyn Read),
 }
 
 /// Staging directories, as upstream names them (`staging-<boot-id>-<random>`).
@@ -523,6 +527,16 @@ impl<'r> Transaction<'r> {
     /// Stages an object whose stored bytes are `data` as they are, mode 0644.
     fn stage_bytes(&self, objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<()> {
         self.charge(data.len() as u64)?;
+        self.stage_with(objtype, checksum, |file| file.write_all(data))
+    }
+
+    /// Stages an object whose bytes `fill` writes, as they are, mode 0644.
+    fn stage_with(
+        &self,
+        objtype: ObjectType,
+        checksum: &Checksum,
+        fill: impl FnOnce(&mut cap_std::fs::File) -> std::io::Result<()>,
+    ) -> Result<()> {
         let sub = self.subdir(checksum)?;
         let name = self.final_name(objtype, checksum);
         let tmp = self.tmp_name();
@@ -533,7 +547,10 @@ impl<'r> Transaction<'r> {
                 OpenOptions::new().write(true).create_new(true).mode(0o644),
             )
             .ctx("creating", path())?;
-        file.write_all(data).ctx("writing", path())?;
+        if let Err(e) = fill(&mut file) {
+            let _ = sub.remove_file(&tmp);
+            return Err(e).ctx("writing", path());
+        }
         // 0644 whatever the umask, so that an archive repo can be served by another user.
         rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(0o644)).ctx("chmod", path())?;
         drop(file);
@@ -542,10 +559,10 @@ impl<'r> Transaction<'r> {
         Ok(())
     }
 
-    /// Stores an archive repository's content object as its `.filez` bytes came, neither
-    /// inflated nor hashed: for a mirror that trusts its source (`pull --mirror
-    /// --http-trusted`), as upstream copies such objects. Returns whether it was new.
-    pub fn write_filez_trusted(&self, checksum: &Checksum, data: &[u8]) -> Result<bool> {
+    /// Stores an archive repository's content object as its `.filez` bytes come from
+    /// `object`, neither inflated nor hashed: for a mirror that trusts its source (`pull
+    /// --mirror --http-trusted`), as upstream copies such objects. Returns whether it was new.
+    pub fn write_filez_trusted(&self, checksum: &Checksum, object: &mut dyn Read) -> Result<bool> {
         if !self.repo.mode().is_archive() {
             return Err(Error::InvalidInput(
                 "Only archive repositories take content objects as they are".into(),
@@ -555,9 +572,17 @@ impl<'r> Transaction<'r> {
         if self.has_object(ObjectType::File, checksum)? {
             return Ok(false);
         }
-        self.stage_bytes(ObjectType::File, checksum, data)?;
+        let mut payload = 0;
+        let mut stored = 0;
+        self.stage_with(ObjectType::File, checksum, |file| {
+            stored = std::io::copy(object, file)?;
+            // The header's size is what upstream counts as content written.
+            file.rewind()?;
+            payload = crate::content::read_archive_header(file).map_or(0, |a| a.size);
+            Ok(())
+        })?;
+        self.charge(stored)?;
         self.content_written.fetch_add(1, Ordering::Relaxed);
-        let payload = rostree_core::object::parse_archive_header(data).map_or(0, |(a, _)| a.size);
         self.content_bytes.fetch_add(payload, Ordering::Relaxed);
         Ok(true)
     }
@@ -701,98 +726,176 @@ impl<'r> Transaction<'r> {
         if self.has_object(ObjectType::File, checksum)? {
             return Ok(false);
         }
+        self.store_content(Some(checksum), header, source)
+            .map(|(_, new)| new)
+    }
+
+    /// Stores a content object read from `payload`, hashed as it is written (one pass, never
+    /// whole in memory): returns its checksum. An object already there is left as it is.
+    pub fn write_content_stream(
+        &self,
+        header: &FileHeader,
+        payload: &mut dyn Read,
+    ) -> Result<Checksum> {
+        self.content_total.fetch_add(1, Ordering::Relaxed);
+        if header.is_symlink() {
+            let checksum = content_checksum(header, &[]);
+            if !self.has_object(ObjectType::File, &checksum)? {
+                self.store_content(Some(&checksum), header, Source::Bytes(&[]))?;
+            }
+            return Ok(checksum);
+        }
+        self.store_content(None, header, Source::Trusted(payload))
+            .map(|(checksum, _)| checksum)
+    }
+
+    /// Writes a content object into staging. With `expected` unknown, the file is written
+    /// unnamed at the staging root and named once its checksum is; returns the checksum and
+    /// whether the object is new.
+    fn store_content(
+        &self,
+        expected: Option<&Checksum>,
+        header: &FileHeader,
+        source: Source<'_>,
+    ) -> Result<(Checksum, bool)> {
         header
             .validate()
             .map_err(|e| Error::InvalidInput(format!("Refusing to write content object: {e}")))?;
         // bare-user-only promises no setuid/setgid/sticky or world-writable content.
-        if self.repo.mode() == RepoMode::BareUserOnly {
+        let check_mode = |checksum: &Checksum| {
+            if self.repo.mode() != RepoMode::BareUserOnly {
+                return Ok(());
+            }
             validate_bareuseronly_mode(checksum, header).map_err(|e| match e {
                 Error::InvalidInput(text) => {
                     Error::InvalidInput(format!("Writing content object: {text}"))
                 }
                 other => other,
-            })?;
+            })
+        };
+        if let Some(checksum) = expected {
+            check_mode(checksum)?;
         }
-        let sub = self.subdir(checksum)?;
-        let name = self.final_name(ObjectType::File, checksum);
-        let path = || self.staging_path.join(checksum.prefix_dir()).join(&name);
         let mode = self.repo.mode();
+        let shown = |checksum: Option<&Checksum>| match checksum {
+            Some(c) => self
+                .staging_path
+                .join(c.prefix_dir())
+                .join(self.final_name(ObjectType::File, c)),
+            None => self.staging_path.join("(new content object)"),
+        };
         // A streamed payload is hashed again as it is stored: a file that changed since the
         // caller hashed it must not be stored under the old checksum.
-        let mut verifying;
+        let mut verifying = None;
         // The payload's own size, which upstream counts as "content written".
         let mut payload_size = 0;
         let untrusted = matches!(source, Source::Untrusted(_));
+        let mut hasher = rostree_core::Hasher::new();
+        hasher.update(&header.stream_header());
+        let verify = matches!(source, Source::Reader(_) | Source::Untrusted(_));
         let source = match source {
-            Source::Reader(reader) | Source::Untrusted(reader) => {
-                verifying = Verifying::new(reader, header);
-                Source::Reader(&mut verifying)
+            Source::Reader(reader) | Source::Untrusted(reader) | Source::Trusted(reader) => {
+                Source::Reader(verifying.insert(HashingReader::new(reader, &mut hasher)))
             }
             Source::Bytes(bytes) => {
-                verifying = Verifying::none();
                 payload_size = bytes.len() as u64;
                 Source::Bytes(bytes)
             }
         };
-        let written = if header.is_symlink()
-            && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly)
-        {
-            let tmp = self.tmp_name();
-            rustix::fs::symlinkat(header.symlink_target.as_str(), sub, tmp.as_str())
-                .ctx("creating symlink", path())?;
-            if mode == RepoMode::Bare {
-                rustix::fs::chownat(
-                    sub,
-                    tmp.as_str(),
-                    Some(rustix::fs::Uid::from_raw(header.uid)),
-                    Some(rustix::fs::Gid::from_raw(header.gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .ctx("changing owner of", path())?;
-                sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
-                    .ctx("setting xattrs of", path())?;
-            }
-            sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
-            0
-        } else {
-            let mut file = sys::NewFile::create(sub, || self.tmp_name()).ctx("creating", path())?;
-            let written = match mode {
-                RepoMode::Archive => self.write_archive(file.file(), header, source),
-                mode => self.write_bare_file(mode, file.file(), header, source),
-            }
-            .ctx("writing", path())?;
-            payload_size += verifying.read;
-            if let Some(actual) = verifying.finish()
-                && actual != *checksum
-            {
-                if untrusted {
-                    return Err(Error::ChecksumMismatch {
-                        objtype: ObjectType::File,
-                        expected: *checksum,
-                        actual,
-                    });
+        let (checksum, written) =
+            if header.is_symlink() && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) {
+                let checksum = *expected.ok_or_else(|| {
+                    Error::InvalidInput("A symlink's checksum is known before it is written".into())
+                })?;
+                let path = || shown(Some(&checksum));
+                let sub = self.subdir(&checksum)?;
+                let tmp = self.tmp_name();
+                rustix::fs::symlinkat(header.symlink_target.as_str(), sub, tmp.as_str())
+                    .ctx("creating symlink", path())?;
+                if mode == RepoMode::Bare {
+                    rustix::fs::chownat(
+                        sub,
+                        tmp.as_str(),
+                        Some(rustix::fs::Uid::from_raw(header.uid)),
+                        Some(rustix::fs::Gid::from_raw(header.gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .ctx("changing owner of", path())?;
+                    sys::set_link_xattrs(sub, OsStr::new(&tmp), &header.xattrs)
+                        .ctx("setting xattrs of", path())?;
                 }
-                return Err(Error::InvalidInput(format!(
-                    "{} changed while it was being committed",
-                    path().display()
-                )));
-            }
-            if self.repo.fsync_enabled() {
-                crate::syscalls::start_writeback(file.file());
-            }
-            file.publish(sub, &name).ctx("linking", path())?;
-            written
-        };
+                let name = self.final_name(ObjectType::File, &checksum);
+                sub.rename(&tmp, sub, &name).ctx("renaming", path())?;
+                (checksum, 0)
+            } else {
+                let created_in = match expected {
+                    Some(c) => self.subdir(c)?,
+                    None => &self.staging,
+                };
+                let mut file = sys::NewFile::create(created_in, || self.tmp_name())
+                    .ctx("creating", shown(expected))?;
+                let written = match mode {
+                    RepoMode::Archive => self.write_archive(file.file(), header, source),
+                    mode => self.write_bare_file(mode, file.file(), header, source),
+                };
+                let written = match written {
+                    Ok(n) => n,
+                    Err(e) => {
+                        file.discard(created_in);
+                        return Err(e).ctx("writing", shown(expected));
+                    }
+                };
+                if let Some(read) = verifying.map(|v| v.bytes_read()) {
+                    payload_size += read;
+                }
+                let actual = hasher.finish();
+                let checksum = match expected {
+                    Some(expected) if verify && actual != *expected => {
+                        file.discard(created_in);
+                        if untrusted {
+                            return Err(Error::ChecksumMismatch {
+                                objtype: ObjectType::File,
+                                expected: *expected,
+                                actual,
+                            });
+                        }
+                        return Err(Error::InvalidInput(format!(
+                            "{} changed while it was being committed",
+                            shown(Some(expected)).display()
+                        )));
+                    }
+                    Some(expected) => *expected,
+                    None => {
+                        if let Err(e) = check_mode(&actual) {
+                            file.discard(created_in);
+                            return Err(e);
+                        }
+                        if self.has_object(ObjectType::File, &actual)? {
+                            file.discard(created_in);
+                            return Ok((actual, false));
+                        }
+                        actual
+                    }
+                };
+                if self.repo.fsync_enabled() {
+                    crate::syscalls::start_writeback(file.file());
+                }
+                let sub = self.subdir(&checksum)?;
+                let name = self.final_name(ObjectType::File, &checksum);
+                file.publish(created_in, sub, &name)
+                    .ctx("linking", shown(Some(&checksum)))?;
+                (checksum, written)
+            };
         // Charged once its size is known; over budget, the transaction fails and its staging
         // directory goes with it.
         self.charge(written)?;
-        self.mark_staged(ObjectType::File, *checksum);
+        self.mark_staged(ObjectType::File, checksum);
         self.content_written.fetch_add(1, Ordering::Relaxed);
         if !header.is_symlink() {
             self.content_bytes
                 .fetch_add(payload_size, Ordering::Relaxed);
         }
-        Ok(true)
+        Ok((checksum, true))
     }
 
     fn write_archive(
@@ -801,25 +904,34 @@ impl<'r> Transaction<'r> {
         header: &FileHeader,
         source: Source<'_>,
     ) -> std::io::Result<u64> {
-        let mut owned = Vec::new();
-        let payload = match source {
-            Source::Bytes(b) => b,
-            Source::Reader(reader) | Source::Untrusted(reader) => {
-                // The header carries the uncompressed size, so read everything first.
-                reader.read_to_end(&mut owned)?;
-                &owned
-            }
-        };
         rustix::fs::fchmod(&*file, rustix::fs::Mode::from_raw_mode(0o644))?;
-        let head = header.archive_header(payload.len() as u64);
         if header.is_symlink() {
+            let head = header.archive_header(0);
             file.write_all(&head)?;
             return Ok(head.len() as u64);
         }
-        crate::deflate::with_compressed(self.zlib_level, &head, payload, |data| {
-            file.write_all(data)?;
-            Ok(data.len() as u64)
-        })
+        let reader = match source {
+            Source::Bytes(payload) => {
+                let head = header.archive_header(payload.len() as u64);
+                return crate::deflate::with_compressed(self.zlib_level, &head, payload, |data| {
+                    file.write_all(data)?;
+                    Ok(data.len() as u64)
+                });
+            }
+            Source::Reader(r) | Source::Untrusted(r) | Source::Trusted(r) => r,
+        };
+        // The header leads with the payload's size, which a stream tells only at its end: a
+        // header of the same length goes first, and the real one over it once the size is
+        // known (the size is a fixed-width field).
+        let placeholder = header.archive_header(0);
+        file.write_all(&placeholder)?;
+        let size = crate::deflate::compress_stream(self.zlib_level, reader, &mut *file)?;
+        let head = header.archive_header(size);
+        if head.len() != placeholder.len() {
+            return Err(std::io::Error::other("archive header changed length"));
+        }
+        std::os::unix::fs::FileExt::write_all_at(&*file, &head, 0)?;
+        file.stream_position()
     }
 
     fn write_bare_file(
@@ -841,7 +953,9 @@ impl<'r> Transaction<'r> {
                     file.write_all(b)?;
                     b.len() as u64
                 }
-                Source::Reader(r) | Source::Untrusted(r) => std::io::copy(r, file)?,
+                Source::Reader(r) | Source::Untrusted(r) | Source::Trusted(r) => {
+                    std::io::copy(r, file)?
+                }
             }
         };
         let perms = header.mode & 0o7777;
@@ -995,47 +1109,6 @@ impl Drop for Transaction<'_> {
         if !self.committed {
             self.cleanup();
         }
-    }
-}
-
-/// A reader that hashes what passes through it, as the content checksum stream.
-struct Verifying<'a> {
-    inner: Option<(&'a mut dyn Read, rostree_core::Hasher)>,
-    read: u64,
-}
-
-impl<'a> Verifying<'a> {
-    fn new(inner: &'a mut dyn Read, header: &FileHeader) -> Self {
-        let mut hasher = rostree_core::Hasher::new();
-        hasher.update(&header.stream_header());
-        Verifying {
-            inner: Some((inner, hasher)),
-            read: 0,
-        }
-    }
-
-    fn none() -> Self {
-        Verifying {
-            inner: None,
-            read: 0,
-        }
-    }
-
-    /// The checksum of the header and everything read, if this wrapped a reader.
-    fn finish(self) -> Option<Checksum> {
-        self.inner.map(|(_, hasher)| hasher.finish())
-    }
-}
-
-impl Read for Verifying<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let Some((inner, hasher)) = &mut self.inner else {
-            return Ok(0);
-        };
-        let n = inner.read(buf)?;
-        hasher.update(&buf[..n]);
-        self.read += n as u64;
-        Ok(n)
     }
 }
 

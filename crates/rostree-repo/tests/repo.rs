@@ -108,7 +108,7 @@ fn read_path(repo: &Repo, rev: &str, path: &str) -> Vec<u8> {
                 .iter()
                 .find(|f| f.name == *part)
                 .expect("file in tree");
-            let (_, payload) = repo.read_file(&file.checksum).expect("read");
+            let (_, payload) = repo.open_content(&file.checksum).expect("read");
             return payload.into_bytes().expect("payload");
         }
         tree = view

@@ -3,6 +3,7 @@
 
 use rostree_core::object::Metadata;
 use rostree_core::{Checksum, ObjectType};
+use rostree_repo::commit::CommitSigner;
 use rostree_repo::{Repo, Transaction};
 
 use crate::signapi::{self, SigningKey, Verifier};
@@ -43,6 +44,63 @@ fn detached(repo: &Repo, commit: &Checksum) -> Result<Metadata, Error> {
         None => Ok(Metadata::new()),
     }
 }
+
+/// Signs with `key` (`ostree sign`, `commit --sign`): after any signatures there are.
+pub struct SignWith(pub SigningKey);
+
+impl std::fmt::Debug for SignWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignWith(..)")
+    }
+}
+
+impl CommitSigner for SignWith {
+    fn sign(&self, commit: &[u8], detached: &mut Metadata) -> Result<(), BoxedError> {
+        Ok(self.0.add_signature(detached, commit)?)
+    }
+}
+
+/// Signs with a GPG key (`gpg-sign`, `commit --gpg-sign`); refuses a commit that already
+/// carries a signature by that key, as upstream refuses it.
+#[derive(Debug)]
+pub struct GpgSignWith {
+    /// The key as the user named it (for the refusal's words).
+    pub key_id: String,
+    /// The key.
+    pub signer: gnupg::Signer,
+}
+
+impl CommitSigner for GpgSignWith {
+    fn sign(&self, commit: &[u8], detached: &mut Metadata) -> Result<(), BoxedError> {
+        Ok(add_gpg_signature(
+            detached,
+            commit,
+            &self.key_id,
+            &self.signer,
+        )?)
+    }
+}
+
+/// Adds `signer`'s signature over `commit` to `detached`, unless one by that key is there.
+fn add_gpg_signature(
+    detached: &mut Metadata,
+    commit: &[u8],
+    key_id: &str,
+    signer: &gnupg::Signer,
+) -> Result<(), gpg::Error> {
+    let fingerprint = signer.fingerprint_hex();
+    if gpg::signatures(detached)?
+        .iter()
+        .any(|sig| gpg::issued_by(sig, &fingerprint))
+    {
+        return Err(gpg::Error(format!(
+            "Commit is already signed with GPG key {key_id}"
+        )));
+    }
+    gpg::add_signature(detached, &signer.sign(commit, now_secs())?)
+}
+
+type BoxedError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Adds a signature by `key` to `commit` (after any it has).
 pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &SigningKey) -> Result<(), Error> {
@@ -109,14 +167,7 @@ pub fn gpg_sign_commit(
 ) -> Result<(), Error> {
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let mut metadata = detached(repo, commit)?;
-    let fingerprint = signer.fingerprint_hex();
-    if gpg::signatures(&metadata)?
-        .iter()
-        .any(|sig| gpg::issued_by(sig, &fingerprint))
-    {
-        return Err(gpg::Error(format!("Commit is already signed with GPG key {key_id}")).into());
-    }
-    gpg::add_signature(&mut metadata, &signer.sign(&data, now_secs())?)?;
+    add_gpg_signature(&mut metadata, &data, key_id, signer)?;
     write_detached(repo, commit, &metadata)
 }
 
@@ -171,15 +222,10 @@ fn read_summary_signatures(repo: &Repo) -> Result<Metadata, Error> {
 }
 
 fn write_summary_signatures(repo: &Repo, metadata: &Metadata) -> Result<(), Error> {
-    repo.dir()
-        .write("summary.sig", metadata.to_bytes())
-        .map_err(|e| {
-            Error::Repo(rostree_repo::Error::Io {
-                op: "writing",
-                path: repo.path().join("summary.sig"),
-                source: e,
-            })
-        })
+    Ok(rostree_repo::summary::write_summary_signature(
+        repo,
+        &metadata.to_bytes(),
+    )?)
 }
 
 /// Adds GPG signatures by `signers` over the repository's `summary` to `summary.sig`,

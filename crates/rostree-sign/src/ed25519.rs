@@ -26,6 +26,7 @@ fn decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A secret key: signs.
+#[derive(Clone)]
 pub struct SecretKey(ed25519_dalek::SigningKey);
 
 impl SecretKey {

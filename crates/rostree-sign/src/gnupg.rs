@@ -38,11 +38,13 @@ pub fn default_homedir() -> PathBuf {
 }
 
 /// A secret key, ready to sign.
+#[derive(Clone)]
 pub struct Signer {
     fingerprint: [u8; 20],
     secret: Secret,
 }
 
+#[derive(Clone)]
 enum Secret {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ed25519(Box<ed25519_dalek::SigningKey>),

@@ -84,6 +84,7 @@ impl SignType {
 }
 
 /// A key that signs.
+#[derive(Clone)]
 pub enum SigningKey {
     /// An ed25519 secret key.
     Ed25519(ed25519::SecretKey),

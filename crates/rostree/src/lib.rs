@@ -1,7 +1,24 @@
 //! rostree: OSTree rebuilt in Rust, byte-compatible with upstream's repositories.
 //!
-//! This facade re-exports the pieces users need: the format crate as [`core`] and the
-//! repository as [`repo`], with the most used types at the top level.
+//! This facade re-exports the pieces users need: the format crate as [`core`], the
+//! repository as [`repo`], replication as [`pull`], signatures as [`sign`] and static
+//! deltas as [`delta`], with the most used types and operations at the top level.
+//!
+//! Pulling a configured remote as `ostree pull` would, its GPG and ed25519 checks
+//! included (see `examples/pull_remote.rs`):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = cap_std::fs::Dir::open_ambient_dir("repo", cap_std::ambient_authority())?;
+//! let repo = rostree::Repo::open(dir, "repo")?;
+//! let remote = repo.remote("origin")?;
+//! let (spec, options) = rostree::pull_options(&repo, &remote, &rostree::TrustRoots::system())?;
+//! let interrupt = std::sync::atomic::AtomicBool::new(false);
+//! let refs = ["main".to_owned()];
+//! let outcome = rostree::pull(&repo, &spec, &refs, &rostree::NoProgress, &interrupt, &options)?;
+//! println!("{:?}", outcome.refs);
+//! # Ok(()) }
+//! ```
 
 pub mod fuzzing;
 
@@ -13,5 +30,13 @@ pub use rostree_sign as sign;
 
 pub use rostree_core::{Checksum, ObjectType};
 pub use rostree_repo::{Error, Repo, RepoMode};
+
+// The operations, at the crate root: `rostree::pull(...)` beside the `rostree::pull` module.
+pub use rostree_pull::pull::{PullOptions, PullOutcome, RemoteSpec, pull};
+pub use rostree_pull::remote::{TrustRoots, pull_options};
+pub use rostree_repo::checkout::checkout;
+pub use rostree_repo::commit::{CommitOptions, CommitOutcome, commit};
+pub use rostree_repo::fsck::fsck;
+pub use rostree_repo::progress::{Event, NoProgress, Progress};
 
 pub use rostree_core::UPSTREAM_COMPAT_VERSION;

@@ -3,7 +3,6 @@
 use std::io::Read;
 
 use anyhow::{Result, bail};
-use rostree::repo::Payload;
 
 use super::tree::{Entry, lookup_following};
 use crate::{GlobalOptions, util};
@@ -29,22 +28,19 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             // Upstream words it so, without the path.
             bail!("Can't open directory");
         };
-        let (header, payload) = repo.read_file(&checksum)?;
+        let (header, payload) = repo.open_content(&checksum)?;
         if header.is_symlink() {
             continue;
         }
-        match payload {
-            Payload::File(mut f) => {
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    util::write_stdout(&buf[..n])?;
-                }
+        // Streamed: an archive object inflates as it is written out.
+        let mut payload = payload;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = payload.read(&mut buf)?;
+            if n == 0 {
+                break;
             }
-            other => util::write_stdout(&other.into_bytes()?)?,
+            util::write_stdout(&buf[..n])?;
         }
     }
     Ok(0)

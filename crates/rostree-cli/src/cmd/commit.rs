@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use cap_std::ambient_authority;
@@ -10,7 +11,7 @@ use rostree::core::gvariant::{Value, parse_text};
 use rostree::core::object::Metadata;
 use rostree::repo::archive::PathnameFilter;
 use rostree::repo::commit::{
-    CommitModifier, CommitOptions, ParentSpec, TreeSource, commit, parse_statoverride,
+    CommitModifier, CommitOptions, CommitSigner, ParentSpec, TreeSource, commit, parse_statoverride,
 };
 
 use crate::{GlobalOptions, util};
@@ -197,11 +198,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     // Keys are checked before anything is written.
     let sign_keys = crate::cmd::sign::signing_keys(&args.sign_type, &args.sign)?;
     let homedir = args.gpg_homedir.as_deref().map(std::path::Path::new);
-    let gpg_signers = args
-        .gpg_sign
-        .iter()
-        .map(|id| rostree::sign::gnupg::Signer::find(homedir, id).map(|s| (id, s)))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Signed inside the commit's transaction, ed25519 keys first, before the branch moves.
+    let mut signers: Vec<Arc<dyn CommitSigner>> = Vec::new();
+    for key in sign_keys {
+        signers.push(Arc::new(rostree::sign::commit::SignWith(key)));
+    }
+    for id in &args.gpg_sign {
+        signers.push(Arc::new(rostree::sign::commit::GpgSignWith {
+            key_id: id.clone(),
+            signer: rostree::sign::gnupg::Signer::find(homedir, id)?,
+        }));
+    }
     let mut sources = Vec::new();
     if let Some(base) = &args.base {
         sources.push(TreeSource::Base(base.clone()));
@@ -307,18 +314,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         devino_canonical: args.devino_canonical,
         keep_metadata: args.keep_metadata.clone(),
         bootable: args.bootable,
+        signers,
     };
     let interrupt = crate::progress::interrupt_flag();
     let progress = crate::progress::CommitProgress::new();
     let outcome = commit(&repo, sources, &progress, &interrupt, &options);
     progress.finish();
     let outcome = outcome?;
-    for key in &sign_keys {
-        rostree::sign::commit::sign_commit(&repo, &outcome.checksum, key)?;
-    }
-    for (key_id, signer) in &gpg_signers {
-        rostree::sign::commit::gpg_sign_commit(&repo, &outcome.checksum, key_id, signer)?;
-    }
     if args.consume {
         // The library empties the directories; upstream removes them too.
         for path in consumed_dirs(&args) {

@@ -118,7 +118,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         _ => (args.remote.clone(), args.refs.clone()),
     };
     let remote = repo.remote(&name)?;
-    crate::cmd::remote::refuse_unsupported(&remote)?;
+    rostree::pull::remote::refuse_unsupported(&remote)?;
     if refs.is_empty() && !args.mirror {
         refs = remote.option_list("branches")?;
         if refs.is_empty() {
@@ -218,30 +218,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     Ok(0)
 }
 
-/// What pulling from `remote` means by its configuration: where (its URL, contenturl and
-/// collection ID) and with which checks and connection settings; the rest as a plain
-/// `pull` does it.
+/// What pulling from `remote` means by its configuration (the library's policy, with the
+/// system's trust roots).
 pub fn remote_defaults(
     repo: &rostree::Repo,
     remote: &rostree::repo::remote::Remote,
 ) -> Result<(RemoteSpec, PullOptions)> {
-    use crate::cmd::remote::{fetch_options, gpg_keyring_if, sign_verifier, summary_verifier};
-    let options = PullOptions {
-        sign_verifier: sign_verifier(remote)?.map(std::sync::Arc::new),
-        summary_verifier: summary_verifier(remote)?.map(std::sync::Arc::new),
-        gpg_keyring: gpg_keyring_if(repo, remote, "gpg-verify", true)?.map(std::sync::Arc::new),
-        gpg_summary_keyring: gpg_keyring_if(repo, remote, "gpg-verify-summary", false)?
-            .map(std::sync::Arc::new),
-        fetch: fetch_options(repo, remote)?,
-        ..PullOptions::default()
-    };
-    let spec = RemoteSpec {
-        name: remote.name().to_owned(),
-        url: remote.fetch_url()?,
-        contenturl: remote.option("contenturl")?,
-        collection_id: remote.option("collection-id")?,
-    };
-    Ok((spec, options))
+    Ok(rostree::pull::remote::pull_options(
+        repo,
+        remote,
+        &rostree::pull::remote::TrustRoots::system(),
+    )?)
 }
 
 /// The line a pull ends with, in upstream's words (scripts grep it): what was fetched, what

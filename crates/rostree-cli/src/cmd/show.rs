@@ -125,9 +125,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                     let remote = repo.remote(name)?;
                     crate::cmd::remote::remote_keyring(&repo, &remote)?
                 }
-                None => {
-                    crate::cmd::remote::all_remotes_keyring(&repo, args.gpg_homedir.as_deref())?
-                }
+                None => rostree::pull::remote::all_remotes_keys(
+                    &repo,
+                    args.gpg_homedir.as_deref(),
+                    &rostree::pull::remote::TrustRoots::system(),
+                )?,
             };
             let detached = match repo.load_commitmeta(&checksum)? {
                 Some(bytes) => Metadata::from_bytes(&bytes)?,

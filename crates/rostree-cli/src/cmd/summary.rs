@@ -1,8 +1,11 @@
 //! `ostree summary`: write or show the summary file.
 
+use std::sync::Arc;
+
 use anyhow::{Result, bail};
 use rostree::core::gvariant::{Type, Value, parse_text, print_text};
 use rostree::core::object::Metadata;
+use rostree::repo::commit::CommitSigner;
 use rostree::repo::summary::{read_summary, update_summary, write_metadata_commit};
 
 use crate::{GlobalOptions, util};
@@ -162,6 +165,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut repo = global.open_repo()?;
     if args.update {
+        // The ostree-metadata commit is signed as the summary is: GPG keys first.
+        let mut metadata_signers: Vec<Arc<dyn CommitSigner>> = Vec::new();
+        for (id, signer) in args.gpg_sign.iter().zip(&gpg_signers) {
+            metadata_signers.push(Arc::new(rostree::sign::commit::GpgSignWith {
+                key_id: id.clone(),
+                signer: signer.clone(),
+            }));
+        }
+        for key in &sign_keys {
+            metadata_signers.push(Arc::new(rostree::sign::commit::SignWith(key.clone())));
+        }
         let mut additional = Metadata::new();
         for kv in &args.add_metadata {
             let Some((k, v)) = kv.split_once('=') else {
@@ -175,14 +189,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let timestamp = util::source_date_epoch()?.unwrap_or(now);
-        if let Some(commit) = write_metadata_commit(&repo, &additional, timestamp)? {
-            for (id, signer) in args.gpg_sign.iter().zip(&gpg_signers) {
-                rostree::sign::commit::gpg_sign_commit(&repo, &commit, id, signer)?;
-            }
-            for key in &sign_keys {
-                rostree::sign::commit::sign_commit(&repo, &commit, key)?;
-            }
-        }
+        write_metadata_commit(&repo, &additional, timestamp, &metadata_signers)?;
         update_summary(&mut repo, &additional)?;
     }
     if !gpg_signers.is_empty() {

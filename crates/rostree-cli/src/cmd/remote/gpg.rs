@@ -90,10 +90,18 @@ pub fn import(args: ImportArgs, global: &GlobalOptions) -> Result<i32> {
 pub fn list_keys(args: &ListKeysArgs, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
     let keyring = match &args.name {
-        Some(name) => super::remote_keys(&repo, &repo.remote(name)?, false)?,
+        Some(name) => rostree::pull::remote::remote_keys(
+            &repo,
+            &repo.remote(name)?,
+            &rostree::pull::remote::TrustRoots::system(),
+            false,
+        )?,
         None => {
             let mut keyring = Keyring::new();
-            super::global_keys(&mut keyring)?;
+            rostree::pull::remote::global_keys(
+                &mut keyring,
+                &rostree::pull::remote::TrustRoots::system(),
+            )?;
             keyring
         }
     };
