@@ -34,6 +34,17 @@ ostree --version >/dev/null || { echo "upstream ostree is required for the diffe
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The library crates' documentation builds without a warning (missing docs are errors in
+# clippy's run above; broken links here).
+RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p rostree -p rostree-core -p rostree-repo \
+    -p rostree-pull -p rostree-sign -p rostree-delta
+# The facade without its default features is the object store alone: no async runtime, no
+# HTTP client or server.
+cargo check -q -p rostree --no-default-features
+if cargo tree -q -p rostree --no-default-features -e normal --prefix none | grep -Eq '^(tokio|reqwest|hyper) '; then
+    echo "rostree without default features still depends on tokio, reqwest or hyper" >&2
+    exit 1
+fi
 # Upstream's own test suite: first with upstream's ostree (the runner's self-test; upstream
 # must fail none), then with rostree as `ostree`, whose results must match expected.txt exactly.
 tests/upstream/run.sh --ostree upstream --fail-on-fail >/dev/null

@@ -147,6 +147,13 @@ impl GlobalOptions {
         let path = self.repo_path()?;
         let dir = Dir::open_ambient_dir(&path, ambient_authority())
             .with_context(|| format!("opening repo {}", path.display()))?;
-        Ok(Repo::open(dir, path)?)
+        match Repo::open(dir, path) {
+            Ok(repo) => Ok(repo),
+            // Upstream's words: "opening repo: " and why the config is refused.
+            Err(e @ rostree::repo::Error::InvalidConfig { .. }) => {
+                Err(anyhow::Error::new(e).context("opening repo"))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -690,3 +690,84 @@ fn ls_dironly_missing_root_dirtree() {
         &[(&["ls", "-d", "main", "/"], Expect::BothFail)],
     ));
 }
+
+/// Config values as upstream reads them when it opens a repository: what it refuses, both
+/// tools refuse with the same line (and change nothing); what it takes (numbers read as
+/// `g_ascii_strtoull` reads them, the zlib level clamped), both take.
+#[test]
+fn config_values_are_read_as_upstream_reads_them() {
+    let tree_dir = tempfile::tempdir().expect("tempdir");
+    let tree = tree_dir.path().join("tree");
+    TreeSpec::new().file("f", "f\n", 0o644).create(&tree);
+    let t = s(&tree);
+    // (line added to [core], upstream refuses it)
+    let cases: &[(&str, bool)] = &[
+        ("fsync=maybe", true),
+        ("disable-xattrs=2", true),
+        ("per-object-fsync=yes", true),
+        ("locking=perhaps", true),
+        ("archive=true", true),
+        ("min-free-space-percent=120", true),
+        ("min-free-space-size=12XB", true),
+        ("repo_version=2", true),
+        ("lock-timeout-secs=abc", false),
+        ("min-free-space-percent=abc", false),
+        ("tmp-expiry-secs=soon", false),
+        ("fsync=false", false),
+    ];
+    let mut problems = Vec::new();
+    for (line, refused) in cases {
+        let p = Pair::new(ROSTREE, Mode::Archive);
+        for tool in [Tool::Upstream, Tool::Rostree] {
+            let config = p.repo(tool).join("config");
+            let text = std::fs::read_to_string(&config).expect("config");
+            let key = line.split('=').next().expect("a key");
+            // The line replaces one of the same key (repo_version), or joins [core].
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{key}=")))
+                .collect();
+            let mut edited = kept
+                .join("\n")
+                .replacen("[core]", &format!("[core]\n{line}"), 1);
+            edited.push('\n');
+            std::fs::write(&config, edited).expect("write config");
+        }
+        let args = ["commit", "-b", "main", "--timestamp=@1", &t];
+        if *refused {
+            problems.extend(
+                both_fail(&p, &args)
+                    .into_iter()
+                    .map(|e| format!("[{line}] {e}")),
+            );
+            let (u, r) = p.both(["refs"]);
+            if u.stderr() != r.stderr() {
+                problems.push(format!(
+                    "[{line}] the refusals differ:\n  upstream: {}  rostree:  {}",
+                    u.stderr(),
+                    r.stderr()
+                ));
+            }
+        } else {
+            let (u, r) = p.both(args);
+            if !u.output.status.success() || !r.output.status.success() {
+                problems.push(format!(
+                    "[{line}] not taken by both: upstream {} / rostree {}",
+                    describe(&u.output),
+                    describe(&r.output)
+                ));
+            }
+        }
+    }
+    // An out-of-range zlib level is clamped, as upstream clamps it; the objects still read.
+    let p = Pair::new(ROSTREE, Mode::Archive);
+    for tool in [Tool::Upstream, Tool::Rostree] {
+        let config = p.repo(tool).join("config");
+        let mut text = std::fs::read_to_string(&config).expect("config");
+        text.push_str("[archive]\nzlib-level=42\n");
+        std::fs::write(&config, text).expect("write config");
+    }
+    p.both_ok(["commit", "-b", "main", "--timestamp=@1", &t]);
+    p.both_ok(["fsck"]);
+    assert_no_problems(&problems);
+}

@@ -404,12 +404,7 @@ pub fn apply_offline(tx: &Transaction<'_>, path: &Path, check: SignatureCheck<'_
     let data = std::fs::read(&superblock_path).ctx("reading", &superblock_path)?;
     let file = SuperblockFile::parse(&data)?;
     if file.is_signed() {
-        let mandatory = repo
-            .config()
-            .get_bool("core", "sign-verify-deltas")
-            .ok()
-            .flatten()
-            == Some(true);
+        let mandatory = repo.core_flag("sign-verify-deltas", false)?;
         match check {
             SignatureCheck::None if mandatory => {
                 return Err(Error::Signature(

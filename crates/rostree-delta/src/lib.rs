@@ -12,7 +12,7 @@
 //! └── 1 …
 //! ```
 //!
-//! [`format`] and [`ops`] read and write the bytes without I/O; [`generate`] makes deltas
+//! [`format`](mod@format) and [`ops`] read and write the bytes without I/O; [`generate`](mod@generate) makes deltas
 //! from a repository; [`apply`] builds their objects in a transaction, checking each.
 //! Where the repository keeps them is `rostree_repo::deltas`.
 

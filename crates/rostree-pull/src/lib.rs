@@ -2,7 +2,8 @@
 //! `file://`) into a local one, and serving a repository directory over HTTP.
 //!
 //! This is the only crate of rostree with an async runtime and an HTTP client; its entry
-//! points ([`pull::pull`], [`serve::serve`]) are blocking and run their own runtime.
+//! points ([`pull::pull`], and `serve::serve` with the `serve` feature) are blocking and run
+//! their own runtime.
 
 pub mod body;
 mod deltas;
@@ -12,6 +13,7 @@ pub mod find_remotes;
 pub mod metalink;
 pub mod pull;
 pub mod remote;
+#[cfg(feature = "serve")]
 pub mod serve;
 mod summary;
 

@@ -144,12 +144,7 @@ impl<'a> Context<'a> {
             && options.user_mode
             && !options.force_copy
             && repo.mode() == RepoMode::Archive
-            && repo
-                .config()
-                .get_bool("core", "enable-uncompressed-cache")
-                .ok()
-                .flatten()
-                .unwrap_or(true);
+            && repo.settings().enable_uncompressed_cache;
         let cache = if cache_wanted {
             match repo.dir().create_dir(UNCOMPRESSED_CACHE) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {

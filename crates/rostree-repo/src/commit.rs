@@ -237,6 +237,34 @@ pub struct CommitOutcome {
 }
 
 /// Commits `sources` layered in order, then updates the branch.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+///
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions {
+///     branch: Some("exampleos/stable".into()),
+///     subject: "Release 1".into(),
+///     timestamp: Some(1_700_000_000),
+///     ..Default::default()
+/// };
+/// let outcome = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?;
+/// assert_eq!(repo.resolve_rev("exampleos/stable")?, outcome.checksum);
+/// # Ok(()) }
+/// ```
 pub fn commit(
     repo: &Repo,
     sources: Vec<TreeSource>,

@@ -250,13 +250,7 @@ pub fn list_delta_indexes(repo: &Repo) -> Result<Vec<Checksum>> {
 /// those no delta needs any more, and records `core.indexed-deltas=true` so that clients
 /// know to ask for them. An index whose content would not change is not rewritten.
 pub fn reindex(repo: &mut Repo, to: Option<&Checksum>) -> Result<()> {
-    if repo
-        .config()
-        .get_bool("core", "indexed-deltas")
-        .ok()
-        .flatten()
-        != Some(true)
-    {
+    if !repo.core_flag("indexed-deltas", false)? {
         let mut config = repo.config().clone();
         config
             .set_bool("core", "indexed-deltas", true)

@@ -25,6 +25,22 @@ pub enum Error {
     /// The directory is not a repository, or its config is unusable.
     #[error("{0}")]
     Config(String),
+    /// The repository's config holds what upstream refuses to open it with.
+    #[error("{source}")]
+    InvalidConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong, in upstream's words.
+        source: crate::config::ConfigError,
+    },
+    /// The repository's lock was not free within `lock-timeout-secs`.
+    #[error("Locking repo {} timed out after {seconds} seconds", path.display())]
+    LockTimeout {
+        /// The repository.
+        path: PathBuf,
+        /// How long was waited.
+        seconds: u64,
+    },
     /// A stored object is malformed or does not match its name.
     #[error("Corrupted {objtype} object {checksum}: {reason}")]
     Corrupt {

@@ -173,6 +173,20 @@ fn check_back_refs(repo: &Repo, commit: &Checksum, view: &CommitRef<'_>) -> Resu
 /// Checks the refs, then every object of every complete commit.
 /// Its phases are reported as [`Event::Phase`]: "Validating refs", "Validating refs in
 /// collections", "Enumerating commits".
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use rostree_repo::fsck::{FsckOptions, fsck};
+/// use rostree_repo::{InitOptions, Repo, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+/// let repo = Repo::init(dir, tmp.path(), &InitOptions::default())?;
+/// let outcome = fsck(&repo, &NoProgress, &AtomicBool::new(false), &FsckOptions::default())?;
+/// assert!(outcome.errors.is_empty());
+/// # Ok(()) }
+/// ```
 pub fn fsck(
     repo: &Repo,
     progress: &dyn Progress,

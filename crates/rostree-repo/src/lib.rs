@@ -8,6 +8,7 @@ pub mod archive;
 pub mod checkout;
 pub mod collections;
 pub mod commit;
+pub mod config;
 pub mod content;
 mod deflate;
 pub mod deltas;

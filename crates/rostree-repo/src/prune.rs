@@ -306,12 +306,8 @@ pub fn write_tombstone(repo: &Repo, commit: &Checksum) -> Result<()> {
     )
 }
 
-fn tombstones_enabled(repo: &Repo) -> bool {
-    repo.config()
-        .get_bool("core", "tombstone-commits")
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+fn tombstones_enabled(repo: &Repo) -> Result<bool> {
+    repo.core_flag("tombstone-commits", false)
 }
 
 fn remove(repo: &Repo, checksum: &Checksum, objtype: ObjectType) -> Result<()> {
@@ -325,13 +321,13 @@ fn remove(repo: &Repo, checksum: &Checksum, objtype: ObjectType) -> Result<()> {
 
 /// Removes a commit with what goes with it: detached metadata, the partial-pull marker,
 /// and (when the repo keeps them) a tombstone in its place.
-fn remove_commit(repo: &Repo, commit: &Checksum) -> Result<()> {
+fn remove_commit(repo: &Repo, commit: &Checksum, tombstones: bool) -> Result<()> {
     // The commit before its marker: a prune killed in between leaves a stray marker, never
     // an incomplete commit that no longer says so.
     remove(repo, commit, ObjectType::Commit)?;
     remove(repo, commit, ObjectType::CommitMeta)?;
     repo.clear_commit_partial(commit)?;
-    if tombstones_enabled(repo) {
+    if tombstones {
         write_tombstone(repo, commit)?;
     }
     Ok(())
@@ -365,6 +361,8 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
     if interrupt.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
+    // Read before anything goes, so that a config refused stops the prune at its start.
+    let tombstones = tombstones_enabled(repo)?;
     // Sweep under the exclusive lock, after catching up with whatever was written meanwhile.
     let _lock = repo.lock_exclusive()?;
     for commit in &options.delete_commits {
@@ -375,7 +373,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
             });
         }
         if !options.dry_run {
-            remove_commit(repo, commit)?;
+            remove_commit(repo, commit, tombstones)?;
         }
     }
     marker.mark_roots(options)?;
@@ -403,7 +401,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         };
         if !options.dry_run {
             if objtype == ObjectType::Commit {
-                remove_commit(repo, &checksum)?;
+                remove_commit(repo, &checksum, tombstones)?;
             } else {
                 remove(repo, &checksum, objtype)?;
             }

@@ -47,12 +47,7 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
     }
     // Upstream fills a GVariantDict seeded with the user's keys, so the stored order is GLib
     // hash-table order and a user key cannot duplicate one of these.
-    let tombstones = repo
-        .config()
-        .get_bool("core", "tombstone-commits")
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+    let tombstones = repo.core_flag("tombstone-commits", false)?;
     let mut dict = HashOrder::new();
     let entries = additional.0.iter().cloned().chain([
         (
@@ -82,12 +77,7 @@ pub fn build_summary(repo: &Repo, additional: &Metadata, now: u64) -> Result<Sum
             )
         }));
     // Listed unless `core.no-deltas-in-summary` keeps them to the indexes.
-    let no_deltas = repo
-        .config()
-        .get_bool("core", "no-deltas-in-summary")
-        .ok()
-        .flatten()
-        == Some(true);
+    let no_deltas = repo.core_flag("no-deltas-in-summary", false)?;
     let deltas = if no_deltas {
         Vec::new()
     } else {
@@ -147,8 +137,9 @@ pub fn update_summary(repo: &mut Repo, additional: &Metadata) -> Result<Checksum
 /// Regenerates the summary after refs changed, when the repository asks for it
 /// (`core.auto-update-summary`, or its older name `core.commit-update-summary`).
 pub fn maybe_regenerate(repo: &Repo) -> Result<()> {
-    let enabled = |key: &str| repo.config().get_bool("core", key).ok().flatten() == Some(true);
-    if enabled("auto-update-summary") || enabled("commit-update-summary") {
+    if repo.core_flag("auto-update-summary", false)?
+        || repo.core_flag("commit-update-summary", false)?
+    {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -29,6 +29,7 @@ use rostree_core::object::{DirMeta, FileHeader, content_checksum};
 use rostree_core::{Checksum, ObjectType};
 use rustix::fs::{AtFlags, Timestamps};
 
+use crate::config::MinFreeSpace;
 use crate::content::HashingReader;
 use crate::error::{Error, IoContext, Result};
 use crate::repo::{Repo, RepoLock};
@@ -83,39 +84,17 @@ struct FreeSpaceBudget {
 /// The budget the repo's settings allow now: upstream's rules (a size, when set, wins over
 /// the percentage, default 3; 0 turns the check off).
 fn free_space_budget(repo: &Repo) -> Result<Option<FreeSpaceBudget>> {
-    let config = repo.config();
-    let (reserved, setting) = match config.get_raw("core", "min-free-space-size") {
-        Some(size) => {
-            let bad = || Error::Config(format!("Invalid min-free-space-size '{size}'"));
-            let size = size.trim();
-            let digits = size.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            let shift = match &size[digits.len()..] {
-                "MB" => 20,
-                "GB" => 30,
-                "TB" => 40,
-                _ => return Err(bad()),
-            };
-            let value: u64 = digits.parse().map_err(|_| bad())?;
-            let mb = value << (shift - 20);
-            (mb << 20, format!("min-free-space-size {mb}MB"))
-        }
-        None => {
-            let percent = config
-                .get_int("core", "min-free-space-percent")
-                .map_err(|e| Error::Config(e.to_string()))?
-                .unwrap_or(3);
-            if !(0..=99).contains(&percent) {
-                return Err(Error::Config(format!(
-                    "Invalid min-free-space-percent '{percent}'"
-                )));
-            }
-            if percent == 0 {
-                return Ok(None);
-            }
+    let (reserved, setting) = match repo.settings().min_free_space {
+        MinFreeSpace::Off => return Ok(None),
+        MinFreeSpace::Megabytes(mb) => (
+            mb.saturating_mul(1 << 20),
+            format!("min-free-space-size {mb}MB"),
+        ),
+        MinFreeSpace::Percent(percent) => {
             let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
             let total = stat.f_blocks.saturating_mul(stat.f_frsize);
             (
-                total / 100 * percent as u64,
+                total / 100 * u64::from(percent),
                 format!("min-free-space-percent '{percent}%'"),
             )
         }
@@ -327,14 +306,7 @@ impl<'r> Transaction<'r> {
             subdirs: (0..256).map(|_| std::sync::OnceLock::new()).collect(),
             staged: Mutex::new(HashSet::new()),
             tmp_counter: AtomicU64::new(0),
-            zlib_level: repo
-                .config()
-                .get_int("archive", "zlib-level")
-                .ok()
-                .flatten()
-                .and_then(|l| u32::try_from(l).ok())
-                .filter(|l| (1..=9).contains(l))
-                .unwrap_or(6),
+            zlib_level: repo.settings().zlib_level,
             metadata_total: AtomicU64::new(0),
             content_total: AtomicU64::new(0),
             metadata_written: AtomicU64::new(0),

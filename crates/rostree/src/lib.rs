@@ -1,8 +1,12 @@
 //! rostree: OSTree rebuilt in Rust, byte-compatible with upstream's repositories.
 //!
 //! This facade re-exports the pieces users need: the format crate as [`core`], the
-//! repository as [`repo`], replication as [`pull`], signatures as [`sign`] and static
+//! repository as [`repo`], replication as [`pull`](mod@pull), signatures as [`sign`] and static
 //! deltas as [`delta`], with the most used types and operations at the top level.
+//!
+//! Features (all on by default): `pull` (replication over HTTP(S) and `file://`: tokio and
+//! reqwest) and `serve` (`rostree serve`'s HTTP server: hyper). Without them the crate is
+//! the object store, signatures and static deltas alone.
 //!
 //! Pulling a configured remote as `ostree pull` would, its GPG and ed25519 checks
 //! included (see `examples/pull_remote.rs`):
@@ -20,10 +24,12 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "pull")]
 pub mod fuzzing;
 
 pub use rostree_core as core;
 pub use rostree_delta as delta;
+#[cfg(feature = "pull")]
 pub use rostree_pull as pull;
 pub use rostree_repo as repo;
 pub use rostree_sign as sign;
@@ -32,7 +38,9 @@ pub use rostree_core::{Checksum, ObjectType};
 pub use rostree_repo::{Error, Repo, RepoMode};
 
 // The operations, at the crate root: `rostree::pull(...)` beside the `rostree::pull` module.
+#[cfg(feature = "pull")]
 pub use rostree_pull::pull::{PullOptions, PullOutcome, RemoteSpec, pull};
+#[cfg(feature = "pull")]
 pub use rostree_pull::remote::{TrustRoots, pull_options};
 pub use rostree_repo::checkout::checkout;
 pub use rostree_repo::commit::{CommitOptions, CommitOutcome, commit};

@@ -23,7 +23,7 @@ pub enum Error {
     /// A type string that is not one complete GVariant type.
     #[error("invalid GVariant type string {0:?}")]
     InvalidType(String),
-    /// Nesting past [`ty::MAX_DEPTH`].
+    /// Nesting deeper than 128 levels of containers.
     #[error("GVariant nesting too deep")]
     TooDeep,
     /// Data that cannot be a value of the expected type.
