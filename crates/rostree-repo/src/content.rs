@@ -161,6 +161,12 @@ impl<R: BufRead> Read for Inflater<R> {
     }
 }
 
+/// Inflates a whole archive payload held in memory, which must come to `size` bytes, in one
+/// call (for payloads up to [`INFLATE_AT_ONCE`]); errors in GLib's words.
+pub fn inflate_whole(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
+    crate::deflate::inflate_exact(compressed, size)
+}
+
 /// Reads an archive object's header from the start of `reader`, leaving it at the
 /// compressed payload.
 pub fn read_archive_header(reader: &mut impl Read) -> std::io::Result<ArchiveHeader> {

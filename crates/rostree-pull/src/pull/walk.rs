@@ -125,12 +125,15 @@ pub(super) fn store(
         }
         Item::File(c) => match (data, file) {
             (Some((data, _held)), _) => {
-                let (archive, _) = rostree_core::object::parse_archive_header(&data)
+                let (archive, compressed) = rostree_core::object::parse_archive_header(&data)
                     .map_err(|e| corrupt(objtype, checksum, e.to_string()))?;
-                if archive.size <= rostree_repo::content::INFLATE_AT_ONCE {
-                    let (header, payload) = rostree_repo::decode_filez(&data)
-                        .map_err(|e| corrupt(objtype, checksum, e))?;
-                    store_content(tx, c, &header, &payload, options)?;
+                if archive.header.is_symlink() {
+                    store_content(tx, c, &archive.header, &[], options)?;
+                } else if archive.size <= rostree_repo::content::INFLATE_AT_ONCE {
+                    // Small: inflated at once from the header already parsed.
+                    let payload = rostree_repo::content::inflate_whole(compressed, archive.size)
+                        .map_err(|e| corrupt(objtype, checksum, e.to_string()))?;
+                    store_content(tx, c, &archive.header, &payload, options)?;
                 } else {
                     store_filez_stream(tx, c, &data[..], options)?;
                 }
