@@ -148,7 +148,10 @@ impl GlobalOptions {
         let dir = Dir::open_ambient_dir(&path, ambient_authority())
             .with_context(|| format!("opening repo {}", path.display()))?;
         match Repo::open(dir, path) {
-            Ok(repo) => Ok(repo),
+            Ok(mut repo) => {
+                attach_system_remotes(&mut repo)?;
+                Ok(repo)
+            }
             // Upstream's words: "opening repo: " and why the config is refused.
             Err(e @ rostree::repo::Error::InvalidConfig { .. }) => {
                 Err(anyhow::Error::new(e).context("opening repo"))
@@ -156,4 +159,24 @@ impl GlobalOptions {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The system's repository (the same directory as `/ostree/repo`, as upstream tells it)
+/// also has the remotes of `/etc/ostree/remotes.d`.
+fn attach_system_remotes(repo: &mut Repo) -> Result<()> {
+    let Ok(root) = Dir::open_ambient_dir("/", ambient_authority()) else {
+        return Ok(());
+    };
+    let is_system = root
+        .open_dir("ostree/repo")
+        .is_ok_and(|system| repo.is_dir(&system));
+    if is_system {
+        let remotes = rostree::repo::remotes_dir::RemotesDir::open(
+            root,
+            "etc/ostree/remotes.d",
+            "/etc/ostree/remotes.d",
+        )?;
+        repo.attach_remotes_dir(remotes, true)?;
+    }
+    Ok(())
 }

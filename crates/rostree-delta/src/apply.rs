@@ -388,6 +388,55 @@ pub enum SignatureCheck<'a> {
 /// Applies a delta stored in a directory (or given by its superblock file) to `tx`: the
 /// to-commit and its detached metadata, then every part whose objects are not all there.
 /// The delta must carry everything: one with fallbacks needs a remote.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::pull_local::{PullLocalOptions, pull_local};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// # let init = |name: &str| -> Result<Repo, Box<dyn std::error::Error>> {
+/// #     std::fs::create_dir(tmp.path().join(name))?;
+/// #     let dir = Dir::open_ambient_dir(tmp.path().join(name), ambient_authority())?;
+/// #     Ok(Repo::init(dir, tmp.path().join(name), &options)?)
+/// # };
+/// # let (source, repo) = (init("source")?, init("repo")?);
+/// # let interrupt = AtomicBool::new(false);
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # let mut commits = Vec::new();
+/// # for version in ["1", "2"] {
+/// #     let text = format!("VERSION_ID={version}\n");
+/// #     std::fs::write(tmp.path().join("tree/etc/os-release"), text)?;
+/// #     let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// #     let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// #     let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// #     commits.push(commit(&source, sources, &NoProgress, &interrupt, &options)?.checksum);
+/// # }
+/// # let refs = [("main".to_owned(), commits[0])];
+/// # pull_local(&repo, &source, &refs, &interrupt, &PullLocalOptions::default())?;
+/// use rostree_core::ObjectType;
+/// use rostree_delta::{GenerateOptions, apply::{SignatureCheck, apply_offline}, generate};
+/// use rostree_repo::{Transaction, fsck::{FsckOptions, fsck}};
+///
+/// // `source` has two commits on `main`; `repo` has only the first. In `source`:
+/// // `ostree static-delta generate --from=main^ --to=main --filename=delta/superblock`
+/// std::fs::create_dir(tmp.path().join("delta"))?;
+/// let mut options = GenerateOptions::new(Some(commits[0]), commits[1]);
+/// options.output = Some(tmp.path().join("delta/superblock"));
+/// generate(&source, &options, &interrupt)?;
+///
+/// // `ostree --repo=repo static-delta apply-offline delta`
+/// let tx = Transaction::begin(&repo)?;
+/// apply_offline(&tx, &tmp.path().join("delta"), SignatureCheck::None)?;
+/// tx.commit()?;
+/// assert!(repo.has_object(ObjectType::Commit, &commits[1])?);
+/// // Every object the new commit reaches is there and intact.
+/// assert!(fsck(&repo, &NoProgress, &interrupt, &FsckOptions::default())?.errors.is_empty());
+/// # Ok(()) }
+/// ```
 pub fn apply_offline(tx: &Transaction<'_>, path: &Path, check: SignatureCheck<'_>) -> Result<()> {
     let repo = tx.repo();
     let (dir, superblock_name) = match std::fs::metadata(path) {

@@ -477,6 +477,36 @@ fn write_replace(dir: &Dir, name: &str, data: &[u8], shown: &std::path::Path) ->
 
 /// Generates a static delta from `options.from` (or nothing) to `options.to` and writes it
 /// (into the repository's `deltas/`, or as `options.output`).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_delta::{GenerateOptions, generate};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::deltas::{DeltaName, list_static_deltas};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let interrupt = AtomicBool::new(false);
+/// let tip = commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum;
+///
+/// // `ostree static-delta generate --empty --to=main`: everything `main` needs, in one delta.
+/// let outcome = generate(&repo, &GenerateOptions::new(None, tip), &interrupt)?;
+/// // The commit, its dirtrees (/ and /etc) and dirmeta; one file; all in one part.
+/// assert_eq!((outcome.new_metadata, outcome.new_regular, outcome.parts.len()), (4, 1, 1));
+/// assert_eq!(list_static_deltas(&repo)?, [DeltaName { from: None, to: tip }]);
+/// # Ok(()) }
+/// ```
 pub fn generate(
     repo: &Repo,
     options: &GenerateOptions,

@@ -168,7 +168,8 @@ pub fn parse_headers(items: &[String]) -> std::result::Result<Vec<(String, Strin
 }
 
 /// The keys a remote's GPG signatures are checked with, as upstream gathers them: its own
-/// keyring (`<remote>.trustedkeys.gpg`, here or in a `core.parent`), the files and
+/// keyring (`<remote>.trustedkeys.gpg`, here, beside the remotes directory's files, or in a
+/// `core.parent`), the files and
 /// directories of `gpgkeypath`, and, only when the remote has no keyring of its own and
 /// `with_global` asks for it, the global directory of `roots`.
 pub fn remote_keys(
@@ -182,11 +183,15 @@ pub fn remote_keys(
     // `core.parent`) in the first parent that has one.
     let mut own = false;
     let mut holder = Some(repo);
+    let file_name = rostree_repo::remote::keyring_file_name(remote.name());
     while let Some(r) = holder {
-        let path = r
-            .path()
-            .join(rostree_repo::remote::keyring_file_name(remote.name()));
-        if path.is_file() {
+        // The repository's own, then one beside the remotes directory's files.
+        let path = r.path().join(&file_name);
+        let found = match path.is_file() {
+            true => Some(path),
+            false => r.remotes_dir().and_then(|d| d.existing_file(&file_name)),
+        };
+        if let Some(path) = found {
             add_keys_from(&mut keyring, &path)?;
             own = true;
             break;

@@ -224,6 +224,40 @@ fn check_same_device(repo: &Repo, parent: &Dir, name: &Path) -> Result<()> {
 }
 
 /// Checks out `tree`/`meta` (a commit root or a subdirectory of it) as `name` in `parent`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::checkout::{CheckoutOptions, checkout};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let interrupt = AtomicBool::new(false);
+/// let outcome = commit(&repo, sources, &NoProgress, &interrupt, &options)?;
+///
+/// // `ostree checkout -U main checkout`: a user-mode checkout, files owned by the caller.
+/// let root = repo.load_commit(&outcome.checksum)?;
+/// let target = Dir::open_ambient_dir(tmp.path(), ambient_authority())?;
+/// let options = CheckoutOptions { user_mode: true, ..Default::default() };
+/// let done = checkout(
+///     &repo, &root.root_tree, &root.root_meta, &target, "checkout".as_ref(), &interrupt, &options,
+/// )?;
+/// let text = std::fs::read_to_string(tmp.path().join("checkout/etc/os-release"))?;
+/// assert_eq!(text, "ID=example\n");
+/// assert_eq!(done.dirs, 2); // the root and etc/
+/// # Ok(()) }
+/// ```
 pub fn checkout(
     repo: &Repo,
     tree: &Checksum,
@@ -249,6 +283,42 @@ pub fn checkout(
 
 /// Checks out one file of a commit (`--subpath` naming a file) as `file_name` inside the
 /// directory `name` in `parent`, which is created (mode 0700) unless it exists, as upstream.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # std::fs::create_dir(tmp.path().join("repo"))?;
+/// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// # let interrupt = AtomicBool::new(false);
+/// # commit(&repo, sources, &NoProgress, &interrupt, &options)?;
+/// use rostree_repo::checkout::{CheckoutOptions, TreeEntry, checkout_single_file, lookup_path};
+///
+/// // `repo` (archive mode) holds `main`, a commit of a tree with /etc/os-release.
+/// let commit = repo.load_commit(&repo.resolve_rev("main")?)?;
+/// let root = (commit.root_tree, commit.root_meta);
+/// let TreeEntry::File(file) = lookup_path(&repo, root, "/etc/os-release")? else {
+///     return Err("not a file".into());
+/// };
+/// // `ostree checkout -U --subpath=/etc/os-release main out`
+/// let target = Dir::open_ambient_dir(tmp.path(), ambient_authority())?;
+/// let options = CheckoutOptions { user_mode: true, ..Default::default() };
+/// checkout_single_file(
+///     &repo, &file, "os-release", &target, "out".as_ref(), &interrupt, &options,
+/// )?;
+/// assert_eq!(std::fs::read_to_string(tmp.path().join("out/os-release"))?, "ID=example\n");
+/// # Ok(()) }
+/// ```
 pub fn checkout_single_file(
     repo: &Repo,
     checksum: &Checksum,
@@ -839,6 +909,35 @@ pub enum TreeEntry {
 }
 
 /// Finds `path` (absolute, `/`-separated, taken literally) below `root`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # std::fs::create_dir(tmp.path().join("repo"))?;
+/// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// # let interrupt = AtomicBool::new(false);
+/// # commit(&repo, sources, &NoProgress, &interrupt, &options)?;
+/// use rostree_repo::checkout::{TreeEntry, lookup_path};
+///
+/// // `repo` holds `main`, a commit of a tree with /etc/os-release.
+/// let commit = repo.load_commit(&repo.resolve_rev("main")?)?;
+/// let root = (commit.root_tree, commit.root_meta);
+/// assert!(matches!(lookup_path(&repo, root, "/etc")?, TreeEntry::Dir(..)));
+/// assert!(matches!(lookup_path(&repo, root, "/etc/os-release")?, TreeEntry::File(_)));
+/// assert!(lookup_path(&repo, root, "/etc/passwd").is_err());
+/// # Ok(()) }
+/// ```
 pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<TreeEntry> {
     let relative = path.strip_prefix('/').unwrap_or(path);
     let mut current = TreeEntry::Dir(root.0, root.1);

@@ -232,6 +232,39 @@ fn side_of(entry: &Entry) -> Option<Side<'_>> {
 }
 
 /// The differences from `a` to `b`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::diff::{DiffOptions, Side, diff_trees};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "VERSION_ID=1\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let outcome = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?;
+///
+/// // The tree changes on disk; `ostree diff main tree` compares the commit with it.
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "VERSION_ID=2\n")?;
+/// std::fs::write(tmp.path().join("tree/etc/hostname"), "example\n")?;
+/// let c = repo.load_commit(&outcome.checksum)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let (old, new) = (Side::Tree(c.root_tree, c.root_meta), Side::Dir(&tree));
+/// let diff = diff_trees(&repo, &old, &new, &DiffOptions::default())?;
+/// assert_eq!(diff.modified, ["/etc/os-release"]);
+/// assert_eq!(diff.added, ["/etc/hostname"]);
+/// assert!(diff.removed.is_empty());
+/// # Ok(()) }
+/// ```
 pub fn diff_trees(
     repo: &Repo,
     a: &Side<'_>,
@@ -258,6 +291,40 @@ pub struct ObjectStats {
 }
 
 /// Counts the objects two commits reach (without their history) and sizes those they share.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::diff::object_stats;
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/hostname"), "example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let interrupt = AtomicBool::new(false);
+/// let mut commits = Vec::new();
+/// for version in ["1", "2"] {
+///     std::fs::write(tmp.path().join("tree/etc/os-release"), format!("VERSION_ID={version}\n"))?;
+///     let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+///     let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+///     let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+///     commits.push(commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum);
+/// }
+///
+/// // `ostree diff --stats main^ main`
+/// let stats = object_stats(&repo, &commits[0], &commits[1])?;
+/// // Each: the commit, two dirtrees, one dirmeta (shared by / and /etc), two files.
+/// assert_eq!((stats.old_objects, stats.new_objects), (6, 6));
+/// // Shared: the dirmeta and etc/hostname.
+/// assert_eq!(stats.common_objects, 2);
+/// # Ok(()) }
+/// ```
 pub fn object_stats(repo: &Repo, old: &Checksum, new: &Checksum) -> Result<ObjectStats> {
     let reach = |commit: &Checksum| -> Result<HashSet<(Checksum, ObjectType)>> {
         let mut marker = Marker::new(repo, false);

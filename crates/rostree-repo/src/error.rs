@@ -78,6 +78,48 @@ pub enum Error {
     /// Input (a tree to commit, an option value) that cannot be used.
     #[error("{0}")]
     InvalidInput(String),
+
+    /// No remote of that name.
+    #[error("Remote \"{name}\" not found")]
+    RemoteNotFound {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// `remote add` of a remote that exists.
+    #[error("Remote configuration for \"{name}\" already exists: {location}")]
+    RemoteExists {
+        /// Its name.
+        name: String,
+        /// Where it is defined: a file, or `(in config)`.
+        location: String,
+    },
+
+    /// A remote defined by two files (or a file and the repository's config).
+    #[error("Multiple specifications found for remote \"{name}\"")]
+    RemoteDefinedTwice {
+        /// Its name.
+        name: String,
+    },
+
+    /// A config write that would define again a remote of the remotes directory.
+    #[error("Remote \"{}\" already defined in {}", group.trim_start_matches("remote \"").trim_end_matches('"'), path.display())]
+    RemoteInFile {
+        /// Its config group.
+        group: String,
+        /// The file that defines it.
+        path: PathBuf,
+    },
+
+    /// A key file (a remotes `.conf` file) that is not one.
+    #[error("{}: {source}", path.display())]
+    InvalidKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rostree_core::keyfile::KeyFileError,
+    },
     /// `--statoverride` or `--skip-list` paths that named nothing in the tree.
     #[error("Unmatched {kind} paths")]
     UnmatchedPaths {

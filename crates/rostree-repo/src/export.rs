@@ -156,6 +156,46 @@ impl<W: Write> Exporter<'_, W> {
 }
 
 /// Writes the tree `tree`/`meta` of a commit made at `mtime` to `out` as a tar archive.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::io::Read;
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::export::{ExportOptions, export};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let outcome = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?;
+///
+/// // `ostree export main`, into memory.
+/// let c = repo.load_commit(&outcome.checksum)?;
+/// let options = ExportOptions::default();
+/// let tar = export(&repo, &c.root_tree, &c.root_meta, c.timestamp, Vec::new(), &options)?;
+/// let mut names = Vec::new();
+/// for entry in tar::Archive::new(&tar[..]).entries()? {
+///     let mut entry = entry?;
+///     assert_eq!(entry.header().mtime()?, c.timestamp);
+///     names.push(entry.path()?.display().to_string());
+///     if entry.header().entry_type().is_file() {
+///         let mut text = String::new();
+///         entry.read_to_string(&mut text)?;
+///         assert_eq!(text, "ID=example\n");
+///     }
+/// }
+/// assert_eq!(names, ["./", "etc/", "etc/os-release"]);
+/// # Ok(()) }
+/// ```
 pub fn export<W: Write>(
     repo: &Repo,
     tree: &Checksum,

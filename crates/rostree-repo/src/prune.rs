@@ -334,6 +334,41 @@ fn remove_commit(repo: &Repo, commit: &Checksum, tombstones: bool) -> Result<()>
 }
 
 /// Deletes what no root reaches.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_core::ObjectType;
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::prune::{PruneOptions, prune};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let interrupt = AtomicBool::new(false);
+/// let mut commits = Vec::new();
+/// for version in ["1", "2"] {
+///     std::fs::write(tmp.path().join("tree/etc/os-release"), format!("VERSION_ID={version}\n"))?;
+///     let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+///     let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+///     let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+///     commits.push(commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum);
+/// }
+///
+/// // `ostree prune --refs-only --depth=0`: only the commit `main` points at is kept.
+/// let options = PruneOptions { refs_only: true, depth: Some(0), ..Default::default() };
+/// let outcome = prune(&repo, &interrupt, &options)?;
+/// // The first commit, its two dirtrees (/ and /etc) and its os-release.
+/// assert_eq!(outcome.deleted, 4);
+/// assert!(!repo.has_object(ObjectType::Commit, &commits[0])?);
+/// assert!(repo.has_object(ObjectType::Commit, &commits[1])?);
+/// # Ok(()) }
+/// ```
 pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Result<PruneOutcome> {
     if !options.delete_commits.is_empty() {
         let mut refs = branch_refs(repo)?;

@@ -61,6 +61,38 @@ pub struct PullLocalOutcome {
 }
 
 /// Copies `refs` (name, commit) from `source` with the objects they need, then sets them.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::pull_local::{PullLocalOptions, pull_local};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let init = |name: &str| -> Result<Repo, Box<dyn std::error::Error>> {
+///     std::fs::create_dir(tmp.path().join(name))?;
+///     let dir = Dir::open_ambient_dir(tmp.path().join(name), ambient_authority())?;
+///     Ok(Repo::init(dir, tmp.path().join(name), &options)?)
+/// };
+/// let (source, repo) = (init("source")?, init("repo")?);
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let interrupt = AtomicBool::new(false);
+/// let tip = commit(&source, sources, &NoProgress, &interrupt, &options)?.checksum;
+///
+/// // `ostree --repo=repo pull-local source main`
+/// let refs = [("main".to_owned(), tip)];
+/// let outcome = pull_local(&repo, &source, &refs, &interrupt, &PullLocalOptions::default())?;
+/// assert_eq!(repo.resolve_rev("main")?, tip);
+/// assert_eq!(outcome.content, 1); // etc/os-release
+/// # Ok(()) }
+/// ```
 pub fn pull_local(
     repo: &Repo,
     source: &Repo,
@@ -72,6 +104,39 @@ pub fn pull_local(
 }
 
 /// Copies commits (the names are ignored) without writing any ref.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// # let init = |name: &str| -> Result<Repo, Box<dyn std::error::Error>> {
+/// #     std::fs::create_dir(tmp.path().join(name))?;
+/// #     let dir = Dir::open_ambient_dir(tmp.path().join(name), ambient_authority())?;
+/// #     Ok(Repo::init(dir, tmp.path().join(name), &options)?)
+/// # };
+/// # let (source, repo) = (init("source")?, init("repo")?);
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// # let interrupt = AtomicBool::new(false);
+/// # commit(&source, sources, &NoProgress, &interrupt, &options)?;
+/// use rostree_core::ObjectType;
+/// use rostree_repo::pull_local::{PullLocalOptions, pull_local_commits};
+///
+/// // `source` holds `main`, a commit with one file; `repo` is empty (both archive mode).
+/// let tip = source.resolve_rev("main")?;
+/// let commits = [(String::new(), tip)];
+/// pull_local_commits(&repo, &source, &commits, &interrupt, &PullLocalOptions::default())?;
+/// assert!(repo.has_object(ObjectType::Commit, &tip)?);
+/// assert!(repo.resolve_rev_optional("main")?.is_none()); // no ref written
+/// # Ok(()) }
+/// ```
 pub fn pull_local_commits(
     repo: &Repo,
     source: &Repo,

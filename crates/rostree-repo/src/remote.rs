@@ -14,7 +14,10 @@
 use rostree_core::keyfile::KeyFile;
 use rostree_core::refname;
 
+use std::path::{Path, PathBuf};
+
 use crate::error::{Error, IoContext, Result};
+use crate::remotes_dir::RemotesDir;
 use crate::repo::Repo;
 
 /// The config group holding a remote.
@@ -26,14 +29,21 @@ fn group_name(name: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct Remote {
     name: String,
-    /// The repo config, of which only this remote's group is read.
+    /// The repo config or remotes file, of which only this remote's group is read.
     config: KeyFile,
+    /// The remotes file defining it, when it is not in the repo config.
+    file: Option<PathBuf>,
 }
 
 impl Remote {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The file of a remotes directory that defines it (`None`: the repository's config).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// A setting as a string, if present.
@@ -107,15 +117,10 @@ pub struct RemoteAddOptions {
 impl Repo {
     /// The remotes' names, sorted.
     pub fn remote_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .config()
-            .groups()
-            .into_iter()
-            .filter_map(|g| {
-                g.strip_prefix("remote \"")
-                    .and_then(|rest| rest.strip_suffix('"'))
-                    .map(str::to_owned)
-            })
+        let files = self.remotes_dir().into_iter().flat_map(|d| &d.files);
+        let mut names: Vec<String> = std::iter::once(self.config())
+            .chain(files.map(|f| &f.config))
+            .flat_map(remote_groups)
             .collect();
         // The parent repository's remotes are this one's too.
         if let Some(parent) = self.parent() {
@@ -128,17 +133,55 @@ impl Repo {
 
     /// A remote by name.
     pub fn remote(&self, name: &str) -> Result<Remote> {
-        if !self.config().has_group(&group_name(name)) {
-            // A remote of the parent repository counts as one of this one, as upstream.
-            if let Some(parent) = self.parent() {
-                return parent.remote(name);
-            }
-            return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
+        let group = group_name(name);
+        if self.config().has_group(&group) {
+            return Ok(Remote {
+                name: name.to_owned(),
+                config: self.config().clone(),
+                file: None,
+            });
         }
-        Ok(Remote {
-            name: name.to_owned(),
-            config: self.config().clone(),
-        })
+        if let Some((dir, file)) = self.remotes_file_of(&group) {
+            return Ok(Remote {
+                name: name.to_owned(),
+                config: file.config.clone(),
+                file: Some(dir.path().join(&file.name)),
+            });
+        }
+        // A remote of the parent repository counts as one of this one, as upstream.
+        match self.parent() {
+            Some(parent) => parent.remote(name),
+            None => Err(Error::RemoteNotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The remotes directory and its file that define the remote of `group`, if any.
+    fn remotes_file_of(
+        &self,
+        group: &str,
+    ) -> Option<(&RemotesDir, &crate::remotes_dir::RemoteFile)> {
+        let dir = self.remotes_dir()?;
+        Some((dir, dir.file_of(group)?))
+    }
+
+    /// Attaches the remotes directory of a system repository (`/etc/ostree/remotes.d`):
+    /// its remotes become this repository's, and `remote add` writes new ones there unless
+    /// `core.add-remotes-config-dir` is false (on for a `system` repository, off otherwise,
+    /// as upstream). A remote defined both here and there is refused.
+    pub fn attach_remotes_dir(&mut self, dir: RemotesDir, system: bool) -> Result<()> {
+        let mut seen: Vec<String> = remote_groups(self.config()).collect();
+        for file in &dir.files {
+            for name in remote_groups(&file.config) {
+                if seen.contains(&name) {
+                    return Err(Error::RemoteDefinedTwice { name });
+                }
+                seen.push(name);
+            }
+        }
+        self.set_remotes_dir(dir, system);
+        Ok(())
     }
 
     /// Adds a remote; returns whether anything was written. A URL starting `metalink=` is
@@ -152,20 +195,41 @@ impl Repo {
     ) -> Result<bool> {
         refname::validate_remote(name)?;
         let group = group_name(name);
-        let mut config = self.config().clone();
-        if config.has_group(&group) {
+        let in_file = self.remotes_file_of(&group).map(|(_, f)| f.name.clone());
+        if in_file.is_some() || self.config().has_group(&group) {
             match options.if_exists {
                 IfExists::Fail => {
-                    return Err(Error::InvalidInput(format!(
-                        "Remote configuration for \"{name}\" already exists: (in config)"
-                    )));
+                    return Err(Error::RemoteExists {
+                        name: name.to_owned(),
+                        location: match &in_file {
+                            Some(file) => self.remotes_path(file).display().to_string(),
+                            None => "(in config)".to_owned(),
+                        },
+                    });
                 }
                 IfExists::Keep => return Ok(false),
-                IfExists::Replace => {
-                    config.remove_group(&group);
-                }
+                IfExists::Replace => {}
             }
         }
+        // Where it goes: the file that defines it, a new `<name>.conf` of a remotes
+        // directory that takes new remotes, else the repo config.
+        let file = match in_file {
+            Some(file) => Some(file),
+            None if !self.config().has_group(&group) && self.adds_to_remotes_dir()? => {
+                Some(format!("{name}.conf"))
+            }
+            None => None,
+        };
+        let mut config = match (&file, self.remotes_dir()) {
+            (Some(file), Some(dir)) => dir
+                .files
+                .iter()
+                .find(|f| &f.name == file)
+                .map(|f| f.config.clone())
+                .unwrap_or_default(),
+            _ => self.config().clone(),
+        };
+        config.remove_group(&group);
         let set = |config: &mut KeyFile, key: &str, value: &str| {
             config
                 .set_string(&group, key, value)
@@ -184,22 +248,52 @@ impl Repo {
         for (key, value) in &options.settings {
             set(&mut config, key, value)?;
         }
-        self.write_config(config)?;
+        match (file, self.remotes_dir_mut()) {
+            (Some(file), Some(dir)) => {
+                let durable = true;
+                dir.write(&file, config, durable)?;
+            }
+            _ => self.write_config(config)?,
+        }
         Ok(true)
+    }
+
+    /// Whether `remote add` writes new remotes to the remotes directory.
+    fn adds_to_remotes_dir(&self) -> Result<bool> {
+        match self.remotes_dir() {
+            Some(_) => self.core_flag("add-remotes-config-dir", self.is_system()),
+            None => Ok(false),
+        }
+    }
+
+    fn remotes_path(&self, file: &str) -> PathBuf {
+        match self.remotes_dir() {
+            Some(dir) => dir.path().join(file),
+            None => PathBuf::from(file),
+        }
     }
 
     /// Deletes a remote and its cookie jar; `Ok(false)` when it did not exist and
     /// `if_exists` allows that.
     pub fn delete_remote(&mut self, name: &str, if_exists: bool) -> Result<bool> {
         refname::validate_remote(name)?;
+        let group = group_name(name);
         let mut config = self.config().clone();
-        if !config.remove_group(&group_name(name)) {
-            if if_exists {
-                return Ok(false);
+        if let Some((_, file)) = self.remotes_file_of(&group) {
+            // Upstream deletes the file that defines it.
+            let file = file.name.clone();
+            if let Some(dir) = self.remotes_dir_mut() {
+                dir.remove(&file)?;
             }
-            return Err(Error::InvalidInput(format!("Remote \"{name}\" not found")));
+        } else if config.remove_group(&group) {
+            self.write_config(config)?;
+        } else if if_exists {
+            return Ok(false);
+        } else {
+            return Err(Error::RemoteNotFound {
+                name: name.to_owned(),
+            });
         }
-        self.write_config(config)?;
         // Its cookies and its trusted keys go with it, as upstream deletes them.
         for file in [cookie_jar_name(name), keyring_file_name(name)] {
             match self.dir().remove_file(&file) {
@@ -210,6 +304,15 @@ impl Repo {
         }
         Ok(true)
     }
+}
+
+/// The names of the remotes a config holds.
+fn remote_groups(config: &KeyFile) -> impl Iterator<Item = String> + '_ {
+    config.groups().into_iter().filter_map(|g| {
+        g.strip_prefix("remote \"")
+            .and_then(|rest| rest.strip_suffix('"'))
+            .map(str::to_owned)
+    })
 }
 
 /// The file holding a remote's trusted GPG keys.

@@ -124,6 +124,41 @@ fn summary_entry(repo: &Repo, commit: &Checksum) -> Result<SummaryRef> {
 
 /// Regenerates `summary` (and drops a `summary.sig` that no longer matches it). The delta
 /// indexes are rewritten with it, and `core.indexed-deltas=true` recorded, as upstream does.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_core::{Checksum, gvariant::Value, object::Metadata};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::summary::{read_summary, update_summary};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let mut repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let tip = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?.checksum;
+///
+/// // `ostree summary -u --add-metadata=title="'Example OS'"`
+/// let mut additional = Metadata::new();
+/// additional.push("title", Value::String("Example OS".into()));
+/// let checksum = update_summary(&mut repo, &additional)?;
+/// let Some((bytes, summary)) = read_summary(&repo)? else {
+///     return Err("no summary written".into());
+/// };
+/// assert_eq!(Checksum::digest(&bytes), checksum);
+/// assert_eq!(summary.refs.len(), 1);
+/// assert_eq!((summary.refs[0].0.as_str(), summary.refs[0].1.checksum), ("main", tip));
+/// assert_eq!(summary.metadata.get_str("title"), Some("Example OS"));
+/// # Ok(()) }
+/// ```
 pub fn update_summary(repo: &mut Repo, additional: &Metadata) -> Result<Checksum> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -162,6 +197,26 @@ fn write_summary(repo: &Repo, summary: &Summary) -> Result<Checksum> {
 /// `summary.sig` goes first (it signs the old summary), the new `summary` replaces the old
 /// one atomically, then `signature`, if any, lands atomically. A reader, or a crash at any
 /// moment, sees a summary with its own signatures or with none, never another's.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use rostree_core::object::Metadata;
+/// use rostree_repo::summary::{build_summary, write_summary_files, write_summary_signature};
+/// use rostree_repo::{InitOptions, Repo};
+///
+/// let tmp = tempfile::tempdir()?;
+/// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+/// let repo = Repo::init(dir, tmp.path(), &InitOptions::default())?;
+/// // A signature file from before, over some older summary.
+/// write_summary_signature(&repo, &Metadata::new().to_bytes())?;
+///
+/// let summary = build_summary(&repo, &Metadata::new(), 1_700_000_000)?;
+/// write_summary_files(&repo, &summary.to_bytes(), None)?;
+/// assert_eq!(std::fs::read(tmp.path().join("summary"))?, summary.to_bytes());
+/// // The old signatures went: they did not sign this summary.
+/// assert!(!tmp.path().join("summary.sig").exists());
+/// # Ok(()) }
+/// ```
 pub fn write_summary_files(repo: &Repo, summary: &[u8], signature: Option<&[u8]>) -> Result<()> {
     match repo.dir().remove_file("summary.sig") {
         Ok(()) => {}
@@ -214,6 +269,27 @@ pub const METADATA_REF: &str = "ostree-metadata";
 /// [`METADATA_REF`], as upstream's `summary -u` does: an empty tree (a root owned by 0:0,
 /// mode 0755), the metadata bound to that ref and collection, made at `timestamp`. Returns
 /// the commit, or `None` for a repository without a collection ID.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use rostree_core::{gvariant::Value, object::Metadata};
+/// use rostree_repo::summary::{METADATA_REF, write_metadata_commit};
+/// use rostree_repo::{InitOptions, Repo};
+///
+/// let tmp = tempfile::tempdir()?;
+/// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+/// let init = InitOptions { collection_id: Some("org.example.Os".into()), ..Default::default() };
+/// let repo = Repo::init(dir, tmp.path(), &init)?;
+///
+/// let mut additional = Metadata::new();
+/// additional.push("title", Value::String("Example OS".into()));
+/// let Some(commit) = write_metadata_commit(&repo, &additional, 1_700_000_000, &[])? else {
+///     return Err("the repository has a collection ID".into());
+/// };
+/// assert_eq!(repo.resolve_rev(METADATA_REF)?, commit);
+/// assert_eq!(repo.load_commit(&commit)?.metadata.get_str("title"), Some("Example OS"));
+/// # Ok(()) }
+/// ```
 pub fn write_metadata_commit(
     repo: &Repo,
     additional: &Metadata,

@@ -32,6 +32,7 @@ use rustix::fs::{AtFlags, Timestamps};
 use crate::config::MinFreeSpace;
 use crate::content::HashingReader;
 use crate::error::{Error, IoContext, Result};
+use crate::flusher::Flusher;
 use crate::repo::{Repo, RepoLock};
 use crate::{RepoMode, sys};
 
@@ -70,6 +71,8 @@ pub struct Transaction<'r> {
     content_written: AtomicU64,
     content_bytes: AtomicU64,
     free_space: Option<FreeSpaceBudget>,
+    /// Starts writeback early when the repository is synced at all.
+    flusher: Option<Flusher>,
     committed: bool,
 }
 
@@ -256,6 +259,44 @@ fn pre_commit_error_requested() -> bool {
 
 impl<'r> Transaction<'r> {
     /// Starts a transaction: takes the shared lock and creates a staging directory.
+    ///
+    /// A commit written object by object (what [`commit`](crate::commit::commit) does for
+    /// a whole tree), then made visible with its ref:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rostree_core::ObjectType;
+    /// use rostree_core::object::{Commit, DirMeta, DirTree, FileHeader, Metadata};
+    /// use rostree_repo::{InitOptions, RefKind, Repo, RepoMode, Transaction};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+    /// let init = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// let repo = Repo::init(dir, tmp.path(), &init)?;
+    ///
+    /// let tx = Transaction::begin(&repo)?;
+    /// let header = FileHeader {
+    ///     uid: 0, gid: 0, mode: 0o100644, rdev: 0,
+    ///     symlink_target: String::new(), xattrs: Default::default(),
+    /// };
+    /// let file = tx.write_content(&header, b"ID=example\n")?;
+    /// let tree = DirTree { files: vec![("os-release".into(), file)], dirs: vec![] };
+    /// let tree = tx.write_metadata(ObjectType::DirTree, &tree.to_bytes())?;
+    /// let meta = DirMeta { uid: 0, gid: 0, mode: 0o40755, xattrs: Default::default() };
+    /// let meta = tx.write_metadata(ObjectType::DirMeta, &meta.to_bytes())?;
+    /// let commit = Commit {
+    ///     metadata: Metadata::new(), parent: None, related: vec![],
+    ///     subject: "Release 1".into(), body: String::new(), timestamp: 1_700_000_000,
+    ///     root_tree: tree, root_meta: meta,
+    /// };
+    /// let commit = tx.write_metadata(ObjectType::Commit, &commit.to_bytes())?;
+    /// assert!(!repo.has_object(ObjectType::Commit, &commit)?); // staged, not yet visible
+    ///
+    /// let stats = tx.commit_with_refs(&[(RefKind::Local, "main".into(), commit)])?;
+    /// assert_eq!((stats.metadata_objects_written, stats.content_objects_written), (3, 1));
+    /// assert_eq!(repo.resolve_rev("main")?, commit);
+    /// # Ok(()) }
+    /// ```
     pub fn begin(repo: &'r Repo) -> Result<Self> {
         if repo.mode() == RepoMode::BareSplitXattrs {
             // Upstream 2022.7 refuses these writes too (the format is experimental there).
@@ -295,8 +336,13 @@ impl<'r> Transaction<'r> {
             .open_dir(&staging_path)
             .ctx("opening", repo.path().join(&staging_path))?;
         let free_space = free_space_budget(repo)?;
+        let flusher = match repo.fsync_enabled() {
+            true => Flusher::start(sys::readable_dir(&staging).ctx("opening", &staging_path)?),
+            false => None,
+        };
         Ok(Transaction {
             free_space,
+            flusher,
             _staging_lock: staging_lock,
             staging_lock_path,
             repo,
@@ -439,6 +485,9 @@ impl<'r> Transaction<'r> {
     /// Takes `bytes` from the free-space budget, or fails as upstream does when they would
     /// eat into the space the repo keeps free.
     fn charge(&self, bytes: u64) -> Result<()> {
+        if let Some(flusher) = &self.flusher {
+            flusher.staged(bytes);
+        }
         let Some(budget) = &self.free_space else {
             return Ok(());
         };
@@ -1006,6 +1055,9 @@ impl<'r> Transaction<'r> {
             Ok(mut s) => s.drain().collect(),
             Err(_) => return Err(Error::InvalidInput("transaction state poisoned".into())),
         };
+        if let Some(flusher) = &mut self.flusher {
+            flusher.stop();
+        }
         if repo.fsync_enabled() && !staged.is_empty() {
             let fd = sys::readable_dir(&self.staging).ctx("opening", &self.staging_path)?;
             rustix::fs::syncfs(&fd).ctx("syncing", &self.staging_path)?;

@@ -103,6 +103,39 @@ fn add_gpg_signature(
 type BoxedError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Adds a signature by `key` to `commit` (after any it has).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::atomic::AtomicBool;
+/// use cap_std::{ambient_authority, fs::Dir};
+/// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// use rostree_sign::commit::{sign_commit, verify_commit};
+/// use rostree_sign::ed25519::{self, SecretKey};
+/// use rostree_sign::signapi::{SigningKey, Verifier};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// std::fs::create_dir(tmp.path().join("repo"))?;
+/// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let tip = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?.checksum;
+///
+/// // `ostree sign main SECRET-KEY`; a real key is read from base64 (`SecretKey::from_base64`).
+/// let secret = SecretKey::from_seed(&[7; 32]);
+/// sign_commit(&repo, &tip, &SigningKey::Ed25519(secret.clone()))?;
+///
+/// // `ostree sign --verify main PUBLIC-KEY`
+/// let trusted = ed25519::Verifier { trusted: vec![secret.public()], revoked: vec![] };
+/// let message = verify_commit(&repo, &tip, &[Verifier::Ed25519(trusted)])?;
+/// assert!(message.starts_with("ed25519: Signature verified successfully"));
+/// # Ok(()) }
+/// ```
 pub fn sign_commit(repo: &Repo, commit: &Checksum, key: &SigningKey) -> Result<(), Error> {
     let data = repo.load_metadata(ObjectType::Commit, commit)?;
     let mut metadata = detached(repo, commit)?;
@@ -133,6 +166,45 @@ pub fn delete_signatures(repo: &Repo, commit: &Checksum, keys: &Verifier) -> Res
 
 /// Checks `commit` (its bytes as stored, its signatures as detached) against
 /// `verifiers`; returns upstream's message for the signature that verified.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # std::fs::create_dir(tmp.path().join("repo"))?;
+/// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+/// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// # let tip = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?.checksum;
+/// use rostree_sign::commit::{sign_commit, verify_commit};
+/// use rostree_sign::ed25519::{self, SecretKey};
+/// use rostree_sign::signapi::{SigningKey, Verifier};
+///
+/// // `repo` holds the commit `tip`, signed here with one key.
+/// let (key, other) = (SecretKey::from_seed(&[7; 32]), SecretKey::from_seed(&[8; 32]));
+/// let verifier = |trusted: &SecretKey| {
+///     Verifier::Ed25519(ed25519::Verifier { trusted: vec![trusted.public()], revoked: vec![] })
+/// };
+/// assert!(verify_commit(&repo, &tip, &[verifier(&key)]).is_err()); // not signed yet
+/// sign_commit(&repo, &tip, &SigningKey::Ed25519(key.clone()))?;
+///
+/// let message = verify_commit(&repo, &tip, &[verifier(&key)])?;
+/// assert_eq!(
+///     message,
+///     format!("ed25519: Signature verified successfully with key '{}'", key.public().to_hex()),
+/// );
+/// // Another key's signature would be needed for that key's verifier.
+/// assert!(verify_commit(&repo, &tip, &[verifier(&other)]).is_err());
+/// # Ok(()) }
+/// ```
 pub fn verify_commit(
     repo: &Repo,
     commit: &Checksum,
@@ -241,6 +313,32 @@ pub fn gpg_sign_summary(repo: &Repo, signers: &[gnupg::Signer]) -> Result<(), Er
 
 /// Signs the repository's `summary` with `keys`: their signatures join those `summary.sig`
 /// holds, each under its type's key.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use rostree_core::object::Metadata;
+/// use rostree_repo::{InitOptions, Repo, summary::update_summary};
+/// use rostree_sign::commit::{sign_summary, verify_summary};
+/// use rostree_sign::ed25519::{self, SecretKey};
+/// use rostree_sign::signapi::{SigningKey, Verifier};
+///
+/// let tmp = tempfile::tempdir()?;
+/// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+/// let mut repo = Repo::init(dir, tmp.path(), &InitOptions::default())?;
+/// update_summary(&mut repo, &Metadata::new())?;
+///
+/// // `ostree summary --sign=SECRET-KEY --sign-type=ed25519`
+/// let secret = SecretKey::from_seed(&[7; 32]);
+/// sign_summary(&repo, &[SigningKey::Ed25519(secret.clone())])?;
+///
+/// // What a client pulling `summary` and `summary.sig` checks.
+/// let summary = std::fs::read(tmp.path().join("summary"))?;
+/// let signatures = std::fs::read(tmp.path().join("summary.sig"))?;
+/// let trusted = ed25519::Verifier { trusted: vec![secret.public()], revoked: vec![] };
+/// let message = verify_summary(&summary, &signatures, &[Verifier::Ed25519(trusted)])?;
+/// assert!(message.starts_with("ed25519: Signature verified successfully"));
+/// # Ok(()) }
+/// ```
 pub fn sign_summary(repo: &Repo, keys: &[SigningKey]) -> Result<(), Error> {
     let summary = read_summary_file(repo)?;
     let mut metadata = read_summary_signatures(repo)?;

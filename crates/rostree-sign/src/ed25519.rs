@@ -124,6 +124,24 @@ pub struct Verifier {
 impl Verifier {
     /// Checks that one of `signatures` is a trusted, unrevoked key's over `data`; returns
     /// that key. The errors are worded as upstream's.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rostree_sign::ed25519::{PublicKey, SecretKey, Verifier};
+    ///
+    /// // A key pair as `ostree sign` keeps it: the secret key and the public one in base64.
+    /// let secret = SecretKey::from_base64(&SecretKey::from_seed(&[7; 32]).to_base64())?;
+    /// let public = PublicKey::from_base64(&secret.public().to_base64())?;
+    /// let signature = secret.sign(b"commit bytes").to_vec();
+    ///
+    /// let verifier = Verifier { trusted: vec![public], revoked: vec![] };
+    /// assert_eq!(verifier.verify(b"commit bytes", &[signature.clone()])?, public);
+    /// assert!(verifier.verify(b"other bytes", &[signature.clone()]).is_err());
+    /// // A revoked key verifies nothing, trusted or not.
+    /// let revoked = Verifier { trusted: vec![public], revoked: vec![public] };
+    /// assert!(revoked.verify(b"commit bytes", &[signature]).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn verify(&self, data: &[u8], signatures: &[Vec<u8>]) -> Result<PublicKey, Error> {
         let mut tried = Vec::new();
         for signature in signatures {

@@ -194,6 +194,27 @@ impl Verifier {
 /// Checks that one of `verifiers` finds a good signature of its type in `metadata` (a
 /// commit's detached metadata, or `summary.sig`) over `data`, as upstream: types without
 /// signatures there are passed over; the first good one wins.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use rostree_core::object::Metadata;
+/// use rostree_sign::ed25519::{self, SecretKey};
+/// use rostree_sign::signapi::{SignType, SigningKey, Verifier, verify_any};
+///
+/// let secret = SecretKey::from_seed(&[7; 32]);
+/// // The secret key as given to `ostree sign`, in base64.
+/// let key = SigningKey::parse(SignType::from_name("ed25519")?, &secret.to_base64())?;
+/// let mut detached = Metadata::new();
+/// key.add_signature(&mut detached, b"commit bytes")?;
+/// assert!(detached.get("ostree.sign.ed25519").is_some());
+///
+/// let trusted = ed25519::Verifier { trusted: vec![secret.public()], revoked: vec![] };
+/// let verifiers = [Verifier::Ed25519(trusted)];
+/// assert!(verify_any(&verifiers, b"commit bytes", &detached).is_ok());
+/// assert!(verify_any(&verifiers, b"other bytes", &detached).is_err());
+/// assert!(verify_any(&verifiers, b"commit bytes", &Metadata::new()).is_err()); // unsigned
+/// # Ok(()) }
+/// ```
 pub fn verify_any(
     verifiers: &[Verifier],
     data: &[u8],

@@ -89,7 +89,7 @@ pub(super) fn fetch_objects(
     })
 }
 
-/// How many objects may be fetched or stored at once. Adaptive: starting at 16, each round
+/// How many objects may be fetched or stored at once. Adaptive: starting at 48, each round
 /// (as many completions as the limit) measures the rate; a round faster than the one before
 /// raises the limit by half, a clearly slower one lowers it by a quarter. On a short link
 /// the rate stops growing early (the CPU is the limit); on a long round trip it keeps
@@ -103,7 +103,7 @@ pub(super) struct Limit {
 }
 
 impl Limit {
-    const START: usize = 16;
+    const START: usize = 48;
     const MIN: usize = 8;
     const MAX: usize = 256;
 
@@ -154,7 +154,7 @@ pub(super) async fn drive(
 ) -> Result<()> {
     // By object: a tree met at two depths (an empty directory, say) is fetched once.
     let mut seen: HashSet<(ObjectType, Checksum)> = HashSet::new();
-    let mut pending: VecDeque<Item> = VecDeque::new();
+    let mut pending = Pending::default();
     for item in roots {
         if seen.insert(item.name()) {
             pending.push_back(item);
@@ -247,5 +247,32 @@ pub(super) async fn drive(
                 failure.get_or_insert(e);
             }
         }
+    }
+}
+
+/// Objects waiting to be fetched: trees before the rest, since only a tree leads to more
+/// work. Over a long round trip a tree queued behind thousands of files would hold back
+/// the discovery of everything under it and leave the end of the pull with little in
+/// flight.
+#[derive(Default)]
+struct Pending {
+    trees: VecDeque<Item>,
+    rest: VecDeque<Item>,
+}
+
+impl Pending {
+    fn push_back(&mut self, item: Item) {
+        match item {
+            Item::DirTree(..) => self.trees.push_back(item),
+            Item::DirMeta(_) | Item::File(_) => self.rest.push_back(item),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Item> {
+        self.trees.pop_front().or_else(|| self.rest.pop_front())
+    }
+
+    fn len(&self) -> usize {
+        self.trees.len() + self.rest.len()
     }
 }

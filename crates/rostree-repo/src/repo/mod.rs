@@ -33,6 +33,7 @@ use rostree_core::{Checksum, ObjectType, refname};
 use crate::config::{LockTimeout, RepoConfig};
 use crate::content::{INFLATE_AT_ONCE, Inflater, Payload, read_archive_header};
 use crate::error::{Error, IoContext, Result};
+use crate::remotes_dir::RemotesDir;
 use crate::syscalls::LockKind;
 use crate::{RepoMode, sys};
 
@@ -79,6 +80,10 @@ pub struct Repo {
     disable_xattrs: bool,
     /// `core.parent`: a repository whose objects, refs and remotes this one also sees.
     parent: Option<Box<Repo>>,
+    /// The remotes directory attached (a system repository's `/etc/ostree/remotes.d`).
+    remotes_dir: Option<RemotesDir>,
+    /// Whether this is the system's repository.
+    system: bool,
 }
 
 /// How deep `core.parent` chains may go (a loop of parents must not recurse forever).
@@ -221,7 +226,38 @@ impl Repo {
             fsync,
             disable_xattrs,
             parent,
+            remotes_dir: None,
+            system: false,
         })
+    }
+
+    /// Whether this is the directory `other` (same device and inode): how a repository
+    /// opened by its path is found to be the system's `/ostree/repo`, as upstream finds it.
+    pub fn is_dir(&self, other: &Dir) -> bool {
+        use cap_std::fs::MetadataExt as _;
+        match (self.dir.dir_metadata(), other.dir_metadata()) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+
+    /// Whether this is the system's repository (see [`Repo::attach_remotes_dir`]).
+    pub fn is_system(&self) -> bool {
+        self.system
+    }
+
+    /// The remotes directory attached, if any.
+    pub fn remotes_dir(&self) -> Option<&RemotesDir> {
+        self.remotes_dir.as_ref()
+    }
+
+    pub(crate) fn remotes_dir_mut(&mut self) -> Option<&mut RemotesDir> {
+        self.remotes_dir.as_mut()
+    }
+
+    pub(crate) fn set_remotes_dir(&mut self, dir: RemotesDir, system: bool) {
+        self.remotes_dir = Some(dir);
+        self.system = system;
     }
 
     /// The repository of `core.parent`, if the config names one.
@@ -271,6 +307,19 @@ impl Repo {
 
     /// Replaces the config file atomically with `config` and keeps it.
     pub fn write_config(&mut self, config: KeyFile) -> Result<()> {
+        // A remote of the remotes directory is changed there, never shadowed here.
+        if let Some(dir) = &self.remotes_dir {
+            for group in config.groups() {
+                if group.starts_with("remote \"")
+                    && let Some(file) = dir.file_of(group)
+                {
+                    return Err(Error::RemoteInFile {
+                        group: group.to_owned(),
+                        path: dir.path().join(&file.name),
+                    });
+                }
+            }
+        }
         write_atomic(
             &self.dir,
             Path::new("config"),

@@ -104,6 +104,42 @@ pub(super) fn first_file_under(dir: &Dir, path: &Path) -> Result<Option<String>>
 impl Repo {
     /// Resolves a revision: a checksum, `REF`, `REMOTE:REF`, or any of those followed by `^`
     /// for the parent.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::atomic::AtomicBool;
+    /// # use cap_std::{ambient_authority, fs::Dir};
+    /// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+    /// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+    /// # let tmp = tempfile::tempdir()?;
+    /// # std::fs::create_dir(tmp.path().join("tree"))?;
+    /// # std::fs::create_dir(tmp.path().join("repo"))?;
+    /// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+    /// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+    /// # let mut commits = Vec::new();
+    /// # for subject in ["Release 1", "Release 2"] {
+    /// #     let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+    /// #     let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+    /// #     let branch = Some("main".into());
+    /// #     let options = CommitOptions { branch, subject: subject.into(), ..Default::default() };
+    /// #     let interrupt = AtomicBool::new(false);
+    /// #     commits.push(commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum);
+    /// # }
+    /// use rostree_repo::{Error, RefKind};
+    ///
+    /// // `main` has two commits: `commits[1]`, whose parent is `commits[0]`.
+    /// assert_eq!(repo.resolve_rev("main")?, commits[1]);
+    /// assert_eq!(repo.resolve_rev("main^")?, commits[0]);
+    /// // A unique prefix of a stored commit's checksum.
+    /// assert_eq!(repo.resolve_rev(&commits[0].to_hex()[..12])?, commits[0]);
+    /// // A remote's ref, as a pull leaves it.
+    /// repo.set_ref(&RefKind::Remote("origin".into()), "main", Some(&commits[0]))?;
+    /// assert_eq!(repo.resolve_rev("origin:main")?, commits[0]);
+    /// assert!(matches!(repo.resolve_rev("missing"), Err(Error::RefNotFound(_))));
+    /// assert_eq!(repo.resolve_rev_optional("missing")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn resolve_rev(&self, rev: &str) -> Result<Checksum> {
         self.resolve_rev_optional(rev)?
             .ok_or_else(|| Error::RefNotFound(rev.to_owned()))
@@ -228,6 +264,40 @@ impl Repo {
     }
 
     /// Lists refs of one kind, by name.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::atomic::AtomicBool;
+    /// # use cap_std::{ambient_authority, fs::Dir};
+    /// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+    /// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+    /// # let tmp = tempfile::tempdir()?;
+    /// # std::fs::create_dir(tmp.path().join("tree"))?;
+    /// # std::fs::create_dir(tmp.path().join("repo"))?;
+    /// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+    /// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+    /// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+    /// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+    /// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+    /// # let interrupt = AtomicBool::new(false);
+    /// # let tip = commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum;
+    /// use rostree_repo::RefKind;
+    ///
+    /// // `main` points at the commit `tip`; two more refs, one of them a remote's.
+    /// repo.set_ref(&RefKind::Local, "exampleos/stable", Some(&tip))?;
+    /// repo.set_ref(&RefKind::Remote("origin".into()), "main", Some(&tip))?;
+    /// let local: Vec<String> = repo.list_refs(&RefKind::Local)?.into_keys().collect();
+    /// assert_eq!(local, ["exampleos/stable", "main"]);
+    /// let remote = repo.list_refs(&RefKind::Remote("origin".into()))?;
+    /// assert_eq!(remote.get("main"), Some(&tip));
+    /// // All of them, named as `ostree refs` shows them.
+    /// let all = repo.list_all_refs_unsorted()?;
+    /// let mut shown: Vec<&str> = all.iter().map(|r| r.shown.as_str()).collect();
+    /// shown.sort();
+    /// assert_eq!(shown, ["exampleos/stable", "main", "origin:main"]);
+    /// # Ok(()) }
+    /// ```
     pub fn list_refs(&self, kind: &RefKind) -> Result<BTreeMap<String, Checksum>> {
         Ok(self.list_refs_unsorted(kind)?.into_iter().collect())
     }
@@ -309,6 +379,31 @@ impl Repo {
     }
 
     /// Makes `alias` a symlink to the local ref `target`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::sync::atomic::AtomicBool;
+    /// # use cap_std::{ambient_authority, fs::Dir};
+    /// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+    /// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+    /// # let tmp = tempfile::tempdir()?;
+    /// # std::fs::create_dir(tmp.path().join("tree"))?;
+    /// # std::fs::create_dir(tmp.path().join("repo"))?;
+    /// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+    /// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+    /// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+    /// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+    /// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+    /// # let interrupt = AtomicBool::new(false);
+    /// # let tip = commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum;
+    ///
+    /// // `ostree refs --alias --create=stable main`: `stable` follows `main`.
+    /// repo.set_alias("stable", "main")?;
+    /// assert_eq!(repo.resolve_rev("stable")?, tip);
+    /// assert_eq!(repo.list_aliases()?.get("stable").map(String::as_str), Some("main"));
+    /// # Ok(()) }
+    /// ```
     pub fn set_alias(&self, alias: &str, target: &str) -> Result<()> {
         refname::validate_ref(alias)?;
         refname::validate_ref(target)?;
@@ -359,6 +454,34 @@ impl Repo {
 
     /// Points a ref at `target` (or deletes it, for `None`), then regenerates the summary
     /// when the repository asks for that (`core.auto-update-summary`).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::atomic::AtomicBool;
+    /// use cap_std::{ambient_authority, fs::Dir};
+    /// use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+    /// use rostree_repo::{InitOptions, RefKind, Repo, RepoMode, progress::NoProgress};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// std::fs::create_dir(tmp.path().join("tree"))?;
+    /// std::fs::create_dir(tmp.path().join("repo"))?;
+    /// let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+    /// let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
+    /// let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+    /// let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+    /// // A commit on no branch yet.
+    /// let options = CommitOptions { subject: "Release 1".into(), ..Default::default() };
+    /// let tip = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?.checksum;
+    ///
+    /// repo.set_ref(&RefKind::Local, "exampleos/stable", Some(&tip))?;
+    /// assert_eq!(repo.read_ref(&RefKind::Local, "exampleos/stable")?, Some(tip));
+    /// assert_eq!(repo.resolve_rev("exampleos/stable")?, tip);
+    /// // `None` deletes it.
+    /// repo.set_ref(&RefKind::Local, "exampleos/stable", None)?;
+    /// assert!(repo.list_refs(&RefKind::Local)?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn set_ref(&self, kind: &RefKind, name: &str, target: Option<&Checksum>) -> Result<()> {
         self.set_ref_only(kind, name, target)?;
         crate::summary::maybe_regenerate(self)
