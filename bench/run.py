@@ -212,9 +212,12 @@ class Servers:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        for p in (self.proxy, self.nginx):
-            p.kill()
-            p.wait()
+        # SIGTERM, not SIGKILL, for nginx: its master then stops the workers, which a
+        # killed master would leave running.
+        self.proxy.kill()
+        self.proxy.wait()
+        self.nginx.terminate()
+        self.nginx.wait()
 
 
 # --------------------------------------------------------------------------
