@@ -37,12 +37,20 @@ cargo test --workspace
 # The library crates' documentation builds without a warning (missing docs are errors in
 # clippy's run above; broken links here).
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p rostree -p rostree-core -p rostree-repo \
-    -p rostree-pull -p rostree-sign -p rostree-delta
+    -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve
 # The facade without its default features is the object store alone: no async runtime, no
-# HTTP client or server.
+# HTTP client or server, no OpenPGP; each feature builds on its own.
 cargo check -q -p rostree --no-default-features
-if cargo tree -q -p rostree --no-default-features -e normal --prefix none | grep -Eq '^(tokio|reqwest|hyper) '; then
-    echo "rostree without default features still depends on tokio, reqwest or hyper" >&2
+cargo test -q -p rostree-sign --no-default-features --lib >/dev/null
+for feature in pull serve gpg; do
+    cargo check -q -p rostree --no-default-features --features "$feature"
+done
+if cargo tree -q -p rostree --no-default-features -e normal --prefix none | grep -Eq '^(tokio|reqwest|hyper|pgp|rsa) '; then
+    echo "rostree without default features still depends on tokio, reqwest, hyper, pgp or rsa" >&2
+    exit 1
+fi
+if cargo tree -q -p rostree --no-default-features --features pull -e normal --prefix none | grep -Eq '^(rostree-serve|pgp|rsa) '; then
+    echo "rostree with only pull depends on the HTTP server, pgp or rsa" >&2
     exit 1
 fi
 # Upstream's own test suite: first with upstream's ostree (the runner's self-test; upstream

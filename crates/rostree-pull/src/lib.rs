@@ -1,9 +1,9 @@
 //! Replication over HTTP: pulling commits from remote repositories (`http://`, `https://`,
-//! `file://`) into a local one, and serving a repository directory over HTTP.
+//! `file://`) into a local one. (Serving a repository is `rostree-serve`.)
 //!
-//! This is the only crate of rostree with an async runtime and an HTTP client; its entry
-//! points ([`pull::pull`], and `serve::serve` with the `serve` feature) are blocking and run
-//! their own runtime.
+//! With `rostree-serve`, the only crate of rostree with an async runtime, and the only one
+//! with an HTTP client; its entry point ([`pull::pull`]) is blocking and runs its own
+//! runtime.
 
 pub mod body;
 mod deltas;
@@ -13,8 +13,6 @@ pub mod find_remotes;
 pub mod metalink;
 pub mod pull;
 pub mod remote;
-#[cfg(feature = "serve")]
-pub mod serve;
 mod summary;
 
 pub use deltas::DeltaTotals;

@@ -253,7 +253,7 @@ pub fn all_remotes_keys(
             }
         }
         if let Ok(data) = std::fs::read(home.join("pubring.kbx")) {
-            for block in rostree_sign::gnupg::keybox_blocks(&data) {
+            for block in rostree_sign::gpg::keybox_blocks(&data) {
                 let _ = keyring.add(block);
             }
         }

@@ -140,7 +140,7 @@ pub(crate) fn for_each_entry(
     display: &str,
     visit: &mut dyn FnMut(Entry<'_>) -> Result<()>,
 ) -> Result<()> {
-    let bad = |e: std::io::Error| Error::InvalidInput(format!("Reading tar {display}: {e}"));
+    let bad = |source| reading_error(display, source);
     let mut reader = BufReader::new(reader);
     let head = reader.fill_buf().map_err(bad)?;
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -153,6 +153,14 @@ pub(crate) fn for_each_entry(
     tar_entries(reader, display, visit)
 }
 
+/// [`Error::ReadingArchive`] of the archive shown as `display`.
+fn reading_error(display: &str, source: std::io::Error) -> Error {
+    Error::ReadingArchive {
+        path: display.into(),
+        source,
+    }
+}
+
 fn utf8_path(bytes: &[u8], display: &str) -> Result<String> {
     String::from_utf8(bytes.to_vec())
         .map_err(|_| Error::InvalidInput(format!("Invalid UTF-8 in a path in tar {display}")))
@@ -163,7 +171,7 @@ fn tar_entries(
     display: &str,
     visit: &mut dyn FnMut(Entry<'_>) -> Result<()>,
 ) -> Result<()> {
-    let bad = |e: std::io::Error| Error::InvalidInput(format!("Reading tar {display}: {e}"));
+    let bad = |source| reading_error(display, source);
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -246,7 +254,10 @@ const MAX_CPIO_NAME: usize = 64 << 10;
 const MAX_CPIO_SYMLINK: u64 = 64 << 10;
 
 fn read_cpio_header(reader: &mut dyn Read, display: &str) -> Result<CpioHeader> {
-    let bad = |what: &str| Error::InvalidInput(format!("Reading tar {display}: {what}"));
+    let bad = |what: &str| {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        reading_error(display, source)
+    };
     let mut magic = [0u8; 6];
     reader
         .read_exact(&mut magic)
@@ -321,7 +332,7 @@ fn cpio_entries(
     display: &str,
     visit: &mut dyn FnMut(Entry<'_>) -> Result<()>,
 ) -> Result<()> {
-    let bad = |e: std::io::Error| Error::InvalidInput(format!("Reading tar {display}: {e}"));
+    let bad = |source| reading_error(display, source);
     // Names of hard-linked files seen before the link that carries the data.
     let mut waiting: HashMap<(u64, u64, u64), Vec<Entry<'static>>> = HashMap::new();
     loop {
@@ -357,9 +368,10 @@ fn cpio_entries(
                 }
                 let mut target = vec![0u8; header.file_size as usize];
                 reader.read_exact(&mut target).map_err(bad)?;
-                let target = String::from_utf8(target).map_err(|_| {
-                    Error::InvalidInput(format!("Invalid UTF-8 in symlink target of {path}"))
-                })?;
+                let target =
+                    String::from_utf8(target).map_err(|_| Error::NonUtf8SymlinkTarget {
+                        path: path.clone().into(),
+                    })?;
                 visit(cpio_entry(&header, &path, EntryKind::Symlink(target)))?;
             }
             S_IFREG if header.nlink > 1 && header.file_size == 0 => {

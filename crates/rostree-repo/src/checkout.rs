@@ -21,7 +21,7 @@ use rostree_core::{Checksum, ObjectType};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::content::{HashingReader, Payload};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result, TreeWalk};
 use crate::repo::Repo;
 use crate::{RepoMode, sys};
 
@@ -130,15 +130,15 @@ impl<'a> Context<'a> {
             options.user_mode = true;
         }
         if options.overwrite == Overwrite::UnionIdentical && !options.require_hardlinks {
-            return Err(Error::InvalidInput(
-                "--union-identical requires --require-hardlinks".into(),
+            return Err(Error::InvalidOptions(
+                "--union-identical requires --require-hardlinks",
             ));
         }
         let rule = hardlink_rule(repo.mode(), options.user_mode);
         if options.require_hardlinks
             && let Err(reason) = rule
         {
-            return Err(Error::InvalidInput(reason.into()));
+            return Err(Error::InvalidOptions(reason));
         }
         let cache_wanted = options.uncompressed_cache
             && options.user_mode
@@ -216,9 +216,11 @@ fn check_same_device(repo: &Repo, parent: &Dir, name: &Path) -> Result<()> {
         Err(e) => return Err(e).ctx("stat", name),
     };
     if src != destination {
-        return Err(Error::InvalidInput(format!(
-            "Unable to do hardlink checkout across devices (src={src} destination={destination})"
-        )));
+        return Err(Error::CrossDevice {
+            path: name.to_owned(),
+            src,
+            destination,
+        });
     }
     Ok(())
 }
@@ -385,9 +387,10 @@ impl Context<'_> {
     ) -> Result<()> {
         self.check_interrupt()?;
         if path.matches('/').count() > MAX_TREE_DEPTH {
-            return Err(Error::InvalidInput(format!(
-                "Directories nested too deeply at {path}"
-            )));
+            return Err(Error::TooDeep {
+                path: path.into(),
+                walk: TreeWalk::Checkout,
+            });
         }
         let listing = self.load_tree(tree)?;
         let dirmeta = self.dirmeta(meta)?;
@@ -458,10 +461,9 @@ impl Context<'_> {
     /// points to) from the target.
     fn remove_whited_out(&self, dir: &Dir, shown: &Path, target: &str) -> Result<()> {
         if target.is_empty() || target == "." || target == ".." {
-            return Err(Error::InvalidInput(format!(
-                "Invalid whiteout '{}'",
-                shown.display()
-            )));
+            return Err(Error::InvalidWhiteout {
+                path: shown.to_owned(),
+            });
         }
         let existing = match sys::lstat_at(dir, OsStr::new(target)) {
             Ok(st) => st,
@@ -486,10 +488,9 @@ impl Context<'_> {
         checksum: &Checksum,
     ) -> Result<()> {
         if target.is_empty() || target == "." || target == ".." {
-            return Err(Error::InvalidInput(format!(
-                "Invalid whiteout '{}'",
-                shown.display()
-            )));
+            return Err(Error::InvalidWhiteout {
+                path: shown.to_owned(),
+            });
         }
         let (header, _) = self.repo.file_info(checksum)?;
         let device = shown.with_file_name(target);
@@ -553,27 +554,26 @@ impl Context<'_> {
             Err(e) => return Err(e).ctx("stat", shown),
         };
         match self.options.overwrite {
-            Overwrite::None => Err(Error::InvalidInput(format!(
-                "{}: File exists",
-                shown.display()
-            ))),
+            Overwrite::None => Err(Error::FileExists {
+                path: shown.to_owned(),
+            }),
             Overwrite::UnionAdd => Ok(false),
             Overwrite::Union | Overwrite::UnionIdentical => {
                 if existing.st_mode & S_IFMT == S_IFDIR {
-                    return Err(Error::InvalidInput(format!(
-                        "Cannot replace directory with file: {}",
-                        shown.display()
-                    )));
+                    return Err(Error::DirectoryInTheWay {
+                        path: shown.to_owned(),
+                    });
                 }
                 if self.options.overwrite == Overwrite::UnionIdentical {
                     if self.is_identical(dir, shown, name, &existing, checksum)? {
                         return Ok(false);
                     }
                     // Upstream's words: the link that would have replaced it exists.
-                    return Err(Error::InvalidInput(format!(
-                        "Hardlinking {} to {name}: File exists",
-                        checksum.relative_path(ObjectType::File, false)
-                    )));
+                    return Err(Error::NotIdentical {
+                        checksum: *checksum,
+                        name: name.to_owned(),
+                        path: shown.to_owned(),
+                    });
                 }
                 rustix::fs::unlinkat(dir, name, AtFlags::empty()).ctx("unlinking", shown)?;
                 Ok(true)
@@ -665,10 +665,9 @@ impl Context<'_> {
                     return Ok(());
                 }
                 Err(rustix::io::Errno::EXIST) => {
-                    return Err(Error::InvalidInput(format!(
-                        "{}: File exists",
-                        shown.display()
-                    )));
+                    return Err(Error::FileExists {
+                        path: shown.to_owned(),
+                    });
                 }
                 Err(rustix::io::Errno::XDEV | rustix::io::Errno::MLINK)
                     if !self.options.require_hardlinks => {}
@@ -961,9 +960,7 @@ pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Resul
         } else if let Some(d) = view.dirs.iter().find(|d| d.name == component) {
             TreeEntry::Dir(d.tree, d.meta)
         } else {
-            return Err(Error::InvalidInput(format!(
-                "No such file or directory: {walked}"
-            )));
+            return Err(Error::NoSuchPath { path: walked });
         };
     }
     Ok(current)

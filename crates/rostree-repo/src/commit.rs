@@ -15,7 +15,7 @@ use rostree_core::object::{
 };
 use rostree_core::{Checksum, Hasher, ObjectType, varint};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result, TreeWalk};
 use crate::mtree::{MutableTree, Node};
 use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
@@ -363,17 +363,18 @@ pub fn commit(
     let mut metadata = options.metadata.clone();
     if !options.keep_metadata.is_empty() {
         let Some(parent) = &parent else {
-            return Err(Error::InvalidInput(
-                "Either --branch or --parent must be specified when using --keep-metadata".into(),
+            return Err(Error::InvalidOptions(
+                "Either --branch or --parent must be specified when using --keep-metadata",
             ));
         };
         let parent_meta = repo.load_commit(parent)?.metadata;
         for key in &options.keep_metadata {
-            let value = parent_meta.get(key).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "Missing metadata key '{key}' from commit '{parent}'"
-                ))
-            })?;
+            let value = parent_meta
+                .get(key)
+                .ok_or_else(|| Error::MissingMetadataKey {
+                    key: key.clone(),
+                    commit: *parent,
+                })?;
             metadata.push(key.clone(), value.clone());
         }
     }
@@ -509,7 +510,9 @@ fn find_kernel_version(tx: &Transaction<'_>, root: &Checksum) -> Result<String> 
             .iter()
             .find(|d| d.0 == component)
             .map(|d| d.1)
-            .ok_or_else(|| Error::InvalidInput(format!("No such file or directory: {walked}")))?;
+            .ok_or_else(|| Error::NoSuchPath {
+                path: walked.clone(),
+            })?;
     }
     let modules = parse(&tree, &read(&tree)?)?;
     for (kver, sub, _) in &modules.dirs {
@@ -862,14 +865,11 @@ impl WriteContext<'_, '_> {
         let mut names = Vec::new();
         for entry in dir.entries().ctx("listing", shown())? {
             let entry = entry.ctx("listing", shown())?;
-            let name = entry.file_name().into_string().map_err(|n| {
-                // Upstream's words (it prints the raw bytes; rostree escapes them).
-                Error::InvalidInput(format!(
-                    "Invalid UTF-8 in filename {} under {}",
-                    n.to_string_lossy(),
-                    shown().display()
-                ))
-            })?;
+            // Upstream's words (it prints the raw bytes; rostree escapes them).
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|name| Error::NonUtf8FileName { name, dir: shown() })?;
             names.push(name);
         }
         let children: Vec<(String, Option<Node>)> = names
@@ -908,10 +908,10 @@ impl WriteContext<'_, '_> {
         match st.st_mode & S_IFMT {
             S_IFDIR => {
                 if path.matches('/').count() > MAX_TREE_DEPTH {
-                    return Err(Error::InvalidInput(format!(
-                        "Directories nested deeper than {MAX_TREE_DEPTH} levels at {}",
-                        shown().display()
-                    )));
+                    return Err(Error::TooDeep {
+                        path: shown(),
+                        walk: TreeWalk::Commit,
+                    });
                 }
                 let sub = sys::open_dir_nofollow(dir, name).ctx("opening", shown())?;
                 let tree = self.import_dir(&sub, display, path)?;
@@ -927,12 +927,9 @@ impl WriteContext<'_, '_> {
                 self.check_interrupt()?;
                 let target =
                     rustix::fs::readlinkat(dir, name, Vec::new()).ctx("reading link", shown())?;
-                let target = target.into_string().map_err(|_| {
-                    Error::InvalidInput(format!(
-                        "Invalid UTF-8 in symlink target of {}",
-                        shown().display()
-                    ))
-                })?;
+                let target = target
+                    .into_string()
+                    .map_err(|_| Error::NonUtf8SymlinkTarget { path: shown() })?;
                 let xattrs = if self.wants_xattrs() {
                     sys::link_xattrs(dir, name.as_ref()).ctx("reading xattrs of", shown())?
                 } else {
@@ -965,9 +962,9 @@ impl WriteContext<'_, '_> {
                 // Record what was opened, and only if it is the file that was listed.
                 let st = rustix::fs::fstat(&file).ctx("stat", shown())?;
                 if st.st_mode & S_IFMT != S_IFREG {
-                    return Err(Error::InvalidInput(format!(
-                        "Not a regular file or symlink: {name}"
-                    )));
+                    return Err(Error::UnsupportedFileType {
+                        name: name.to_owned(),
+                    });
                 }
                 let xattrs = if self.wants_xattrs() {
                     sys::fd_xattrs(&file).ctx("reading xattrs of", shown())?
@@ -1032,9 +1029,9 @@ impl WriteContext<'_, '_> {
                 self.consume(dir, name, false, &shown)?;
                 Ok(Node::File(checksum))
             }
-            _ => Err(Error::InvalidInput(format!(
-                "Not a regular file or symlink: {name}"
-            ))),
+            _ => Err(Error::UnsupportedFileType {
+                name: name.to_owned(),
+            }),
         }
     }
 
@@ -1120,14 +1117,16 @@ impl WriteContext<'_, '_> {
             .map(str::to_owned)
             .collect();
         if components.iter().any(|c| c == "..") {
-            return Err(Error::InvalidInput(format!(
-                "Invalid path {raw_path:?} in tar {display}"
-            )));
+            return Err(Error::InvalidArchivePath {
+                path: raw_path,
+                archive: display.into(),
+            });
         }
         if components.len() > MAX_TREE_DEPTH {
-            return Err(Error::InvalidInput(format!(
-                "Path nested deeper than {MAX_TREE_DEPTH} levels in tar: {raw_path}"
-            )));
+            return Err(Error::TooDeep {
+                path: raw_path.into(),
+                walk: TreeWalk::Archive,
+            });
         }
         let tree_path = format!("/{}", components.join("/"));
         if self.modifier.skip.contains(&tree_path) {
@@ -1204,9 +1203,12 @@ impl WriteContext<'_, '_> {
                         .collect::<Vec<_>>()
                         .join("/")
                 );
-                let c = *by_path.get(&key).ok_or_else(|| {
-                    Error::InvalidInput(format!("Hard link to unknown file {target} in tar"))
-                })?;
+                let c = *by_path
+                    .get(&key)
+                    .ok_or_else(|| Error::UnknownHardLinkTarget {
+                        target: target.clone(),
+                        archive: display.into(),
+                    })?;
                 by_path.insert(tree_path.clone(), c);
                 Node::File(c)
             }
@@ -1232,7 +1234,10 @@ impl WriteContext<'_, '_> {
                 );
                 let c = match (stored, read_error) {
                     (Err(_), Some(e)) => {
-                        return Err(Error::InvalidInput(format!("Reading tar {display}: {e}")));
+                        return Err(Error::ReadingArchive {
+                            path: display.into(),
+                            source: e,
+                        });
                     }
                     (stored, _) => stored?,
                 };
@@ -1240,9 +1245,7 @@ impl WriteContext<'_, '_> {
                 Node::File(c)
             }
             EntryKind::Other => {
-                return Err(Error::InvalidInput(format!(
-                    "Not a regular file or symlink: {raw_path}"
-                )));
+                return Err(Error::UnsupportedFileType { name: raw_path });
             }
         };
         let parent = root.ensure_dir(repo, &parent_refs, None)?;
@@ -1306,16 +1309,17 @@ fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> Result<T>) -> Result<T> {
     })
 }
 
-/// Passes reads through, keeping the text of the first error for the caller.
+/// Passes reads through, keeping (a copy of) the first error for the caller.
 struct NoteReadError<'e, R> {
     inner: R,
-    error: &'e mut Option<String>,
+    error: &'e mut Option<std::io::Error>,
 }
 
 impl<R: Read> Read for NoteReadError<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.inner.read(buf).inspect_err(|e| {
-            self.error.get_or_insert_with(|| e.to_string());
+            self.error
+                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
         })
     }
 }

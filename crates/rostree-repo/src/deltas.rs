@@ -169,7 +169,7 @@ pub fn delete_delta(repo: &Repo, name: &DeltaName) -> Result<()> {
     match repo.dir().remove_dir_all(&dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(Error::InvalidInput(format!("Can't find delta {name}")))
+            Err(Error::DeltaNotFound { name: *name })
         }
         Err(e) => Err(e).ctx("deleting", dir),
     }

@@ -92,9 +92,7 @@ impl Differ<'_> {
                             files.insert(name, Entry::File(c));
                         }
                         _ => {
-                            return Err(Error::InvalidInput(format!(
-                                "Not a regular file or symlink: {name}"
-                            )));
+                            return Err(Error::UnsupportedFileType { name });
                         }
                     }
                 }
@@ -123,9 +121,9 @@ impl Differ<'_> {
         let mut payload = Vec::new();
         if symlink {
             let target = rustix::fs::readlinkat(dir, name, Vec::new()).ctx("reading link", name)?;
-            header.symlink_target = target.into_string().map_err(|_| {
-                Error::InvalidInput(format!("Invalid UTF-8 in symlink target of {name}"))
-            })?;
+            header.symlink_target = target
+                .into_string()
+                .map_err(|_| Error::NonUtf8SymlinkTarget { path: name.into() })?;
         } else {
             let mut file = dir.open(name).ctx("opening", name)?;
             file.read_to_end(&mut payload).ctx("reading", name)?;

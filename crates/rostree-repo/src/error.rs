@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use rostree_core::{Checksum, ObjectType};
 
+use crate::mode::RepoMode;
+
 /// Errors from repository operations. Each carries what was being done and to what.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -134,6 +136,348 @@ pub enum Error {
     /// A signer of a commit (see [`crate::commit::CommitSigner`]) refused or failed.
     #[error(transparent)]
     Signing(Box<dyn std::error::Error + Send + Sync>),
+
+    /// `REV^` of a commit that has no parent.
+    #[error("Commit {commit} has no parent")]
+    NoParent {
+        /// The commit.
+        commit: Checksum,
+    },
+    /// A checksum prefix that more than one stored commit starts with.
+    #[error("Refspec {rev} not unique")]
+    AmbiguousRev {
+        /// The prefix given.
+        rev: String,
+    },
+    /// A ref file that does not hold a checksum.
+    #[error("Invalid checksum in ref file {}", path.display())]
+    InvalidRefFile {
+        /// The ref file, relative to the repository.
+        path: PathBuf,
+    },
+    /// A ref that cannot be written because refs exist below its name (`name/...`).
+    #[error("Conflict: {name}/{inner} exists under {name} when attempting write")]
+    RefConflict {
+        /// The ref being written.
+        name: String,
+        /// The path of a ref below it, relative to `name`.
+        inner: String,
+    },
+    /// A ref that cannot be deleted while an alias points to it.
+    #[error("Ref '{name}' has an active alias: '{alias}'")]
+    RefHasAlias {
+        /// The ref being deleted.
+        name: String,
+        /// An alias of it.
+        alias: String,
+    },
+    /// Content of a repository mode rostree cannot read yet.
+    #[error("Reading {mode} repositories is not supported yet")]
+    ReadUnsupported {
+        /// The repository's mode.
+        mode: RepoMode,
+    },
+    /// A repository mode rostree refuses to write (upstream too).
+    #[error("Writing to {mode} repositories is not supported")]
+    WriteUnsupported {
+        /// The repository's mode.
+        mode: RepoMode,
+    },
+    /// Metadata given to write that is not a valid object of its type.
+    #[error("Refusing to write invalid {objtype} object: {source}")]
+    InvalidMetadataObject {
+        /// The object's type.
+        objtype: ObjectType,
+        /// The name it was to be stored under.
+        checksum: Checksum,
+        /// Why it does not decode.
+        #[source]
+        source: rostree_core::gvariant::Error,
+    },
+    /// A content object's header (mode, xattrs, symlink target) that is not valid.
+    #[error("Refusing to write content object: {source}")]
+    InvalidContentHeader {
+        /// The name it was to be stored under, when known before it is hashed.
+        checksum: Option<Checksum>,
+        /// What is wrong.
+        #[source]
+        source: rostree_core::object::ObjectError,
+    },
+    /// A content object a bare-user-only repository cannot hold: setuid, setgid, sticky or
+    /// world-writable.
+    #[error(
+        "{}Content object {checksum}: invalid mode 0{mode:o} with bits 0{bits:04o}",
+        if *writing { "Writing content object: " } else { "" }
+    )]
+    InvalidContentMode {
+        /// The object.
+        checksum: Checksum,
+        /// Its mode.
+        mode: u32,
+        /// The bits that are not allowed.
+        bits: u32,
+        /// Whether it was refused while being written into the repository (upstream's
+        /// message then begins `Writing content object: `).
+        writing: bool,
+    },
+    /// A file whose bytes no longer hashed to the checksum computed before it was stored.
+    #[error("{} changed while it was being committed", path.display())]
+    ChangedWhileCommitted {
+        /// Where the object was being staged.
+        path: PathBuf,
+        /// The checksum it had.
+        checksum: Checksum,
+    },
+    /// Options that cannot be used together (or with this repository), in upstream's words.
+    #[error("{0}")]
+    InvalidOptions(&'static str),
+    /// A checkout target that exists, with no overwrite mode that allows replacing it.
+    #[error("{}: File exists", path.display())]
+    FileExists {
+        /// The file, as the checkout shows it.
+        path: PathBuf,
+    },
+    /// `--union-identical`: a file in the target that is not the object checked out there.
+    #[error(
+        "Hardlinking {} to {name}: File exists",
+        checksum.relative_path(ObjectType::File, false)
+    )]
+    NotIdentical {
+        /// The object.
+        checksum: Checksum,
+        /// The file's name in its directory.
+        name: String,
+        /// The file, as the checkout shows it.
+        path: PathBuf,
+    },
+    /// A union checkout of a file where the target has a directory.
+    #[error("Cannot replace directory with file: {}", path.display())]
+    DirectoryInTheWay {
+        /// The directory, as the checkout shows it.
+        path: PathBuf,
+    },
+    /// A hardlink-only checkout into another file system than the repository's.
+    #[error("Unable to do hardlink checkout across devices (src={src} destination={destination})")]
+    CrossDevice {
+        /// The checkout target.
+        path: PathBuf,
+        /// The repository's device.
+        src: u64,
+        /// The target's device.
+        destination: u64,
+    },
+    /// A whiteout file (`.wh.NAME`, `.ostree-wh.NAME`) naming nothing removable.
+    #[error("Invalid whiteout '{}'", path.display())]
+    InvalidWhiteout {
+        /// The whiteout file, as the checkout shows it.
+        path: PathBuf,
+    },
+    /// Directories nested deeper than [`rostree_core::object::MAX_TREE_DEPTH`] levels.
+    #[error("{}", too_deep_message(*walk, path))]
+    TooDeep {
+        /// Where: a path in the commit, the directory being committed, or an archive's
+        /// entry.
+        path: PathBuf,
+        /// What was walking the tree.
+        walk: TreeWalk,
+    },
+    /// A path that names nothing in a tree.
+    #[error("No such file or directory: {path}")]
+    NoSuchPath {
+        /// The path as far as it was walked (for a tree being committed, the missing
+        /// component alone, as upstream names it).
+        path: String,
+    },
+    /// A path that goes on below a file in a tree being committed.
+    #[error("Not a directory: {path}")]
+    NotADirectory {
+        /// The path, up to the file.
+        path: String,
+    },
+    /// A layer of a commit that puts a file where another layer has a directory.
+    #[error("Can't replace directory with file: {name}")]
+    FileOverDirectory {
+        /// The entry's name.
+        name: String,
+    },
+    /// A layer of a commit that puts a directory where another layer has a file.
+    #[error("Can't replace file with directory: {name}")]
+    DirectoryOverFile {
+        /// The entry's name.
+        name: String,
+    },
+    /// A file that is neither a regular file, a symlink nor a directory (a fifo, a device,
+    /// a socket) in a tree being committed or compared.
+    #[error("Not a regular file or symlink: {name}")]
+    UnsupportedFileType {
+        /// Its name (for an archive's entry, its path in the archive).
+        name: String,
+    },
+    /// A symlink whose target is not UTF-8.
+    #[error("Invalid UTF-8 in symlink target of {}", path.display())]
+    NonUtf8SymlinkTarget {
+        /// The symlink.
+        path: PathBuf,
+    },
+    /// A file name that is not UTF-8 in a directory being committed.
+    #[error("Invalid UTF-8 in filename {} under {}", name.to_string_lossy(), dir.display())]
+    NonUtf8FileName {
+        /// The name.
+        name: std::ffi::OsString,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// `--keep-metadata` of a key the parent commit does not have.
+    #[error("Missing metadata key '{key}' from commit '{commit}'")]
+    MissingMetadataKey {
+        /// The key.
+        key: String,
+        /// The parent commit.
+        commit: Checksum,
+    },
+    /// An archive (tar, cpio) that could not be read.
+    #[error("Reading tar {}: {source}", path.display())]
+    ReadingArchive {
+        /// The archive.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// An archive entry whose path climbs out of the tree (`..`).
+    #[error("Invalid path {path:?} in tar {}", archive.display())]
+    InvalidArchivePath {
+        /// The entry's path.
+        path: String,
+        /// The archive.
+        archive: PathBuf,
+    },
+    /// An archive's hard link to a file that did not come before it.
+    #[error("Hard link to unknown file {target} in tar")]
+    UnknownHardLinkTarget {
+        /// The link's target.
+        target: String,
+        /// The archive.
+        archive: PathBuf,
+    },
+    /// An archive (`export`) that could not be written.
+    #[error("Writing tar: {source}")]
+    WritingArchive {
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// `prune --delete-commit` of a commit a ref points at.
+    #[error("Commit '{commit}' is referenced by '{name}'")]
+    CommitReferenced {
+        /// The commit.
+        commit: Checksum,
+        /// The ref.
+        name: String,
+    },
+    /// A ref whose commit is not stored (nor partial).
+    #[error(
+        "Loading commit for ref {}: No such metadata object {commit}.commit",
+        ref_shown(collection_id.as_deref(), name)
+    )]
+    RefCommitMissing {
+        /// The ref's collection ID, for a collection ref.
+        collection_id: Option<String>,
+        /// The ref.
+        name: String,
+        /// The commit it points at.
+        commit: Checksum,
+    },
+    /// A commit whose ref or collection bindings do not include what led to it.
+    #[error("Commit {commit}: {source}")]
+    InvalidBindings {
+        /// The commit.
+        commit: Checksum,
+        /// What does not match.
+        #[source]
+        source: rostree_core::object::BindingError,
+    },
+    /// `fsck --verify-back-refs`: a ref a commit binds to that does not exist.
+    #[error(
+        "{} in bindings for commit {commit} does not exist",
+        binding_shown(collection_id.as_deref(), name)
+    )]
+    BoundRefMissing {
+        /// The commit.
+        commit: Checksum,
+        /// The collection ID it binds to, if any.
+        collection_id: Option<String>,
+        /// The ref.
+        name: String,
+    },
+    /// `fsck --verify-back-refs`: a ref a commit binds to that points at another commit.
+    #[error(
+        "{} in bindings for commit {commit} does not resolve to that commit",
+        binding_shown(collection_id.as_deref(), name)
+    )]
+    BoundRefMismatch {
+        /// The commit.
+        commit: Checksum,
+        /// The collection ID it binds to, if any.
+        collection_id: Option<String>,
+        /// The ref.
+        name: String,
+        /// The commit the ref points at.
+        target: Checksum,
+    },
+    /// A static delta that does not exist.
+    #[error("Can't find delta {name}")]
+    DeltaNotFound {
+        /// The delta.
+        name: crate::deltas::DeltaName,
+    },
+    /// A `summary` file that does not decode.
+    #[error("Invalid summary file: {source}")]
+    InvalidSummary {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rostree_core::object::ObjectError,
+    },
+}
+
+/// What was walking a tree that went deeper than allowed ([`Error::TooDeep`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TreeWalk {
+    /// A checkout (the path is in the commit).
+    Checkout,
+    /// A commit of a directory (the path is on disk).
+    Commit,
+    /// A commit of an archive (the path is the entry's).
+    Archive,
+}
+
+fn too_deep_message(walk: TreeWalk, path: &std::path::Path) -> String {
+    let max = rostree_core::object::MAX_TREE_DEPTH;
+    let path = path.display();
+    match walk {
+        TreeWalk::Checkout => format!("Directories nested too deeply at {path}"),
+        TreeWalk::Commit => format!("Directories nested deeper than {max} levels at {path}"),
+        TreeWalk::Archive => format!("Path nested deeper than {max} levels in tar: {path}"),
+    }
+}
+
+/// A ref as fsck names it: `(COLLECTION, REF)` for a collection ref.
+fn ref_shown(collection_id: Option<&str>, name: &str) -> String {
+    match collection_id {
+        Some(id) => format!("({id}, {name})"),
+        None => name.to_owned(),
+    }
+}
+
+/// A ref a commit binds to, as upstream's fsck names it.
+fn binding_shown(collection_id: Option<&str>, name: &str) -> String {
+    match collection_id {
+        Some(id) => format!("Collection\u{2013}ref ({id}, {name})"),
+        None => format!("Ref \u{2018}{name}\u{2019}"),
+    }
 }
 
 /// An OS error as `strerror` words it (as upstream's messages have it), without Rust's
@@ -170,5 +514,294 @@ impl<T, E: Into<io::Error>> IoContext<T> for std::result::Result<T, E> {
             path: path.into(),
             source: e.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed errors read exactly as the messages they replaced (the CLI prints them and
+    /// upstream's tests match them).
+    #[test]
+    fn typed_errors_keep_their_words() {
+        let c = Checksum::from_array([0xab; 32]);
+        let d = Checksum::from_array([0x01; 32]);
+        let max = rostree_core::object::MAX_TREE_DEPTH;
+        let io = || io::Error::from_raw_os_error(5);
+        let cases: Vec<(Error, String)> = vec![
+            (
+                Error::NoParent { commit: c },
+                format!("Commit {c} has no parent"),
+            ),
+            (
+                Error::AmbiguousRev { rev: "abc".into() },
+                "Refspec abc not unique".into(),
+            ),
+            (
+                Error::InvalidRefFile {
+                    path: "refs/heads/main".into(),
+                },
+                "Invalid checksum in ref file refs/heads/main".into(),
+            ),
+            (
+                Error::RefConflict {
+                    name: "a".into(),
+                    inner: "b/c".into(),
+                },
+                "Conflict: a/b/c exists under a when attempting write".into(),
+            ),
+            (
+                Error::RefHasAlias {
+                    name: "main".into(),
+                    alias: "stable".into(),
+                },
+                "Ref 'main' has an active alias: 'stable'".into(),
+            ),
+            (
+                Error::ReadUnsupported {
+                    mode: RepoMode::BareSplitXattrs,
+                },
+                "Reading bare-split-xattrs repositories is not supported yet".into(),
+            ),
+            (
+                Error::WriteUnsupported {
+                    mode: RepoMode::BareSplitXattrs,
+                },
+                "Writing to bare-split-xattrs repositories is not supported".into(),
+            ),
+            (
+                Error::InvalidMetadataObject {
+                    objtype: ObjectType::DirTree,
+                    checksum: c,
+                    source: rostree_core::gvariant::Error::TooDeep,
+                },
+                "Refusing to write invalid dirtree object: GVariant nesting too deep".into(),
+            ),
+            (
+                Error::InvalidContentMode {
+                    checksum: c,
+                    mode: 0o104755,
+                    bits: 0o4000,
+                    writing: false,
+                },
+                format!("Content object {c}: invalid mode 0104755 with bits 04000"),
+            ),
+            (
+                Error::InvalidContentMode {
+                    checksum: c,
+                    mode: 0o100777,
+                    bits: 0o2,
+                    writing: true,
+                },
+                format!(
+                    "Writing content object: Content object {c}: invalid mode 0100777 with \
+                     bits 00002"
+                ),
+            ),
+            (
+                Error::ChangedWhileCommitted {
+                    path: "repo/tmp/staging/ab/cd.file".into(),
+                    checksum: c,
+                },
+                "repo/tmp/staging/ab/cd.file changed while it was being committed".into(),
+            ),
+            (
+                Error::InvalidOptions("--union-identical requires --require-hardlinks"),
+                "--union-identical requires --require-hardlinks".into(),
+            ),
+            (
+                Error::FileExists {
+                    path: "out/etc/x".into(),
+                },
+                "out/etc/x: File exists".into(),
+            ),
+            (
+                Error::NotIdentical {
+                    checksum: c,
+                    name: "x".into(),
+                    path: "out/x".into(),
+                },
+                format!(
+                    "Hardlinking {} to x: File exists",
+                    c.relative_path(ObjectType::File, false)
+                ),
+            ),
+            (
+                Error::DirectoryInTheWay {
+                    path: "out/etc".into(),
+                },
+                "Cannot replace directory with file: out/etc".into(),
+            ),
+            (
+                Error::CrossDevice {
+                    path: "out".into(),
+                    src: 42,
+                    destination: 43,
+                },
+                "Unable to do hardlink checkout across devices (src=42 destination=43)".into(),
+            ),
+            (
+                Error::InvalidWhiteout {
+                    path: "out/.wh.".into(),
+                },
+                "Invalid whiteout 'out/.wh.'".into(),
+            ),
+            (
+                Error::TooDeep {
+                    path: "/a/b".into(),
+                    walk: TreeWalk::Checkout,
+                },
+                "Directories nested too deeply at /a/b".into(),
+            ),
+            (
+                Error::TooDeep {
+                    path: "tree/a/b".into(),
+                    walk: TreeWalk::Commit,
+                },
+                format!("Directories nested deeper than {max} levels at tree/a/b"),
+            ),
+            (
+                Error::TooDeep {
+                    path: "a/b".into(),
+                    walk: TreeWalk::Archive,
+                },
+                format!("Path nested deeper than {max} levels in tar: a/b"),
+            ),
+            (
+                Error::NoSuchPath {
+                    path: "/usr/lib".into(),
+                },
+                "No such file or directory: /usr/lib".into(),
+            ),
+            (
+                Error::NotADirectory { path: "a/b".into() },
+                "Not a directory: a/b".into(),
+            ),
+            (
+                Error::FileOverDirectory { name: "etc".into() },
+                "Can't replace directory with file: etc".into(),
+            ),
+            (
+                Error::DirectoryOverFile { name: "etc".into() },
+                "Can't replace file with directory: etc".into(),
+            ),
+            (
+                Error::UnsupportedFileType {
+                    name: "pipe".into(),
+                },
+                "Not a regular file or symlink: pipe".into(),
+            ),
+            (
+                Error::NonUtf8SymlinkTarget {
+                    path: "tree/link".into(),
+                },
+                "Invalid UTF-8 in symlink target of tree/link".into(),
+            ),
+            (
+                Error::NonUtf8FileName {
+                    name: "caf\u{e9}".into(),
+                    dir: "tree/sub".into(),
+                },
+                "Invalid UTF-8 in filename caf\u{e9} under tree/sub".into(),
+            ),
+            (
+                Error::MissingMetadataKey {
+                    key: "version".into(),
+                    commit: c,
+                },
+                format!("Missing metadata key 'version' from commit '{c}'"),
+            ),
+            (
+                Error::ReadingArchive {
+                    path: "x.tar".into(),
+                    source: io(),
+                },
+                format!("Reading tar x.tar: {}", io()),
+            ),
+            (
+                Error::InvalidArchivePath {
+                    path: "../x".into(),
+                    archive: "x.tar".into(),
+                },
+                "Invalid path \"../x\" in tar x.tar".into(),
+            ),
+            (
+                Error::UnknownHardLinkTarget {
+                    target: "a/b".into(),
+                    archive: "x.tar".into(),
+                },
+                "Hard link to unknown file a/b in tar".into(),
+            ),
+            (
+                Error::WritingArchive { source: io() },
+                format!("Writing tar: {}", io()),
+            ),
+            (
+                Error::CommitReferenced {
+                    commit: c,
+                    name: "main".into(),
+                },
+                format!("Commit '{c}' is referenced by 'main'"),
+            ),
+            (
+                Error::RefCommitMissing {
+                    collection_id: None,
+                    name: "main".into(),
+                    commit: c,
+                },
+                format!("Loading commit for ref main: No such metadata object {c}.commit"),
+            ),
+            (
+                Error::RefCommitMissing {
+                    collection_id: Some("org.example.Os".into()),
+                    name: "main".into(),
+                    commit: c,
+                },
+                format!(
+                    "Loading commit for ref (org.example.Os, main): No such metadata object \
+                     {c}.commit"
+                ),
+            ),
+            (
+                Error::InvalidBindings {
+                    commit: c,
+                    source: rostree_core::object::BindingError("no".into()),
+                },
+                format!("Commit {c}: no"),
+            ),
+            (
+                Error::BoundRefMissing {
+                    commit: c,
+                    collection_id: None,
+                    name: "main".into(),
+                },
+                format!("Ref \u{2018}main\u{2019} in bindings for commit {c} does not exist"),
+            ),
+            (
+                Error::BoundRefMismatch {
+                    commit: c,
+                    collection_id: Some("org.example.Os".into()),
+                    name: "main".into(),
+                    target: d,
+                },
+                format!(
+                    "Collection\u{2013}ref (org.example.Os, main) in bindings for commit {c} \
+                     does not resolve to that commit"
+                ),
+            ),
+            (
+                Error::DeltaNotFound {
+                    name: crate::deltas::DeltaName {
+                        from: Some(d),
+                        to: c,
+                    },
+                },
+                format!("Can't find delta {d}-{c}"),
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.to_string(), expected, "{error:?}");
+        }
     }
 }

@@ -27,7 +27,7 @@ struct Exporter<'a, W: Write> {
 }
 
 fn io_err(e: std::io::Error) -> Error {
-    Error::InvalidInput(format!("Writing tar: {e}"))
+    Error::WritingArchive { source: e }
 }
 
 impl<W: Write> Exporter<'_, W> {

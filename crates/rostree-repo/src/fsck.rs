@@ -103,23 +103,25 @@ fn check_ref_commit(
     name: &str,
     verify: bool,
 ) -> Result<()> {
-    let shown = match collection_id {
-        Some(id) => format!("({id}, {name})"),
-        None => name.to_owned(),
-    };
     if !repo.has_object(ObjectType::Commit, commit)? {
         if partial_state(repo, commit)?.is_some() {
             return Ok(());
         }
-        return Err(Error::InvalidInput(format!(
-            "Loading commit for ref {shown}: No such metadata object {commit}.commit"
-        )));
+        return Err(Error::RefCommitMissing {
+            collection_id: collection_id.map(str::to_owned),
+            name: name.to_owned(),
+            commit: *commit,
+        });
     }
     if verify {
         let data = repo.load_metadata(ObjectType::Commit, commit)?;
         let view = crate::repo::parse_commit(&data, commit)?;
-        verify_bindings(&view.metadata(), collection_id, Some(name))
-            .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
+        verify_bindings(&view.metadata(), collection_id, Some(name)).map_err(|source| {
+            Error::InvalidBindings {
+                commit: *commit,
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -136,33 +138,32 @@ fn check_back_refs(repo: &Repo, commit: &Checksum, view: &CommitRef<'_>) -> Resu
     };
     let own_collection = repo.collection_id();
     for name in refs {
-        let (target, shown) = match collection {
+        let target = match collection {
             Some(id) => {
                 let kind = if own_collection.as_deref() == Some(id) {
                     RefKind::Local
                 } else {
                     RefKind::Mirror(id.to_owned())
                 };
-                (
-                    repo.read_ref(&kind, name)?,
-                    format!("Collection\u{2013}ref ({id}, {name})"),
-                )
+                repo.read_ref(&kind, name)?
             }
-            None => (
-                repo.resolve_rev_optional(name)?,
-                format!("Ref \u{2018}{name}\u{2019}"),
-            ),
+            None => repo.resolve_rev_optional(name)?,
         };
         match target {
             None => {
-                return Err(Error::InvalidInput(format!(
-                    "{shown} in bindings for commit {commit} does not exist"
-                )));
+                return Err(Error::BoundRefMissing {
+                    commit: *commit,
+                    collection_id: collection.map(str::to_owned),
+                    name: name.to_owned(),
+                });
             }
             Some(target) if target != *commit => {
-                return Err(Error::InvalidInput(format!(
-                    "{shown} in bindings for commit {commit} does not resolve to that commit"
-                )));
+                return Err(Error::BoundRefMismatch {
+                    commit: *commit,
+                    collection_id: collection.map(str::to_owned),
+                    name: name.to_owned(),
+                    target,
+                });
             }
             Some(_) => {}
         }

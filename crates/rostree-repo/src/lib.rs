@@ -32,7 +32,7 @@ mod syscalls;
 pub mod transaction;
 
 pub use content::Payload;
-pub use error::{Error, Result, os_error_text};
+pub use error::{Error, Result, TreeWalk, os_error_text};
 pub use mode::RepoMode;
 pub use repo::{InitOptions, ListedRef, RefKind, Repo, RepoLock, decode_filez};
 pub use transaction::{Transaction, TransactionStats};

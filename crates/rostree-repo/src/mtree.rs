@@ -70,14 +70,10 @@ impl MutableTree {
                 (None, node) => node,
                 (Some(Node::File(_)), Node::File(c)) => Node::File(c),
                 (Some(Node::Dir(_) | Node::Stored(..)), Node::File(_)) => {
-                    return Err(Error::InvalidInput(format!(
-                        "Can't replace directory with file: {name}"
-                    )));
+                    return Err(Error::FileOverDirectory { name });
                 }
                 (Some(Node::File(_)), Node::Dir(_) | Node::Stored(..)) => {
-                    return Err(Error::InvalidInput(format!(
-                        "Can't replace file with directory: {name}"
-                    )));
+                    return Err(Error::DirectoryOverFile { name });
                 }
                 (Some(mine), theirs) => {
                     let mut mine = mine.into_tree(repo)?;
@@ -114,8 +110,8 @@ impl MutableTree {
         validate_filename(first).map_err(Error::InvalidInput)?;
         if !self.entries.contains_key(*first) {
             // Upstream names just the missing component.
-            let meta = create.ok_or_else(|| {
-                Error::InvalidInput(format!("No such file or directory: {first}"))
+            let meta = create.ok_or_else(|| Error::NoSuchPath {
+                path: (*first).to_owned(),
             })?;
             self.entries.insert(
                 (*first).to_owned(),
@@ -134,10 +130,9 @@ impl MutableTree {
         }
         match node {
             Node::Dir(dir) => dir.ensure_dir_at(repo, path, depth + 1, create),
-            _ => Err(Error::InvalidInput(format!(
-                "Not a directory: {}",
-                path[..=depth].join("/")
-            ))),
+            _ => Err(Error::NotADirectory {
+                path: path[..=depth].join("/"),
+            }),
         }
     }
 

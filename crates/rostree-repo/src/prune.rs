@@ -375,9 +375,10 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         refs.extend(mirror_refs(repo)?);
         for commit in &options.delete_commits {
             if let Some((name, _)) = refs.iter().find(|(_, c)| c == commit) {
-                return Err(Error::InvalidInput(format!(
-                    "Commit '{commit}' is referenced by '{name}'"
-                )));
+                return Err(Error::CommitReferenced {
+                    commit: *commit,
+                    name: name.clone(),
+                });
             }
         }
     }

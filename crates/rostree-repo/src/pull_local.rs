@@ -186,7 +186,7 @@ fn copy(
             let bound_ref = (set_refs && commit == *tip).then_some(name.as_str());
             if options.verify_bindings && (bound_ref.is_some() || source_collection.is_some()) {
                 verify_bindings(&view.metadata(), source_collection.as_deref(), bound_ref)
-                    .map_err(|e| Error::InvalidInput(format!("Commit {commit}: {e}")))?;
+                    .map_err(|source| Error::InvalidBindings { commit, source })?;
             }
             let complete_before =
                 tx.has_object(ObjectType::Commit, &commit)? && !repo.commit_is_partial(&commit);

@@ -256,8 +256,10 @@ pub fn read_summary(repo: &Repo) -> Result<Option<(Vec<u8>, Summary)>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).ctx("reading", repo.path().join("summary")),
     };
-    let summary = Summary::from_bytes(&bytes)
-        .map_err(|e| Error::Config(format!("Invalid summary file: {e}")))?;
+    let summary = Summary::from_bytes(&bytes).map_err(|source| Error::InvalidSummary {
+        path: repo.path().join("summary"),
+        source,
+    })?;
     Ok(Some((bytes, summary)))
 }
 

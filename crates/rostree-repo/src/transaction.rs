@@ -300,9 +300,7 @@ impl<'r> Transaction<'r> {
     pub fn begin(repo: &'r Repo) -> Result<Self> {
         if repo.mode() == RepoMode::BareSplitXattrs {
             // Upstream 2022.7 refuses these writes too (the format is experimental there).
-            return Err(Error::Config(
-                "Writing to bare-split-xattrs repositories is not supported".into(),
-            ));
+            return Err(Error::WriteUnsupported { mode: repo.mode() });
         }
         let lock = repo.lock_shared()?;
         remove_stale_staging(repo);
@@ -536,8 +534,12 @@ impl<'r> Transaction<'r> {
         if let Some(ty) = objtype.variant_type() {
             let ty = rostree_core::gvariant::Type::parse(ty)
                 .map_err(|e| Error::InvalidInput(e.to_string()))?;
-            rostree_core::gvariant::Value::from_bytes(&ty, data).map_err(|e| {
-                Error::InvalidInput(format!("Refusing to write invalid {objtype} object: {e}"))
+            rostree_core::gvariant::Value::from_bytes(&ty, data).map_err(|source| {
+                Error::InvalidMetadataObject {
+                    objtype,
+                    checksum: *checksum,
+                    source,
+                }
             })?;
         }
         self.stage_bytes(objtype, checksum, data)?;
@@ -781,17 +783,20 @@ impl<'r> Transaction<'r> {
     ) -> Result<(Checksum, bool)> {
         header
             .validate()
-            .map_err(|e| Error::InvalidInput(format!("Refusing to write content object: {e}")))?;
+            .map_err(|source| Error::InvalidContentHeader {
+                checksum: expected.copied(),
+                source,
+            })?;
         // bare-user-only promises no setuid/setgid/sticky or world-writable content.
         let check_mode = |checksum: &Checksum| {
             if self.repo.mode() != RepoMode::BareUserOnly {
                 return Ok(());
             }
-            validate_bareuseronly_mode(checksum, header).map_err(|e| match e {
-                Error::InvalidInput(text) => {
-                    Error::InvalidInput(format!("Writing content object: {text}"))
+            validate_bareuseronly_mode(checksum, header).map_err(|mut e| {
+                if let Error::InvalidContentMode { writing, .. } = &mut e {
+                    *writing = true;
                 }
-                other => other,
+                e
             })
         };
         if let Some(checksum) = expected {
@@ -880,10 +885,10 @@ impl<'r> Transaction<'r> {
                                 actual,
                             });
                         }
-                        return Err(Error::InvalidInput(format!(
-                            "{} changed while it was being committed",
-                            shown(Some(expected)).display()
-                        )));
+                        return Err(Error::ChangedWhileCommitted {
+                            path: shown(Some(expected)),
+                            checksum: *expected,
+                        });
                     }
                     Some(expected) => *expected,
                     None => {
@@ -1120,10 +1125,12 @@ impl<'r> Transaction<'r> {
 pub fn validate_bareuseronly_mode(checksum: &Checksum, header: &FileHeader) -> Result<()> {
     let extra = header.mode & 0o7777 & !0o775;
     if !header.is_symlink() && extra != 0 {
-        return Err(Error::InvalidInput(format!(
-            "Content object {checksum}: invalid mode 0{:o} with bits 0{extra:04o}",
-            header.mode
-        )));
+        return Err(Error::InvalidContentMode {
+            checksum: *checksum,
+            mode: header.mode,
+            bits: extra,
+            writing: false,
+        });
     }
     Ok(())
 }

@@ -56,6 +56,14 @@ fn add(repo: &mut Repo, name: &str, url: &str) -> Result<bool, Error> {
     repo.add_remote(name, Some(url), &options)
 }
 
+fn set_add_remotes_config_dir(repo: &mut Repo, value: &str) {
+    let mut config = repo.config().clone();
+    config
+        .set_string("core", "add-remotes-config-dir", value)
+        .expect("set");
+    repo.write_config(config).expect("write config");
+}
+
 #[test]
 fn remotes_of_the_directory_are_read_added_and_deleted_as_upstream() {
     let setup = Setup::new(&[
@@ -85,11 +93,7 @@ fn remotes_of_the_directory_are_read_added_and_deleted_as_upstream() {
     ));
 
     // add-remotes-config-dir=true sends new remotes to the directory.
-    let mut config = repo.config().clone();
-    config
-        .set_string("core", "add-remotes-config-dir", "true")
-        .expect("set");
-    repo.write_config(config).expect("write config");
+    set_add_remotes_config_dir(&mut repo, "true");
     add(&mut repo, "baz", "http://baz").expect("add baz");
     assert!(setup.has("baz.conf"));
     assert!(!setup.config().contains("baz"));
@@ -135,11 +139,7 @@ fn a_system_repository_adds_to_the_directory_unless_told_not_to() {
     let mut repo = setup.open(true).expect("open");
     add(&mut repo, "one", "http://one").expect("add");
     assert!(setup.has("one.conf"));
-    let mut config = repo.config().clone();
-    config
-        .set_string("core", "add-remotes-config-dir", "false")
-        .expect("set");
-    repo.write_config(config).expect("write config");
+    set_add_remotes_config_dir(&mut repo, "false");
     add(&mut repo, "two", "http://two").expect("add");
     assert!(!setup.has("two.conf"));
     assert!(setup.config().contains("[remote \"two\"]"));

@@ -174,7 +174,7 @@ fn refs_resolve_and_list() {
     );
     assert!(matches!(
         repo.resolve_rev("os/x86_64/stable^^"),
-        Err(Error::InvalidInput(_))
+        Err(Error::NoParent { commit }) if commit == first
     ));
     // A unique prefix of a commit checksum resolves; a ref name that is no prefix does not.
     let hex = second.to_hex();

@@ -6,8 +6,10 @@ use rostree_core::{Checksum, ObjectType};
 use rostree_repo::commit::CommitSigner;
 use rostree_repo::{Repo, Transaction};
 
+#[cfg(feature = "gpg")]
+use crate::gnupg;
 use crate::signapi::{self, SigningKey, Verifier};
-use crate::{ed25519, gnupg, gpg};
+use crate::{ed25519, gpg};
 
 /// Why signing or checking failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ impl CommitSigner for SignWith {
     }
 }
 
+#[cfg(feature = "gpg")]
 /// Signs with a GPG key (`gpg-sign`, `commit --gpg-sign`); refuses a commit that already
 /// carries a signature by that key, as upstream refuses it.
 #[derive(Debug)]
@@ -70,6 +73,7 @@ pub struct GpgSignWith {
     pub signer: gnupg::Signer,
 }
 
+#[cfg(feature = "gpg")]
 impl CommitSigner for GpgSignWith {
     fn sign(&self, commit: &[u8], detached: &mut Metadata) -> Result<(), BoxedError> {
         Ok(add_gpg_signature(
@@ -81,6 +85,7 @@ impl CommitSigner for GpgSignWith {
     }
 }
 
+#[cfg(feature = "gpg")]
 /// Adds `signer`'s signature over `commit` to `detached`, unless one by that key is there.
 fn add_gpg_signature(
     detached: &mut Metadata,
@@ -222,6 +227,7 @@ fn write_detached(repo: &Repo, commit: &Checksum, metadata: &Metadata) -> Result
     Ok(())
 }
 
+#[cfg(feature = "gpg")]
 fn now_secs() -> u32 {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -229,6 +235,7 @@ fn now_secs() -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
+#[cfg(feature = "gpg")]
 /// Adds a GPG signature by `signer` (found as `key_id` names it) to `commit`. A commit that
 /// already carries a signature by that key is refused, as upstream refuses it.
 pub fn gpg_sign_commit(
@@ -300,6 +307,7 @@ fn write_summary_signatures(repo: &Repo, metadata: &Metadata) -> Result<(), Erro
     )?)
 }
 
+#[cfg(feature = "gpg")]
 /// Adds GPG signatures by `signers` over the repository's `summary` to `summary.sig`,
 /// beside those it holds.
 pub fn gpg_sign_summary(repo: &Repo, signers: &[gnupg::Signer]) -> Result<(), Error> {

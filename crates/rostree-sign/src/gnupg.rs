@@ -441,33 +441,7 @@ fn public_keys(home: &Path) -> Result<Vec<SignedPublicKey>, Error> {
     Ok(keys.into_keys())
 }
 
-/// The OpenPGP keyblocks of a keybox file; framing it cannot follow ends the list.
-pub fn keybox_blocks(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    let u32_at = |pos: usize| -> Option<usize> {
-        let bytes: [u8; 4] = data.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
-        usize::try_from(u32::from_be_bytes(bytes)).ok()
-    };
-    while let Some(len) = u32_at(at) {
-        let Some(blob) = at.checked_add(len).and_then(|end| data.get(at..end)) else {
-            break;
-        };
-        if len < 16 {
-            break;
-        }
-        if blob[4] == 2 {
-            let block = u32_at(at + 8)
-                .zip(u32_at(at + 12))
-                .and_then(|(off, n)| blob.get(off..off.checked_add(n)?));
-            if let Some(block) = block {
-                out.push(block);
-            }
-        }
-        at += len;
-    }
-    out
-}
+pub use crate::gpg::keybox_blocks;
 
 /// Lets GnuPG 2 move a GnuPG 1 `secring.gpg` into its agent, as it does the first time
 /// `gpg` uses a home, which upstream's gpgme-driven signing always is. rostree reads the

@@ -45,10 +45,10 @@ impl Nginx {
         let scratch = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let s = |p: &Path| p.display().to_string();
-        // As root, workers would drop to nobody, who cannot read the test's temp dirs.
-        let user = if is_root() { "user root;" } else { "" };
+        // One process, no master: killing it leaves no orphaned worker behind (a worker
+        // outlives a killed master, keeping its port and every descriptor it inherited).
         let conf = format!(
-            "{user}\ndaemon off;\nworker_processes 2;\npid {dir}/nginx.pid;\n\
+            "master_process off;\ndaemon off;\npid {dir}/nginx.pid;\n\
              error_log {dir}/error.log;\nevents {{ worker_connections 1024; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n\
              proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n\
@@ -167,10 +167,6 @@ fn nginx_binary() -> PathBuf {
         }
     }
     PathBuf::from("nginx")
-}
-
-fn is_root() -> bool {
-    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc/self")) == 0
 }
 
 /// `rostree serve` running as a command.

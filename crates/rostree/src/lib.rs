@@ -1,12 +1,14 @@
 //! rostree: OSTree rebuilt in Rust, byte-compatible with upstream's repositories.
 //!
 //! This facade re-exports the pieces users need: the format crate as [`core`], the
-//! repository as [`repo`], replication as [`pull`](mod@pull), signatures as [`sign`] and static
-//! deltas as [`delta`], with the most used types and operations at the top level.
+//! repository as [`repo`], replication as [`pull`](mod@pull), signatures as [`sign`], static
+//! deltas as [`delta`] and the HTTP server as [`serve`](mod@serve), with the most used types
+//! and operations at the top level.
 //!
 //! Features (all on by default): `pull` (replication over HTTP(S) and `file://`: tokio and
-//! reqwest) and `serve` (`rostree serve`'s HTTP server: hyper). Without them the crate is
-//! the object store, signatures and static deltas alone.
+//! reqwest), `serve` (`rostree serve`'s HTTP server: hyper) and `gpg` (OpenPGP signatures:
+//! pgp and rsa; without it a GPG check fails saying so, ed25519 works as ever). Without
+//! them the crate is the object store, ed25519 signatures and static deltas alone.
 //!
 //! Pulling a configured remote as `ostree pull` would, its GPG and ed25519 checks
 //! included (see `examples/pull_remote.rs`):
@@ -24,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-#[cfg(feature = "pull")]
+#[cfg(all(feature = "pull", feature = "gpg"))]
 pub mod fuzzing;
 
 pub use rostree_core as core;
@@ -32,6 +34,8 @@ pub use rostree_delta as delta;
 #[cfg(feature = "pull")]
 pub use rostree_pull as pull;
 pub use rostree_repo as repo;
+#[cfg(feature = "serve")]
+pub use rostree_serve as serve;
 pub use rostree_sign as sign;
 
 pub use rostree_core::{Checksum, ObjectType};

@@ -30,7 +30,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     };
     let dir = Dir::open_ambient_dir(&root, ambient_authority())
         .with_context(|| format!("opening {}", root.display()))?;
-    let server = rostree::pull::serve::serve(dir, SocketAddr::new(args.address, args.port))?;
+    let server = rostree::serve::serve(dir, SocketAddr::new(args.address, args.port))?;
     util::write_stdout(format!("Serving {} on {}\n", root.display(), server.url()).as_bytes())?;
     server.wait();
     Ok(0)

@@ -279,9 +279,9 @@ impl Repo {
                     Inflater::new(Box::new(reader) as Box<dyn BufRead + Send>, archive.size);
                 Ok((archive.header, Payload::Inflating(Box::new(inflater))))
             }
-            RepoMode::BareSplitXattrs => Err(Error::Config(
-                "Reading bare-split-xattrs repositories is not supported yet".into(),
-            )),
+            RepoMode::BareSplitXattrs => Err(Error::ReadUnsupported {
+                mode: RepoMode::BareSplitXattrs,
+            }),
             RepoMode::BareUser => {
                 // bare-user objects are always regular files; anything else (a fifo would
                 // block the open) is corruption.

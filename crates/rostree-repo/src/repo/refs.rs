@@ -163,7 +163,7 @@ impl Repo {
                 commit = self
                     .load_commit(&commit)?
                     .parent
-                    .ok_or_else(|| Error::InvalidInput(format!("Commit {commit} has no parent")))?;
+                    .ok_or(Error::NoParent { commit })?;
             }
             return Ok(Some(commit));
         }
@@ -177,7 +177,9 @@ impl Repo {
             // Upstream takes a unique prefix of a stored commit's checksum before refs.
             let mut matches = self.commits_with_prefix(rev)?;
             if matches.len() > 1 {
-                return Err(Error::InvalidInput(format!("Refspec {rev} not unique")));
+                return Err(Error::AmbiguousRev {
+                    rev: rev.to_owned(),
+                });
             }
             if let Some(c) = matches.pop() {
                 return Ok(Some(c));
@@ -249,9 +251,9 @@ impl Repo {
     pub fn read_ref(&self, kind: &RefKind, name: &str) -> Result<Option<Checksum>> {
         let path = kind.dir().join(name);
         match self.dir.read_to_string(&path) {
-            Ok(text) => Checksum::from_hex(text.trim_end()).map(Some).map_err(|_| {
-                Error::Config(format!("Invalid checksum in ref file {}", path.display()))
-            }),
+            Ok(text) => Checksum::from_hex(text.trim_end())
+                .map(Some)
+                .map_err(|_| Error::InvalidRefFile { path }),
             Err(e)
                 if e.kind() == std::io::ErrorKind::NotFound
                     || e.kind() == std::io::ErrorKind::NotADirectory
@@ -349,12 +351,8 @@ impl Repo {
                     dir.read_to_string(&name)
                 }
                 .ctx("reading", &path)?;
-                let c = Checksum::from_hex(text.trim_end()).map_err(|_| {
-                    Error::Config(format!(
-                        "Invalid checksum in ref file {}",
-                        base.join(&full).display()
-                    ))
-                })?;
+                let c = Checksum::from_hex(text.trim_end())
+                    .map_err(|_| Error::InvalidRefFile { path })?;
                 out.push((full, c));
             }
         }
@@ -509,9 +507,10 @@ impl Repo {
                 // it still holds refs, as upstream.
                 if self.dir.symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                     if let Some(inner) = first_file_under(&self.dir, &path)? {
-                        return Err(Error::InvalidInput(format!(
-                            "Conflict: {name}/{inner} exists under {name} when attempting write"
-                        )));
+                        return Err(Error::RefConflict {
+                            name: name.to_owned(),
+                            inner,
+                        });
                     }
                     self.dir.remove_dir_all(&path).ctx("removing", &path)?;
                 }
@@ -531,9 +530,10 @@ impl Repo {
                         .into_iter()
                         .find(|(a, t)| t == name && a != name)
                 {
-                    return Err(Error::InvalidInput(format!(
-                        "Ref '{name}' has an active alias: '{alias}'"
-                    )));
+                    return Err(Error::RefHasAlias {
+                        name: name.to_owned(),
+                        alias,
+                    });
                 }
                 self.delete_ref_file(&path, name)
             }

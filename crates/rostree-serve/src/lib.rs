@@ -18,7 +18,23 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::error::{Error, Result};
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed while starting.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done (`binding 127.0.0.1:8080`, ...).
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The server's result type.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// A running server; stops when dropped.
 pub struct Server {
@@ -103,7 +119,7 @@ pub fn serve(root: Dir, addr: SocketAddr) -> Result<Server> {
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
     Error::Io {
-        path: what.to_owned(),
+        what: what.to_owned(),
         source: e,
     }
 }

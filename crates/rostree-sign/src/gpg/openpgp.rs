@@ -1,32 +1,9 @@
-//! OpenPGP signatures as upstream's GPG support makes them, checked in-process (no `gpg`).
-//!
-//! ```text
-//! commit signatures   'ostree.gpgsigs': <[@ay [...], ...]> in the detached metadata, each a
-//!                     binary detached signature packet over the commit object's bytes
-//! summary signatures  the same key in summary.sig, over the summary's bytes
-//! keyrings            binary (.gpg) or armored (.asc) transferable public keys, many a file
-//! ```
+//! Keyrings and signature checks: OpenPGP in-process (pgp and rsa), with the `gpg` feature.
 
 use pgp::composed::{Deserializable, SignedPublicKey, StandaloneSignature};
 use pgp::types::{KeyDetails, PublicKeyTrait};
-use rostree_core::object::Metadata;
 
-/// The detached-metadata key holding GPG signatures.
-pub const METADATA_KEY: &str = "ostree.gpgsigs";
-
-/// Why a keyring or a signature was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Error(pub String);
-
-/// A signature that verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GoodSignature {
-    /// The fingerprint of the key (primary key) that made it, uppercase hex.
-    pub fingerprint: String,
-    /// Its long key ID, uppercase hex.
-    pub key_id: String,
-}
+use super::{Error, GoodSignature};
 
 /// Trusted public keys.
 #[derive(Clone, Debug, Default)]
@@ -569,25 +546,8 @@ pub fn issued_by(raw: &[u8], key_id: &str) -> bool {
         .any(|issuer| issuer.ends_with(&wanted))
 }
 
-/// Adds `signature` to the `ostree.gpgsigs` of detached metadata (after any it has).
-pub fn add_signature(metadata: &mut Metadata, signature: &[u8]) -> Result<(), Error> {
-    crate::sigarray::append(metadata, METADATA_KEY, signature)
-        .ok_or_else(|| Error("Invalid ostree.gpgsigs".into()))
-}
-
-/// Replaces the `ostree.gpgsigs` of detached metadata; with none, the key goes.
-pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
-    crate::sigarray::write(metadata, METADATA_KEY, signatures);
-}
-
 pub(crate) fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
-}
-
-/// The GPG signatures in detached metadata (none when the key is absent).
-pub fn signatures(metadata: &Metadata) -> Result<Vec<Vec<u8>>, Error> {
-    crate::sigarray::read(metadata, METADATA_KEY)
-        .ok_or_else(|| Error("Invalid ostree.gpgsigs".into()))
 }
 
 #[cfg(test)]
