@@ -170,6 +170,30 @@ impl Repo {
     /// its remotes become this repository's, and `remote add` writes new ones there unless
     /// `core.add-remotes-config-dir` is false (on for a `system` repository, off otherwise,
     /// as upstream). A remote defined both here and there is refused.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use cap_std::{ambient_authority, fs::Dir};
+    /// use rostree_repo::remotes_dir::RemotesDir;
+    /// use rostree_repo::{InitOptions, Repo, RepoMode};
+    ///
+    /// let root = tempfile::tempdir()?; // stands for `/`
+    /// std::fs::create_dir_all(root.path().join("etc/ostree/remotes.d"))?;
+    /// std::fs::write(
+    ///     root.path().join("etc/ostree/remotes.d/os.conf"),
+    ///     "[remote \"os\"]\nurl=https://example.com/os\n",
+    /// )?;
+    /// std::fs::create_dir_all(root.path().join("ostree/repo"))?;
+    /// let path = root.path().join("ostree/repo");
+    /// let init = InitOptions { mode: RepoMode::Bare, ..Default::default() };
+    /// let mut repo = Repo::init(Dir::open_ambient_dir(&path, ambient_authority())?, &path, &init)?;
+    ///
+    /// let root_dir = Dir::open_ambient_dir(root.path(), ambient_authority())?;
+    /// let remotes = RemotesDir::open(root_dir, "etc/ostree/remotes.d", "/etc/ostree/remotes.d")?;
+    /// repo.attach_remotes_dir(remotes, true)?;
+    /// assert_eq!(repo.remote("os")?.url()?, "https://example.com/os");
+    /// # Ok(()) }
+    /// ```
     pub fn attach_remotes_dir(&mut self, dir: RemotesDir, system: bool) -> Result<()> {
         let mut seen: Vec<String> = remote_groups(self.config()).collect();
         for file in &dir.files {
@@ -187,6 +211,37 @@ impl Repo {
     /// Adds a remote; returns whether anything was written. A URL starting `metalink=` is
     /// stored as `metalink`, as upstream does; `mirrorlist=` stays part of the `url`. A
     /// remote of a custom backend may have no URL.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rostree_repo::remote::{IfExists, RemoteAddOptions};
+    /// use rostree_repo::{InitOptions, Repo, RepoMode};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+    /// let init = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// let mut repo = Repo::init(dir, tmp.path(), &init)?;
+    ///
+    /// // `ostree remote add --set=gpg-verify=false origin https://example.com/repo stable`
+    /// let options = RemoteAddOptions {
+    ///     branches: vec!["stable".into()],
+    ///     settings: vec![("gpg-verify".into(), "false".into())],
+    ///     if_exists: IfExists::Fail,
+    /// };
+    /// assert!(repo.add_remote("origin", Some("https://example.com/repo"), &options)?);
+    /// let origin = repo.remote("origin")?;
+    /// assert_eq!(origin.url()?, "https://example.com/repo");
+    /// assert_eq!(origin.option_list("branches")?, ["stable"]);
+    /// assert!(!origin.option_bool("gpg-verify", true)?);
+    ///
+    /// // A second add is refused, as upstream refuses it; `--if-not-exists` keeps it.
+    /// assert!(repo.add_remote("origin", Some("https://other"), &options).is_err());
+    /// let keep = RemoteAddOptions { if_exists: IfExists::Keep, ..options };
+    /// assert!(!repo.add_remote("origin", Some("https://other"), &keep)?);
+    /// assert!(repo.delete_remote("origin", false)?);
+    /// assert!(repo.remote_names().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn add_remote(
         &mut self,
         name: &str,

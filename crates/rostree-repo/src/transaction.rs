@@ -755,6 +755,31 @@ impl<'r> Transaction<'r> {
 
     /// Stores a content object read from `payload`, hashed as it is written (one pass, never
     /// whole in memory): returns its checksum. An object already there is left as it is.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::io::Read;
+    /// use rostree_core::object::FileHeader;
+    /// use rostree_repo::{InitOptions, Repo, RepoMode, Transaction};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+    /// let init = InitOptions { mode: RepoMode::Archive, ..Default::default() };
+    /// let repo = Repo::init(dir, tmp.path(), &init)?;
+    /// let header = FileHeader {
+    ///     uid: 0, gid: 0, mode: 0o100644, rdev: 0,
+    ///     symlink_target: String::new(), xattrs: Default::default(),
+    /// };
+    /// // 8 MiB from a reader: compressed and hashed as it comes, never whole in memory.
+    /// let mut zeros = std::io::repeat(0).take(8 << 20);
+    /// let tx = Transaction::begin(&repo)?;
+    /// let checksum = tx.write_content_stream(&header, &mut zeros)?;
+    /// tx.commit()?;
+    ///
+    /// let (_, payload) = repo.open_content(&checksum)?;
+    /// assert_eq!(payload.size()?, 8 << 20);
+    /// # Ok(()) }
+    /// ```
     pub fn write_content_stream(
         &self,
         header: &FileHeader,

@@ -74,6 +74,25 @@ impl Drop for Server {
 }
 
 /// Starts serving `root` on `addr` on a thread of its own.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::io::{Read, Write};
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::write(tmp.path().join("config"), "[core]\nrepo_version=1\nmode=archive-z2\n")?;
+/// let root = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+/// let server = rostree_serve::serve(root, "127.0.0.1:0".parse()?)?;
+///
+/// let mut stream = std::net::TcpStream::connect(server.addr())?;
+/// stream.write_all(b"GET /config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+/// let mut reply = String::new();
+/// stream.read_to_string(&mut reply)?;
+/// assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+/// assert!(reply.ends_with("mode=archive-z2\n"));
+/// drop(server); // stops it
+/// # Ok(()) }
+/// ```
 pub fn serve(root: Dir, addr: SocketAddr) -> Result<Server> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -127,6 +127,23 @@ pub(crate) fn write_atomic(
 impl Repo {
     /// Creates a repository in `dir` (which may already exist and be empty). `path` is only
     /// used in messages.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rostree_repo::{InitOptions, Repo, RepoMode};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+    /// let options = InitOptions { mode: RepoMode::BareUser, collection_id: None };
+    /// Repo::init(dir, tmp.path(), &options)?;
+    ///
+    /// // Opened again, as `ostree --repo=PATH` would.
+    /// let dir = cap_std::fs::Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority())?;
+    /// let repo = Repo::open(dir, tmp.path())?;
+    /// assert_eq!(repo.mode(), RepoMode::BareUser);
+    /// assert!(repo.list_refs(&rostree_repo::RefKind::Local)?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn init(dir: Dir, path: impl Into<PathBuf>, options: &InitOptions) -> Result<Repo> {
         let path = path.into();
         if dir.try_exists("config").unwrap_or(false) && dir.try_exists("objects").unwrap_or(false) {
