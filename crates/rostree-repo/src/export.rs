@@ -3,6 +3,7 @@
 //! entry's mtime, and xattrs as PAX `SCHILY.xattr.*` records.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rostree_core::object::{DirTreeRef, FileHeader};
 use rostree_core::{Checksum, ObjectType};
@@ -24,6 +25,7 @@ struct Exporter<'a, W: Write> {
     builder: tar::Builder<W>,
     mtime: u64,
     options: &'a ExportOptions,
+    interrupt: &'a AtomicBool,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -105,6 +107,9 @@ impl<W: Write> Exporter<'_, W> {
     }
 
     fn file(&mut self, name: &str, checksum: &Checksum) -> Result<()> {
+        if self.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
         let (header, payload): (FileHeader, _) = self.repo.open_content(checksum)?;
         self.xattrs(&header.xattrs)?;
         if header.is_symlink() {
@@ -138,10 +143,13 @@ impl<W: Write> Exporter<'_, W> {
         let mut exact = ExactSize {
             inner: payload,
             left: size,
+            interrupt: self.interrupt,
         };
+        let interrupt = self.interrupt;
         self.builder
             .append_data(&mut h, name, &mut exact)
             .map_err(|e| match e.kind() {
+                _ if interrupt.load(Ordering::Relaxed) => Error::Cancelled,
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => corrupt(e),
                 _ => io_err(e),
             })?;
@@ -155,7 +163,8 @@ impl<W: Write> Exporter<'_, W> {
     }
 }
 
-/// Writes the tree `tree`/`meta` of a commit made at `mtime` to `out` as a tar archive.
+/// Writes the tree `tree`/`meta` of a commit made at `mtime` to `out` as a tar archive;
+/// [`Error::Cancelled`] once `interrupt` is set.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -181,7 +190,8 @@ impl<W: Write> Exporter<'_, W> {
 /// // `ostree export main`, into memory.
 /// let c = repo.load_commit(&outcome.checksum)?;
 /// let options = ExportOptions::default();
-/// let tar = export(&repo, &c.root_tree, &c.root_meta, c.timestamp, Vec::new(), &options)?;
+/// let stop = AtomicBool::new(false);
+/// let tar = export(&repo, &c.root_tree, &c.root_meta, c.timestamp, Vec::new(), &stop, &options)?;
 /// let mut names = Vec::new();
 /// for entry in tar::Archive::new(&tar[..]).entries()? {
 ///     let mut entry = entry?;
@@ -202,6 +212,7 @@ pub fn export<W: Write>(
     meta: &Checksum,
     mtime: u64,
     out: W,
+    interrupt: &AtomicBool,
     options: &ExportOptions,
 ) -> Result<W> {
     let mut exporter = Exporter {
@@ -209,6 +220,7 @@ pub fn export<W: Write>(
         builder: tar::Builder::new(out),
         mtime,
         options,
+        interrupt,
     };
     // The root is `./` with children below it unprefixed; with a prefix it is `PREFIX/` and
     // the children are `PREFIX` + path, verbatim, as upstream writes them.
@@ -221,16 +233,22 @@ pub fn export<W: Write>(
     exporter.builder.into_inner().map_err(io_err)
 }
 
-/// A payload that must give exactly `left` more bytes (what the tar header announced).
-struct ExactSize<R> {
+/// A payload that must give exactly `left` more bytes (what the tar header announced), and
+/// stops when interrupted (a 2 GiB file need not be written to the end first).
+struct ExactSize<'a, R> {
     inner: R,
     left: u64,
+    interrupt: &'a AtomicBool,
 }
 
-impl<R: std::io::Read> std::io::Read for ExactSize<R> {
+impl<R: std::io::Read> std::io::Read for ExactSize<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.left == 0 {
             return Ok(0);
+        }
+        if self.interrupt.load(Ordering::Relaxed) {
+            // Not `Interrupted`, which copy loops retry.
+            return Err(std::io::Error::other("interrupted"));
         }
         let want = buf
             .len()

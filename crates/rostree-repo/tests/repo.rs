@@ -497,3 +497,28 @@ fn files_past_the_in_memory_limit_stream() {
         root(RepoMode::BareUser, &checksums[1])
     );
 }
+
+#[test]
+fn an_interrupted_export_stops_with_cancelled() {
+    use rostree_repo::export::{ExportOptions, export};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = init(&tmp.path().join("repo"), RepoMode::Archive);
+    make_tree(&tmp.path().join("tree"));
+    let outcome = commit_dir(&repo, &tmp.path().join("tree"), "main").expect("commit");
+    let c = repo.load_commit(&outcome.checksum).expect("commit object");
+    let options = ExportOptions::default();
+    let run = |stop: bool| {
+        let interrupt = AtomicBool::new(stop);
+        export(
+            &repo,
+            &c.root_tree,
+            &c.root_meta,
+            0,
+            Vec::new(),
+            &interrupt,
+            &options,
+        )
+    };
+    assert!(!run(false).expect("export").is_empty());
+    assert!(matches!(run(true), Err(Error::Cancelled)));
+}

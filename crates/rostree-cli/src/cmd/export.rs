@@ -42,6 +42,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         prefix: args.prefix.clone().unwrap_or_default(),
         no_xattrs: args.no_xattrs,
     };
+    let interrupt = crate::progress::interrupt_flag();
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -52,6 +53,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 &meta,
                 commit.timestamp,
                 std::io::BufWriter::new(file),
+                &interrupt,
                 &options,
             )?;
             out.flush()?;
@@ -64,6 +66,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 &meta,
                 commit.timestamp,
                 std::io::BufWriter::new(stdout),
+                &interrupt,
                 &options,
             )?;
             out.flush()?;
