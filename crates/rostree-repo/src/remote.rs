@@ -250,14 +250,16 @@ impl Repo {
     ) -> Result<bool> {
         refname::validate_remote(name)?;
         let group = group_name(name);
-        let in_file = self.remotes_file_of(&group).map(|(_, f)| f.name.clone());
-        if in_file.is_some() || self.config().has_group(&group) {
+        let defined_in = self
+            .remotes_file_of(&group)
+            .map(|(dir, f)| (f.name.clone(), dir.path().join(&f.name)));
+        if defined_in.is_some() || self.config().has_group(&group) {
             match options.if_exists {
                 IfExists::Fail => {
                     return Err(Error::RemoteExists {
                         name: name.to_owned(),
-                        location: match &in_file {
-                            Some(file) => self.remotes_path(file).display().to_string(),
+                        location: match &defined_in {
+                            Some((_, path)) => path.display().to_string(),
                             None => "(in config)".to_owned(),
                         },
                     });
@@ -268,20 +270,15 @@ impl Repo {
         }
         // Where it goes: the file that defines it, a new `<name>.conf` of a remotes
         // directory that takes new remotes, else the repo config.
-        let file = match in_file {
-            Some(file) => Some(file),
+        let file = match defined_in {
+            Some((file, _)) => Some(file),
             None if !self.config().has_group(&group) && self.adds_to_remotes_dir()? => {
                 Some(format!("{name}.conf"))
             }
             None => None,
         };
         let mut config = match (&file, self.remotes_dir()) {
-            (Some(file), Some(dir)) => dir
-                .files
-                .iter()
-                .find(|f| &f.name == file)
-                .map(|f| f.config.clone())
-                .unwrap_or_default(),
+            (Some(file), Some(dir)) => dir.file_config(file),
             _ => self.config().clone(),
         };
         config.remove_group(&group);
@@ -303,11 +300,9 @@ impl Repo {
         for (key, value) in &options.settings {
             set(&mut config, key, value)?;
         }
+        let durable = self.fsync_enabled();
         match (file, self.remotes_dir_mut()) {
-            (Some(file), Some(dir)) => {
-                let durable = true;
-                dir.write(&file, config, durable)?;
-            }
+            (Some(file), Some(dir)) => dir.write(&file, config, durable)?,
             _ => self.write_config(config)?,
         }
         Ok(true)
@@ -318,13 +313,6 @@ impl Repo {
         match self.remotes_dir() {
             Some(_) => self.core_flag("add-remotes-config-dir", self.is_system()),
             None => Ok(false),
-        }
-    }
-
-    fn remotes_path(&self, file: &str) -> PathBuf {
-        match self.remotes_dir() {
-            Some(dir) => dir.path().join(file),
-            None => PathBuf::from(file),
         }
     }
 

@@ -79,13 +79,21 @@ impl RemotesDir {
         self.files.iter().find(|f| f.config.has_group(remote_group))
     }
 
+    /// What the file `file_name` holds (nothing, for a file not there yet).
+    pub(crate) fn file_config(&self, file_name: &str) -> KeyFile {
+        self.files
+            .iter()
+            .find(|f| f.name == file_name)
+            .map(|f| f.config.clone())
+            .unwrap_or_default()
+    }
+
     /// Writes `config` as the file `file_name` (made with the directory if need be).
     pub(crate) fn write(&mut self, file_name: &str, config: KeyFile, durable: bool) -> Result<()> {
         let shown = self.path.join(file_name);
-        match self.parent.create_dir_all(&self.name) {
-            Ok(()) => {}
-            Err(e) => return Err(e).ctx("creating", &self.path),
-        }
+        self.parent
+            .create_dir_all(&self.name)
+            .ctx("creating", &self.path)?;
         let dir = self
             .parent
             .open_dir(&self.name)

@@ -33,29 +33,9 @@ impl Keyring {
         Err(not_built())
     }
 
-    /// Adds nothing.
-    pub fn add_all(&mut self, _other: &Keyring) -> usize {
-        0
-    }
-
-    /// No keys to describe.
-    pub fn describe(&self) -> Vec<(String, Vec<String>)> {
-        Vec::new()
-    }
-
-    /// An empty keyring file.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        Ok(Vec::new())
-    }
-
     /// Fails: no signature can be checked.
     pub fn verify(&self, _data: &[u8], _signatures: &[Vec<u8>]) -> Result<GoodSignature, Error> {
         Err(not_built())
-    }
-
-    /// One line saying no signature can be checked.
-    pub fn report(&self, _data: &[u8], _signatures: &[Vec<u8>]) -> Vec<String> {
-        vec![not_built().0]
     }
 }
 
