@@ -8,15 +8,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 use rostree::repo::progress::{Event, Progress};
 
-/// Renders commit progress on stderr when it is a terminal.
-pub struct CommitProgress {
+/// Renders the counts of a long operation (commit, checkout, export, prune, pull-local,
+/// static deltas) on stderr when it is a terminal: a spinner with what is done so far.
+pub struct CountProgress {
     bar: Option<ProgressBar>,
-    files: AtomicU64,
-    written: AtomicU64,
+    /// Things done: files, objects or parts.
+    done: AtomicU64,
+    /// Of those, the notable ones: new files, linked files, or objects in parts.
+    notable: AtomicU64,
+    /// Objects known to be needed (pull-local).
+    queued: AtomicU64,
     bytes: AtomicU64,
 }
 
-impl CommitProgress {
+impl CountProgress {
     /// A renderer; silent unless stderr is a terminal.
     pub fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
@@ -28,10 +33,11 @@ impl CommitProgress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        CommitProgress {
+        CountProgress {
             bar,
-            files: AtomicU64::new(0),
-            written: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            notable: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
         }
     }
@@ -42,28 +48,72 @@ impl CommitProgress {
             bar.finish_and_clear();
         }
     }
+
+    /// Counts one thing done; the new totals (done, notable, bytes).
+    fn count(&self, notable: u64, bytes: u64) -> (u64, u64, indicatif::HumanBytes) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let notable = self.notable.fetch_add(notable, Ordering::Relaxed) + notable;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        (done, notable, indicatif::HumanBytes(bytes))
+    }
 }
 
-impl Progress for CommitProgress {
+impl Drop for CountProgress {
+    fn drop(&mut self) {
+        // Also when the operation failed: its error goes on a line of its own.
+        self.finish();
+    }
+}
+
+impl Progress for CountProgress {
     fn event(&self, event: Event) {
         let Some(bar) = &self.bar else { return };
-        match event {
+        // Files and objects come by the thousand: the message is redrawn every 64th.
+        let message = match event {
+            Event::Phase(name) => Some(name.to_owned()),
             Event::FileCommitted { bytes, written } => {
-                let files = self.files.fetch_add(1, Ordering::Relaxed) + 1;
-                let new = self
-                    .written
-                    .fetch_add(u64::from(written), Ordering::Relaxed)
-                    + u64::from(written);
-                let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-                if files.is_multiple_of(64) {
-                    bar.set_message(format!(
-                        "{files} files ({new} new), {}",
-                        indicatif::HumanBytes(total)
-                    ));
-                }
+                let (files, new, bytes) = self.count(u64::from(written), bytes);
+                files
+                    .is_multiple_of(64)
+                    .then(|| format!("{files} files ({new} new), {bytes}"))
             }
-            Event::Phase(name) => bar.set_message(name),
-            _ => {}
+            Event::FileCheckedOut { linked } => {
+                let (files, linked, _) = self.count(u64::from(linked), 0);
+                files
+                    .is_multiple_of(64)
+                    .then(|| format!("{files} files checked out ({linked} linked)"))
+            }
+            Event::FileExported { bytes } => {
+                let (files, _, bytes) = self.count(0, bytes);
+                files
+                    .is_multiple_of(64)
+                    .then(|| format!("{files} files exported, {bytes}"))
+            }
+            Event::ObjectPruned { bytes } => {
+                let (objects, _, bytes) = self.count(0, bytes);
+                objects
+                    .is_multiple_of(64)
+                    .then(|| format!("{objects} objects deleted, {bytes} freed"))
+            }
+            Event::ObjectsQueued(n) => {
+                self.queued.fetch_add(n, Ordering::Relaxed);
+                None
+            }
+            Event::ObjectFetched { bytes, .. } => {
+                let (objects, _, bytes) = self.count(0, bytes);
+                let queued = self.queued.load(Ordering::Relaxed);
+                objects
+                    .is_multiple_of(64)
+                    .then(|| format!("{objects}/{queued} objects, {bytes} copied"))
+            }
+            Event::DeltaPart { objects, bytes } => {
+                let (parts, objects, bytes) = self.count(objects, bytes);
+                Some(format!("{parts} delta parts ({objects} objects, {bytes})"))
+            }
+            _ => None,
+        };
+        if let Some(message) = message {
+            bar.set_message(message);
         }
     }
 }

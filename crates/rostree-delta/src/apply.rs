@@ -7,9 +7,11 @@
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rostree_core::object::{FileHeader, content_checksum};
 use rostree_core::{Checksum, ObjectType};
+use rostree_repo::progress::{Event, Progress};
 use rostree_repo::transaction::Source;
 use rostree_repo::{Payload, Repo, Transaction};
 
@@ -416,7 +418,7 @@ pub enum SignatureCheck<'a> {
 /// #     commits.push(commit(&source, sources, &NoProgress, &interrupt, &options)?.checksum);
 /// # }
 /// # let refs = [("main".to_owned(), commits[0])];
-/// # pull_local(&repo, &source, &refs, &interrupt, &PullLocalOptions::default())?;
+/// # pull_local(&repo, &source, &refs, &NoProgress, &interrupt, &PullLocalOptions::default())?;
 /// use rostree_core::ObjectType;
 /// use rostree_delta::{GenerateOptions, apply::{SignatureCheck, apply_offline}, generate};
 /// use rostree_repo::{Transaction, fsck::{FsckOptions, fsck}};
@@ -426,18 +428,25 @@ pub enum SignatureCheck<'a> {
 /// std::fs::create_dir(tmp.path().join("delta"))?;
 /// let mut options = GenerateOptions::new(Some(commits[0]), commits[1]);
 /// options.output = Some(tmp.path().join("delta/superblock"));
-/// generate(&source, &options, &interrupt)?;
+/// generate(&source, &options, &NoProgress, &interrupt)?;
 ///
 /// // `ostree --repo=repo static-delta apply-offline delta`
 /// let tx = Transaction::begin(&repo)?;
-/// apply_offline(&tx, &tmp.path().join("delta"), SignatureCheck::None)?;
+/// let check = SignatureCheck::None;
+/// apply_offline(&tx, &tmp.path().join("delta"), check, &NoProgress, &interrupt)?;
 /// tx.commit()?;
 /// assert!(repo.has_object(ObjectType::Commit, &commits[1])?);
 /// // Every object the new commit reaches is there and intact.
 /// assert!(fsck(&repo, &NoProgress, &interrupt, &FsckOptions::default())?.errors.is_empty());
 /// # Ok(()) }
 /// ```
-pub fn apply_offline(tx: &Transaction<'_>, path: &Path, check: SignatureCheck<'_>) -> Result<()> {
+pub fn apply_offline(
+    tx: &Transaction<'_>,
+    path: &Path,
+    check: SignatureCheck<'_>,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<()> {
     let repo = tx.repo();
     let (dir, superblock_name) = match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => (path.to_owned(), "superblock".to_owned()),
@@ -487,8 +496,16 @@ pub fn apply_offline(tx: &Transaction<'_>, path: &Path, check: SignatureCheck<'_
         ));
     }
     for (i, part) in superblock.parts.iter().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
         check_version(part)?;
+        let done = Event::DeltaPart {
+            objects: part.objects.len() as u64,
+            bytes: part.compressed_size,
+        };
         if have_all_objects(repo, &part.objects)? {
+            progress.event(done);
             continue;
         }
         let key = name.part_path(i as u32);
@@ -503,6 +520,7 @@ pub fn apply_offline(tx: &Transaction<'_>, path: &Path, check: SignatureCheck<'_
         payload
             .and_then(|payload| execute_part(tx, &part.objects, &payload))
             .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")))?;
+        progress.event(done);
     }
     Ok(())
 }

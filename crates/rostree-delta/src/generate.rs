@@ -19,6 +19,7 @@ use rostree_core::varint::write_varuint64;
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::Repo;
 use rostree_repo::deltas::DeltaName;
+use rostree_repo::progress::{Event, Progress};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::{Endianness, EndiannessSource, Fallback, PartHeader, PartPayload, Superblock};
@@ -501,7 +502,7 @@ fn write_replace(dir: &Dir, name: &str, data: &[u8], shown: &std::path::Path) ->
 /// let tip = commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum;
 ///
 /// // `ostree static-delta generate --empty --to=main`: everything `main` needs, in one delta.
-/// let outcome = generate(&repo, &GenerateOptions::new(None, tip), &interrupt)?;
+/// let outcome = generate(&repo, &GenerateOptions::new(None, tip), &NoProgress, &interrupt)?;
 /// // The commit, its dirtrees (/ and /etc) and dirmeta; one file; all in one part.
 /// assert_eq!((outcome.new_metadata, outcome.new_regular, outcome.parts.len()), (4, 1, 1));
 /// assert_eq!(list_static_deltas(&repo)?, [DeltaName { from: None, to: tip }]);
@@ -510,8 +511,10 @@ fn write_replace(dir: &Dir, name: &str, data: &[u8], shown: &std::path::Path) ->
 pub fn generate(
     repo: &Repo,
     options: &GenerateOptions,
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<GenerateOutcome> {
+    progress.event(Event::Phase("Finding new objects"));
     let to_commit = repo.load_metadata(ObjectType::Commit, &options.to)?;
     let to = walk(repo, &options.to)?;
     let from = match &options.from {
@@ -669,6 +672,7 @@ pub fn generate(
     }
 
     let plans = plan_parts(items, options.max_chunk_size);
+    progress.event(Event::Phase("Building parts"));
     let built: Vec<(Vec<u8>, PartHeader, u64)> = plans
         .into_par_iter()
         .map(|plan| {
@@ -679,7 +683,12 @@ pub fn generate(
                 }
                 part.add(repo, item)?;
             }
-            part.finish()
+            let built = part.finish()?;
+            progress.event(Event::DeltaPart {
+                objects: built.1.objects.len() as u64,
+                bytes: built.1.compressed_size,
+            });
+            Ok(built)
         })
         .collect::<Result<_>>()?;
 

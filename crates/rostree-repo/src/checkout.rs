@@ -22,6 +22,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::content::{HashingReader, Payload};
 use crate::error::{Error, IoContext, Result, TreeWalk};
+use crate::progress::{Event, NoProgress, Progress};
 use crate::repo::Repo;
 use crate::{RepoMode, sys};
 
@@ -92,6 +93,7 @@ pub struct CheckoutOutcome {
 struct Context<'a> {
     repo: &'a Repo,
     options: CheckoutOptions,
+    progress: &'a dyn Progress,
     interrupt: &'a AtomicBool,
     can_link: bool,
     hardlinked: AtomicU64,
@@ -122,7 +124,12 @@ fn hardlink_rule(mode: RepoMode, user_mode: bool) -> std::result::Result<(), &'s
 
 impl<'a> Context<'a> {
     /// Checks the options against the repository mode.
-    fn new(repo: &'a Repo, interrupt: &'a AtomicBool, options: &CheckoutOptions) -> Result<Self> {
+    fn new(
+        repo: &'a Repo,
+        progress: &'a dyn Progress,
+        interrupt: &'a AtomicBool,
+        options: &CheckoutOptions,
+    ) -> Result<Self> {
         let mut options = options.clone();
         // Nothing but a user checkout makes sense of a bare-user-only repository: upstream
         // makes every checkout of one a user checkout.
@@ -164,6 +171,7 @@ impl<'a> Context<'a> {
         Ok(Context {
             repo,
             options,
+            progress,
             interrupt,
             cache,
             can_link,
@@ -173,6 +181,17 @@ impl<'a> Context<'a> {
             dirs: AtomicU64::new(0),
             dirmetas: Default::default(),
         })
+    }
+
+    /// Counts a file checked out, and reports it.
+    fn count_file(&self, linked: bool) {
+        let count = if linked {
+            &self.hardlinked
+        } else {
+            &self.copied
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        self.progress.event(Event::FileCheckedOut { linked });
     }
 
     fn finish(&self, dir: &Dir, shown: &Path) -> Result<CheckoutOutcome> {
@@ -253,7 +272,8 @@ fn check_same_device(repo: &Repo, parent: &Dir, name: &Path) -> Result<()> {
 /// let target = Dir::open_ambient_dir(tmp.path(), ambient_authority())?;
 /// let options = CheckoutOptions { user_mode: true, ..Default::default() };
 /// let done = checkout(
-///     &repo, &root.root_tree, &root.root_meta, &target, "checkout".as_ref(), &interrupt, &options,
+///     &repo, (root.root_tree, root.root_meta), &target, "checkout".as_ref(), &NoProgress,
+///     &interrupt, &options,
 /// )?;
 /// let text = std::fs::read_to_string(tmp.path().join("checkout/etc/os-release"))?;
 /// assert_eq!(text, "ID=example\n");
@@ -262,24 +282,24 @@ fn check_same_device(repo: &Repo, parent: &Dir, name: &Path) -> Result<()> {
 /// ```
 pub fn checkout(
     repo: &Repo,
-    tree: &Checksum,
-    meta: &Checksum,
+    (tree, meta): (Checksum, Checksum),
     parent: &Dir,
     name: &Path,
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &CheckoutOptions,
 ) -> Result<CheckoutOutcome> {
     if options.require_hardlinks {
         check_same_device(repo, parent, name)?;
     }
-    let ctx = Context::new(repo, interrupt, options)?;
+    let ctx = Context::new(repo, progress, interrupt, options)?;
     let (dir, created) = make_top_dir(parent, name, options.overwrite != Overwrite::None)?;
     // Directories recurse on worker threads; give them room for MAX_TREE_DEPTH.
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(64 << 20)
         .build()
         .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
-    pool.install(|| ctx.checkout_dir(&dir, name, "", tree, meta, created))?;
+    pool.install(|| ctx.checkout_dir(&dir, name, "", &tree, &meta, created))?;
     ctx.finish(&dir, name)
 }
 
@@ -332,7 +352,7 @@ pub fn checkout_single_file(
 ) -> Result<CheckoutOutcome> {
     rostree_core::object::validate_filename(file_name)
         .map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let ctx = Context::new(repo, interrupt, options)?;
+    let ctx = Context::new(repo, &NoProgress, interrupt, options)?;
     let (dir, _) = make_top_dir(parent, name, true)?;
     ctx.checkout_file(&dir, &name.join(file_name), file_name, checksum)?;
     ctx.finish(&dir, name)
@@ -661,7 +681,7 @@ impl Context<'_> {
                 AtFlags::empty(),
             ) {
                 Ok(()) => {
-                    self.hardlinked.fetch_add(1, Ordering::Relaxed);
+                    self.count_file(true);
                     return Ok(());
                 }
                 Err(rustix::io::Errno::EXIST) => {
@@ -676,11 +696,11 @@ impl Context<'_> {
         }
         let (header, size) = self.repo.file_info(checksum)?;
         if self.link_from_cache(dir, shown, name, checksum, &header, size)? {
-            self.hardlinked.fetch_add(1, Ordering::Relaxed);
+            self.count_file(true);
             return Ok(());
         }
         self.copy_file(dir, shown, name, checksum, &header)?;
-        self.copied.fetch_add(1, Ordering::Relaxed);
+        self.count_file(false);
         Ok(())
     }
 
@@ -837,9 +857,9 @@ impl Context<'_> {
                 let whole_file = source.get_mut().stream_position().is_ok_and(|p| p == 0);
                 if whole_file && rustix::fs::ioctl_ficlone(&file, source.get_ref()).is_ok() {
                     self.reflinked.fetch_add(1, Ordering::Relaxed);
-                    std::io::copy(&mut source, &mut std::io::sink()).map(|_| ())
+                    crate::copy::copy_wide(&mut source, &mut std::io::sink()).map(|_| ())
                 } else {
-                    std::io::copy(&mut source, &mut file).map(|_| ())
+                    crate::copy::copy_wide(&mut source, &mut file).map(|_| ())
                 }
             }
             Payload::Bytes(b) => {
@@ -847,7 +867,8 @@ impl Context<'_> {
                 file.write_all(b.get_ref())
             }
             payload => {
-                std::io::copy(&mut HashingReader::new(payload, &mut hasher), &mut file).map(|_| ())
+                crate::copy::copy_wide(&mut HashingReader::new(payload, &mut hasher), &mut file)
+                    .map(|_| ())
             }
         };
         if let Err(e) = written {

@@ -985,7 +985,7 @@ impl WriteContext<'_, '_> {
                     // Hashed, then renamed into the repository rather than copied.
                     let mut hasher = Hasher::new();
                     hasher.update(&header.stream_header());
-                    std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
+                    crate::copy::copy_wide(&mut file, &mut hasher).ctx("reading", shown())?;
                     let checksum = hasher.finish();
                     drop(file);
                     self.tx.adopt_file(dir, name, &checksum, mode)?;
@@ -1013,7 +1013,8 @@ impl WriteContext<'_, '_> {
                     // Too big to hold: hash in one pass, then store from a second one.
                     let mut hasher = Hasher::new();
                     hasher.update(&header.stream_header());
-                    let copied = std::io::copy(&mut file, &mut hasher).ctx("reading", shown())?;
+                    let copied =
+                        crate::copy::copy_wide(&mut file, &mut hasher).ctx("reading", shown())?;
                     let checksum = hasher.finish();
                     file.rewind().ctx("reading", shown())?;
                     self.store(&checksum, &header, Source::Reader(&mut file), size)?;

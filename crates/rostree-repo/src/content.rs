@@ -245,7 +245,7 @@ pub fn checksum_stream(
 ) -> std::io::Result<rostree_core::Checksum> {
     let mut hasher = Hasher::new();
     hasher.update(&header.stream_header());
-    std::io::copy(payload, &mut hasher)?;
+    crate::copy::copy_wide(payload, &mut hasher)?;
     Ok(hasher.finish())
 }
 

@@ -122,7 +122,7 @@ fn bad_data_reason(compressed: &[u8]) -> String {
 /// the same library, in one stream.
 pub fn zlib_compressed_len(level: u32, payload: &mut impl Read) -> std::io::Result<u64> {
     let mut enc = flate2::write::DeflateEncoder::new(Counter(0), flate2::Compression::new(level));
-    std::io::copy(payload, &mut enc)?;
+    crate::copy::copy_wide(payload, &mut enc)?;
     Ok(enc.finish()?.0)
 }
 

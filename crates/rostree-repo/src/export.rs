@@ -9,6 +9,7 @@ use rostree_core::object::{DirTreeRef, FileHeader};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
+use crate::progress::{Event, Progress};
 use crate::repo::Repo;
 
 /// Options of [`export`].
@@ -25,6 +26,7 @@ struct Exporter<'a, W: Write> {
     builder: tar::Builder<W>,
     mtime: u64,
     options: &'a ExportOptions,
+    progress: &'a dyn Progress,
     interrupt: &'a AtomicBool,
 }
 
@@ -120,10 +122,11 @@ impl<W: Write> Exporter<'_, W> {
                 header.gid,
                 0,
             );
-            return self
-                .builder
+            self.builder
                 .append_link(&mut h, name, &header.symlink_target)
-                .map_err(io_err);
+                .map_err(io_err)?;
+            self.progress.event(Event::FileExported { bytes: 0 });
+            return Ok(());
         }
         let corrupt = |e: std::io::Error| Error::Corrupt {
             objtype: ObjectType::File,
@@ -159,6 +162,7 @@ impl<W: Write> Exporter<'_, W> {
                 "object ended early",
             )));
         }
+        self.progress.event(Event::FileExported { bytes: size });
         Ok(())
     }
 }
@@ -191,7 +195,8 @@ impl<W: Write> Exporter<'_, W> {
 /// let c = repo.load_commit(&outcome.checksum)?;
 /// let options = ExportOptions::default();
 /// let stop = AtomicBool::new(false);
-/// let tar = export(&repo, &c.root_tree, &c.root_meta, c.timestamp, Vec::new(), &stop, &options)?;
+/// let root = (c.root_tree, c.root_meta);
+/// let tar = export(&repo, root, c.timestamp, Vec::new(), &NoProgress, &stop, &options)?;
 /// let mut names = Vec::new();
 /// for entry in tar::Archive::new(&tar[..]).entries()? {
 ///     let mut entry = entry?;
@@ -208,10 +213,10 @@ impl<W: Write> Exporter<'_, W> {
 /// ```
 pub fn export<W: Write>(
     repo: &Repo,
-    tree: &Checksum,
-    meta: &Checksum,
+    (tree, meta): (Checksum, Checksum),
     mtime: u64,
     out: W,
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &ExportOptions,
 ) -> Result<W> {
@@ -220,15 +225,16 @@ pub fn export<W: Write>(
         builder: tar::Builder::new(out),
         mtime,
         options,
+        progress,
         interrupt,
     };
     // The root is `./` with children below it unprefixed; with a prefix it is `PREFIX/` and
     // the children are `PREFIX` + path, verbatim, as upstream writes them.
     if options.prefix.is_empty() {
-        exporter.dir("./", "", tree, meta)?;
+        exporter.dir("./", "", &tree, &meta)?;
     } else {
         let root = format!("{}/", options.prefix.trim_end_matches('/'));
-        exporter.dir(&root, &options.prefix, tree, meta)?;
+        exporter.dir(&root, &options.prefix, &tree, &meta)?;
     }
     exporter.builder.into_inner().map_err(io_err)
 }

@@ -10,6 +10,7 @@ pub mod collections;
 pub mod commit;
 pub mod config;
 pub mod content;
+mod copy;
 mod deflate;
 pub mod deltas;
 pub mod diff;

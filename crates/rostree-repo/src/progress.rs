@@ -21,12 +21,35 @@ pub enum Event {
     /// More objects are known to be needed (a pull found them in a tree it fetched): the
     /// total grows by this many.
     ObjectsQueued(u64),
-    /// An object was fetched, checked and stored.
+    /// An object was fetched (or, by `pull-local`, taken from the source repository),
+    /// checked and stored.
     ObjectFetched {
-        /// Bytes received for it.
+        /// Bytes received for it (by `pull-local`: the payload copied, 0 when linked).
         bytes: u64,
         /// Whether it is a metadata object (else content).
         metadata: bool,
+    },
+    /// A file of the tree was checked out.
+    FileCheckedOut {
+        /// Whether it was hardlinked from the repository (else copied).
+        linked: bool,
+    },
+    /// A file of the tree went into the archive being exported.
+    FileExported {
+        /// Its size in bytes.
+        bytes: u64,
+    },
+    /// prune deleted an unreachable object.
+    ObjectPruned {
+        /// What its file took on disk.
+        bytes: u64,
+    },
+    /// A static delta part was built (generate) or its objects stored (apply).
+    DeltaPart {
+        /// The objects it holds.
+        objects: u64,
+        /// Its size, compressed, in bytes.
+        bytes: u64,
     },
 }
 

@@ -20,6 +20,7 @@ use rostree_core::{Checksum, ObjectType};
 
 use crate::deltas::prune_static_deltas;
 use crate::error::{Error, IoContext, Result};
+use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
 
 /// Options of [`prune`].
@@ -362,14 +363,19 @@ fn remove_commit(repo: &Repo, commit: &Checksum, tombstones: bool) -> Result<()>
 ///
 /// // `ostree prune --refs-only --depth=0`: only the commit `main` points at is kept.
 /// let options = PruneOptions { refs_only: true, depth: Some(0), ..Default::default() };
-/// let outcome = prune(&repo, &interrupt, &options)?;
+/// let outcome = prune(&repo, &NoProgress, &interrupt, &options)?;
 /// // The first commit, its two dirtrees (/ and /etc) and its os-release.
 /// assert_eq!(outcome.deleted, 4);
 /// assert!(!repo.has_object(ObjectType::Commit, &commits[0])?);
 /// assert!(repo.has_object(ObjectType::Commit, &commits[1])?);
 /// # Ok(()) }
 /// ```
-pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Result<PruneOutcome> {
+pub fn prune(
+    repo: &Repo,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+    options: &PruneOptions,
+) -> Result<PruneOutcome> {
     if !options.delete_commits.is_empty() {
         let mut refs = branch_refs(repo)?;
         refs.extend(mirror_refs(repo)?);
@@ -390,6 +396,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
             }
         }
     }
+    progress.event(Event::Phase("Finding reachable objects"));
     let mut marker = Marker::new(repo, options.commit_only);
     if options.delete_commits.is_empty() {
         marker.mark_roots(options)?;
@@ -421,6 +428,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         total: objects.len() as u64,
         ..Default::default()
     };
+    progress.event(Event::Phase("Deleting unreachable objects"));
     for (checksum, objtype) in objects {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
@@ -444,6 +452,7 @@ pub fn prune(repo: &Repo, interrupt: &AtomicBool, options: &PruneOptions) -> Res
         }
         outcome.deleted += 1;
         outcome.freed += size;
+        progress.event(Event::ObjectPruned { bytes: size });
     }
     if !options.dry_run {
         prune_static_deltas(repo, None)?;

@@ -12,6 +12,7 @@ use rostree_core::object::{FileHeader, verify_bindings};
 use rostree_core::{Checksum, ObjectType};
 
 use crate::error::{Error, Result};
+use crate::progress::{Event, Progress};
 use crate::repo::{RefKind, Repo};
 use crate::transaction::{Source, Transaction, validate_bareuseronly_mode};
 
@@ -88,7 +89,7 @@ pub struct PullLocalOutcome {
 ///
 /// // `ostree --repo=repo pull-local source main`
 /// let refs = [("main".to_owned(), tip)];
-/// let outcome = pull_local(&repo, &source, &refs, &interrupt, &PullLocalOptions::default())?;
+/// let outcome = pull_local(&repo, &source, &refs, &NoProgress, &interrupt, &PullLocalOptions::default())?;
 /// assert_eq!(repo.resolve_rev("main")?, tip);
 /// assert_eq!(outcome.content, 1); // etc/os-release
 /// # Ok(()) }
@@ -97,10 +98,11 @@ pub fn pull_local(
     repo: &Repo,
     source: &Repo,
     refs: &[(String, Checksum)],
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &PullLocalOptions,
 ) -> Result<PullLocalOutcome> {
-    copy(repo, source, refs, true, interrupt, options)
+    copy(repo, source, refs, true, progress, interrupt, options)
 }
 
 /// Copies commits (the names are ignored) without writing any ref.
@@ -132,7 +134,7 @@ pub fn pull_local(
 /// // `source` holds `main`, a commit with one file; `repo` is empty (both archive mode).
 /// let tip = source.resolve_rev("main")?;
 /// let commits = [(String::new(), tip)];
-/// pull_local_commits(&repo, &source, &commits, &interrupt, &PullLocalOptions::default())?;
+/// pull_local_commits(&repo, &source, &commits, &NoProgress, &interrupt, &PullLocalOptions::default())?;
 /// assert!(repo.has_object(ObjectType::Commit, &tip)?);
 /// assert!(repo.resolve_rev_optional("main")?.is_none()); // no ref written
 /// # Ok(()) }
@@ -141,10 +143,11 @@ pub fn pull_local_commits(
     repo: &Repo,
     source: &Repo,
     commits: &[(String, Checksum)],
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &PullLocalOptions,
 ) -> Result<PullLocalOutcome> {
-    copy(repo, source, commits, false, interrupt, options)
+    copy(repo, source, commits, false, progress, interrupt, options)
 }
 
 fn copy(
@@ -152,6 +155,7 @@ fn copy(
     source: &Repo,
     refs: &[(String, Checksum)],
     set_refs: bool,
+    progress: &dyn Progress,
     interrupt: &AtomicBool,
     options: &PullLocalOptions,
 ) -> Result<PullLocalOutcome> {
@@ -220,74 +224,17 @@ fn copy(
             }
         }
     }
+    progress.event(Event::ObjectsQueued(files.len() as u64));
     files.par_iter().try_for_each(|checksum| -> Result<()> {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        if tx.has_object(ObjectType::File, checksum)? {
-            return Ok(());
-        }
-        // Read (and hashed) first when that is asked for; then linked if it can be.
-        let checked = if options.bareuseronly_files || options.untrusted {
-            let (header, payload) = source.open_content(checksum)?;
-            if options.bareuseronly_files {
-                validate_bareuseronly_mode(checksum, &header)?;
-            }
-            Some((header, payload))
-        } else {
-            None
-        };
-        let mismatch = || Error::Corrupt {
-            objtype: ObjectType::File,
-            checksum: *checksum,
-            reason: "content does not match its checksum".into(),
-        };
-        // Copied as a stream; from an untrusted source hashed on the way, and refused when
-        // it is not what its name says.
-        let copy = |header: FileHeader, mut payload: crate::Payload| -> Result<()> {
-            let source = if options.untrusted {
-                Source::Untrusted(&mut payload)
-            } else {
-                Source::Trusted(&mut payload)
-            };
-            match tx.write_content_as(checksum, &header, source) {
-                Err(Error::ChecksumMismatch { .. }) => Err(mismatch()),
-                other => other.map(|_| ()),
-            }
-        };
-        match checked {
-            // Checked first (hashed, when the source is not trusted), then linked if it can
-            // be, as upstream imports.
-            Some((header, mut payload)) => {
-                if options.untrusted {
-                    let actual =
-                        crate::content::checksum_stream(&header, &mut payload).map_err(|e| {
-                            Error::Corrupt {
-                                objtype: ObjectType::File,
-                                checksum: *checksum,
-                                reason: e.to_string(),
-                            }
-                        })?;
-                    if actual != *checksum {
-                        return Err(mismatch());
-                    }
-                    if tx.link_object_from(source, ObjectType::File, checksum)? {
-                        return Ok(());
-                    }
-                    let (header, payload) = source.open_content(checksum)?;
-                    return copy(header, payload);
-                }
-                if tx.link_object_from(source, ObjectType::File, checksum)? {
-                    return Ok(());
-                }
-                copy(header, payload)
-            }
-            None if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(()),
-            None => {
-                let (header, payload) = source.open_content(checksum)?;
-                copy(header, payload)
-            }
-        }
+        let bytes = import_file(&tx, source, checksum, options)?;
+        progress.event(Event::ObjectFetched {
+            bytes,
+            metadata: false,
+        });
+        Ok(())
     })?;
     let kind = match (&options.remote, &options.mirror_collection) {
         (Some(remote), _) => RefKind::Remote(remote.clone()),
@@ -310,6 +257,81 @@ fn copy(
         content: stats.content_objects_written,
         content_bytes: stats.content_bytes_written,
     })
+}
+
+/// Takes a content object of `source` into the transaction: linked when it can be, else
+/// copied; returns the payload bytes copied (0 when linked or already there).
+fn import_file(
+    tx: &Transaction<'_>,
+    source: &Repo,
+    checksum: &Checksum,
+    options: &PullLocalOptions,
+) -> Result<u64> {
+    if tx.has_object(ObjectType::File, checksum)? {
+        return Ok(0);
+    }
+    // Read (and hashed) first when that is asked for; then linked if it can be.
+    let checked = if options.bareuseronly_files || options.untrusted {
+        let (header, payload) = source.open_content(checksum)?;
+        if options.bareuseronly_files {
+            validate_bareuseronly_mode(checksum, &header)?;
+        }
+        Some((header, payload))
+    } else {
+        None
+    };
+    let mismatch = || Error::Corrupt {
+        objtype: ObjectType::File,
+        checksum: *checksum,
+        reason: "content does not match its checksum".into(),
+    };
+    // Copied as a stream; from an untrusted source hashed on the way, and refused when
+    // it is not what its name says.
+    let copy = |header: FileHeader, mut payload: crate::Payload| -> Result<u64> {
+        let size = payload.size().unwrap_or(0);
+        let source = if options.untrusted {
+            Source::Untrusted(&mut payload)
+        } else {
+            Source::Trusted(&mut payload)
+        };
+        match tx.write_content_as(checksum, &header, source) {
+            Err(Error::ChecksumMismatch { .. }) => Err(mismatch()),
+            other => other.map(|_| size),
+        }
+    };
+    match checked {
+        // Checked first (hashed, when the source is not trusted), then linked if it can
+        // be, as upstream imports.
+        Some((header, mut payload)) => {
+            if options.untrusted {
+                let actual =
+                    crate::content::checksum_stream(&header, &mut payload).map_err(|e| {
+                        Error::Corrupt {
+                            objtype: ObjectType::File,
+                            checksum: *checksum,
+                            reason: e.to_string(),
+                        }
+                    })?;
+                if actual != *checksum {
+                    return Err(mismatch());
+                }
+                if tx.link_object_from(source, ObjectType::File, checksum)? {
+                    return Ok(0);
+                }
+                let (header, payload) = source.open_content(checksum)?;
+                return copy(header, payload);
+            }
+            if tx.link_object_from(source, ObjectType::File, checksum)? {
+                return Ok(0);
+            }
+            copy(header, payload)
+        }
+        None if tx.link_object_from(source, ObjectType::File, checksum)? => Ok(0),
+        None => {
+            let (header, payload) = source.open_content(checksum)?;
+            copy(header, payload)
+        }
+    }
 }
 
 /// Takes a metadata object of `source`: linked when possible, else copied; with

@@ -598,7 +598,7 @@ impl<'r> Transaction<'r> {
         let mut payload = 0;
         let mut stored = 0;
         self.stage_with(ObjectType::File, checksum, |file| {
-            stored = std::io::copy(object, file)?;
+            stored = crate::copy::copy_wide(object, file)?;
             // The header's size is what upstream counts as content written.
             file.rewind()?;
             payload = crate::content::read_archive_header(file).map_or(0, |a| a.size);
@@ -1005,7 +1005,7 @@ impl<'r> Transaction<'r> {
                     b.len() as u64
                 }
                 Source::Reader(r) | Source::Untrusted(r) | Source::Trusted(r) => {
-                    std::io::copy(r, file)?
+                    crate::copy::copy_wide(r, file)?
                 }
             }
         };

@@ -511,14 +511,144 @@ fn an_interrupted_export_stops_with_cancelled() {
         let interrupt = AtomicBool::new(stop);
         export(
             &repo,
-            &c.root_tree,
-            &c.root_meta,
+            (c.root_tree, c.root_meta),
             0,
             Vec::new(),
+            &NoProgress,
             &interrupt,
             &options,
         )
     };
     assert!(!run(false).expect("export").is_empty());
     assert!(matches!(run(true), Err(Error::Cancelled)));
+}
+
+/// Records what an operation reports.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<rostree_repo::progress::Event>>);
+
+impl rostree_repo::progress::Progress for Recorder {
+    fn event(&self, event: rostree_repo::progress::Event) {
+        self.0.lock().expect("not poisoned").push(event);
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<rostree_repo::progress::Event> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+#[test]
+fn long_operations_report_each_file_and_object() {
+    use rostree_repo::checkout::{CheckoutOptions, checkout};
+    use rostree_repo::export::{ExportOptions, export};
+    use rostree_repo::progress::Event;
+    use rostree_repo::prune::{PruneOptions, prune};
+    use rostree_repo::pull_local::{PullLocalOptions, pull_local};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let source = init(&tmp.path().join("source"), RepoMode::Archive);
+    let repo = init(&tmp.path().join("repo"), RepoMode::BareUser);
+    make_tree(&tmp.path().join("tree"));
+    // tool, readme, zero, big and the two symlinks; 18 + 6 + 0 + 300000 payload bytes.
+    let (files, payload_bytes) = (6, 300_024);
+    let tip = commit_dir(&source, &tmp.path().join("tree"), "main")
+        .expect("commit")
+        .checksum;
+    let interrupt = AtomicBool::new(false);
+    let recorder = Recorder::default();
+
+    // pull-local: every content object queued, then each reported as it is stored.
+    let refs = [("main".to_owned(), tip)];
+    let options = PullLocalOptions::default();
+    let pulled = pull_local(&repo, &source, &refs, &recorder, &interrupt, &options).expect("pull");
+    let events = recorder.take();
+    assert_eq!(events.first(), Some(&Event::ObjectsQueued(files)));
+    let fetched: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ObjectFetched {
+                bytes,
+                metadata: false,
+            } => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((fetched.len() as u64, pulled.content), (files, files));
+    assert_eq!(fetched.iter().sum::<u64>(), payload_bytes);
+
+    // checkout: one event per file, linked as the outcome counts them.
+    let c = repo.load_commit(&tip).expect("commit object");
+    let target = open(tmp.path());
+    let options = CheckoutOptions {
+        user_mode: true,
+        ..Default::default()
+    };
+    let root = (c.root_tree, c.root_meta);
+    let out = checkout(
+        &repo,
+        root,
+        &target,
+        "co".as_ref(),
+        &recorder,
+        &interrupt,
+        &options,
+    )
+    .expect("checkout");
+    let linked: Vec<bool> = recorder
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::FileCheckedOut { linked } => Some(linked),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(linked.len() as u64, files);
+    assert_eq!(linked.iter().filter(|l| **l).count() as u64, out.hardlinked);
+    assert!(out.hardlinked > 0, "a user checkout of bare-user links");
+
+    // export: one event per file, with its size.
+    let options = ExportOptions::default();
+    export(
+        &repo,
+        root,
+        0,
+        std::io::sink(),
+        &recorder,
+        &interrupt,
+        &options,
+    )
+    .expect("export");
+    let sizes: Vec<u64> = recorder
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::FileExported { bytes } => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes.len() as u64, files);
+    assert_eq!(sizes.iter().sum::<u64>(), payload_bytes);
+
+    // prune: its phases, then each object deleted, adding up to what it freed.
+    std::fs::write(tmp.path().join("tree/readme"), b"changed\n").expect("write");
+    commit_dir(&repo, &tmp.path().join("tree"), "main").expect("second commit");
+    let options = PruneOptions {
+        refs_only: true,
+        depth: Some(0),
+        ..Default::default()
+    };
+    let pruned = prune(&repo, &recorder, &interrupt, &options).expect("prune");
+    let events = recorder.take();
+    assert!(events.contains(&Event::Phase("Finding reachable objects")));
+    let freed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ObjectPruned { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(pruned.deleted > 0);
+    assert_eq!(freed.len() as u64, pruned.deleted);
+    assert_eq!(freed.iter().sum::<u64>(), pruned.freed);
 }

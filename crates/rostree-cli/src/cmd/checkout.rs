@@ -115,14 +115,15 @@ fn checkout_one(
     let parent = Dir::open_ambient_dir(&parent_path, ambient_authority())
         .with_context(|| format!("opening {}", parent_path.display()))?;
     let interrupt = crate::progress::interrupt_flag();
+    let progress = crate::progress::CountProgress::new();
     match entry {
         TreeEntry::Dir(tree, meta) => {
             checkout(
                 repo,
-                &tree,
-                &meta,
+                (tree, meta),
                 &parent,
                 Path::new(name),
+                &progress,
                 &interrupt,
                 options,
             )?;

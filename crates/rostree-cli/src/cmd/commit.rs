@@ -317,7 +317,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         signers,
     };
     let interrupt = crate::progress::interrupt_flag();
-    let progress = crate::progress::CommitProgress::new();
+    let progress = crate::progress::CountProgress::new();
     let outcome = commit(&repo, sources, &progress, &interrupt, &options);
     progress.finish();
     let outcome = outcome?;

@@ -106,6 +106,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         dest.disable_fsync();
     }
     let interrupt = crate::progress::interrupt_flag();
+    let progress = crate::progress::CountProgress::new();
     // One copy per collection: each lands in its `refs/mirrors/COLLECTION/`.
     let mut collections: Vec<&str> = resolved
         .iter()
@@ -122,7 +123,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             mirror_collection: Some(id.to_owned()),
             ..PullLocalOptions::default()
         };
-        pull_local(&dest, &source, &batch, &interrupt, &options)?;
+        pull_local(&dest, &source, &batch, &progress, &interrupt, &options)?;
     }
     // A summary, so that finders can learn the commits without reading refs.
     rostree::repo::summary::update_summary(&mut dest, &Metadata::new())?;

@@ -43,16 +43,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         no_xattrs: args.no_xattrs,
     };
     let interrupt = crate::progress::interrupt_flag();
+    let progress = crate::progress::CountProgress::new();
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("creating {}", path.display()))?;
             let mut out = export(
                 &repo,
-                &tree,
-                &meta,
+                (tree, meta),
                 commit.timestamp,
                 std::io::BufWriter::new(file),
+                &progress,
                 &interrupt,
                 &options,
             )?;
@@ -62,10 +63,10 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             let stdout = std::io::stdout().lock();
             let mut out = export(
                 &repo,
-                &tree,
-                &meta,
+                (tree, meta),
                 commit.timestamp,
                 std::io::BufWriter::new(stdout),
+                &progress,
                 &interrupt,
                 &options,
             )?;

@@ -102,7 +102,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         branches,
     };
     let interrupt = crate::progress::interrupt_flag();
-    let outcome = prune(&repo, &interrupt, &options)?;
+    let progress = crate::progress::CountProgress::new();
+    let outcome = prune(&repo, &progress, &interrupt, &options)?;
+    progress.finish();
     let mut out = if args.commit_only {
         format!("Total (commit only) objects: {}\n", outcome.total)
     } else {

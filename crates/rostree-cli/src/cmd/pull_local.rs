@@ -203,14 +203,15 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         .collect();
     let unnamed: Vec<_> = refs.iter().filter(|(n, _)| n.is_empty()).cloned().collect();
     let mut total = rostree::repo::pull_local::PullLocalOutcome::default();
+    let progress = crate::progress::CountProgress::new();
     for (batch, with_refs) in [(named, true), (unnamed, false)] {
         if batch.is_empty() {
             continue;
         }
         let outcome = if with_refs {
-            pull_local(&repo, &source, &batch, &interrupt, &options)?
+            pull_local(&repo, &source, &batch, &progress, &interrupt, &options)?
         } else {
-            pull_local_commits(&repo, &source, &batch, &interrupt, &options)?
+            pull_local_commits(&repo, &source, &batch, &progress, &interrupt, &options)?
         };
         total.metadata += outcome.metadata;
         total.content += outcome.content;

@@ -272,7 +272,9 @@ fn generate(args: GenerateArgs, global: &GlobalOptions) -> Result<i32> {
         format!("Generating static delta:\n  From: {from_text}\n  To:   {to}\n").as_bytes(),
     )?;
     let interrupt = crate::progress::interrupt_flag();
-    let outcome = rostree::delta::generate(&repo, &options, &interrupt)?;
+    let progress = crate::progress::CountProgress::new();
+    let outcome = rostree::delta::generate(&repo, &options, &progress, &interrupt)?;
+    progress.finish();
     // Upstream's CLI always asks for these diagnostics.
     let mut err = format!(
         "modified: {}\nnew reachable: metadata={} content regular={} symlink={}\n\
@@ -348,7 +350,10 @@ fn apply_offline(args: ApplyArgs, global: &GlobalOptions) -> Result<i32> {
         None => SignatureCheck::None,
     };
     let tx = Transaction::begin(&repo)?;
-    apply::apply_offline(&tx, path, check)?;
+    let progress = crate::progress::CountProgress::new();
+    let interrupt = crate::progress::interrupt_flag();
+    apply::apply_offline(&tx, path, check, &progress, &interrupt)?;
+    progress.finish();
     tx.commit()?;
     Ok(0)
 }
