@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use rostree_repo::Repo;
 use rostree_repo::remote::Remote;
+use rostree_sign::KeyDir;
 use rostree_sign::gpg::Keyring;
 use rostree_sign::signapi::Verifier;
 
@@ -26,25 +27,36 @@ use crate::error::{Error, Result};
 use crate::fetch::FetchOptions;
 use crate::pull::{PullOptions, RemoteSpec};
 
-/// Where keys that hold for every remote live (upstream's system locations by default).
-#[derive(Clone, Debug)]
+/// Where keys that hold for every remote live (upstream's system locations by default),
+/// held as directory handles.
+#[derive(Debug)]
 pub struct TrustRoots {
-    /// Global GPG keyrings: used for a remote that has no keyring of its own.
-    pub gpg_dir: PathBuf,
-    /// ed25519 key files and directories, for `sign-verify=true` without explicit keys
-    /// (`None`: upstream's `/etc/ostree` and `/usr/share/ostree` ones).
-    pub ed25519_dir: Option<PathBuf>,
+    /// The global GPG keyrings' directory (upstream's `trusted.gpg.d`): used for a remote
+    /// that has no keyring of its own. `None`: there is none.
+    pub gpg_dir: Option<KeyDir>,
+    /// Directories of ed25519 key files, for `sign-verify=true` without explicit keys, in
+    /// the order they are read.
+    pub ed25519_dirs: Vec<KeyDir>,
 }
 
 impl TrustRoots {
-    /// Upstream's: `$OSTREE_GPG_HOME` or `/usr/share/ostree/trusted.gpg.d`, and the system
-    /// ed25519 keys.
+    /// Upstream's: `$OSTREE_GPG_HOME` or `/usr/share/ostree/trusted.gpg.d`, and the ed25519
+    /// keys of `/etc/ostree` and `/usr/share/ostree`; each opened if it exists.
     pub fn system() -> TrustRoots {
+        let gpg = std::env::var_os("OSTREE_GPG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into());
         TrustRoots {
-            gpg_dir: std::env::var_os("OSTREE_GPG_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| "/usr/share/ostree/trusted.gpg.d".into()),
-            ed25519_dir: None,
+            gpg_dir: KeyDir::open(gpg),
+            ed25519_dirs: rostree_sign::keydir::system_ed25519_dirs(),
+        }
+    }
+
+    /// No trust roots at all: only a remote's own keys count.
+    pub fn none() -> TrustRoots {
+        TrustRoots {
+            gpg_dir: None,
+            ed25519_dirs: Vec::new(),
         }
     }
 }
@@ -264,10 +276,30 @@ pub fn all_remotes_keys(
 
 /// Adds the keys of the global directory of `roots`, if there is one.
 pub fn global_keys(keyring: &mut Keyring, roots: &TrustRoots) -> Result<()> {
-    if roots.gpg_dir.is_dir() {
-        add_keys_from(keyring, &roots.gpg_dir)?;
+    let Some(dir) = &roots.gpg_dir else {
+        return Ok(());
+    };
+    let names = dir
+        .list("")
+        .map_err(|e| keys_error(&dir.path, "listing", &e))?
+        .unwrap_or_default();
+    for name in names.iter().filter(|n| is_keyring_name(n)) {
+        let data = dir
+            .read(name)
+            .map_err(|e| keys_error(&dir.shown(name), "reading", &e))?;
+        if let Some(data) = data {
+            let _ = keyring.add(&data);
+        }
     }
     Ok(())
+}
+
+/// Whether a file in a keyring directory is a keyring: `.gpg` and `.asc` files but GnuPG's
+/// own `trustdb.gpg` and `secring.gpg`.
+fn is_keyring_name(name: &str) -> bool {
+    (name.ends_with(".gpg") || name.ends_with(".asc"))
+        && name != "trustdb.gpg"
+        && name != "secring.gpg"
 }
 
 fn keys_error(path: &Path, op: &str, e: &std::io::Error) -> Error {
@@ -305,11 +337,11 @@ fn add_keys_from(keyring: &mut Keyring, path: &Path) -> Result<()> {
     let entries = std::fs::read_dir(path).map_err(|e| keys_error(path, "listing", &e))?;
     for entry in entries {
         let p = entry.map_err(|e| keys_error(path, "listing", &e))?.path();
-        let keyring = p.extension().is_some_and(|e| e == "gpg" || e == "asc");
-        let gnupg_own = p
+        let keyring = p
             .file_name()
-            .is_some_and(|n| n == "trustdb.gpg" || n == "secring.gpg");
-        if p.is_file() && keyring && !gnupg_own {
+            .and_then(|n| n.to_str())
+            .is_some_and(is_keyring_name);
+        if p.is_file() && keyring {
             files.push(p);
         }
     }
@@ -346,8 +378,7 @@ pub fn verifiers_if(
     roots: &TrustRoots,
     switch: &str,
 ) -> Result<Option<Vec<Verifier>>> {
-    let system =
-        || rostree_sign::ed25519::system_keys(roots.ed25519_dir.as_deref()).map_err(Into::into);
+    let system = || rostree_sign::ed25519::keys_in_dirs(&roots.ed25519_dirs).map_err(Into::into);
     Ok(rostree_sign::signapi::remote_verifiers(
         remote, switch, &system,
     )?)

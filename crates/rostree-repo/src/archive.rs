@@ -33,11 +33,16 @@ pub struct PathnameFilter {
 impl PathnameFilter {
     /// Parses `REGEX,REPLACEMENT` (split at the first comma).
     pub fn parse(spec: &str) -> Result<PathnameFilter> {
-        let (pattern, replacement) = spec
-            .split_once(',')
-            .ok_or_else(|| Error::InvalidInput("Missing ',' in --tar-pathname-filter".into()))?;
-        let regex = regex::Regex::new(pattern)
-            .map_err(|e| Error::InvalidInput(format!("--tar-pathname-filter: {e}")))?;
+        let (pattern, replacement) =
+            spec.split_once(',')
+                .ok_or_else(|| Error::InvalidTarFilter {
+                    spec: spec.to_owned(),
+                    source: None,
+                })?;
+        let regex = regex::Regex::new(pattern).map_err(|e| Error::InvalidTarFilter {
+            spec: spec.to_owned(),
+            source: Some(e),
+        })?;
         Ok(PathnameFilter {
             regex,
             replacement: glib_replacement(replacement),
@@ -162,8 +167,9 @@ fn reading_error(display: &str, source: std::io::Error) -> Error {
 }
 
 fn utf8_path(bytes: &[u8], display: &str) -> Result<String> {
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| Error::InvalidInput(format!("Invalid UTF-8 in a path in tar {display}")))
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::NonUtf8ArchivePath {
+        archive: display.to_owned(),
+    })
 }
 
 fn tar_entries(
@@ -192,12 +198,16 @@ fn tar_entries(
         // Upstream's importer takes the PAX records in reverse order, unsorted; the same
         // order gives the same checksums.
         xattrs.reverse();
-        let link_target = |entry: &tar::Entry<'_, _>, what: &str| -> Result<String> {
-            let target = entry.link_name_bytes().ok_or_else(|| {
-                Error::InvalidInput(format!("{what} without target in tar: {path}"))
-            })?;
-            String::from_utf8(target.into_owned()).map_err(|_| {
-                Error::InvalidInput(format!("Invalid UTF-8 in {what} target of {path}"))
+        let link_target = |entry: &tar::Entry<'_, _>, what: &'static str| -> Result<String> {
+            let target = entry
+                .link_name_bytes()
+                .ok_or_else(|| Error::LinkWithoutTarget {
+                    kind: what,
+                    path: path.clone(),
+                })?;
+            String::from_utf8(target.into_owned()).map_err(|_| Error::NonUtf8LinkTarget {
+                kind: what,
+                path: path.clone(),
             })
         };
         let kind = header.entry_type();

@@ -211,9 +211,9 @@ impl<'a> Context<'a> {
 /// Creates the checkout's top directory (mode 0700 until its metadata is applied); whether
 /// it was new.
 fn make_top_dir(parent: &Dir, name: &Path, exist_ok: bool) -> Result<(Dir, bool)> {
-    let name_str = name
-        .to_str()
-        .ok_or_else(|| Error::InvalidInput("Invalid UTF-8 in checkout target".into()))?;
+    let name_str = name.to_str().ok_or_else(|| Error::NonUtf8Target {
+        path: name.to_owned(),
+    })?;
     let created = match rustix::fs::mkdirat(parent, name_str, Mode::from_raw_mode(0o700)) {
         Ok(()) => true,
         Err(rustix::io::Errno::EXIST) if exist_ok => false,
@@ -298,7 +298,7 @@ pub fn checkout(
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(64 << 20)
         .build()
-        .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
+        .map_err(|source| Error::Threads { source })?;
     pool.install(|| ctx.checkout_dir(&dir, name, "", &tree, &meta, created))?;
     ctx.finish(&dir, name)
 }
@@ -350,8 +350,12 @@ pub fn checkout_single_file(
     interrupt: &AtomicBool,
     options: &CheckoutOptions,
 ) -> Result<CheckoutOutcome> {
-    rostree_core::object::validate_filename(file_name)
-        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    rostree_core::object::validate_filename(file_name).map_err(|reason| {
+        Error::InvalidFileName {
+            name: file_name.to_owned(),
+            reason,
+        }
+    })?;
     let ctx = Context::new(repo, &NoProgress, interrupt, options)?;
     let (dir, _) = make_top_dir(parent, name, true)?;
     ctx.checkout_file(&dir, &name.join(file_name), file_name, checksum)?;
@@ -972,7 +976,7 @@ pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Resul
         walked.push_str(component);
         let TreeEntry::Dir(tree, _) = current else {
             // Upstream's words for a path that goes on below a file.
-            return Err(Error::InvalidInput("Not a directory".into()));
+            return Err(Error::PathBelowFile { path: walked });
         };
         let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
         let view = crate::repo::parse_dirtree(&data, &tree)?;

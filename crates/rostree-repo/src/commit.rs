@@ -84,9 +84,11 @@ fn leading_decimal(text: &str) -> u32 {
 pub fn parse_statoverride(text: &str) -> Result<HashMap<String, StatOverride>> {
     let mut out: HashMap<String, StatOverride> = HashMap::new();
     for line in text.split('\n').filter(|l| !l.is_empty()) {
-        let (mode, path) = line.split_once(' ').ok_or_else(|| {
-            Error::InvalidInput("Malformed statoverride file (no space found)".into())
-        })?;
+        let (mode, path) = line
+            .split_once(' ')
+            .ok_or_else(|| Error::InvalidStatoverride {
+                line: line.to_owned(),
+            })?;
         let entry = out.entry(path.to_owned()).or_default();
         match mode.strip_prefix('=') {
             Some(n) => entry.set = Some(leading_decimal(n)),
@@ -315,7 +317,7 @@ pub fn commit(
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(64 << 20)
         .build()
-        .map_err(|e| Error::InvalidInput(format!("Starting worker threads: {e}")))?;
+        .map_err(|source| Error::Threads { source })?;
     let mut root = MutableTree::default();
     for source in sources {
         let layer = match source {
@@ -342,7 +344,7 @@ pub fn commit(
     let devino_hits = ctx.devino_hits.load(Ordering::Relaxed);
     drop(ctx);
     if root.meta.is_none() {
-        return Err(Error::InvalidInput("Can't commit an empty tree".into()));
+        return Err(Error::EmptyTree);
     }
     progress.event(Event::Phase("writing trees"));
     let (root_tree, root_meta) = root.write(&tx)?;
@@ -521,9 +523,7 @@ fn find_kernel_version(tx: &Transaction<'_>, root: &Checksum) -> Result<String> 
             return Ok(kver.clone());
         }
     }
-    Err(Error::InvalidInput(
-        "Failed to find kernel in /usr/lib/modules".into(),
-    ))
+    Err(Error::KernelNotFound)
 }
 
 /// Where a branch given as a refspec lives: `REMOTE:REF` under the remote, as upstream.
@@ -1145,7 +1145,12 @@ impl WriteContext<'_, '_> {
             }
         };
         let parent_refs: Vec<&str> = parent_path.iter().map(String::as_str).collect();
-        rostree_core::object::validate_filename(&name).map_err(Error::InvalidInput)?;
+        rostree_core::object::validate_filename(&name).map_err(|reason| {
+            Error::InvalidFileName {
+                name: name.clone(),
+                reason,
+            }
+        })?;
         // Missing parents are an error unless asked for; then they are 0755 and owned
         // like the entry that needed them (the root included), as upstream.
         if self.modifier.tar_autocreate_parents && !root.has_dir(&parent_refs) {

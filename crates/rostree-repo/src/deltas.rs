@@ -47,7 +47,7 @@ impl fmt::Display for DeltaName {
 
 /// Checks a checksum string as upstream does, with its words.
 fn parse_checksum(text: &str) -> Result<Checksum> {
-    Checksum::parse_rev(text).map_err(|e| Error::InvalidInput(e.to_string()))
+    Ok(Checksum::parse_rev(text)?)
 }
 
 impl DeltaName {

@@ -78,9 +78,10 @@ impl Differ<'_> {
                 let mut dirs = BTreeMap::new();
                 for entry in dir.entries().ctx("listing", "directory")? {
                     let entry = entry.ctx("listing", "directory")?;
-                    let name = entry.file_name().into_string().map_err(|n| {
-                        Error::InvalidInput(format!("Invalid UTF-8 in file name {n:?}"))
-                    })?;
+                    let name = entry
+                        .file_name()
+                        .into_string()
+                        .map_err(|name| Error::NonUtf8DiffName { name })?;
                     let st = sys::lstat_at(*dir, name.as_ref()).ctx("stat", &name)?;
                     match st.st_mode & 0o170000 {
                         0o040000 => {

@@ -226,9 +226,9 @@ pub fn fsck(
         let data = repo
             .load_metadata(ObjectType::Commit, &commit)
             .map_err(|e| match e {
-                Error::ChecksumMismatch { .. } => {
-                    Error::InvalidInput(format!("fsck {commit}.commit: {e}"))
-                }
+                Error::ChecksumMismatch { .. } => Error::FsckFailed {
+                    report: format!("fsck {commit}.commit: {e}"),
+                },
                 e => e,
             })?;
         let view = crate::repo::parse_commit(&data, &commit)?;
@@ -341,7 +341,7 @@ pub fn fsck(
             }
         };
         if !all {
-            return Err(Error::InvalidInput(line));
+            return Err(Error::FsckFailed { report: line });
         }
         outcome.errors.push(line);
         if options.delete {

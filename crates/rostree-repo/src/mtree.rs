@@ -27,7 +27,7 @@ impl Node {
         match self {
             Node::Dir(tree) => Ok(tree),
             Node::Stored(t, m) => MutableTree::load(repo, &t, &m),
-            Node::File(_) => Err(Error::InvalidInput("a file is not a directory".into())),
+            Node::File(_) => Err(Error::Internal("a file is not a directory")),
         }
     }
 }
@@ -107,7 +107,10 @@ impl MutableTree {
         let Some(first) = path.get(depth) else {
             return Ok(self);
         };
-        validate_filename(first).map_err(Error::InvalidInput)?;
+        validate_filename(first).map_err(|reason| Error::InvalidFileName {
+            name: (*first).to_owned(),
+            reason,
+        })?;
         if !self.entries.contains_key(*first) {
             // Upstream names just the missing component.
             let meta = create.ok_or_else(|| Error::NoSuchPath {
@@ -171,7 +174,7 @@ impl MutableTree {
     pub fn write(&self, tx: &Transaction<'_>) -> Result<(Checksum, Checksum)> {
         let meta = self
             .meta
-            .ok_or_else(|| Error::InvalidInput("directory without metadata".into()))?;
+            .ok_or(Error::Internal("directory without metadata"))?;
         let mut tree = DirTree::default();
         for (name, node) in &self.entries {
             match node {

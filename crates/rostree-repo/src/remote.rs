@@ -285,7 +285,11 @@ impl Repo {
         let set = |config: &mut KeyFile, key: &str, value: &str| {
             config
                 .set_string(&group, key, value)
-                .map_err(|e| Error::InvalidInput(format!("Remote \"{name}\": {key}: {e}")))
+                .map_err(|source| Error::InvalidRemoteSetting {
+                    remote: name.to_owned(),
+                    key: key.to_owned(),
+                    source: Box::new(source),
+                })
         };
         match url.map(|u| (u, u.strip_prefix("metalink="))) {
             Some((_, Some(metalink))) => set(&mut config, "metalink", metalink)?,
@@ -295,7 +299,11 @@ impl Repo {
         if !options.branches.is_empty() {
             config
                 .set_string_list(&group, "branches", &options.branches)
-                .map_err(|e| Error::InvalidInput(format!("Remote \"{name}\": branches: {e}")))?;
+                .map_err(|source| Error::InvalidRemoteSetting {
+                    remote: name.to_owned(),
+                    key: "branches".to_owned(),
+                    source: Box::new(source),
+                })?;
         }
         for (key, value) in &options.settings {
             set(&mut config, key, value)?;

@@ -533,7 +533,7 @@ impl<'r> Transaction<'r> {
         // it is asked to write too.
         if let Some(ty) = objtype.variant_type() {
             let ty = rostree_core::gvariant::Type::parse(ty)
-                .map_err(|e| Error::InvalidInput(e.to_string()))?;
+                .expect("the type strings of metadata objects parse");
             rostree_core::gvariant::Value::from_bytes(&ty, data).map_err(|source| {
                 Error::InvalidMetadataObject {
                     objtype,
@@ -587,8 +587,8 @@ impl<'r> Transaction<'r> {
     /// --mirror --http-trusted`), as upstream copies such objects. Returns whether it was new.
     pub fn write_filez_trusted(&self, checksum: &Checksum, object: &mut dyn Read) -> Result<bool> {
         if !self.repo.mode().is_archive() {
-            return Err(Error::InvalidInput(
-                "Only archive repositories take content objects as they are".into(),
+            return Err(Error::InvalidOptions(
+                "Only archive repositories take content objects as they are",
             ));
         }
         self.content_total.fetch_add(1, Ordering::Relaxed);
@@ -856,7 +856,7 @@ impl<'r> Transaction<'r> {
         let (checksum, written) =
             if header.is_symlink() && matches!(mode, RepoMode::Bare | RepoMode::BareUserOnly) {
                 let checksum = *expected.ok_or_else(|| {
-                    Error::InvalidInput("A symlink's checksum is known before it is written".into())
+                    Error::InvalidOptions("A symlink's checksum is known before it is written")
                 })?;
                 let path = || shown(Some(&checksum));
                 let sub = self.subdir(&checksum)?;
@@ -1077,13 +1077,13 @@ impl<'r> Transaction<'r> {
             // As a crash would leave it: the staging directory stays (its lock goes with
             // the process).
             self.committed = true;
-            return Err(Error::InvalidInput(
-                "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified".into(),
+            return Err(Error::InjectedFailure(
+                "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified",
             ));
         }
         let staged: Vec<(ObjectType, Checksum)> = match self.staged.lock() {
             Ok(mut s) => s.drain().collect(),
-            Err(_) => return Err(Error::InvalidInput("transaction state poisoned".into())),
+            Err(_) => return Err(Error::Internal("transaction state poisoned")),
         };
         if let Some(flusher) = &mut self.flusher {
             flusher.stop();

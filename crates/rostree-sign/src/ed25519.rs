@@ -168,40 +168,37 @@ impl Verifier {
     }
 }
 
-/// The keys of `name` (`trusted.ed25519` or `revoked.ed25519`) under a keys directory: the
+/// The keys of `name` (`trusted.ed25519` or `revoked.ed25519`) in a keys directory: the
 /// file itself and every file of `NAME.d/`, in name order. Missing ones count as empty.
-fn keys_in_dir(dir: &std::path::Path, name: &str) -> Result<Vec<PublicKey>, Error> {
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path)
-            .map_err(|e| Error(format!("reading {}: {e}", path.display())))
-            .and_then(|text| {
-                parse_public_keys(&text).map_err(|e| Error(format!("{}: {e}", path.display())))
-            })
+fn keys_in_dir(dir: &crate::KeyDir, name: &str) -> Result<Vec<PublicKey>, Error> {
+    let read = |rel: &str| -> Result<Vec<PublicKey>, Error> {
+        let shown = dir.shown(rel);
+        let data = dir
+            .read(rel)
+            .map_err(|e| Error(format!("reading {}: {e}", shown.display())))?;
+        let Some(data) = data else {
+            return Ok(Vec::new());
+        };
+        let text = String::from_utf8(data)
+            .map_err(|e| Error(format!("reading {}: {e}", shown.display())))?;
+        parse_public_keys(&text).map_err(|e| Error(format!("{}: {e}", shown.display())))
     };
-    let mut keys = Vec::new();
-    let file = dir.join(name);
-    if file.is_file() {
-        keys.extend(read(&file)?);
-    }
-    if let Ok(entries) = std::fs::read_dir(dir.join(format!("{name}.d"))) {
-        let mut paths: Vec<std::path::PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths.iter().filter(|p| p.is_file()) {
-            keys.extend(read(path)?);
+    let mut keys = read(name)?;
+    let sub = format!("{name}.d");
+    if let Ok(Some(names)) = dir.list(&sub) {
+        for entry in names {
+            keys.extend(read(&format!("{sub}/{entry}"))?);
         }
     }
     Ok(keys)
 }
 
-/// The system's trusted and revoked keys: `trusted.ed25519` and `revoked.ed25519` (and their
-/// `.d/` directories) under `/etc/ostree` and `/usr/share/ostree`, or under `keys_dir` alone.
-pub fn system_keys(keys_dir: Option<&std::path::Path>) -> Result<Verifier, Error> {
-    let dirs: Vec<std::path::PathBuf> = match keys_dir {
-        Some(dir) => vec![dir.to_owned()],
-        None => vec!["/etc/ostree".into(), "/usr/share/ostree".into()],
-    };
+/// The trusted and revoked keys of `dirs`: `trusted.ed25519` and `revoked.ed25519` (and
+/// their `.d/` directories) in each, as upstream reads `/etc/ostree` and
+/// `/usr/share/ostree` ([`crate::keydir::system_ed25519_dirs`]).
+pub fn keys_in_dirs(dirs: &[crate::KeyDir]) -> Result<Verifier, Error> {
     let mut verifier = Verifier::default();
-    for dir in &dirs {
+    for dir in dirs {
         verifier
             .trusted
             .extend(keys_in_dir(dir, "trusted.ed25519")?);
@@ -210,6 +207,16 @@ pub fn system_keys(keys_dir: Option<&std::path::Path>) -> Result<Verifier, Error
             .extend(keys_in_dir(dir, "revoked.ed25519")?);
     }
     Ok(verifier)
+}
+
+/// The system's trusted and revoked keys ([`keys_in_dirs`] of upstream's directories), or
+/// those under `keys_dir` alone (`--keys-dir`).
+pub fn system_keys(keys_dir: Option<&std::path::Path>) -> Result<Verifier, Error> {
+    let dirs = match keys_dir {
+        Some(dir) => crate::KeyDir::open(dir).into_iter().collect(),
+        None => crate::keydir::system_ed25519_dirs(),
+    };
+    keys_in_dirs(&dirs)
 }
 
 /// The signatures in detached metadata (none when the key is absent).
@@ -233,6 +240,35 @@ pub fn set_signatures(metadata: &mut Metadata, signatures: &[Vec<u8>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_read_from_directory_handles_in_order() {
+        let key = |n: u8| SecretKey::from_seed(&[n; 32]).public();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (etc, share) = (tmp.path().join("etc"), tmp.path().join("share"));
+        std::fs::create_dir_all(etc.join("trusted.ed25519.d")).expect("mkdir");
+        std::fs::create_dir_all(&share).expect("mkdir");
+        let line = |k: PublicKey| format!("{}\n", k.to_base64());
+        std::fs::write(etc.join("trusted.ed25519"), line(key(1))).expect("write");
+        std::fs::write(etc.join("trusted.ed25519.d/b"), line(key(3))).expect("write");
+        std::fs::write(etc.join("trusted.ed25519.d/a"), line(key(2))).expect("write");
+        std::fs::write(share.join("trusted.ed25519"), line(key(4))).expect("write");
+        std::fs::write(share.join("revoked.ed25519"), line(key(5))).expect("write");
+        let dirs: Vec<_> = [&etc, &share]
+            .into_iter()
+            .map(|p| crate::KeyDir::open(p).expect("open"))
+            .collect();
+        let verifier = keys_in_dirs(&dirs).expect("keys");
+        assert_eq!(verifier.trusted, vec![key(1), key(2), key(3), key(4)]);
+        assert_eq!(verifier.revoked, vec![key(5)]);
+
+        std::fs::write(share.join("revoked.ed25519"), "not a key\n").expect("write");
+        let err = keys_in_dirs(&dirs).expect_err("a bad key file");
+        assert!(
+            err.0
+                .starts_with(&format!("{}:", share.join("revoked.ed25519").display()))
+        );
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

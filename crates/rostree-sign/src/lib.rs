@@ -16,7 +16,10 @@ pub mod gnupg;
 pub mod gpg;
 #[cfg(feature = "gpg")]
 pub mod gpg_keys;
+pub mod keydir;
 #[cfg(feature = "gpg")]
 pub mod sexp;
 mod sigarray;
 pub mod signapi;
+
+pub use keydir::KeyDir;
