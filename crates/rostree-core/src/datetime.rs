@@ -28,6 +28,13 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// Seconds since the epoch as GLib's `%c` prints them in the C locale, in UTC:
 /// `Thu Jan 1 00:16:40 1970` with the day padded by a figure space (U+2007), as upstream
 /// words commit times in messages.
+///
+/// ```
+/// use rostree_core::datetime::format_ctime;
+///
+/// assert_eq!(format_ctime(1000), "Thu Jan \u{2007}1 00:16:40 1970");
+/// assert_eq!(format_ctime(1_700_000_000), "Tue Nov 14 22:13:20 2023");
+/// ```
 pub fn format_ctime(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [

@@ -31,6 +31,14 @@ fn valid_fragment(fragment: &str) -> bool {
 }
 
 /// Checks a ref name such as `exampleos/x86_64/stable`.
+///
+/// ```
+/// use rostree_core::refname::{RefNameError, validate_ref};
+///
+/// assert_eq!(validate_ref("exampleos/x86_64/stable"), Ok(()));
+/// assert_eq!(validate_ref("a/../b"), Err(RefNameError::Ref("a/../b".into())));
+/// assert!(validate_ref("a//b").is_err());
+/// ```
 pub fn validate_ref(name: &str) -> Result<(), RefNameError> {
     if name.split('/').all(valid_fragment) {
         Ok(())
@@ -40,6 +48,14 @@ pub fn validate_ref(name: &str) -> Result<(), RefNameError> {
 }
 
 /// Checks a remote name.
+///
+/// ```
+/// use rostree_core::refname::{RefNameError, validate_remote};
+///
+/// assert_eq!(validate_remote("origin"), Ok(()));
+/// // A remote is a single fragment: no `/`.
+/// assert_eq!(validate_remote("a/b"), Err(RefNameError::Remote("a/b".into())));
+/// ```
 pub fn validate_remote(name: &str) -> Result<(), RefNameError> {
     if valid_fragment(name) {
         Ok(())
@@ -50,6 +66,18 @@ pub fn validate_remote(name: &str) -> Result<(), RefNameError> {
 
 /// Checks a collection ID: reverse-DNS, at least two `.`-separated elements of ASCII letters,
 /// digits, `_` and `-`, none starting with a digit, at most 255 bytes.
+///
+/// ```
+/// use rostree_core::refname::{RefNameError, validate_collection_id};
+///
+/// assert_eq!(validate_collection_id("org.example.Os"), Ok(()));
+/// // One element is not enough, and no element may start with a digit.
+/// assert!(validate_collection_id("main").is_err());
+/// assert_eq!(
+///     validate_collection_id("org.9x"),
+///     Err(RefNameError::CollectionId("org.9x".into()))
+/// );
+/// ```
 pub fn validate_collection_id(id: &str) -> Result<(), RefNameError> {
     let element_ok = |e: &str| {
         e.bytes()
@@ -76,6 +104,28 @@ pub struct RefSpec {
 }
 
 /// Parses `remote:ref` or `ref`; a 64-digit checksum is accepted as the ref part.
+///
+/// ```
+/// use rostree_core::refname::{RefSpec, parse_refspec};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let spec = parse_refspec("origin:main")?;
+/// assert_eq!(
+///     spec,
+///     RefSpec { remote: Some("origin".into()), name: "main".into() }
+/// );
+/// assert_eq!(parse_refspec("exampleos/stable")?.remote, None);
+///
+/// // A checksum stands in for the ref.
+/// let rev = "44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b";
+/// assert_eq!(parse_refspec(rev)?.name, rev);
+///
+/// // An empty ref, or a remote name with a space, is refused.
+/// assert!(parse_refspec("origin:").is_err());
+/// assert!(parse_refspec("bad remote:main").is_err());
+/// # Ok(())
+/// # }
+/// ```
 pub fn parse_refspec(spec: &str) -> Result<RefSpec, RefNameError> {
     let (remote, name) = match spec.split_once(':') {
         Some((remote, name)) => {

@@ -1,6 +1,14 @@
 //! Sizes as GLib's `g_format_size` prints them, which upstream's messages use.
 
 /// Bytes below 1000, then SI units with one decimal and a no-break space.
+///
+/// ```
+/// use rostree_core::size::format_size;
+///
+/// assert_eq!(format_size(1), "1 byte");
+/// assert_eq!(format_size(999), "999 bytes");
+/// assert_eq!(format_size(1_600_000), "1.6\u{a0}MB");
+/// ```
 pub fn format_size(size: u64) -> String {
     if size < 1000 {
         return if size == 1 {

@@ -28,6 +28,39 @@ pub struct CollectionRef {
 
 /// Every collection–ref of the repository, in the order upstream's hash table of them
 /// iterates (which its listings show): heads, mirrors, then remotes inserted, as upstream.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::progress::NoProgress;
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # std::fs::create_dir(tmp.path().join("repo"))?;
+/// # let dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// use rostree_repo::collections::list_collection_refs;
+/// use rostree_repo::{InitOptions, RefKind, Repo, RepoMode};
+///
+/// // `ostree init --collection-id=org.example.Os`, then a commit on `main`.
+/// let options = InitOptions {
+///     mode: RepoMode::Archive,
+///     collection_id: Some("org.example.Os".into()),
+///     ..Default::default()
+/// };
+/// let repo = Repo::init(dir, tmp.path().join("repo"), &options)?;
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// let tip = commit(&repo, sources, &NoProgress, &AtomicBool::new(false), &options)?.checksum;
+/// // `ostree refs -c`: the head is the collection's.
+/// let refs = list_collection_refs(&repo)?;
+/// let [r] = &refs[..] else { return Err("one ref".into()) };
+/// assert_eq!((r.collection_id.as_str(), r.name.as_str()), ("org.example.Os", "main"));
+/// assert_eq!((r.commit, &r.kind), (tip, &RefKind::Local));
+/// # Ok(()) }
+/// ```
 pub fn list_collection_refs(repo: &Repo) -> Result<Vec<CollectionRef>> {
     let mut table = HashOrder::new();
     let mut add = |collection_id: &str, name: String, commit: Checksum, kind: RefKind| {

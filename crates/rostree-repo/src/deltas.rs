@@ -164,6 +164,27 @@ pub fn delta_exists(repo: &Repo, name: &DeltaName) -> Result<bool> {
 }
 
 /// Deletes a delta's directory; upstream's words when it is not there.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir(tmp.path().join("repo"))?;
+/// # let dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+/// # let repo = Repo::init(dir, tmp.path().join("repo"), &InitOptions::default())?;
+/// use rostree_core::Checksum;
+/// use rostree_repo::Error;
+/// use rostree_repo::deltas::{DeltaName, delete_delta, list_static_deltas};
+///
+/// // `ostree static-delta delete TO` in a repository without deltas.
+/// assert!(list_static_deltas(&repo)?.is_empty());
+/// let name = DeltaName { from: None, to: Checksum::digest(b"a commit") };
+/// let err = delete_delta(&repo, &name).expect_err("there is no such delta");
+/// assert!(matches!(err, Error::DeltaNotFound { .. }));
+/// assert_eq!(err.to_string(), format!("Can't find delta {}", name.to));
+/// # Ok(()) }
+/// ```
 pub fn delete_delta(repo: &Repo, name: &DeltaName) -> Result<()> {
     let dir = name.dir();
     match repo.dir().remove_dir_all(&dir) {

@@ -249,7 +249,8 @@ pub fn write_summary_signature(repo: &Repo, signature: &[u8]) -> Result<()> {
     .ctx("writing", repo.path().join("summary.sig"))
 }
 
-/// Reads the local `summary` file, if there is one.
+/// Reads the local `summary` file, if there is one (the example of [`update_summary`]
+/// reads back what it wrote).
 pub fn read_summary(repo: &Repo) -> Result<Option<(Vec<u8>, Summary)>> {
     let bytes = match repo.dir().read("summary") {
         Ok(b) => b,

@@ -7,6 +7,17 @@ use super::{Error, Type, Value};
 
 /// Prints `value` in GVariant text format. With `annotate`, types that the parser could not
 /// infer get a prefix (`uint32 5`, `@as []`), as GLib does.
+///
+/// ```
+/// use rostree_core::gvariant::{Type, Value, print_text};
+///
+/// assert_eq!(print_text(&Value::Uint32(5), true), "uint32 5");
+/// assert_eq!(print_text(&Value::Uint32(5), false), "5");
+/// assert_eq!(print_text(&Value::String("it's".into()), true), "\"it's\"");
+/// let refs = Value::Array(Type::String, vec![Value::String("main".into())]);
+/// assert_eq!(print_text(&refs, true), "['main']");
+/// assert_eq!(print_text(&Value::Array(Type::String, vec![]), true), "@as []");
+/// ```
 pub fn print_text(value: &Value, annotate: bool) -> String {
     let mut out = String::new();
     print_into(&mut out, value, annotate);
@@ -258,6 +269,24 @@ fn print_bytes(out: &mut String, bytes: &[u8], annotate: bool) {
 
 /// Parses GVariant text. `expected` fixes the type where the text alone does not (a bare `5`
 /// is an `int32` otherwise, as in GLib).
+///
+/// ```
+/// use rostree_core::gvariant::{Type, Value, parse_text};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// assert_eq!(parse_text("5", None)?, Value::Int32(5));
+/// assert_eq!(parse_text("5", Some(&Type::Uint32))?, Value::Uint32(5));
+/// assert_eq!(parse_text("uint64 7", None)?, Value::Uint64(7));
+/// assert_eq!(
+///     parse_text("['a', 'b']", None)?,
+///     Value::Array(Type::String, vec![Value::String("a".into()), Value::String("b".into())])
+/// );
+/// // Mixed element types and trailing text are refused.
+/// assert!(parse_text("[1, 'a']", None).is_err());
+/// assert!(parse_text("5 6", None).is_err());
+/// # Ok(())
+/// # }
+/// ```
 pub fn parse_text(text: &str, expected: Option<&Type>) -> Result<Value, Error> {
     let mut parser = Parser {
         src: text,

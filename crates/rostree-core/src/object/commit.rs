@@ -183,6 +183,18 @@ pub const COLLECTION_BINDING: &str = "ostree.collection-binding";
 pub struct BindingError(pub String);
 
 /// The refs in a commit's `ostree.ref-binding`; `None` when the key is absent or not an `as`.
+///
+/// ```
+/// use rostree_core::gvariant::{Type, Value};
+/// use rostree_core::object::{Metadata, REF_BINDING, ref_bindings};
+///
+/// let mut metadata = Metadata::new();
+/// assert_eq!(ref_bindings(&metadata), None);
+///
+/// let refs = vec![Value::String("main".into()), Value::String("devel".into())];
+/// metadata.push(REF_BINDING, Value::Array(Type::String, refs));
+/// assert_eq!(ref_bindings(&metadata), Some(vec!["main", "devel"]));
+/// ```
 pub fn ref_bindings(metadata: &Metadata) -> Option<Vec<&str>> {
     match metadata.get(REF_BINDING)? {
         Value::Array(Type::String, items) => items
@@ -199,6 +211,29 @@ pub fn ref_bindings(metadata: &Metadata) -> Option<Vec<&str>> {
 /// Checks that a commit reached by `ref_name` (and, from a collection, `collection_id`) is
 /// bound to them, as upstream does on pull and in `fsck --verify-bindings`. A commit without
 /// ref bindings passes unless a collection is asked for: older commits predate bindings.
+///
+/// ```
+/// use rostree_core::gvariant::{Type, Value};
+/// use rostree_core::object::{Metadata, REF_BINDING, verify_bindings};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Older commits without bindings pass when no collection is asked for.
+/// verify_bindings(&Metadata::new(), None, Some("main"))?;
+///
+/// let mut metadata = Metadata::new();
+/// let refs = vec![Value::String("main".into())];
+/// metadata.push(REF_BINDING, Value::Array(Type::String, refs));
+/// verify_bindings(&metadata, None, Some("main"))?;
+///
+/// let err = verify_bindings(&metadata, None, Some("other")).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "Commit has no requested ref \u{2018}other\u{2019} in ref binding metadata \
+///      (\u{2018}main\u{2019})"
+/// );
+/// # Ok(())
+/// # }
+/// ```
 pub fn verify_bindings(
     metadata: &Metadata,
     collection_id: Option<&str>,

@@ -160,12 +160,60 @@ fn split_frame(data: &[u8]) -> Result<(&[u8], &[u8]), ObjectError> {
 }
 
 /// Splits a checksummed content stream into its header and payload.
+///
+/// ```
+/// use rostree_core::object::{FileHeader, Xattrs, parse_stream_header};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let header = FileHeader {
+///     uid: 0,
+///     gid: 0,
+///     mode: 0o100644,
+///     rdev: 0,
+///     symlink_target: String::new(),
+///     xattrs: Xattrs::new(),
+/// };
+/// let mut stream = header.stream_header();
+/// stream.extend_from_slice(b"hello\n");
+///
+/// let (parsed, payload) = parse_stream_header(&stream)?;
+/// assert_eq!(parsed, header);
+/// assert_eq!(payload, b"hello\n");
+///
+/// // A header length running past the end is refused.
+/// assert!(parse_stream_header(&[0, 0, 0, 200, 0, 0, 0, 0]).is_err());
+/// # Ok(())
+/// # }
+/// ```
 pub fn parse_stream_header(data: &[u8]) -> Result<(FileHeader, &[u8]), ObjectError> {
     let (variant, payload) = split_frame(data)?;
     Ok((FileHeader::from_bytes(variant)?, payload))
 }
 
 /// Splits an archive `.filez` object into its header and compressed payload.
+///
+/// ```
+/// use rostree_core::object::{FileHeader, Xattrs, parse_archive_header};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let header = FileHeader {
+///     uid: 0,
+///     gid: 0,
+///     mode: 0o100755,
+///     rdev: 0,
+///     symlink_target: String::new(),
+///     xattrs: Xattrs::new(),
+/// };
+/// let mut filez = header.archive_header(1234);
+/// filez.extend_from_slice(b"deflated");
+///
+/// let (parsed, payload) = parse_archive_header(&filez)?;
+/// assert_eq!(parsed.size, 1234);
+/// assert_eq!(parsed.header, header);
+/// assert_eq!(payload, b"deflated");
+/// # Ok(())
+/// # }
+/// ```
 pub fn parse_archive_header(data: &[u8]) -> Result<(ArchiveHeader, &[u8]), ObjectError> {
     let (variant, payload) = split_frame(data)?;
     let value = decode(KIND, "(tuuuusa(ayay))", variant)?;
@@ -181,6 +229,24 @@ pub fn parse_archive_header(data: &[u8]) -> Result<(ArchiveHeader, &[u8]), Objec
 }
 
 /// The content checksum of a file with this header and payload (empty for symlinks).
+///
+/// ```
+/// use rostree_core::object::{FileHeader, Xattrs, content_checksum};
+///
+/// // "hello\n", mode 0644, owned by root: the checksum upstream `ostree commit` gives it.
+/// let header = FileHeader {
+///     uid: 0,
+///     gid: 0,
+///     mode: 0o100644,
+///     rdev: 0,
+///     symlink_target: String::new(),
+///     xattrs: Xattrs::new(),
+/// };
+/// assert_eq!(
+///     content_checksum(&header, b"hello\n").to_hex(),
+///     "44f778e59f0a4748d6b0c90a47347212a231c4ad1e8f7ea5c5dffc7749153a6b"
+/// );
+/// ```
 pub fn content_checksum(header: &FileHeader, payload: &[u8]) -> Checksum {
     let mut hasher = Hasher::new();
     hasher.update(&header.stream_header());

@@ -15,6 +15,20 @@ pub const MAX_TREE_DEPTH: usize = 512;
 /// Checks a name stored in a dirtree: not empty, not `.` or `..`, no `/` and no NUL. Names
 /// failing this could escape a checkout, so every reader refuses them.
 /// The messages are upstream's.
+///
+/// ```
+/// use rostree_core::object::validate_filename;
+///
+/// assert_eq!(validate_filename("passwd"), Ok(()));
+/// assert_eq!(
+///     validate_filename(".."),
+///     Err("Invalid path uplink filename '..'".to_owned())
+/// );
+/// assert_eq!(
+///     validate_filename("../x"),
+///     Err("Invalid / in filename ../x".to_owned())
+/// );
+/// ```
 pub fn validate_filename(name: &str) -> Result<(), String> {
     match name {
         "" => Err("Invalid empty filename".into()),

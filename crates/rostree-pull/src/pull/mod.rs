@@ -229,6 +229,46 @@ fn check_hash(objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<(
 
 /// Pulls `refs` (ref names, or commit checksums that set no ref) from `remote` into `repo`.
 /// With no refs and `mirror`, every ref of the remote's summary is pulled.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::atomic::AtomicBool;
+/// # use cap_std::{ambient_authority, fs::Dir};
+/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
+/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
+/// # let tmp = tempfile::tempdir()?;
+/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
+/// # let init = |name: &str, mode| -> Result<Repo, Box<dyn std::error::Error>> {
+/// #     std::fs::create_dir(tmp.path().join(name))?;
+/// #     let dir = Dir::open_ambient_dir(tmp.path().join(name), ambient_authority())?;
+/// #     let options = InitOptions { mode, ..Default::default() };
+/// #     Ok(Repo::init(dir, tmp.path().join(name), &options)?)
+/// # };
+/// # let source = init("source", RepoMode::Archive)?;
+/// # let repo = init("repo", RepoMode::BareUser)?;
+/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
+/// # let interrupt = AtomicBool::new(false);
+/// # let tip = commit(&source, sources, &NoProgress, &interrupt, &options)?.checksum;
+/// use rostree_pull::pull::{PullOptions, RemoteSpec, pull};
+///
+/// // `source` (archive) holds `main`. `ostree --repo=repo pull origin main`, where
+/// // `origin` is `file://` + source, without signature checks:
+/// let remote = RemoteSpec {
+///     name: "origin".into(),
+///     url: format!("file://{}", tmp.path().join("source").display()),
+///     contenturl: None,
+///     collection_id: None,
+/// };
+/// let refs = ["main".to_owned()];
+/// let options = PullOptions::default();
+/// let outcome = pull(&repo, &remote, &refs, &NoProgress, &interrupt, &options)?;
+/// assert!(outcome.remote_is_local);
+/// assert_eq!(repo.resolve_rev("origin:main")?, tip);
+/// # Ok(()) }
+/// ```
 pub fn pull(
     repo: &Repo,
     remote: &RemoteSpec,
