@@ -41,6 +41,17 @@ pub enum Error {
     /// A signature that does not verify, or cannot be made.
     #[error("{0}")]
     Signature(String),
+    /// `--inline` would make a superblock past the metadata size limit.
+    #[error(
+        "An inline delta superblock would take {size} bytes, past the {limit}-byte limit on \
+         metadata: generate the delta without --inline"
+    )]
+    InlineTooLarge {
+        /// The superblock's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The caller interrupted the operation.
     #[error("Operation was cancelled")]
     Cancelled,

@@ -476,6 +476,10 @@ fn write_replace(dir: &Dir, name: &str, data: &[u8], shown: &std::path::Path) ->
     dir.rename(&tmp, dir, name).ctx("renaming", &path)
 }
 
+/// Upstream's limit on a metadata object's size (`OSTREE_MAX_METADATA_SIZE`), which a
+/// superblock must keep to be fetched.
+pub const MAX_METADATA_SIZE: u64 = 10 << 20;
+
 /// Generates a static delta from `options.from` (or nothing) to `options.to` and writes it
 /// (into the repository's `deltas/`, or as `options.output`).
 ///
@@ -696,35 +700,9 @@ pub fn generate(
         from: options.from,
         to: options.to,
     };
-    let (dir, shown, superblock_name) = match &options.output {
-        Some(path) => {
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-                _ => PathBuf::from("."),
-            };
-            let base = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| Error::Invalid("Invalid 'filename' parameter".into()))?;
-            let dir = Dir::open_ambient_dir(&parent, cap_std::ambient_authority())
-                .ctx("opening", &parent)?;
-            (dir, parent, base)
-        }
-        None => {
-            let rel = name.dir();
-            repo.dir()
-                .create_dir_all(&rel)
-                .ctx("creating", repo.path().join(&rel))?;
-            let dir = repo
-                .dir()
-                .open_dir(&rel)
-                .ctx("opening", repo.path().join(&rel))?;
-            (dir, repo.path().join(&rel), "superblock".to_owned())
-        }
-    };
-
     let mut metadata = options.metadata.clone();
     let mut parts = Vec::new();
+    let mut part_files = Vec::new();
     for (i, (file, header, loose)) in built.into_iter().enumerate() {
         outcome.parts.push(PartSummary {
             objects: header.objects.len(),
@@ -742,7 +720,7 @@ pub fn generate(
                 ]),
             );
         } else {
-            write_replace(&dir, &i.to_string(), &file, &shown)?;
+            part_files.push((i.to_string(), file));
         }
         parts.push(header);
     }
@@ -778,6 +756,43 @@ pub fn generate(
         }
         crate::format::SuperblockFile::signed_bytes(&superblock, &signatures)
     };
+    if options.inline && bytes.len() as u64 > MAX_METADATA_SIZE {
+        // Nothing is written: a pull could not fetch it (the superblock is metadata).
+        return Err(Error::InlineTooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_METADATA_SIZE,
+        });
+    }
+    let (dir, shown, superblock_name) = match &options.output {
+        Some(path) => {
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            let base = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| Error::Invalid("Invalid 'filename' parameter".into()))?;
+            let dir = Dir::open_ambient_dir(&parent, cap_std::ambient_authority())
+                .ctx("opening", &parent)?;
+            (dir, parent, base)
+        }
+        None => {
+            let rel = name.dir();
+            repo.dir()
+                .create_dir_all(&rel)
+                .ctx("creating", repo.path().join(&rel))?;
+            let dir = repo
+                .dir()
+                .open_dir(&rel)
+                .ctx("opening", repo.path().join(&rel))?;
+            (dir, repo.path().join(&rel), "superblock".to_owned())
+        }
+    };
+
+    for (file_name, file) in &part_files {
+        write_replace(&dir, file_name, file, &shown)?;
+    }
     write_replace(&dir, &superblock_name, &bytes, &shown)?;
     Ok(outcome)
 }

@@ -537,6 +537,11 @@ impl Recorder {
     fn take(&self) -> Vec<rostree_repo::progress::Event> {
         std::mem::take(&mut *self.0.lock().expect("not poisoned"))
     }
+
+    /// What `pick` takes of the events recorded so far (which are cleared).
+    fn pick<T>(&self, pick: impl FnMut(&rostree_repo::progress::Event) -> Option<T>) -> Vec<T> {
+        self.take().iter().filter_map(pick).collect()
+    }
 }
 
 #[test]
@@ -595,14 +600,10 @@ fn long_operations_report_each_file_and_object() {
         &options,
     )
     .expect("checkout");
-    let linked: Vec<bool> = recorder
-        .take()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::FileCheckedOut { linked } => Some(linked),
-            _ => None,
-        })
-        .collect();
+    let linked = recorder.pick(|e| match e {
+        Event::FileCheckedOut { linked } => Some(*linked),
+        _ => None,
+    });
     assert_eq!(linked.len() as u64, files);
     assert_eq!(linked.iter().filter(|l| **l).count() as u64, out.hardlinked);
     assert!(out.hardlinked > 0, "a user checkout of bare-user links");
@@ -619,14 +620,10 @@ fn long_operations_report_each_file_and_object() {
         &options,
     )
     .expect("export");
-    let sizes: Vec<u64> = recorder
-        .take()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::FileExported { bytes } => Some(bytes),
-            _ => None,
-        })
-        .collect();
+    let sizes = recorder.pick(|e| match e {
+        Event::FileExported { bytes } => Some(*bytes),
+        _ => None,
+    });
     assert_eq!(sizes.len() as u64, files);
     assert_eq!(sizes.iter().sum::<u64>(), payload_bytes);
 
