@@ -103,12 +103,7 @@ impl Keyring {
         self.keys
             .iter()
             .map(|k| {
-                let uids = k
-                    .details
-                    .users
-                    .iter()
-                    .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
-                    .collect();
+                let uids = k.details.users.iter().map(user_id_text).collect();
                 (hex_upper(k.primary_key.fingerprint().as_bytes()), uids)
             })
             .collect()
@@ -438,13 +433,18 @@ fn algorithm_name(sig: &pgp::packet::Signature) -> &'static str {
     }
 }
 
+/// A user ID as text, bytes that are not UTF-8 replaced.
+fn user_id_text(user: &pgp::types::SignedUser) -> String {
+    String::from_utf8_lossy(user.id.id()).into_owned()
+}
+
 /// The name and the email of a key's first user ID, as upstream prints them.
 fn name_and_email(key: &SignedPublicKey) -> (String, String) {
     let uid = key
         .details
         .users
         .first()
-        .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
+        .map(user_id_text)
         .unwrap_or_default();
     let (name, email) = split_user_id(&uid);
     (name.to_owned(), email.to_owned())
