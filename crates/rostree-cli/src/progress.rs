@@ -65,8 +65,19 @@ impl Drop for CountProgress {
     }
 }
 
+/// Prints a warning on its own line (above the bar, when one is drawn), always.
+fn warn(bar: Option<&indicatif::ProgressBar>, text: &str) {
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("warning: {text}")),
+        None => eprintln!("warning: {text}"),
+    }
+}
+
 impl Progress for CountProgress {
     fn event(&self, event: Event) {
+        if let Event::Warning(text) = &event {
+            return warn(self.bar.as_ref(), text);
+        }
         let Some(bar) = &self.bar else { return };
         // Files and objects come by the thousand: the message is redrawn every 64th.
         let message = match event {
@@ -213,6 +224,7 @@ impl PullProgress {
 impl Progress for PullProgress {
     fn event(&self, event: Event) {
         match event {
+            Event::Warning(text) => warn(self.bar.as_ref(), &text),
             Event::Phase(name) => {
                 if let Some(bar) = &self.bar {
                     bar.set_message(name);

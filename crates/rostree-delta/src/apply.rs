@@ -2,89 +2,64 @@
 //!
 //! Every object is checked against its name before it lands: metadata by its sha256,
 //! content through the transaction's hashing writer, so a part cannot smuggle anything in
-//! under a false name.
+//! under a false name. Memory stays bounded whatever a part's size: payloads past a window
+//! wait in unnamed files ([`crate::part`]), file content is copied in steps from the
+//! payload or the read source, and bsdiff patches are applied as they are read.
 
+use std::collections::HashSet;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rostree_core::object::{FileHeader, content_checksum};
+use cap_std::fs::Dir;
+use rostree_core::object::{DirTreeRef, FileHeader, content_checksum};
 use rostree_core::{Checksum, ObjectType};
 use rostree_repo::progress::{Event, Progress};
 use rostree_repo::transaction::Source;
 use rostree_repo::{Payload, Repo, Transaction};
 
+use crate::bsdiff::{Patcher, ReadAt};
 use crate::error::{Error, IoContext, Result};
-use crate::format::{PART_VERSION, PartHeader, PartPayload, Superblock, SuperblockFile};
-use crate::ops::{Action, OpCounts, Piece, parse_ops};
+use crate::format::{PART_VERSION, PartHeader, Superblock, SuperblockFile};
+use crate::ops::{Action, Blob, OpCounts, Piece, parse_ops};
+pub use crate::part::{PartTables, Spool, open_part};
 
-/// The most a part may inflate to beyond the sizes its header declares: its tables and
-/// operations. A part that inflates further is refused rather than filling memory.
-const PAYLOAD_SLACK: u64 = 64 << 20;
+/// The largest metadata object (or symlink target) a part may carry: upstream's limit on
+/// metadata objects.
+const MAX_METADATA: u64 = crate::generate::MAX_METADATA_SIZE;
 
-/// Reads a part file (compression byte and payload): checks its sha256 when `expected` is
-/// given (inline parts are covered by their superblock instead) and returns the payload,
-/// decompressed. `declared` is the header's uncompressed size, which bounds the output.
-pub fn open_part(data: &[u8], expected: Option<&Checksum>, declared: u64) -> Result<Vec<u8>> {
-    if let Some(expected) = expected {
-        let actual = Checksum::digest(data);
-        if actual != *expected {
-            return Err(Error::PartChecksum {
-                expected: *expected,
-                actual,
-            });
-        }
-    }
-    let Some((&compression, payload)) = data.split_first() else {
-        return Err(Error::Format(
-            "Reading initial compression flag byte: empty delta part".into(),
-        ));
-    };
-    match compression {
-        0 => Ok(payload.to_vec()),
-        b'x' => {
-            let limit = declared.saturating_mul(2).saturating_add(PAYLOAD_SLACK);
-            let mut out = Vec::new();
-            lzma_rust2::XzReader::new(payload, true)
-                .take(limit + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| Error::Format(format!("Decompressing delta part: {e}")))?;
-            if out.len() as u64 > limit {
-                return Err(Error::Format(format!(
-                    "Delta part inflates to more than {limit} bytes"
-                )));
-            }
-            Ok(out)
-        }
-        other => Err(Error::Compression(other)),
-    }
-}
-
-/// A decompressed payload and what its operations build.
-fn read_payload<'a>(
+/// A part's tables and what its operations build.
+fn read_actions(
     objects: &[(ObjectType, Checksum)],
-    payload: &'a [u8],
-) -> Result<(PartPayload<'a>, Vec<Action>, OpCounts)> {
-    let parsed = PartPayload::parse(payload)?;
-    let (actions, counts) = parse_ops(
-        parsed.ops,
-        objects,
-        parsed.blob,
-        parsed.modes.len(),
-        parsed.xattrs.len(),
-    )?;
-    Ok((parsed, actions, counts))
+    tables: &PartTables,
+    payload: &Spool,
+) -> Result<(Vec<Action>, OpCounts)> {
+    let start = tables.blob.start;
+    let mut checksum_at = |offset: u64| -> Result<Checksum> {
+        let mut bytes = [0u8; 32];
+        payload
+            .read_exact_at(&mut bytes, start + offset)
+            .ctx("reading", "a delta part")?;
+        Ok(Checksum::from_array(bytes))
+    };
+    let blob = Blob {
+        len: tables.blob.end - start,
+        checksum_at: &mut checksum_at,
+        n_modes: tables.modes.len(),
+        n_xattrs: tables.xattrs.len(),
+    };
+    parse_ops(&tables.ops, objects, blob)
 }
 
 /// A part's operations and what they build, for `static-delta show`.
-pub fn part_stats(objects: &[(ObjectType, Checksum)], payload: &[u8]) -> Result<PartStats> {
-    let (parsed, _, ops) = read_payload(objects, payload)?;
+pub fn part_stats(objects: &[(ObjectType, Checksum)], payload: &Spool) -> Result<PartStats> {
+    let tables = PartTables::read(payload)?;
+    let (_, ops) = read_actions(objects, &tables, payload)?;
     Ok(PartStats {
-        modes: parsed.modes.len(),
-        xattrs: parsed.xattrs.len(),
-        blob_size: parsed.blob.len(),
-        ops_size: parsed.ops.len(),
+        modes: tables.modes.len(),
+        xattrs: tables.xattrs.len(),
+        blob_size: tables.blob.end - tables.blob.start,
+        ops_size: tables.ops.len(),
         ops,
     })
 }
@@ -97,7 +72,7 @@ pub struct PartStats {
     /// Entries of its xattr table.
     pub xattrs: usize,
     /// Bytes of its blob.
-    pub blob_size: usize,
+    pub blob_size: u64,
     /// Bytes of its operations.
     pub ops_size: usize,
     /// Its operations, counted.
@@ -114,17 +89,49 @@ pub fn have_all_objects(repo: &Repo, objects: &[(ObjectType, Checksum)]) -> Resu
     Ok(true)
 }
 
-/// Builds a part's objects (a decompressed payload) in `tx`. Objects already there are
+/// The repository's `tmp/`, where large payloads and inflated read sources wait.
+pub fn tmp_dir(repo: &Repo) -> Result<Dir> {
+    repo.dir()
+        .open_dir("tmp")
+        .ctx("opening", repo.path().join("tmp"))
+}
+
+fn mismatch(objtype: ObjectType, expected: Checksum, actual: Checksum) -> Error {
+    rostree_repo::Error::ChecksumMismatch {
+        objtype,
+        expected,
+        actual,
+    }
+    .into()
+}
+
+/// Bytes of the blob read into memory, for a metadata object or a symlink target.
+fn small_range(payload: &Spool, blob_start: u64, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
+    let len = range.end - range.start;
+    if len > MAX_METADATA {
+        return Err(Error::Format(format!(
+            "Delta object of {len} bytes past the {MAX_METADATA}-byte limit on metadata"
+        )));
+    }
+    payload
+        .read_range(blob_start + range.start..blob_start + range.end)
+        .ctx("reading", "a delta part")
+}
+
+/// Builds a part's objects (its payload, opened) in `tx`. Objects already there are
 /// skipped; every other one is checked against its name.
 pub fn execute_part(
     tx: &Transaction<'_>,
     objects: &[(ObjectType, Checksum)],
-    payload: &[u8],
+    payload: &Spool,
 ) -> Result<()> {
     if objects.is_empty() {
         return Ok(());
     }
-    let (parsed, actions, _) = read_payload(objects, payload)?;
+    let tables = PartTables::read(payload)?;
+    let (actions, _) = read_actions(objects, &tables, payload)?;
+    let tmp = tmp_dir(tx.repo())?;
+    let blob_start = tables.blob.start;
     for action in actions {
         match action {
             Action::Metadata {
@@ -135,17 +142,12 @@ pub fn execute_part(
                 if tx.has_object(objtype, &checksum)? {
                     continue;
                 }
-                let bytes = &parsed.blob[data];
-                let actual = Checksum::digest(bytes);
+                let bytes = small_range(payload, blob_start, data)?;
+                let actual = Checksum::digest(&bytes);
                 if actual != checksum {
-                    return Err(rostree_repo::Error::ChecksumMismatch {
-                        objtype,
-                        expected: checksum,
-                        actual,
-                    }
-                    .into());
+                    return Err(mismatch(objtype, checksum, actual));
                 }
-                tx.write_metadata_as(objtype, &checksum, bytes)?;
+                tx.write_metadata_as(objtype, &checksum, &bytes)?;
             }
             Action::Content {
                 checksum,
@@ -157,14 +159,14 @@ pub fn execute_part(
                 if tx.has_object(ObjectType::File, &checksum)? {
                     continue;
                 }
-                let (uid, gid, mode) = parsed.modes[mode];
+                let (uid, gid, mode) = tables.modes[mode];
                 let mut header = FileHeader {
                     uid,
                     gid,
                     mode,
                     rdev: 0,
                     symlink_target: String::new(),
-                    xattrs: parsed.xattrs[xattrs].clone(),
+                    xattrs: tables.xattrs[xattrs].clone(),
                 };
                 if header.is_symlink() {
                     let [Piece::Blob(range)] = pieces.as_slice() else {
@@ -172,16 +174,12 @@ pub fn execute_part(
                             "Symlink {checksum} is not spliced whole"
                         )));
                     };
-                    header.symlink_target = String::from_utf8(parsed.blob[range.clone()].to_vec())
+                    let target = small_range(payload, blob_start, range.clone())?;
+                    header.symlink_target = String::from_utf8(target)
                         .map_err(|_| Error::Format(format!("Symlink {checksum}: not UTF-8")))?;
                     let actual = content_checksum(&header, &[]);
                     if actual != checksum {
-                        return Err(rostree_repo::Error::ChecksumMismatch {
-                            objtype: ObjectType::File,
-                            expected: checksum,
-                            actual,
-                        }
-                        .into());
+                        return Err(mismatch(ObjectType::File, checksum, actual));
                     }
                     tx.write_content_as(&checksum, &header, Source::Bytes(&[]))?;
                     continue;
@@ -191,7 +189,16 @@ pub fn execute_part(
                         "Content object {checksum} is neither a file nor a symlink"
                     )));
                 }
-                let mut reader = PiecesReader::new(tx.repo(), parsed.blob, pieces, size);
+                let mut reader = PiecesReader {
+                    repo: tx.repo(),
+                    tmp: &tmp,
+                    payload,
+                    blob_start,
+                    pieces: pieces.into_iter(),
+                    current: Current::Done,
+                    remaining: size,
+                    error: None,
+                };
                 tx.write_content_as(&checksum, &header, Source::Untrusted(&mut reader))?;
                 if let Some(e) = reader.error.take() {
                     return Err(e);
@@ -205,7 +212,9 @@ pub fn execute_part(
 /// Reads a file's content from its pieces, in order, opening read sources as they come.
 struct PiecesReader<'a> {
     repo: &'a Repo,
-    blob: &'a [u8],
+    tmp: &'a Dir,
+    payload: &'a Spool,
+    blob_start: u64,
     pieces: std::vec::IntoIter<Piece>,
     current: Current<'a>,
     /// Bytes left of the size the operations declared; more is refused.
@@ -215,32 +224,27 @@ struct PiecesReader<'a> {
 }
 
 enum Current<'a> {
-    Slice(&'a [u8]),
-    Owned(Vec<u8>, usize),
-    File {
-        file: std::fs::File,
+    /// Bytes at a position of the payload or of a bare read source.
+    At {
+        source: At<'a>,
         offset: u64,
         left: u64,
     },
+    /// An archive read source, inflated as it is read.
     Stream {
         payload: Payload,
         left: u64,
     },
+    Patch(Box<Patcher<Spool, &'a Spool>>),
     Done,
 }
 
-impl<'a> PiecesReader<'a> {
-    fn new(repo: &'a Repo, blob: &'a [u8], pieces: Vec<Piece>, size: u64) -> Self {
-        PiecesReader {
-            repo,
-            blob,
-            pieces: pieces.into_iter(),
-            current: Current::Done,
-            remaining: size,
-            error: None,
-        }
-    }
+enum At<'a> {
+    Payload(&'a Spool),
+    File(std::fs::File),
+}
 
+impl PiecesReader<'_> {
     fn source(&self, object: &Checksum) -> Result<Payload> {
         let (header, payload) = self.repo.open_content(object)?;
         if !header.is_regular() {
@@ -251,23 +255,46 @@ impl<'a> PiecesReader<'a> {
         Ok(payload)
     }
 
+    /// A read source whole, for bsdiff to read where its controls point: a bare object
+    /// as it is, an archive object inflated into a spool.
+    fn random_access_source(&self, object: &Checksum) -> Result<Spool> {
+        let what = || format!("object {object}");
+        Ok(match self.source(object)? {
+            Payload::File(file) => {
+                let file = file.into_std();
+                let len = file.metadata().ctx("reading", what())?.len();
+                Spool::File { file, len }
+            }
+            Payload::None => Spool::Memory(Vec::new()),
+            Payload::Bytes(bytes) => Spool::Memory(bytes.into_inner()),
+            mut payload => {
+                let mut out = crate::part::SpoolWriter::new(Some(self.tmp), u64::MAX);
+                rostree_repo::copy::copy_wide(&mut payload, &mut out).ctx("reading", what())?;
+                out.finish()
+            }
+        })
+    }
+
     fn next_piece(&mut self) -> Result<bool> {
         let Some(piece) = self.pieces.next() else {
             return Ok(false);
         };
         self.current = match piece {
-            Piece::Blob(range) => Current::Slice(&self.blob[range]),
+            Piece::Blob(range) => Current::At {
+                source: At::Payload(self.payload),
+                offset: self.blob_start + range.start,
+                left: range.end - range.start,
+            },
             Piece::Source {
                 object,
                 offset,
                 len,
             } => match self.source(&object)? {
-                Payload::File(file) => Current::File {
-                    file: file.into_std(),
+                Payload::File(file) => Current::At {
+                    source: At::File(file.into_std()),
                     offset,
                     left: len,
                 },
-                Payload::None => Current::Slice(&[]),
                 mut payload => {
                     // An archive source inflates from its start: what comes before the
                     // range is read past.
@@ -283,46 +310,33 @@ impl<'a> PiecesReader<'a> {
                 }
             },
             Piece::Patch { object, patch } => {
-                let old = self
-                    .source(&object)?
-                    .into_bytes()
-                    .ctx("reading", format!("object {object}"))?;
-                let mut new = Vec::new();
-                bsdiff::patch(&old, &mut &self.blob[patch], &mut new)
-                    .map_err(|e| Error::Format(format!("bsdiff patch failed: {e}")))?;
-                Current::Owned(new, 0)
+                let old = self.random_access_source(&object)?;
+                let old_len = old.len();
+                let range = self.blob_start + patch.start..self.blob_start + patch.end;
+                Current::Patch(Box::new(Patcher::new(old, old_len, self.payload, range)))
             }
         };
         Ok(true)
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let eof = || Error::Format("Unexpected EOF reading a delta read source".into());
         loop {
             let n = match &mut self.current {
-                Current::Slice(s) => {
-                    let n = s.len().min(buf.len());
-                    buf[..n].copy_from_slice(&s[..n]);
-                    *s = &s[n..];
-                    n
-                }
-                Current::Owned(v, pos) => {
-                    let n = (v.len() - *pos).min(buf.len());
-                    buf[..n].copy_from_slice(&v[*pos..*pos + n]);
-                    *pos += n;
-                    n
-                }
-                Current::File { file, offset, left } => {
+                Current::At {
+                    source,
+                    offset,
+                    left,
+                } => {
                     let want = (*left).min(buf.len() as u64) as usize;
-                    let n = if want == 0 {
-                        0
-                    } else {
-                        file.read_at(&mut buf[..want], *offset)
-                            .ctx("reading", "a delta read source")?
-                    };
+                    let n = match source {
+                        _ if want == 0 => Ok(0),
+                        At::Payload(spool) => spool.read_at(&mut buf[..want], *offset),
+                        At::File(file) => file.read_at(&mut buf[..want], *offset),
+                    }
+                    .ctx("reading", "a delta read source")?;
                     if n == 0 && want > 0 {
-                        return Err(Error::Format(
-                            "Unexpected EOF reading a delta read source".into(),
-                        ));
+                        return Err(eof());
                     }
                     *offset += n as u64;
                     *left -= n as u64;
@@ -338,12 +352,17 @@ impl<'a> PiecesReader<'a> {
                             .ctx("reading", "a delta read source")?
                     };
                     if n == 0 && want > 0 {
-                        return Err(Error::Format(
-                            "Unexpected EOF reading a delta read source".into(),
-                        ));
+                        return Err(eof());
                     }
                     *left -= n as u64;
                     n
+                }
+                Current::Patch(patcher) => {
+                    // Never more than the declared size: a patch cannot run past it.
+                    let want = (self.remaining.saturating_add(1)).min(buf.len() as u64) as usize;
+                    patcher
+                        .read(&mut buf[..want])
+                        .map_err(|e| Error::Format(format!("bsdiff patch failed: {e}")))?
                 }
                 Current::Done => 0,
             };
@@ -377,6 +396,51 @@ impl Read for PiecesReader<'_> {
             }
         }
     }
+}
+
+/// Checks that every object `superblock`'s parts build is one its commit reaches (walking
+/// the trees in `tx` from the commit), and takes out of `tx` any that is not: a delta may
+/// not fill a repository with objects nothing uses. A tree the walk does not find (a
+/// delta that leaves metadata to be fetched) ends the check without a verdict.
+pub fn check_needed(tx: &Transaction<'_>, superblock: &Superblock) -> Result<()> {
+    let commit = rostree_core::object::CommitRef::parse(&superblock.commit)
+        .map_err(|e| Error::Format(format!("Delta commit {}: {e}", superblock.to)))?;
+    let mut reached: HashSet<(ObjectType, Checksum)> = HashSet::new();
+    let mut trees = vec![(commit.root_tree(), commit.root_meta())];
+    while let Some((tree, meta)) = trees.pop() {
+        reached.insert((ObjectType::DirMeta, meta));
+        if !reached.insert((ObjectType::DirTree, tree)) {
+            continue;
+        }
+        if !tx.has_object(ObjectType::DirTree, &tree)? {
+            return Ok(());
+        }
+        let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
+        let view = DirTreeRef::parse(&data).map_err(|e| Error::Format(format!("{tree}: {e}")))?;
+        for file in &view.files {
+            reached.insert((ObjectType::File, file.checksum));
+        }
+        for dir in &view.dirs {
+            trees.push((dir.tree, dir.meta));
+        }
+    }
+    let unneeded: Vec<_> = superblock
+        .parts
+        .iter()
+        .flat_map(|part| &part.objects)
+        .filter(|object| !reached.contains(object))
+        .collect();
+    if let Some(&&(objtype, checksum)) = unneeded.first() {
+        for (objtype, checksum) in &unneeded {
+            tx.unstage(*objtype, checksum)?;
+        }
+        return Err(Error::Format(format!(
+            "Delta builds {checksum}.{objtype}, which commit {} does not reach ({} such objects)",
+            superblock.to,
+            unneeded.len()
+        )));
+    }
+    Ok(())
 }
 
 /// How a signed superblock is checked before a delta is applied offline.
@@ -495,6 +559,7 @@ pub fn apply_offline(
             "Cannot execute delta offline: contains nonempty http fallback entries".into(),
         ));
     }
+    let tmp = tmp_dir(repo)?;
     for (i, part) in superblock.parts.iter().enumerate() {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
@@ -510,11 +575,17 @@ pub fn apply_offline(
         }
         let key = name.part_path(i as u32);
         let payload = match superblock.inline_part(&key) {
-            Some(bytes) => open_part(&bytes, None, part.uncompressed_size),
+            Some(bytes) => open_part(&mut &bytes[..], None, part.uncompressed_size, Some(&tmp)),
             None => {
                 let part_path = dir.join(i.to_string());
-                let bytes = std::fs::read(&part_path).ctx("Opening deltapart", &part_path)?;
-                open_part(&bytes, Some(&part.checksum), part.uncompressed_size)
+                let mut file =
+                    std::fs::File::open(&part_path).ctx("Opening deltapart", &part_path)?;
+                open_part(
+                    &mut file,
+                    Some(&part.checksum),
+                    part.uncompressed_size,
+                    Some(&tmp),
+                )
             }
         };
         payload
@@ -522,7 +593,7 @@ pub fn apply_offline(
             .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")))?;
         progress.event(done);
     }
-    Ok(())
+    check_needed(tx, &superblock)
 }
 
 /// Refuses parts of a format newer than this reader knows.

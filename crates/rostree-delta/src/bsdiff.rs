@@ -6,6 +6,12 @@
 //! Each control holds three 8-byte sign-magnitude little-endian numbers: bytes to add to
 //! the old file (the diff bytes follow), bytes to copy as they are (the extra bytes follow),
 //! and how far to move in the old file afterwards.
+//!
+//! [`Patcher`] applies a patch as its output is read, with the old file and the patch read
+//! where they are needed: memory stays at one buffer whatever the files' sizes (upstream
+//! holds the old file, the patch and the whole new file).
+
+use std::io::Read;
 
 /// The length of the common prefix of two slices.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -158,6 +164,171 @@ pub fn diff(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Bytes read by position: a patch's old file and the part holding the patch.
+pub trait ReadAt {
+    /// Reads into `buf` from `offset`; fewer bytes (or none) only at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+
+    /// Fills `buf` from `offset`; an error if the data ends first.
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.read_at(buf, offset)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            buf = &mut buf[n..];
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &T {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        (**self).read_at(buf, offset)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
+        let n = buf.len().min(self.len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+impl ReadAt for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+/// The most bytes one read of a [`Patcher`] produces (its scratch buffer's size).
+const PATCH_STEP: usize = 256 << 10;
+
+/// A patch applied as it is read: the old file's bytes are read where the controls point,
+/// the patch's in order from `patch[start..end]`.
+pub struct Patcher<O, P> {
+    old: O,
+    old_len: u64,
+    patch: P,
+    patch_pos: u64,
+    patch_end: u64,
+    old_pos: i64,
+    diff_left: u64,
+    extra_left: u64,
+    seek: i64,
+    scratch: Vec<u8>,
+}
+
+fn corrupt(reason: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("Corrupt bsdiff patch: {reason}"),
+    )
+}
+
+impl<O: ReadAt, P: ReadAt> Patcher<O, P> {
+    /// A patch at `patch[range]` of `old`, which is `old_len` bytes long.
+    pub fn new(old: O, old_len: u64, patch: P, range: std::ops::Range<u64>) -> Self {
+        Patcher {
+            old,
+            old_len,
+            patch,
+            patch_pos: range.start,
+            patch_end: range.end,
+            old_pos: 0,
+            diff_left: 0,
+            extra_left: 0,
+            seek: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn patch_bytes(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        if buf.len() as u64 > self.patch_end - self.patch_pos {
+            return Err(corrupt("it ends inside a block"));
+        }
+        self.patch.read_exact_at(buf, self.patch_pos)?;
+        self.patch_pos += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Adds the old file's bytes from the current position to `buf`, where it has them.
+    fn add_old(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let start = self.old_pos.clamp(0, self.old_len as i64) as u64;
+        let end = self
+            .old_pos
+            .saturating_add(buf.len() as i64)
+            .clamp(0, self.old_len as i64) as u64;
+        if start < end {
+            let at = (start as i64 - self.old_pos) as usize;
+            let n = (end - start) as usize;
+            self.scratch.resize(n, 0);
+            self.old.read_exact_at(&mut self.scratch, start)?;
+            for (b, o) in buf[at..at + n].iter_mut().zip(&self.scratch) {
+                *b = b.wrapping_add(*o);
+            }
+        }
+        self.old_pos = self.old_pos.saturating_add(buf.len() as i64);
+        Ok(())
+    }
+
+    fn next_control(&mut self) -> std::io::Result<bool> {
+        if self.patch_pos == self.patch_end {
+            return Ok(false);
+        }
+        let mut control = [0u8; 24];
+        self.patch_bytes(&mut control)?;
+        let number = |i: usize| -> i64 {
+            let raw = u64::from_le_bytes(control[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            let magnitude = (raw & !(1 << 63)) as i64;
+            if raw >> 63 == 1 {
+                -magnitude
+            } else {
+                magnitude
+            }
+        };
+        let (diff, extra, seek) = (number(0), number(1), number(2));
+        if diff < 0 || extra < 0 {
+            return Err(corrupt("a negative length"));
+        }
+        self.old_pos = self
+            .old_pos
+            .checked_add(self.seek)
+            .ok_or_else(|| corrupt("a seek out of range"))?;
+        (self.diff_left, self.extra_left, self.seek) = (diff as u64, extra as u64, seek);
+        Ok(true)
+    }
+}
+
+impl<O: ReadAt, P: ReadAt> Read for Patcher<O, P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let step = buf.len().min(PATCH_STEP);
+        loop {
+            if self.diff_left > 0 {
+                let n = step.min(usize::try_from(self.diff_left).unwrap_or(usize::MAX));
+                self.patch_bytes(&mut buf[..n])?;
+                self.add_old(&mut buf[..n])?;
+                self.diff_left -= n as u64;
+                return Ok(n);
+            }
+            if self.extra_left > 0 {
+                let n = step.min(usize::try_from(self.extra_left).unwrap_or(usize::MAX));
+                self.patch_bytes(&mut buf[..n])?;
+                self.extra_left -= n as u64;
+                return Ok(n);
+            }
+            if step == 0 || !self.next_control()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,7 +337,9 @@ mod tests {
 
     fn apply(old: &[u8], patch: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        bsdiff::patch(old, &mut &patch[..], &mut out).expect("the patch applies");
+        Patcher::new(old, old.len() as u64, patch, 0..patch.len() as u64)
+            .read_to_end(&mut out)
+            .expect("the patch applies");
         out
     }
 
@@ -203,5 +376,44 @@ mod tests {
         let patch = diff(&old, &new).expect("diff");
         let nonzero = patch.iter().filter(|&&b| b != 0).count();
         assert!(nonzero < 100, "{nonzero} nonzero bytes");
+    }
+
+    #[test]
+    fn patches_read_the_old_file_only_where_it_has_bytes() {
+        // One block adding 4 bytes at old position -2 (after a seek back), then 2 extra.
+        let mut patch = Vec::new();
+        for (diff, extra, seek) in [(0i64, 0i64, -2i64), (4, 2, 0)] {
+            put_number(&mut patch, diff);
+            put_number(&mut patch, extra);
+            put_number(&mut patch, seek);
+            patch.extend(std::iter::repeat_n(1u8, diff as usize + extra as usize));
+        }
+        // Old positions -2 and -1 are outside: the diff bytes stand as they are.
+        assert_eq!(apply(&[10, 20], &patch), vec![1, 1, 11, 21, 1, 1]);
+    }
+
+    #[test]
+    fn corrupt_patches_are_refused() {
+        let mut negative = Vec::new();
+        put_number(&mut negative, -1);
+        put_number(&mut negative, 0);
+        put_number(&mut negative, 0);
+        let mut long = Vec::new();
+        put_number(&mut long, 1 << 40);
+        put_number(&mut long, 0);
+        put_number(&mut long, 0);
+        long.extend_from_slice(&[0; 100]);
+        let cases: [(&[u8], &str); 3] = [
+            (&[0; 10], "it ends inside a block"),
+            (&negative, "a negative length"),
+            (&long, "it ends inside a block"),
+        ];
+        for (patch, words) in cases {
+            let mut out = Vec::new();
+            let err = Patcher::new(&b"old"[..], 3, patch, 0..patch.len() as u64)
+                .read_to_end(&mut out)
+                .expect_err("must be refused");
+            assert!(err.to_string().contains(words), "{words}: {err}");
+        }
     }
 }

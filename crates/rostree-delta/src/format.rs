@@ -12,6 +12,7 @@
 //! signed      (taya{sv})  "OSTSGNDT", the superblock bytes, {ostree.sign.<type>: aay}
 //! part file   one compression byte (0 or 'x' for xz), then the payload
 //! payload     (a(uuu)aa(ayay)ayay)  modes (big-endian), xattr sets, blob, operations
+//!             (read by `part`, which need not hold it whole)
 //! ```
 //!
 //! The version and sizes of part headers and fallbacks are in the generator's byte order,
@@ -446,77 +447,30 @@ impl SuperblockFile {
     }
 }
 
-/// A part payload, borrowed from its decompressed bytes.
-#[derive(Clone, Debug)]
-pub struct PartPayload<'a> {
-    /// File modes: (uid, gid, mode).
-    pub modes: Vec<(u32, u32, u32)>,
-    /// Extended attribute sets.
-    pub xattrs: Vec<rostree_core::object::Xattrs>,
-    /// The data operations take bytes from.
-    pub blob: &'a [u8],
-    /// The operations.
-    pub ops: &'a [u8],
-}
-
-impl<'a> PartPayload<'a> {
-    /// Parses a decompressed payload.
-    pub fn parse(data: &'a [u8]) -> Result<PartPayload<'a>> {
-        let what = "delta part payload";
-        let members = ["a(uuu)", "aa(ayay)", "ay", "ay"].map(ty);
-        let children = tuple_children(&members, data).map_err(|e| invalid(what, e))?;
-        let modes = array_children(&ty("(uuu)"), children[0])
-            .map_err(|e| invalid(what, e))?
-            .into_iter()
-            .map(|m| {
-                let be = |i: usize| u32::from_be_bytes(m[i..i + 4].try_into().expect("4 bytes"));
-                (be(0), be(4), be(8))
-            })
-            .collect();
-        let xattr_ty = ty("a(ayay)");
-        let xattrs = array_children(&xattr_ty, children[1])
-            .map_err(|e| invalid(what, e))?
-            .into_iter()
-            .map(|x| {
-                let value =
-                    Value::from_bytes_lenient(&xattr_ty, x).map_err(|e| invalid(what, e))?;
-                rostree_core::object::Xattrs::from_value("delta xattrs", &value)
-                    .map_err(|e| invalid(what, e.detail()))
-            })
-            .collect::<Result<_>>()?;
-        Ok(PartPayload {
-            modes,
-            xattrs,
-            blob: children[2],
-            ops: children[3],
+/// Encodes a part payload: its modes, xattr sets, blob and operations.
+pub fn encode_payload(
+    modes: &[(u32, u32, u32)],
+    xattrs: &[rostree_core::object::Xattrs],
+    blob: &[u8],
+    ops: &[u8],
+) -> Vec<u8> {
+    let modes = modes
+        .iter()
+        .map(|(u, g, m)| {
+            Value::Tuple(vec![
+                Value::Uint32(u.to_be()),
+                Value::Uint32(g.to_be()),
+                Value::Uint32(m.to_be()),
+            ])
         })
-    }
-
-    /// Encodes a payload.
-    pub fn to_bytes(
-        modes: &[(u32, u32, u32)],
-        xattrs: &[rostree_core::object::Xattrs],
-        blob: &[u8],
-        ops: &[u8],
-    ) -> Vec<u8> {
-        let modes = modes
-            .iter()
-            .map(|(u, g, m)| {
-                Value::Tuple(vec![
-                    Value::Uint32(u.to_be()),
-                    Value::Uint32(g.to_be()),
-                    Value::Uint32(m.to_be()),
-                ])
-            })
-            .collect();
-        Value::Tuple(vec![
-            Value::Array(ty("(uuu)"), modes),
-            Value::Array(ty("a(ayay)"), xattrs.iter().map(|x| x.to_value()).collect()),
-            Value::Bytes(blob.to_vec()),
-            Value::Bytes(ops.to_vec()),
-        ])
-        .to_bytes()
-    }
+        .collect();
+    Value::Tuple(vec![
+        Value::Array(ty("(uuu)"), modes),
+        Value::Array(ty("a(ayay)"), xattrs.iter().map(|x| x.to_value()).collect()),
+        Value::Bytes(blob.to_vec()),
+        Value::Bytes(ops.to_vec()),
+    ])
+    .to_bytes()
 }
 
 #[cfg(test)]
@@ -605,19 +559,6 @@ mod tests {
         assert_eq!(file.superblock, sb);
         let plain = SuperblockFile::parse(&sb).expect("test input is valid");
         assert!(!plain.is_signed());
-    }
-
-    #[test]
-    fn payloads_round_trip() {
-        let xattrs = vec![rostree_core::object::Xattrs(vec![(
-            b"user.a".to_vec(),
-            b"v".to_vec(),
-        )])];
-        let bytes = PartPayload::to_bytes(&[(0, 0, 0o100644)], &xattrs, b"blob", b"ops");
-        let p = PartPayload::parse(&bytes).expect("test input is valid");
-        assert_eq!(p.modes, vec![(0, 0, 0o100644)]);
-        assert_eq!(p.xattrs, xattrs);
-        assert_eq!((p.blob, p.ops), (&b"blob"[..], &b"ops"[..]));
     }
 
     #[test]

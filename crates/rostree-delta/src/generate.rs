@@ -22,7 +22,9 @@ use rostree_repo::deltas::DeltaName;
 use rostree_repo::progress::{Event, Progress};
 
 use crate::error::{Error, IoContext, Result};
-use crate::format::{Endianness, EndiannessSource, Fallback, PartHeader, PartPayload, Superblock};
+use crate::format::{
+    Endianness, EndiannessSource, Fallback, PartHeader, Superblock, encode_payload,
+};
 use crate::ops::op;
 
 /// How far a file's size may differ from another's for the two to count as versions of
@@ -419,7 +421,7 @@ impl PartBuilder {
 
     /// The part file: `x` and the xz-compressed payload; with its header.
     fn finish(self) -> Result<(Vec<u8>, PartHeader, u64)> {
-        let payload = PartPayload::to_bytes(&self.modes, &self.xattrs, &self.blob, &self.ops);
+        let payload = encode_payload(&self.modes, &self.xattrs, &self.blob, &self.ops);
         drop(self.blob);
         let mut file = vec![b'x'];
         let options = lzma_rust2::XzOptions::with_preset(XZ_PRESET);

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! [`format`](mod@format) and [`ops`] read and write the bytes without I/O; [`generate`](mod@generate) makes deltas
-//! from a repository; [`apply`] builds their objects in a transaction, checking each.
+//! from a repository; [`part`] opens parts in bounded memory; [`apply`] builds their
+//! objects in a transaction, checking each.
 //! Where the repository keeps them is `rostree_repo::deltas`.
 
 pub mod apply;
@@ -22,6 +23,7 @@ mod error;
 pub mod format;
 pub mod generate;
 pub mod ops;
+pub mod part;
 pub mod rollsum;
 
 pub use error::{Error, Result};

@@ -43,7 +43,7 @@ pub mod op {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
     /// Bytes of the blob.
-    Blob(Range<usize>),
+    Blob(Range<u64>),
     /// Bytes of a local object's content.
     Source {
         /// The object.
@@ -58,7 +58,7 @@ pub enum Piece {
         /// The object patched.
         object: Checksum,
         /// The patch, in the blob.
-        patch: Range<usize>,
+        patch: Range<u64>,
     },
 }
 
@@ -72,7 +72,7 @@ pub enum Action {
         /// Its checksum.
         checksum: Checksum,
         /// Its bytes in the blob.
-        data: Range<usize>,
+        data: Range<u64>,
     },
     /// A content object.
     Content {
@@ -123,10 +123,10 @@ impl Cursor<'_> {
 }
 
 /// A range of the blob, checked to lie inside it.
-fn blob_range(blob_len: usize, offset: u64, len: u64) -> Result<Range<usize>> {
+fn blob_range(blob_len: u64, offset: u64, len: u64) -> Result<Range<u64>> {
     let end = offset.checked_add(len);
     match end {
-        Some(end) if end <= blob_len as u64 => Ok(offset as usize..end as usize),
+        Some(end) if end <= blob_len => Ok(offset..end),
         _ => Err(Error::Format(format!(
             "Invalid offset/length {offset}/{len}"
         ))),
@@ -141,15 +141,31 @@ struct OpenFile {
     pieces: Vec<Piece>,
 }
 
+/// The payload a part's operations refer to, as far as reading them needs it.
+pub struct Blob<'a> {
+    /// The blob's length.
+    pub len: u64,
+    /// Reads the 32 bytes of a checksum at an offset (checked to lie in the blob).
+    pub checksum_at: &'a mut dyn FnMut(u64) -> Result<Checksum>,
+    /// Entries of the mode table.
+    pub n_modes: usize,
+    /// Entries of the xattr table.
+    pub n_xattrs: usize,
+}
+
 /// Reads a part's operations into the objects they build. `objects` is the part header's
-/// list, `blob` the payload's data, `n_modes` and `n_xattrs` the sizes of its tables.
+/// list, `blob` what the operations refer to.
 pub fn parse_ops(
     ops: &[u8],
     objects: &[(ObjectType, Checksum)],
-    blob: &[u8],
-    n_modes: usize,
-    n_xattrs: usize,
+    blob: Blob<'_>,
 ) -> Result<(Vec<Action>, OpCounts)> {
+    let Blob {
+        len: blob_len,
+        checksum_at,
+        n_modes,
+        n_xattrs,
+    } = blob;
     let mut cur = Cursor { ops, pos: 0 };
     let mut actions = Vec::new();
     let mut counts = OpCounts::default();
@@ -190,7 +206,7 @@ pub fn parse_ops(
                     actions.push(Action::Metadata {
                         objtype,
                         checksum,
-                        data: blob_range(blob.len(), offset, len)?,
+                        data: blob_range(blob_len, offset, len)?,
                     });
                 } else {
                     let (mode, xattrs) = tables(cur.varint()?, cur.varint()?)?;
@@ -201,7 +217,7 @@ pub fn parse_ops(
                         mode,
                         xattrs,
                         size,
-                        pieces: vec![Piece::Blob(blob_range(blob.len(), offset, size)?)],
+                        pieces: vec![Piece::Blob(blob_range(blob_len, offset, size)?)],
                     });
                 }
                 next_object += 1;
@@ -241,15 +257,14 @@ pub fn parse_ops(
                         offset,
                         len,
                     },
-                    None => Piece::Blob(blob_range(blob.len(), offset, len)?),
+                    None => Piece::Blob(blob_range(blob_len, offset, len)?),
                 });
             }
             op::SET_READ_SOURCE => {
                 counts.set_read_source += 1;
                 let offset = cur.varint()?;
-                let range = blob_range(blob.len(), offset, 32)?;
-                read_source =
-                    Some(Checksum::from_slice(&blob[range]).expect("the range is 32 bytes long"));
+                blob_range(blob_len, offset, 32)?;
+                read_source = Some(checksum_at(offset)?);
             }
             op::UNSET_READ_SOURCE => {
                 counts.unset_read_source += 1;
@@ -259,7 +274,7 @@ pub fn parse_ops(
                 counts.bspatch += 1;
                 let offset = cur.varint()?;
                 let len = cur.varint()?;
-                let patch = blob_range(blob.len(), offset, len)?;
+                let patch = blob_range(blob_len, offset, len)?;
                 let file = open
                     .as_mut()
                     .ok_or_else(|| Error::Format("opcode bspatch: no file is open".into()))?;
@@ -301,6 +316,25 @@ mod tests {
     use super::*;
     use rostree_core::varint::write_varuint64;
 
+    /// Reads `stream` over a blob in memory with one mode and one xattr set.
+    fn parse(
+        stream: &[u8],
+        objects: &[(ObjectType, Checksum)],
+        data: &[u8],
+    ) -> Result<(Vec<Action>, OpCounts)> {
+        let mut checksum_at = |offset: u64| {
+            let at = offset as usize;
+            Ok(Checksum::from_slice(&data[at..at + 32]).expect("32 bytes"))
+        };
+        let blob = Blob {
+            len: data.len() as u64,
+            checksum_at: &mut checksum_at,
+            n_modes: 1,
+            n_xattrs: 1,
+        };
+        parse_ops(stream, objects, blob)
+    }
+
     fn ops(items: &[(u8, &[u64])]) -> Vec<u8> {
         let mut out = Vec::new();
         for (op, args) in items {
@@ -337,8 +371,7 @@ mod tests {
             (b'B', &[0, 2]),
             (b'c', &[]),
         ]);
-        let (actions, counts) =
-            parse_ops(&stream, &objects, &blob, 1, 1).expect("test input is valid");
+        let (actions, counts) = parse(&stream, &objects, &blob).expect("test input is valid");
         assert_eq!(
             actions,
             vec![
@@ -405,7 +438,7 @@ mod tests {
             ),
         ];
         for (stream, words) in cases {
-            let err = parse_ops(&stream, &objects, b"abcdefgh", 1, 1).expect_err("must be refused");
+            let err = parse(&stream, &objects, b"abcdefgh").expect_err("must be refused");
             assert!(err.to_string().contains(words), "{words}: {err}");
         }
     }

@@ -10,7 +10,7 @@ pub mod collections;
 pub mod commit;
 pub mod config;
 pub mod content;
-mod copy;
+pub mod copy;
 mod deflate;
 pub mod deltas;
 pub mod diff;

@@ -51,6 +51,9 @@ pub enum Event {
         /// Its size, compressed, in bytes.
         bytes: u64,
     },
+    /// Something failed that the operation worked around (a static delta that could not be
+    /// applied, its objects then fetched one by one): worth telling the user, not fatal.
+    Warning(String),
 }
 
 /// Receives progress events; called from worker threads.

@@ -510,6 +510,22 @@ impl<'r> Transaction<'r> {
         }
     }
 
+    /// Takes an object this transaction staged back out of it, as if never written (a
+    /// static delta's object its commit does not need). Objects already stored are kept.
+    pub fn unstage(&self, objtype: ObjectType, checksum: &Checksum) -> Result<()> {
+        let removed = match self.staged.lock() {
+            Ok(mut s) => s.remove(&(objtype, *checksum)),
+            Err(_) => return Err(Error::Internal("transaction state poisoned")),
+        };
+        if removed {
+            let rel = checksum.relative_path(objtype, self.repo.mode().is_archive());
+            self.staging
+                .remove_file(&rel)
+                .ctx("removing", self.staging_path.join(&rel))?;
+        }
+        Ok(())
+    }
+
     /// Stores a metadata object (already in normal form); returns its checksum.
     pub fn write_metadata(&self, objtype: ObjectType, data: &[u8]) -> Result<Checksum> {
         let checksum = Checksum::digest(data);

@@ -183,7 +183,7 @@ pub fn delta_superblock(data: &[u8]) {
 pub fn delta_part(data: &[u8]) {
     use rostree_core::{Checksum, ObjectType};
     use rostree_delta::apply::{open_part, part_stats};
-    let Ok(payload) = open_part(data, None, 1 << 20) else {
+    let Ok(payload) = open_part(&mut &data[..], None, 1 << 20, None) else {
         return;
     };
     for objtype in [ObjectType::File, ObjectType::DirTree] {

@@ -456,6 +456,7 @@ fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
     ));
     out.push_str(&format!("Number of parts: {}\n", sb.parts.len()));
     let (mut size, mut usize) = (0u64, 0u64);
+    let tmp = apply::tmp_dir(&repo)?;
     for (i, part) in sb.parts.iter().enumerate() {
         size += part.compressed_size;
         usize += part.uncompressed_size;
@@ -466,14 +467,17 @@ fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
             part.uncompressed_size
         ));
         let key = name.part_path(i as u32);
-        let bytes = match sb.inline_part(&key) {
-            Some(bytes) => bytes,
-            None => repo
-                .dir()
-                .read(&key)
-                .map_err(|e| anyhow::anyhow!("openat({key}): {}", util::io_error_text(&e)))?,
+        let declared = part.uncompressed_size;
+        let payload = match sb.inline_part(&key) {
+            Some(bytes) => apply::open_part(&mut &bytes[..], None, declared, Some(&tmp))?,
+            None => {
+                let mut file = repo
+                    .dir()
+                    .open(&key)
+                    .map_err(|e| anyhow::anyhow!("openat({key}): {}", util::io_error_text(&e)))?;
+                apply::open_part(&mut file, None, declared, Some(&tmp))?
+            }
         };
-        let payload = apply::open_part(&bytes, None, part.uncompressed_size)?;
         let stats = apply::part_stats(&part.objects, &payload)?;
         let ops = stats.ops;
         out.push_str(&format!(

@@ -362,11 +362,40 @@ pub fn array_children<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, 
 
 /// Splits the members of a tuple (or dict entry, given as two members) into slices.
 pub fn tuple_children<'a>(members: &[Type], data: &'a [u8]) -> Result<Vec<&'a [u8]>, Error> {
+    Ok(tuple_spans(members, data.len() as u64, data)?
+        .into_iter()
+        .map(|span| &data[span.start as usize..span.end as usize])
+        .collect())
+}
+
+/// How many of the last bytes of a serialized tuple [`tuple_spans`] needs: its framing
+/// offsets. For data too large to hold in memory, only these are read.
+pub fn tuple_tail_len(members: &[Type], total: u64) -> usize {
+    let width = offset_width_for_total(usize::try_from(total).unwrap_or(usize::MAX));
+    let framed = members
+        .iter()
+        .take(members.len().saturating_sub(1))
+        .filter(|m| m.fixed_size().is_none())
+        .count();
+    (width * framed).min(usize::try_from(total).unwrap_or(usize::MAX))
+}
+
+/// Where each member of a tuple lies in serialized data `total` bytes long, given the
+/// data's last bytes (`tail`, at least [`tuple_tail_len`] of them, or the whole data).
+pub fn tuple_spans(
+    members: &[Type],
+    total: u64,
+    tail: &[u8],
+) -> Result<Vec<std::ops::Range<u64>>, Error> {
     let tuple_ty = || Type::Tuple(members.to_vec());
-    let width = offset_width_for_total(data.len());
-    let mut offsets_end = data.len();
+    let total = usize::try_from(total).map_err(|_| malformed(&tuple_ty(), "too large"))?;
+    let tail_start = total
+        .checked_sub(tail.len())
+        .ok_or_else(|| malformed(&tuple_ty(), "tail longer than the data"))?;
+    let width = offset_width_for_total(total);
+    let mut offsets_end = total;
     let mut pos = 0usize;
-    let mut children = Vec::with_capacity(members.len());
+    let mut spans = Vec::with_capacity(members.len());
     for (i, member) in members.iter().enumerate() {
         let start = pos.next_multiple_of(member.alignment());
         let end = match member.fixed_size() {
@@ -377,16 +406,19 @@ pub fn tuple_children<'a>(members: &[Type], data: &'a [u8]) -> Result<Vec<&'a [u
                     return Err(malformed(&tuple_ty(), "missing framing offset"));
                 }
                 offsets_end -= width;
-                read_offset(&data[offsets_end..offsets_end + width], width)
+                let at = offsets_end
+                    .checked_sub(tail_start)
+                    .ok_or_else(|| malformed(&tuple_ty(), "framing offset not in the tail"))?;
+                read_offset(&tail[at..at + width], width)
             }
         };
         if start > end || end > offsets_end {
             return Err(malformed(&tuple_ty(), "member out of bounds"));
         }
-        children.push(&data[start..end]);
+        spans.push(start as u64..end as u64);
         pos = end;
     }
-    Ok(children)
+    Ok(spans)
 }
 
 fn decode(ty: &Type, data: &[u8], depth: usize) -> Result<Value, Error> {

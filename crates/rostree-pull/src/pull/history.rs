@@ -1,6 +1,5 @@
 //! Commits and what comes with them: each wanted commit and its parents down to the depth
-//! asked, their detached metadata and signatures, bindings and timestamps checked, and the
-//! static deltas that may bring a commit whole.
+//! asked, their detached metadata and signatures, bindings and timestamps checked.
 
 use super::*;
 
@@ -169,57 +168,6 @@ pub(super) async fn fetch_history(
         }
     }
     Ok(out)
-}
-
-/// Builds a delta's objects in `tx`: each part not already complete here, from the
-/// superblock when inline, else fetched and checked against its checksum. Counts the parts
-/// in `parts` (those complete here too, as upstream counts them).
-pub(super) fn apply_delta(
-    runtime: &tokio::runtime::Runtime,
-    fetcher: &Fetcher,
-    tx: &Transaction<'_>,
-    delta: &crate::deltas::Fetched,
-    interrupt: &AtomicBool,
-    parts: &mut u64,
-) -> Result<()> {
-    use rostree_delta::apply;
-    for (i, part) in delta.superblock.parts.iter().enumerate() {
-        if interrupt.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        apply::check_version(part)?;
-        *parts += 1;
-        if apply::have_all_objects(tx.repo(), &part.objects)? {
-            continue;
-        }
-        let path = delta.name.part_path(i as u32);
-        let payload = match delta.superblock.inline_part(&path) {
-            // Covered by the superblock, itself checked by the summary or the commit's
-            // signature, as upstream reasons.
-            Some(bytes) => apply::open_part(&bytes, None, part.uncompressed_size)?,
-            None => {
-                let data = runtime
-                    .block_on(fetcher.get(&path))?
-                    .ok_or_else(|| Error::Invalid {
-                        what: format!("static delta {}", delta.name),
-                        reason: format!("part {path} is missing"),
-                    })?;
-                if data.len() as u64 != part.compressed_size {
-                    return Err(Error::Invalid {
-                        what: format!("static delta part {path}"),
-                        reason: format!(
-                            "{} bytes where its superblock says {}",
-                            data.len(),
-                            part.compressed_size
-                        ),
-                    });
-                }
-                apply::open_part(&data, Some(&part.checksum), part.uncompressed_size)?
-            }
-        };
-        apply::execute_part(tx, &part.objects, &payload)?;
-    }
-    Ok(())
 }
 
 /// Checks a commit's signatures (in `signed`, its detached metadata) against the keys the

@@ -419,7 +419,7 @@ pub fn pull(
                 &mut fetched,
             ))?;
             if let crate::deltas::Plan::Delta(delta) = plan {
-                deltas.push(*delta);
+                deltas.push(Arc::<crate::deltas::Fetched>::from(delta));
             }
         }
         stats.metadata.fetch_add(fetched, Ordering::Relaxed);
@@ -486,17 +486,29 @@ pub fn pull(
     if !deltas.is_empty() {
         progress.event(Event::Phase("Applying static deltas"));
         for delta in &deltas {
-            let applied = apply_delta(
+            let applied = delta::apply_delta(
                 &runtime,
                 &content_fetcher,
                 &tx,
                 delta,
+                progress,
                 interrupt,
                 &mut delta_parts,
             );
-            if let Err(e) = applied {
-                let _ = tx.commit();
-                return Err(e);
+            match applied {
+                Ok(()) => {}
+                // What was built is kept, so that running the pull again fetches only the
+                // rest; no ref moves.
+                Err(e) if require || matches!(e, Error::Cancelled) => {
+                    let _ = tx.commit();
+                    return Err(e);
+                }
+                // The objects the delta did not bring are fetched one by one below, as
+                // for a remote without deltas.
+                Err(e) => progress.event(Event::Warning(format!(
+                    "static delta {} failed, fetching its objects instead: {e}",
+                    delta.name
+                ))),
             }
         }
     }
@@ -664,6 +676,7 @@ pub(crate) async fn remote_fetcher(url: &str, options: &FetchOptions) -> Result<
     Fetcher::new(url, options.clone())
 }
 
+mod delta;
 mod engine;
 mod history;
 mod refs;
