@@ -71,6 +71,9 @@ class Row:
     max_runs: int | None = None
     # Run the timed command in a memory cgroup limited to this many MiB.
     memory_limit_mib: int | None = None
+    # After the timed command, measure the bytes of the files under this path (template):
+    # a size both tools' outputs are compared by (a static delta's, say).
+    size_of: str | None = None
 
 
 def commit(tree: str, branch: str, subject: str) -> str:
@@ -142,6 +145,26 @@ ROWS: list[Row] = [
         prepare=[INIT_ARCHIVE, "{tool} --repo={repo} pull-local {served_big} big"],
         run="{tool} --repo={repo} export --output={scratch}/big.tar big",
         server=True, max_runs=1, memory_limit_mib=512),
+    # Static deltas from a to b ({served_delta}: upstream's commits of a, then b on top, on
+    # `main`, with upstream's delta between them and a summary listing it).
+    Row("static-delta generate a to b (archive)",
+        prepare=[INIT_ARCHIVE, "{tool} --repo={repo} pull-local --depth=1 {served_delta} main"],
+        run="{tool} --repo={repo} static-delta generate --from={delta_from} --to={delta_to}",
+        server=True, max_runs=1, size_of="{repo}/deltas"),
+    Row("static-delta apply-offline a to b (upstream's delta, into bare-user)",
+        prepare=[INIT_BARE_USER, "{tool} --repo={repo} pull-local {served_delta} {delta_from}"],
+        run="{tool} --repo={repo} static-delta apply-offline {delta_dir}",
+        server=True, max_runs=3),
+    Row("pull b via static delta from nginx (a held, archive to bare-user)",
+        prepare=[INIT_BARE_USER, remote_add("{nginx_delta}"),
+                 "{tool} --repo={repo} pull o main@{delta_from}"],
+        run="{tool} --repo={repo} pull --require-static-deltas o main",
+        server=True, max_runs=3),
+    Row("pull b via static delta, 50 ms RTT proxy (a held, archive to bare-user)",
+        prepare=[INIT_BARE_USER, remote_add("{slow_delta}"),
+                 "{tool} --repo={repo} pull o main@{delta_from}"],
+        run="{tool} --repo={repo} pull --require-static-deltas o main",
+        server=True, max_runs=3),
 ]
 
 # The repository the pull rows fetch from: tree b committed by upstream into an archive
@@ -150,6 +173,9 @@ ROWS: list[Row] = [
 SERVED = CACHE / "served-b"
 # Tree big (one 2 GiB file), committed by upstream into an archive repo the same way.
 SERVED_BIG = CACHE / "served-big"
+# Trees a, then b on top, committed by upstream on `main`, with upstream's static delta
+# from a to b (every file in its parts) and a summary listing it.
+SERVED_DELTA = CACHE / "served-delta"
 NGINX_DIR = CACHE / "nginx"
 # The memory cgroup (v1 or v2) the rows with a memory limit run in.
 CGROUP_V1 = Path("/sys/fs/cgroup/memory/rostree-bench")
@@ -176,6 +202,7 @@ class Servers:
                                    **{tree: str(CACHE / tree)}))
                 run_untimed([ostree, f"--repo={served}", "summary", "-u"])
                 stamp.touch()
+        self.delta = serve_delta(ostree)
         shutil.rmtree(NGINX_DIR, ignore_errors=True)
         NGINX_DIR.mkdir(parents=True)
         port = free_port()
@@ -199,7 +226,10 @@ class Servers:
             die("the delaying proxy did not start")
         self.urls = {"nginx": f"http://127.0.0.1:{port}/{SERVED.name}/",
                      "slow": f"http://127.0.0.1:{slow_port}/{SERVED.name}/",
-                     "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/"}
+                     "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/",
+                     "nginx_delta": f"http://127.0.0.1:{port}/{SERVED_DELTA.name}/",
+                     "slow_delta": f"http://127.0.0.1:{slow_port}/{SERVED_DELTA.name}/",
+                     **self.delta}
         deadline = time.monotonic() + 10
         import socket
         while True:
@@ -221,6 +251,38 @@ class Servers:
 
 
 # --------------------------------------------------------------------------
+
+
+def serve_delta(ostree: str) -> dict[str, str]:
+    """Makes SERVED_DELTA once (upstream's delta generation takes minutes); returns the
+    substitutions of the delta rows."""
+    stamp = CACHE / "served-delta.stamp"
+    if not stamp.exists():
+        shutil.rmtree(SERVED_DELTA, ignore_errors=True)
+        run_untimed([ostree, f"--repo={SERVED_DELTA}", "init", "--mode=archive"])
+        for tree in ("a", "b"):
+            run_untimed(expand(commit(tree, "main", tree), tool=ostree,
+                               repo=str(SERVED_DELTA), **{tree: str(CACHE / tree)}))
+        # Every file in the parts (no fallbacks): apply-offline needs the delta whole.
+        run_untimed([ostree, f"--repo={SERVED_DELTA}", "static-delta", "generate",
+                     "--min-fallback-size=0", "main"])
+        run_untimed([ostree, f"--repo={SERVED_DELTA}", "summary", "-u"])
+        stamp.touch()
+
+    def rev(r: str) -> str:
+        return subprocess.run([ostree, f"--repo={SERVED_DELTA}", "rev-parse", r],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    superblocks = list((SERVED_DELTA / "deltas").glob("*/*/superblock"))
+    if len(superblocks) != 1:
+        die(f"{SERVED_DELTA}: expected one static delta, found {len(superblocks)}")
+    return {"served_delta": str(SERVED_DELTA), "delta_from": rev("main^"),
+            "delta_to": rev("main"), "delta_dir": str(superblocks[0].parent)}
+
+
+def tree_bytes(path: Path) -> int:
+    """The bytes of the regular files under path."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def die(msg: str) -> None:
@@ -412,8 +474,11 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
 
     # results[row][tool] = list of (wall, rss, stdout, cpu)
     results: dict[str, dict[str, list[tuple[float, float, str, float]]]] = {}
+    # sizes[row][tool] = bytes of row.size_of after each run
+    sizes: dict[str, dict[str, list[int]]] = {}
     for row in rows:
         results[row.name] = {label: [] for label, _ in tools}
+        sizes[row.name] = {label: [] for label, _ in tools}
         for i in range(min(runs, row.max_runs or runs)):
             for label, tool in tools:
                 scratch = WORK / f"{label}-{i}"
@@ -431,6 +496,8 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
                 cgroup = memory_cgroup(row.memory_limit_mib) if row.memory_limit_mib else None
                 res = run_timed(expand(row.run, **kw), cgroup)
                 results[row.name][label].append(res)
+                if row.size_of:
+                    sizes[row.name][label].append(tree_bytes(Path(row.size_of.format(**kw))))
                 wall, rss, _, cpu = res
                 print(f"  {row.name:<28} {label:<8} run {i + 1}/{min(runs, row.max_runs or runs)}: "
                       f"{wall:8.3f}s wall {cpu:8.3f}s cpu {rss:8.1f} MiB",
@@ -475,6 +542,16 @@ def run_rows(rows: list[Row], runs: int, tools: list[tuple[str, str]], fs_note: 
                 print(f"checksum ok: {row.name}: {next(iter(rsums))}",
                       file=sys.stderr)
 
+    sized = [row for row in rows if row.size_of]
+    if sized:
+        lines += ["", "| output | rostree bytes | upstream bytes | ratio |",
+                  "| --- | ---: | ---: | ---: |"]
+        for row in sized:
+            rs = statistics.median(sizes[row.name]["rostree"])
+            us = statistics.median(sizes[row.name]["upstream"])
+            ratio = rs / us if us > 0 else float("inf")
+            lines.append(f"| {row.name}: {row.size_of.replace('{repo}/', '')} "
+                         f"| {rs:.0f} | {us:.0f} | {ratio:.2f} |")
     table = "\n".join(lines)
     sys.stderr.flush()
     print(table)

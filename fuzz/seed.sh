@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/corpus"
 work=$(mktemp -d)
 trap 'gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import,metalink,delta_superblock,delta_part}
+mkdir -p "$corpus"/{commit,dirtree,dirmeta,content_header,filez,summary,metadata,keyfile,gvariant,gnupg,openpgp,tar_import,metalink,delta_superblock,delta_part,delta_ops}
 add() { # target file
     cp "$2" "$corpus/$1/$(sha256sum "$2" | cut -c1-16)"
 }
@@ -53,6 +53,26 @@ for mode in archive bare-user; do
     find "$repo/objects" -name '*.dirmeta' | while read -r f; do add dirmeta "$f"; done
     find "$repo/objects" -name '*.filez' | while read -r f; do add filez "$f"; done
 done
+# The delta_ops target takes a 4-byte length, the operations, then the blob: taken from the
+# parts' payloads, plus one with a bsdiff patch (small trees get none from the generator).
+python3 - "$corpus/delta_part" "$work/ops" <<'PY'
+import lzma, os, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+for name in os.listdir(src):
+    data = open(os.path.join(src, name), "rb").read()
+    payload = lzma.decompress(data[1:]) if data[:1] == b"x" else data[1:]
+    n = len(payload)
+    w = 1 if n <= 0xff else 2 if n <= 0xffff else 4 if n <= 0xffffffff else 8
+    offs = [int.from_bytes(payload[n - (i + 1) * w:n - i * w], "little") for i in range(3)]
+    blob, ops = payload[offs[1]:offs[2]], payload[offs[2]:n - 3 * w]
+    open(os.path.join(out, name), "wb").write(struct.pack("<I", len(ops)) + ops + blob)
+patch = struct.pack("<qqq", 4, 2, -1) + bytes([1, 1, 1, 1, 9, 9])
+blob = bytes(32) + patch
+ops = b"o\x00\x00\x06" + b"r\x00" + b"B\x20" + bytes([len(patch)]) + b"c"
+open(os.path.join(out, "bspatch"), "wb").write(struct.pack("<I", len(ops)) + ops + blob)
+PY
+for f in "$work"/ops/*; do add delta_ops "$f"; done
 # The gvariant target takes "TYPE\nDATA".
 for f in "$corpus"/commit/*; do
     { printf '(a{sv}aya(say)sstayay)\n'; cat "$f"; } > "$work/gv"; add gvariant "$work/gv"

@@ -398,13 +398,34 @@ impl Read for PiecesReader<'_> {
     }
 }
 
+/// Whether a delta must bring everything its commit needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completeness {
+    /// Applied offline: nothing can be fetched afterwards, so every object the commit
+    /// reaches must be there.
+    Required,
+    /// Applied by a pull, which fetches what the delta left out (its fallbacks) afterwards.
+    Fetched,
+}
+
 /// Checks that every object `superblock`'s parts build is one its commit reaches (walking
 /// the trees in `tx` from the commit), and takes out of `tx` any that is not: a delta may
-/// not fill a repository with objects nothing uses. A tree the walk does not find (a
-/// delta that leaves metadata to be fetched) ends the check without a verdict.
-pub fn check_needed(tx: &Transaction<'_>, superblock: &Superblock) -> Result<()> {
+/// not fill a repository with objects nothing uses. With [`Completeness::Required`], every
+/// object the commit reaches must be there too. Otherwise a tree the walk does not find
+/// (left to be fetched) ends the check without a verdict.
+pub fn check_needed(
+    tx: &Transaction<'_>,
+    superblock: &Superblock,
+    completeness: Completeness,
+) -> Result<()> {
     let commit = rostree_core::object::CommitRef::parse(&superblock.commit)
         .map_err(|e| Error::Format(format!("Delta commit {}: {e}", superblock.to)))?;
+    let left_out = |objtype: ObjectType, checksum: Checksum| {
+        Error::Format(format!(
+            "Delta to {} leaves out {checksum}.{objtype}, which the commit needs",
+            superblock.to
+        ))
+    };
     let mut reached: HashSet<(ObjectType, Checksum)> = HashSet::new();
     let mut trees = vec![(commit.root_tree(), commit.root_meta())];
     while let Some((tree, meta)) = trees.pop() {
@@ -413,7 +434,10 @@ pub fn check_needed(tx: &Transaction<'_>, superblock: &Superblock) -> Result<()>
             continue;
         }
         if !tx.has_object(ObjectType::DirTree, &tree)? {
-            return Ok(());
+            return match completeness {
+                Completeness::Required => Err(left_out(ObjectType::DirTree, tree)),
+                Completeness::Fetched => Ok(()),
+            };
         }
         let data = tx.load_metadata(ObjectType::DirTree, &tree)?;
         let view = DirTreeRef::parse(&data).map_err(|e| Error::Format(format!("{tree}: {e}")))?;
@@ -422,6 +446,13 @@ pub fn check_needed(tx: &Transaction<'_>, superblock: &Superblock) -> Result<()>
         }
         for dir in &view.dirs {
             trees.push((dir.tree, dir.meta));
+        }
+    }
+    if completeness == Completeness::Required {
+        for &(objtype, checksum) in &reached {
+            if !tx.has_object(objtype, &checksum)? {
+                return Err(left_out(objtype, checksum));
+            }
         }
     }
     let unneeded: Vec<_> = superblock
@@ -593,7 +624,7 @@ pub fn apply_offline(
             .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")))?;
         progress.event(done);
     }
-    check_needed(tx, &superblock)
+    check_needed(tx, &superblock, Completeness::Required)
 }
 
 /// Refuses parts of a format newer than this reader knows.

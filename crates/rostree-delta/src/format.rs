@@ -454,23 +454,51 @@ pub fn encode_payload(
     blob: &[u8],
     ops: &[u8],
 ) -> Vec<u8> {
-    let modes = modes
-        .iter()
-        .map(|(u, g, m)| {
-            Value::Tuple(vec![
-                Value::Uint32(u.to_be()),
-                Value::Uint32(g.to_be()),
-                Value::Uint32(m.to_be()),
-            ])
+    let mut out = Vec::new();
+    write_payload(&mut out, modes, xattrs, blob, ops).expect("writing to memory cannot fail");
+    out
+}
+
+/// Writes a part payload as [`encode_payload`] encodes it, without a copy of the blob:
+/// the members one after the other (none needs padding: only the first is aligned, to 4,
+/// at offset 0), then the framing offsets of the first three, last first, in the width
+/// the whole payload's size calls for.
+pub fn write_payload(
+    out: &mut dyn std::io::Write,
+    modes: &[(u32, u32, u32)],
+    xattrs: &[rostree_core::object::Xattrs],
+    blob: &[u8],
+    ops: &[u8],
+) -> std::io::Result<()> {
+    let mut mode_bytes = Vec::with_capacity(modes.len() * 12);
+    for (uid, gid, mode) in modes {
+        for n in [uid, gid, mode] {
+            mode_bytes.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+    let xattr_bytes =
+        Value::Array(ty("a(ayay)"), xattrs.iter().map(|x| x.to_value()).collect()).to_bytes();
+    let ends = [
+        mode_bytes.len(),
+        mode_bytes.len() + xattr_bytes.len(),
+        mode_bytes.len() + xattr_bytes.len() + blob.len(),
+    ];
+    let body = (ends[2] + ops.len()) as u64;
+    let width = [1usize, 2, 4, 8]
+        .into_iter()
+        .find(|w| {
+            let total = body + 3 * *w as u64;
+            total < 1u64.checked_shl(8 * *w as u32).unwrap_or(u64::MAX)
         })
-        .collect();
-    Value::Tuple(vec![
-        Value::Array(ty("(uuu)"), modes),
-        Value::Array(ty("a(ayay)"), xattrs.iter().map(|x| x.to_value()).collect()),
-        Value::Bytes(blob.to_vec()),
-        Value::Bytes(ops.to_vec()),
-    ])
-    .to_bytes()
+        .expect("8-byte offsets fit any size");
+    out.write_all(&mode_bytes)?;
+    out.write_all(&xattr_bytes)?;
+    out.write_all(blob)?;
+    out.write_all(ops)?;
+    for end in ends.iter().rev() {
+        out.write_all(&(*end as u64).to_le_bytes()[..width])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -569,5 +597,42 @@ mod tests {
             parse_object_names(&[]).expect("test input is valid"),
             vec![]
         );
+    }
+
+    #[test]
+    fn payloads_are_written_as_gvariant_encodes_them() {
+        let xattrs = vec![rostree_core::object::Xattrs(vec![(
+            b"user.a".to_vec(),
+            b"v".to_vec(),
+        )])];
+        // Sizes around each change of the framing offsets' width.
+        for blob_len in [0usize, 200, 240, 65_500, 65_530, 70_000] {
+            let blob = vec![7u8; blob_len];
+            let modes: [(u32, u32, u32); 2] = [(0, 0, 0o100644), (1, 2, 0o120777)];
+            let expected = Value::Tuple(vec![
+                Value::Array(
+                    ty("(uuu)"),
+                    modes
+                        .iter()
+                        .map(|(u, g, m)| {
+                            Value::Tuple(vec![
+                                Value::Uint32(u.to_be()),
+                                Value::Uint32(g.to_be()),
+                                Value::Uint32(m.to_be()),
+                            ])
+                        })
+                        .collect(),
+                ),
+                Value::Array(ty("a(ayay)"), xattrs.iter().map(|x| x.to_value()).collect()),
+                Value::Bytes(blob.clone()),
+                Value::Bytes(b"ops".to_vec()),
+            ])
+            .to_bytes();
+            assert_eq!(
+                encode_payload(&modes, &xattrs, &blob, b"ops"),
+                expected,
+                "{blob_len}"
+            );
+        }
     }
 }

@@ -214,13 +214,9 @@ pub fn open_part(
         }
         other => return Err(Error::Compression(other)),
     };
-    copied.map_err(|e| match e.kind() {
-        std::io::ErrorKind::FileTooLarge => {
-            Error::Format(format!("Delta part inflates to more than {limit} bytes"))
-        }
-        _ => Error::Format(format!("Decompressing delta part: {e}")),
-    })?;
-    // Whatever follows the compressed stream is hashed too: the checksum covers the file.
+    // Whatever follows the compressed stream (or where decoding stopped) is hashed too:
+    // the checksum covers the file, and a part that is not the one named is reported as
+    // such rather than by where its bytes stopped making sense.
     rostree_repo::copy::copy_wide(&mut input, &mut std::io::sink())
         .ctx("reading", "a delta part")?;
     if let Some(expected) = expected {
@@ -232,6 +228,12 @@ pub fn open_part(
             });
         }
     }
+    copied.map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => {
+            Error::Format(format!("Delta part inflates to more than {limit} bytes"))
+        }
+        _ => Error::Format(format!("Decompressing delta part: {e}")),
+    })?;
     Ok(out.finish())
 }
 

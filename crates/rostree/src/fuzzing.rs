@@ -194,6 +194,63 @@ pub fn delta_part(data: &[u8]) {
     }
 }
 
+/// The operation interpreter on its own: `data` is a 4-byte little-endian length, that many
+/// bytes of operations, then the blob. Every range an operation reads lies inside the blob,
+/// and bsdiff patches applied to a fixed old file end (in error or not) within the bytes
+/// the patch holds.
+pub fn delta_ops(data: &[u8]) {
+    use std::io::Read;
+
+    use rostree_core::{Checksum, ObjectType};
+    use rostree_delta::bsdiff::Patcher;
+    use rostree_delta::ops::{Action, Blob, Piece, parse_ops};
+    let Some((len, rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let len = (u32::from_le_bytes(*len) as usize).min(rest.len());
+    let (ops, blob) = rest.split_at(len);
+    let mut checksum_at = |offset: u64| {
+        let at = offset as usize;
+        Ok(Checksum::from_slice(&blob[at..at + 32]).expect("parse_ops checks the range"))
+    };
+    for objtype in [ObjectType::File, ObjectType::DirMeta] {
+        let objects: Vec<_> = (0..64u8)
+            .map(|i| (objtype, Checksum::digest(&[i])))
+            .collect();
+        let view = Blob {
+            len: blob.len() as u64,
+            checksum_at: &mut checksum_at,
+            n_modes: 2,
+            n_xattrs: 2,
+        };
+        let Ok((actions, _)) = parse_ops(ops, &objects, view) else {
+            continue;
+        };
+        let old: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        for action in actions {
+            let pieces = match action {
+                Action::Metadata { data, .. } => vec![Piece::Blob(data)],
+                Action::Content { pieces, .. } => pieces,
+            };
+            for piece in pieces {
+                match piece {
+                    Piece::Blob(range) => assert!(range.end <= blob.len() as u64),
+                    Piece::Patch { patch, .. } => {
+                        assert!(patch.end <= blob.len() as u64);
+                        let patch_len = patch.end - patch.start;
+                        let mut patcher = Patcher::new(&old[..], old.len() as u64, blob, patch);
+                        let mut out = Vec::new();
+                        if (&mut patcher).take(1 << 20).read_to_end(&mut out).is_ok() {
+                            assert!(out.len() as u64 <= patch_len);
+                        }
+                    }
+                    Piece::Source { .. } => {}
+                }
+            }
+        }
+    }
+}
+
 /// The checks by fuzz target name (all but `tar_import`, which needs a repo).
 pub const TARGETS: &[(&str, Check)] = &[
     ("commit", commit),
@@ -210,4 +267,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("metalink", metalink),
     ("delta_superblock", delta_superblock),
     ("delta_part", delta_part),
+    ("delta_ops", delta_ops),
 ];

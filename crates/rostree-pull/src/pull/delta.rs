@@ -185,6 +185,6 @@ pub(super) fn apply_delta(
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    apply::check_needed(tx, &delta.superblock)?;
+    apply::check_needed(tx, &delta.superblock, apply::Completeness::Fetched)?;
     Ok(())
 }

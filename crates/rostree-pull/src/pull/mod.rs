@@ -410,14 +410,26 @@ pub fn pull(
                 local,
                 to: *head,
             };
-            let plan = runtime.block_on(crate::deltas::plan(
+            let planned = runtime.block_on(crate::deltas::plan(
                 &content_fetcher,
                 repo,
                 &mut offered,
                 &checks,
                 &target,
                 &mut fetched,
-            ))?;
+            ));
+            let plan = match planned {
+                Ok(plan) => plan,
+                Err(e) if require || matches!(e, Error::Cancelled) => return Err(e),
+                // Objects are checked against the commit whatever a delta says: fetching
+                // them one by one is always safe.
+                Err(e) => {
+                    progress.event(Event::Warning(format!(
+                        "no usable static delta to {head}, fetching its objects instead: {e}"
+                    )));
+                    crate::deltas::Plan::Objects
+                }
+            };
             if let crate::deltas::Plan::Delta(delta) = plan {
                 deltas.push(Arc::<crate::deltas::Fetched>::from(delta));
             }
