@@ -125,7 +125,11 @@ fn unusable_deltas_fall_back_to_objects_unless_required() {
     let (superblock, parts) = delta_paths(&p);
     assert_eq!(parts.len(), 3, "{parts:?}");
     let cases = [
-        (superblock.clone(), Fault::Corrupt, "static delta"),
+        (
+            superblock.clone(),
+            Fault::Corrupt,
+            "Invalid checksum for static delta",
+        ),
         (
             parts[1].clone(),
             Fault::Corrupt,

@@ -591,19 +591,23 @@ pub fn apply_offline(
         ));
     }
     let tmp = tmp_dir(repo)?;
+    let mut todo = Vec::new();
     for (i, part) in superblock.parts.iter().enumerate() {
+        check_version(part)?;
+        if have_all_objects(repo, &part.objects)? {
+            progress.event(Event::DeltaPart {
+                objects: part.objects.len() as u64,
+                bytes: part.compressed_size,
+            });
+            continue;
+        }
+        todo.push(i);
+    }
+    let mut opened = todo.into_iter().map(|i| {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
-        check_version(part)?;
-        let done = Event::DeltaPart {
-            objects: part.objects.len() as u64,
-            bytes: part.compressed_size,
-        };
-        if have_all_objects(repo, &part.objects)? {
-            progress.event(done);
-            continue;
-        }
+        let part = &superblock.parts[i];
         let key = name.part_path(i as u32);
         let payload = match superblock.inline_part(&key) {
             Some(bytes) => open_part(&mut &bytes[..], None, part.uncompressed_size, Some(&tmp)),
@@ -620,11 +624,63 @@ pub fn apply_offline(
             }
         };
         payload
-            .and_then(|payload| execute_part(tx, &part.objects, &payload))
-            .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")))?;
-        progress.event(done);
-    }
+            .map(|payload| (i, payload))
+            .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")))
+    });
+    build_parts(tx, &superblock, &mut opened, progress)?;
     check_needed(tx, &superblock, Completeness::Required)
+}
+
+/// Builds the objects of parts as they are opened, in two stages that overlap: `opened`
+/// yields each part hashed and decompressed (the costly half, on the calling thread, one
+/// at a time, so one xz dictionary is in memory), while another thread builds the objects
+/// of the one before. Stops at the first error of either.
+pub fn build_parts(
+    tx: &Transaction<'_>,
+    superblock: &Superblock,
+    opened: &mut dyn Iterator<Item = Result<(usize, Spool)>>,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let failed = AtomicBool::new(false);
+    let (to_build, built) = std::sync::mpsc::sync_channel::<(usize, Spool)>(1);
+    std::thread::scope(|scope| {
+        let builder = scope.spawn(|| -> Result<()> {
+            for (i, payload) in built {
+                let part = &superblock.parts[i];
+                let result = execute_part(tx, &part.objects, &payload)
+                    .map_err(|e| Error::Format(format!("Executing delta part {i}: {e}")));
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    return result;
+                }
+                progress.event(Event::DeltaPart {
+                    objects: part.objects.len() as u64,
+                    bytes: part.compressed_size,
+                });
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        for next in opened {
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+            match next {
+                Ok(part) => {
+                    if to_build.send(part).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(to_build);
+        let built = builder.join().expect("the builder thread does not panic");
+        result.and(built)
+    })
 }
 
 /// Refuses parts of a format newer than this reader knows.

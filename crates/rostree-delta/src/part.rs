@@ -110,26 +110,6 @@ impl<'a> SpoolWriter<'a> {
     }
 }
 
-/// An unnamed file in `tmp`, gone when closed.
-fn unnamed_file(tmp: &Dir) -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    match rustix::fs::openat(tmp, ".", flags, Mode::from_raw_mode(0o600)) {
-        Ok(fd) => Ok(fd.into()),
-        // No O_TMPFILE on this file system: a named file, unlinked at once.
-        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
-            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let name = format!("delta-part-{}-{n}", std::process::id());
-            let mut options = cap_std::fs::OpenOptions::new();
-            let file = tmp.open_with(&name, options.read(true).write(true).create_new(true))?;
-            tmp.remove_file(&name)?;
-            Ok(file.into_std())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 impl Write for SpoolWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.spool.len() + buf.len() as u64 > self.limit {
@@ -147,7 +127,7 @@ impl Write for SpoolWriter<'_> {
                     data.extend_from_slice(buf);
                     return Ok(buf.len());
                 };
-                let mut file = unnamed_file(tmp)?;
+                let mut file = rostree_repo::scratch::unnamed_file(tmp)?;
                 file.write_all(data)?;
                 file.write_all(buf)?;
                 let len = data.len() as u64 + buf.len() as u64;

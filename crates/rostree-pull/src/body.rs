@@ -58,33 +58,8 @@ impl Spill {
     }
 
     fn file(&self) -> std::io::Result<std::fs::File> {
-        use rustix::fs::{Mode, OFlags};
-        let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-        match rustix::fs::openat(&*self.dir, ".", flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => Ok(fd.into()),
-            // No O_TMPFILE here: a named file, unlinked at once.
-            Err(
-                rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL,
-            ) => {
-                let name = format!("fetch-{}-{}", std::process::id(), next_id());
-                let file = self.dir.open_with(
-                    &name,
-                    cap_std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create_new(true),
-                )?;
-                self.dir.remove_file(&name)?;
-                Ok(file.into_std())
-            }
-            Err(e) => Err(e.into()),
-        }
+        rostree_repo::scratch::unnamed_file(&self.dir)
     }
-}
-
-fn next_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Memory taken from a budget, given back when dropped.

@@ -26,6 +26,7 @@ pub mod pull_local;
 pub mod remote;
 pub mod remotes_dir;
 mod repo;
+pub mod scratch;
 pub mod summary;
 pub mod summary_cache;
 mod sys;

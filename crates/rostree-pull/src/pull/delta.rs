@@ -1,10 +1,11 @@
 //! Applying a static delta during a pull: parts fetched several at a time (bodies past
 //! the memory budget wait in unnamed files, resumed by range when a connection drops), each
-//! hashed and built as soon as it is complete, on every core.
+//! hashed and decompressed as soon as it is complete while the one before is built.
 //!
 //! ```text
-//! fetch (async, PART_FETCHES in flight) ──body──▶ channel (1) ──▶ builders (one per core)
-//!        └ part already complete here: skipped, not fetched      open_part + execute_part
+//! fetch (async, PART_FETCHES in flight) ──body──▶ open_part ──payload──▶ execute_part
+//!        └ part already complete here:             (one xz dictionary     (objects into
+//!          skipped, not fetched                     in memory)             the transaction)
 //! ```
 //!
 //! A failure stops new fetches; the parts already fetched are still built, so that a pull
@@ -14,8 +15,12 @@ use super::*;
 
 use rostree_delta::apply;
 
-/// Parts fetched at once: enough to keep every core building while the next ones arrive.
+/// Parts fetched at once: enough to keep decoding busy while the next ones arrive.
 const PART_FETCHES: usize = 4;
+
+/// What fetched parts may hold in memory together: those up to 1 MiB wait there, larger
+/// ones in files; the rest of the budget is the decoder's.
+const PART_MEMORY: u64 = 4 << 20;
 
 /// A part's bytes, waiting to be built.
 enum PartBytes {
@@ -53,16 +58,16 @@ async fn fetch_part(
     Ok(PartBytes::Fetched(body))
 }
 
-fn build_part(
-    tx: &Transaction<'_>,
+/// A part's bytes hashed and decompressed, ready to be built.
+fn open_part(
     tmp: &cap_std::fs::Dir,
     delta: &crate::deltas::Fetched,
     i: usize,
     bytes: PartBytes,
-) -> Result<()> {
+) -> rostree_delta::Result<apply::Spool> {
     let part = &delta.superblock.parts[i];
     let declared = part.uncompressed_size;
-    let payload = match bytes {
+    match bytes {
         PartBytes::Inline(data) => apply::open_part(&mut &data[..], None, declared, Some(tmp)),
         PartBytes::Fetched(Body::Memory(data, _held)) => {
             apply::open_part(&mut &data[..], Some(&part.checksum), declared, Some(tmp))
@@ -70,9 +75,7 @@ fn build_part(
         PartBytes::Fetched(Body::File(mut file, _)) => {
             apply::open_part(&mut file, Some(&part.checksum), declared, Some(tmp))
         }
-    }?;
-    apply::execute_part(tx, &part.objects, &payload)?;
-    Ok(())
+    }
 }
 
 /// Builds a delta's objects in `tx`: each part not already complete here, from the
@@ -103,7 +106,7 @@ pub(super) fn apply_delta(
     };
     let spill = Spill {
         dir: Arc::new(tmp.try_clone().map_err(io)?),
-        budget: MemoryBudget::new(engine::BODY_MEMORY),
+        budget: MemoryBudget::new(PART_MEMORY),
     };
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -113,27 +116,20 @@ pub(super) fn apply_delta(
             slot.get_or_insert(e);
         }
     };
-    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<(usize, PartBytes)>(1);
-    let work_rx = Mutex::new(work_rx);
-    let builders = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (work_tx, mut work_rx) = tokio::sync::mpsc::channel::<(usize, PartBytes)>(1);
     std::thread::scope(|scope| {
-        for _ in 0..builders.min(todo.len()) {
+        if !todo.is_empty() {
+            // Decoding and building overlap, one part each (see `apply::build_parts`); the
+            // receiver goes with the thread, so a failure there also ends the fetching.
             scope.spawn(|| {
-                loop {
-                    let next = match work_rx.lock() {
-                        Ok(mut rx) => rx.blocking_recv(),
-                        Err(_) => return,
-                    };
-                    let Some((i, bytes)) = next else { return };
-                    let part = &delta.superblock.parts[i];
-                    match build_part(tx, &tmp, delta, i, bytes) {
-                        Ok(()) => progress.event(Event::DeltaPart {
-                            objects: part.objects.len() as u64,
-                            bytes: part.compressed_size,
-                        }),
-                        Err(e) => fail(e),
-                    }
+                let mut opened = std::iter::from_fn(|| {
+                    let (i, bytes) = work_rx.blocking_recv()?;
+                    Some(open_part(&tmp, delta, i, bytes).map(|payload| (i, payload)))
+                });
+                if let Err(e) = apply::build_parts(tx, &delta.superblock, &mut opened, progress) {
+                    fail(e.into());
                 }
+                drop(work_rx);
             });
         }
         runtime.block_on(async {
@@ -179,7 +175,7 @@ pub(super) fn apply_delta(
                 }
             }
         });
-        // The builders end once the channel is empty and closed.
+        // The decoding thread ends once the channel is empty and closed.
         drop(work_tx);
     });
     if let Some(e) = first_error.into_inner().ok().flatten() {
