@@ -20,6 +20,7 @@ use cap_std::fs::Dir;
 use rostree_core::gvariant::{Type, Value, array_children, tuple_spans, tuple_tail_len};
 use rostree_core::object::Xattrs;
 use rostree_core::{Checksum, Hasher};
+use rostree_repo::content::HashingReader;
 
 use crate::bsdiff::ReadAt;
 use crate::error::{Error, IoContext, Result};
@@ -146,20 +147,6 @@ impl Write for SpoolWriter<'_> {
     }
 }
 
-/// Hashes what passes through.
-struct Hashing<R> {
-    inner: R,
-    hasher: Hasher,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// Reads a part file (compression byte and payload) from `source`: decompressed as it
 /// comes into a [`Spool`] (in `tmp` past the window), hashed whole and checked against
 /// `expected` when given (inline parts are covered by their superblock instead).
@@ -170,10 +157,11 @@ pub fn open_part(
     declared: u64,
     tmp: Option<&Dir>,
 ) -> Result<Spool> {
-    let mut input = Hashing {
-        inner: std::io::BufReader::with_capacity(256 << 10, source),
-        hasher: Hasher::new(),
-    };
+    let mut hasher = Hasher::new();
+    let mut input = HashingReader::new(
+        std::io::BufReader::with_capacity(256 << 10, source),
+        &mut hasher,
+    );
     let mut compression = [0u8; 1];
     if input
         .read(&mut compression)
@@ -191,7 +179,7 @@ pub fn open_part(
         b'x' => {
             use std::io::BufRead;
             // Peeked, not consumed: the hash sees every byte either way.
-            let head = input.inner.fill_buf().ctx("reading", "a delta part")?;
+            let head = input.get_mut().fill_buf().ctx("reading", "a delta part")?;
             // The blocks' checks are skipped only where the part's sha256 stands for them.
             match (expected, lzma2_dictionary(head)) {
                 (Some(_), Some(_)) => decode_lzma2_blocks(&mut input, &mut out),
@@ -209,8 +197,9 @@ pub fn open_part(
     // such rather than by where its bytes stopped making sense.
     rostree_repo::copy::copy_wide(&mut input, &mut std::io::sink())
         .ctx("reading", "a delta part")?;
+    drop(input);
     if let Some(expected) = expected {
-        let actual = input.hasher.finish();
+        let actual = hasher.finish();
         if actual != *expected {
             return Err(Error::PartChecksum {
                 expected: *expected,
@@ -277,20 +266,6 @@ fn lzma2_dictionary(head: &[u8]) -> Option<u32> {
     (dict <= XZ_MEMORY_LIMIT_KIB << 10).then_some(dict)
 }
 
-/// Counts the bytes read through it.
-struct Counting<'a, R> {
-    inner: &'a mut R,
-    read: u64,
-}
-
-impl<R: Read> Read for Counting<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
-}
-
 fn xz_error(reason: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, reason.to_owned())
 }
@@ -298,7 +273,10 @@ fn xz_error(reason: &str) -> std::io::Error {
 /// Decodes an xz stream of LZMA2 blocks into `out` without their checks (CRC64, about a
 /// tenth of decoding): the part's sha256, taken over these very bytes, vouches for them.
 /// The index and footer are left for the caller to hash.
-fn decode_lzma2_blocks(input: &mut impl Read, out: &mut impl Write) -> std::io::Result<u64> {
+fn decode_lzma2_blocks<R: Read>(
+    input: &mut HashingReader<'_, R>,
+    out: &mut impl Write,
+) -> std::io::Result<u64> {
     let mut stream_header = [0u8; 12];
     input.read_exact(&mut stream_header)?;
     let check = check_len(stream_header[7]);
@@ -316,13 +294,11 @@ fn decode_lzma2_blocks(input: &mut impl Read, out: &mut impl Write) -> std::io::
         let dict = block_dictionary(&header)
             .filter(|d| *d <= XZ_MEMORY_LIMIT_KIB << 10)
             .ok_or_else(|| xz_error("an xz block this reader does not take"))?;
-        let mut counted = Counting {
-            inner: input,
-            read: 0,
-        };
-        let mut block = lzma_rust2::Lzma2Reader::new(&mut counted, dict, None);
+        let start = input.bytes_read();
+        let mut block = lzma_rust2::Lzma2Reader::new(&mut *input, dict, None);
         written += rostree_repo::copy::copy_wide(&mut block, out)?;
-        let padding = (4 - (header_len + counted.read) % 4) % 4;
+        let compressed = input.bytes_read() - start;
+        let padding = (4 - (header_len + compressed) % 4) % 4;
         std::io::copy(&mut input.take(padding + check), &mut std::io::sink())?;
     }
 }
