@@ -93,6 +93,21 @@ fn big_tree(dir: &Path, mib: usize, seed: u64) -> String {
     format!("--tree=dir={}", dir.display())
 }
 
+/// What `statvfs` says a user may still write on the file system of `path`.
+fn available_bytes(path: &Path) -> u64 {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%a %S"])
+        .arg(path)
+        .output()
+        .expect("stat -f");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut numbers = text
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().expect("a number"));
+    let (blocks, block_size) = (numbers.next(), numbers.next());
+    blocks.expect("blocks") * block_size.expect("block size")
+}
+
 fn staging_left(repo: &Path) -> Vec<String> {
     std::fs::read_dir(repo.join("tmp"))
         .expect("tmp")
@@ -200,6 +215,58 @@ fn the_free_space_floor_is_kept_as_upstream_keeps_it() {
                 ok(&repo, &["fsck", "-q"]);
             }
             std::fs::remove_dir_all(&repo).expect("cleaning up");
+        }
+    }
+}
+
+/// A repo already under its floor still takes metadata (upstream keeps housekeeping out of the
+/// check: a transaction starts, and only content objects are refused), in both tools alike.
+#[test]
+fn under_the_floor_metadata_is_written_and_content_refused() {
+    let fs = SmallFs::new(16);
+    let work = tempfile::tempdir().expect("tempdir");
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(empty.join("usr/share")).expect("mkdir");
+    let with_file = work.path().join("with-file");
+    std::fs::create_dir_all(&with_file).expect("mkdir");
+    std::fs::write(with_file.join("motd"), "hello\n").expect("write");
+    for (setting, value, message) in [
+        (
+            "min-free-space-percent",
+            "99",
+            "min-free-space-percent '99%' would be exceeded, at least ",
+        ),
+        (
+            "min-free-space-size",
+            "1TB",
+            "min-free-space-size 1048576MB would be exceeded, at least ",
+        ),
+    ] {
+        for (tool, bin) in [("upstream", upstream_ostree()), ("rostree", rostree())] {
+            let repo = fs.path.join(format!("{tool}-{setting}"));
+            ok(&repo, &["init", "--mode=archive"]);
+            ok(&repo, &["config", "set", &format!("core.{setting}"), value]);
+            // 99% of 16 MiB leaves 160 KiB: fill the rest but for room for the metadata.
+            let filler = fs.path.join("filler");
+            let room = available_bytes(&fs.path);
+            std::fs::write(&filler, noise(room.saturating_sub(96 << 10) as usize, 1))
+                .expect("filling");
+            let tree = format!("--tree=dir={}", empty.display());
+            let out = run(&bin, &repo, &["commit", "-b", "main", &tree]);
+            assert!(
+                out.status.success(),
+                "{tool} {setting}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let main = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let tree = format!("--tree=dir={}", with_file.display());
+            let out = run(&bin, &repo, &["commit", "-b", "main", &tree]);
+            assert!(!out.status.success(), "{tool} {setting}: content written");
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(stderr.contains(message), "{tool} {setting}: {stderr}");
+            assert_intact(&repo, &main);
+            std::fs::remove_dir_all(&repo).expect("cleaning up");
+            std::fs::remove_file(&filler).expect("cleaning up");
         }
     }
 }

@@ -77,24 +77,32 @@ pub struct Transaction<'r> {
 }
 
 /// What a transaction may still write before the filesystem's free space falls under the
-/// repo's `min-free-space-percent` or `min-free-space-size`.
+/// repo's `min-free-space-percent` or `min-free-space-size`, counted in blocks as upstream
+/// counts it.
 struct FreeSpaceBudget {
-    remaining: AtomicU64,
+    remaining_blocks: AtomicU64,
+    block_size: u64,
     /// The setting, as upstream's messages name it.
     setting: String,
 }
 
-/// The budget the repo's settings allow now: upstream's rules (a size, when set, wins over
-/// the percentage, default 3; 0 turns the check off).
+/// The budget the repo's settings allow now, by upstream's rules: a size, when set, wins over
+/// the percentage (default 3; 0 turns the check off); root counts the blocks the filesystem
+/// keeps for root as free, others only what they may use. A budget already spent fails no
+/// transaction here: metadata is never charged, only content objects are.
 fn free_space_budget(repo: &Repo) -> Result<Option<FreeSpaceBudget>> {
-    let (reserved, setting) = match repo.settings().min_free_space {
+    let setting = repo.settings().min_free_space;
+    if setting == MinFreeSpace::Off {
+        return Ok(None);
+    }
+    let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
+    let (reserved, setting) = match setting {
         MinFreeSpace::Off => return Ok(None),
         MinFreeSpace::Megabytes(mb) => (
             mb.saturating_mul(1 << 20),
             format!("min-free-space-size {mb}MB"),
         ),
         MinFreeSpace::Percent(percent) => {
-            let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
             let total = stat.f_blocks.saturating_mul(stat.f_frsize);
             (
                 total / 100 * u64::from(percent),
@@ -105,13 +113,14 @@ fn free_space_budget(repo: &Repo) -> Result<Option<FreeSpaceBudget>> {
     if reserved == 0 {
         return Ok(None);
     }
-    let stat = rustix::fs::fstatvfs(repo.objects_dir()).ctx("statvfs", repo.path())?;
-    let available = stat.f_bavail.saturating_mul(stat.f_frsize);
-    if available <= reserved {
-        return Err(Error::NoSpace(format!("{setting} would be exceeded")));
-    }
+    let block_size = stat.f_bsize.max(1);
+    let free_blocks = match rustix::process::getuid().is_root() {
+        true => stat.f_bfree,
+        false => stat.f_bavail,
+    };
     Ok(Some(FreeSpaceBudget {
-        remaining: AtomicU64::new(available - reserved),
+        remaining_blocks: AtomicU64::new(free_blocks.saturating_sub(reserved / block_size)),
+        block_size,
         setting,
     }))
 }
@@ -480,8 +489,9 @@ impl<'r> Transaction<'r> {
         )
     }
 
-    /// Takes `bytes` from the free-space budget, or fails as upstream does when they would
-    /// eat into the space the repo keeps free.
+    /// Takes a content object of `bytes` from the free-space budget (in whole blocks, one more
+    /// than its size fills), or fails as upstream does when it would eat into the space the
+    /// repo keeps free.
     fn charge(&self, bytes: u64) -> Result<()> {
         if let Some(flusher) = &self.flusher {
             flusher.staged(bytes);
@@ -489,11 +499,13 @@ impl<'r> Transaction<'r> {
         let Some(budget) = &self.free_space else {
             return Ok(());
         };
-        let taken = budget
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(bytes)
-            });
+        let blocks = bytes / budget.block_size + 1;
+        let taken =
+            budget
+                .remaining_blocks
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(blocks)
+                });
         if taken.is_err() {
             return Err(Error::NoSpace(format!(
                 "{} would be exceeded, at least {} requested",
@@ -565,7 +577,9 @@ impl<'r> Transaction<'r> {
 
     /// Stages an object whose stored bytes are `data` as they are, mode 0644.
     fn stage_bytes(&self, objtype: ObjectType, checksum: &Checksum, data: &[u8]) -> Result<()> {
-        self.charge(data.len() as u64)?;
+        if let Some(flusher) = &self.flusher {
+            flusher.staged(data.len() as u64);
+        }
         self.stage_with(objtype, checksum, |file| file.write_all(data))
     }
 
