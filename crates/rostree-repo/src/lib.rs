@@ -29,7 +29,7 @@ mod repo;
 pub mod scratch;
 pub mod summary;
 pub mod summary_cache;
-mod sys;
+pub mod sys;
 mod syscalls;
 pub mod transaction;
 

@@ -2,7 +2,7 @@
 //!
 //! This facade re-exports the pieces users need: the format crate as [`core`], the
 //! repository as [`repo`], replication as [`pull`](mod@pull), signatures as [`sign`], static
-//! deltas as [`delta`] and the HTTP server as [`serve`](mod@serve), with the most used types
+//! deltas as [`delta`], deployments as [`sysroot`] and the HTTP server as [`serve`](mod@serve), with the most used types
 //! and operations at the top level.
 //!
 //! Features (all on by default): `pull` (replication over HTTP(S) and `file://`: tokio and
@@ -37,6 +37,7 @@ pub use rostree_repo as repo;
 #[cfg(feature = "serve")]
 pub use rostree_serve as serve;
 pub use rostree_sign as sign;
+pub use rostree_sysroot as sysroot;
 
 pub use rostree_core::{Checksum, ObjectType};
 pub use rostree_repo::{Error, Repo, RepoMode};

@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 use crate::GlobalOptions;
 
+pub(crate) mod admin;
 mod cat;
 mod checkout;
 mod checksum;
@@ -38,6 +39,8 @@ mod tree;
 // Parsed once per process, so the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
+    /// Commands for managing a host system booted with ostree
+    Admin(admin::Args),
     /// Concatenate contents of files
     Cat(cat::Args),
     /// Check out a commit into a filesystem tree
@@ -97,6 +100,7 @@ pub enum Command {
 /// Runs a subcommand; returns the exit code.
 pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
     match command {
+        Command::Admin(a) => admin::run(a, global),
         Command::Cat(a) => cat::run(a, global),
         Command::Checkout(a) => checkout::run(a, global),
         Command::Checksum(a) => checksum::run(a),

@@ -1,0 +1,128 @@
+//! `ostree admin`: the deployments of a sysroot.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use clap::Subcommand;
+use rostree::sysroot::{DebugFlags, Sysroot};
+
+use crate::{GlobalOptions, util};
+
+mod cleanup;
+mod deploy;
+mod init_fs;
+mod instutil;
+mod kargs;
+mod os_init;
+mod pin;
+mod status;
+mod undeploy;
+
+/// Arguments of `admin`, which every admin subcommand also takes.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Create a new OSTree sysroot at PATH
+    #[arg(long, global = true, value_name = "PATH")]
+    sysroot: Option<PathBuf>,
+    /// Print the current deployment's directory and exit
+    #[arg(long = "print-current-dir", global = true)]
+    print_current_dir: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Delete untagged deployments and repository objects
+    Cleanup(cleanup::Args),
+    /// Checkout revision REFSPEC as the new default deployment
+    Deploy(deploy::Args),
+    /// Initialize a root filesystem
+    InitFs(init_fs::Args),
+    /// Provide instutil commands, allow admin to change boot configuration and relabel selinux
+    #[command(subcommand)]
+    Instutil(instutil::Command),
+    /// Change kernel arguments
+    #[command(subcommand)]
+    Kargs(kargs::Command),
+    /// Initialize empty state for given operating system
+    OsInit(os_init::Args),
+    /// Change the "pinning" state of a deployment
+    Pin(pin::Args),
+    /// Initialize empty state for given operating system (the newer name of os-init)
+    StaterootInit(os_init::Args),
+    /// List deployments
+    Status(status::Args),
+    /// Delete deployment INDEX
+    Undeploy(undeploy::Args),
+}
+
+/// Runs an admin subcommand.
+pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
+    let paths = SysrootPath::new(args.sysroot);
+    if args.print_current_dir {
+        let sysroot = paths.load()?;
+        let Some(first) = sysroot.deployments().first() else {
+            bail!("Unable to find a deployment in sysroot");
+        };
+        let dir = std::path::absolute(&paths.path)?.join(first.path());
+        util::write_stdout(format!("{}\n", dir.display()).as_bytes())?;
+        return Ok(0);
+    }
+    let Some(command) = args.command else {
+        return Err(util::UsageError {
+            message: "No \"admin\" subcommand specified".into(),
+            blank_line: false,
+        }
+        .into());
+    };
+    let _ = global;
+    match command {
+        Command::Cleanup(a) => cleanup::run(a, &paths),
+        Command::Deploy(a) => deploy::run(a, &paths),
+        Command::InitFs(a) => init_fs::run(a),
+        Command::Instutil(c) => instutil::run(c, &paths),
+        Command::Kargs(c) => kargs::run(c, &paths),
+        Command::OsInit(a) | Command::StaterootInit(a) => os_init::run(a, &paths),
+        Command::Pin(a) => pin::run(a, &paths),
+        Command::Status(a) => status::run(a, &paths),
+        Command::Undeploy(a) => undeploy::run(a, &paths),
+    }
+}
+
+/// Where the sysroot is: `--sysroot`, else `$OSTREE_SYSROOT`, else `/`.
+pub(crate) struct SysrootPath {
+    path: PathBuf,
+}
+
+impl SysrootPath {
+    fn new(flag: Option<PathBuf>) -> SysrootPath {
+        let path = flag
+            .or_else(|| {
+                std::env::var_os("OSTREE_SYSROOT")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from("/"));
+        SysrootPath { path }
+    }
+
+    /// Opens and loads the sysroot.
+    pub(crate) fn load(&self) -> Result<Sysroot> {
+        let dir = Dir::open_ambient_dir(&self.path, ambient_authority())
+            .with_context(|| format!("opendir({})", self.path.display()))?;
+        Ok(Sysroot::load(dir, &self.path, DebugFlags::from_env())?)
+    }
+}
+
+/// A usage error in upstream's words (the command's help first).
+pub(crate) fn usage(message: &str) -> anyhow::Error {
+    util::UsageError {
+        message: message.into(),
+        blank_line: true,
+    }
+    .into()
+}

@@ -1,0 +1,62 @@
+//! `ostree admin pin`: keep a deployment whatever is deployed after it.
+
+use anyhow::{Result, bail};
+use rostree::sysroot::write::write_origin;
+
+use super::SysrootPath;
+use crate::util;
+
+/// Arguments of `admin pin`.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…] INDEX")]
+pub struct Args {
+    /// Unset pin
+    #[arg(short = 'u', long)]
+    unpin: bool,
+    /// The deployments' indexes
+    indexes: Vec<String>,
+}
+
+/// Runs `admin pin`.
+pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
+    let mut sysroot = paths.load()?;
+    if args.indexes.is_empty() {
+        return Err(super::usage("INDEX must be specified"));
+    }
+    for text in &args.indexes {
+        let index = parse_index(text)?;
+        let count = sysroot.deployments().len() as u64;
+        if index >= count {
+            bail!("Out of range deployment index {index}, expected < {count}");
+        }
+        let deployment = sysroot.deployments()[index as usize].clone();
+        let word = if args.unpin { "unpinned" } else { "pinned" };
+        if deployment.is_pinned() != args.unpin {
+            util::write_stdout(format!("Deployment {text} is already {word}\n").as_bytes())?;
+            continue;
+        }
+        let origin = deployment.origin.clone().unwrap_or_default();
+        let origin = rostree::sysroot::origin::set_pinned(&origin, !args.unpin);
+        write_origin(&mut sysroot, &deployment, &origin)?;
+        util::write_stdout(format!("Deployment {text} is now {word}\n").as_bytes())?;
+    }
+    Ok(0)
+}
+
+/// `strtoull` base 10, refusing trailing text as upstream does.
+fn parse_index(text: &str) -> Result<u64> {
+    let digits = text.trim_start();
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    if end < digits.len() {
+        bail!("Invalid index: {text}");
+    }
+    if end == 0 {
+        return Ok(0);
+    }
+    match digits.parse::<u64>() {
+        Ok(n) => Ok(n),
+        Err(_) => bail!("Index too large: {text}"),
+    }
+}
