@@ -244,7 +244,10 @@ pub(crate) fn early(args: &[OsString], top: &Command) -> Early {
     if options(args).any(|a| a == "--version") {
         return Early::Version;
     }
-    if cmd.has_subcommands() {
+    // `admin --print-current-dir` answers without a subcommand, as upstream.
+    let prints_current_dir = verbs.path.first().is_some_and(|v| v == "admin")
+        && options(args).any(|a| a == "--print-current-dir");
+    if cmd.has_subcommands() && !(prints_current_dir && verbs.unknown.is_none()) {
         let error = match (&verbs.unknown, verbs.path.last()) {
             (None, None) => match options(args).find(|a| !is_top_level_option(a)) {
                 Some(opt) => format!("Unknown option {}", opt.to_string_lossy()),

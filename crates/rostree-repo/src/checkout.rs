@@ -538,6 +538,14 @@ impl Context<'_> {
             sys::set_link_xattrs(dir, OsStr::new(target), &header.xattrs)
                 .ctx("setting xattrs of", &device)?;
         }
+        // mknod's mode passed through the umask; the whiteout keeps the file's own.
+        rustix::fs::chmodat(
+            dir,
+            target,
+            Mode::from_raw_mode(header.mode & 0o7777),
+            AtFlags::empty(),
+        )
+        .ctx("chmod", &device)?;
         Ok(())
     }
 

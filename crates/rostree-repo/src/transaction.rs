@@ -146,6 +146,29 @@ const LOCK_SUFFIX: &str = "-lock";
 /// Staging directories of older rostree versions (locked with flock on the directory).
 const OLD_STAGING_PREFIXES: [&str; 2] = ["rostree-staging-", "rostree-staging.init-"];
 
+/// A staging directory of this boot that no process holds (one whose transaction failed),
+/// emptied and locked for a new transaction, as upstream takes such a directory over.
+fn reuse_staging(tmp: &Dir, prefix: &str) -> Option<(String, std::fs::File)> {
+    for entry in tmp.entries().ok()?.flatten() {
+        let name = entry.file_name().to_str()?.to_owned();
+        if !name.starts_with(prefix)
+            || name.ends_with(LOCK_SUFFIX)
+            || !entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        let Ok(Some(lock)) = lock_staging(tmp, &format!("{name}{LOCK_SUFFIX}")) else {
+            continue;
+        };
+        let mut builder = DirBuilder::new();
+        builder.mode(0o755);
+        if tmp.remove_dir_all(&name).is_ok() && tmp.create_dir_with(&name, &builder).is_ok() {
+            return Some((name, lock));
+        }
+    }
+    None
+}
+
 /// Takes the exclusive lock of a staging directory's lock file, creating it; `None` when
 /// another process holds it. The file is checked to still be there once locked (its owner
 /// may have removed it meanwhile).
@@ -171,11 +194,12 @@ fn lock_staging(tmp: &Dir, lock_name: &str) -> std::io::Result<Option<std::fs::F
     Ok(Some(file))
 }
 
-/// Removes staging directories whose lock is free and that are a minute old: their process
-/// died (or failed on purpose, see `OSTREE_REPO_TEST_ERROR`). Upstream would reuse such a
-/// directory; rostree starts over. Best effort: what cannot be examined is left for the
-/// next time.
+/// Removes staging directories whose lock is free and that are of an earlier boot or a
+/// minute old: their process died (or failed on purpose, see `OSTREE_REPO_TEST_ERROR`).
+/// Upstream would reuse such a directory; rostree starts over. Best effort: what cannot be
+/// examined is left for the next time.
 fn remove_stale_staging(repo: &Repo) {
+    let this_boot = format!("{STAGING_PREFIX}{}-", boot_id());
     let Ok(tmp) = repo.dir().open_dir("tmp") else {
         return;
     };
@@ -205,9 +229,9 @@ fn remove_stale_staging(repo: &Repo) {
         if !name.starts_with(STAGING_PREFIX) || name.ends_with(LOCK_SUFFIX) {
             continue;
         }
-        // Upstream makes its staging directory before it locks it: one this young may be
-        // another process's, between the two.
-        if young || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+        // Upstream makes its staging directory before it locks it: one this young of this
+        // boot may be another process's, between the two.
+        if (young && name.starts_with(&this_boot)) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         let lock_name = format!("{name}{LOCK_SUFFIX}");
@@ -320,7 +344,11 @@ impl<'r> Transaction<'r> {
             .open_dir("tmp")
             .ctx("opening", repo.path().join("tmp"))?;
         let prefix = format!("{STAGING_PREFIX}{}-", boot_id());
+        let reused = reuse_staging(&tmp, &prefix);
         let (name, staging_lock) = loop {
+            if let Some(found) = reused {
+                break found;
+            }
             let name = format!("{prefix}{}", random_suffix());
             let lock_name = format!("{name}{LOCK_SUFFIX}");
             let lock_path = repo.path().join("tmp").join(&lock_name);
@@ -1104,9 +1132,10 @@ impl<'r> Transaction<'r> {
     ) -> Result<TransactionStats> {
         let repo = self.repo;
         if pre_commit_error_requested() {
-            // As a crash would leave it: the staging directory stays (its lock goes with
-            // the process).
+            // As upstream leaves it: the staging directory stays, its lock file goes with
+            // the lock (released and unlinked, as libglnx releases a lock file).
             self.committed = true;
+            let _ = repo.dir().remove_file(&self.staging_lock_path);
             return Err(Error::InjectedFailure(
                 "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified",
             ));

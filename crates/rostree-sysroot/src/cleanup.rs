@@ -133,8 +133,12 @@ fn write_deployment_refs(sysroot: &Sysroot) -> Result<()> {
             repo.set_ref(&RefKind::Local, &name, None)?;
         }
     }
-    for (name, target) in &wanted {
-        repo.set_ref(&RefKind::Local, name, Some(target))?;
-    }
+    // Set in a transaction of the repository, as upstream does (so its test hooks and locks
+    // apply).
+    let refs: Vec<_> = wanted
+        .into_iter()
+        .map(|(name, target)| (RefKind::Local, name, target))
+        .collect();
+    rostree_repo::Transaction::begin(repo)?.commit_with_refs(&refs)?;
     Ok(())
 }

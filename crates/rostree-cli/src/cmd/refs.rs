@@ -184,6 +184,10 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             let display =
                 if args.list || prefix.is_empty() || prefix.ends_with(':') || shown == prefix {
                     shown.clone()
+                } else if let Some((remote, _)) = prefix.split_once(':') {
+                    // A remote's refs below a prefix keep the remote's name.
+                    let rest = shown[prefix.len()..].trim_start_matches('/');
+                    format!("{remote}:{rest}")
                 } else {
                     shown[prefix.len()..].trim_start_matches('/').to_owned()
                 };

@@ -109,7 +109,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         .map_err(|e| e.context("Performing initial cleanup"))?;
 
     let kargs = if args.karg_none {
-        Some(KernelArgs::new())
+        Some(edit_kargs(KernelArgs::new(), &args)?)
     } else if args.karg_proc_cmdline {
         let cmdline = std::fs::read_to_string("/proc/cmdline").context("Reading /proc/cmdline")?;
         Some(edit_kargs(KernelArgs::from_proc_cmdline(&cmdline), &args)?)
@@ -137,25 +137,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         kargs,
     };
     let outcome = deploy_tree(&sysroot, &stateroot, &revision, merge.as_ref(), &options)?;
-    for name in &outcome.ignored_var {
-        eprintln!(
-            "note: Deploying commit {revision} which contains content in /var/{name} that will be ignored."
-        );
-    }
-    if let Some(changes) = &outcome.etc_changes {
-        util::write_stdout(
-            format!(
-                "Copying /etc changes: {} modified, {} removed, {} added\n",
-                changes.modified.len(),
-                changes.removed.len(),
-                changes.added.len()
-            )
-            .as_bytes(),
-        )?;
-    }
-    if outcome.relabeled_var {
-        util::write_stdout(b"Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n")?;
-    }
+    print_deploy_notes(&revision, &outcome)?;
     let flags = WriteFlags {
         retain: args.retain,
         retain_pending: args.retain_pending,
@@ -182,6 +164,34 @@ fn edit_kargs(mut kargs: KernelArgs, args: &Args) -> Result<KernelArgs> {
         kargs.delete(arg)?;
     }
     Ok(kargs)
+}
+
+/// What deploying said on the way: `/var` content left out, `/etc` changes carried over,
+/// the first relabeling of `/var`.
+pub(crate) fn print_deploy_notes(
+    revision: &rostree::Checksum,
+    outcome: &rostree::sysroot::deploy::DeployOutcome,
+) -> Result<()> {
+    for name in &outcome.ignored_var {
+        eprintln!(
+            "note: Deploying commit {revision} which contains content in /var/{name} that will be ignored."
+        );
+    }
+    if let Some(changes) = &outcome.etc_changes {
+        util::write_stdout(
+            format!(
+                "Copying /etc changes: {} modified, {} removed, {} added\n",
+                changes.modified.len(),
+                changes.removed.len(),
+                changes.added.len()
+            )
+            .as_bytes(),
+        )?;
+    }
+    if outcome.relabeled_var {
+        util::write_stdout(b"Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n")?;
+    }
+    Ok(())
 }
 
 /// Upstream's report of a prune that freed something.

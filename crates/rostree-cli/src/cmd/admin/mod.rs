@@ -19,6 +19,7 @@ mod os_init;
 mod pin;
 mod status;
 mod undeploy;
+mod upgrade;
 
 /// Arguments of `admin`, which every admin subcommand also takes.
 #[derive(Debug, clap::Args)]
@@ -58,6 +59,8 @@ pub enum Command {
     Status(status::Args),
     /// Delete deployment INDEX
     Undeploy(undeploy::Args),
+    /// Construct new tree from current origin and deploy it, if it changed
+    Upgrade(upgrade::Args),
 }
 
 /// Runs an admin subcommand.
@@ -90,6 +93,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         Command::Pin(a) => pin::run(a, &paths),
         Command::Status(a) => status::run(a, &paths),
         Command::Undeploy(a) => undeploy::run(a, &paths),
+        Command::Upgrade(a) => upgrade::run(a, &paths),
     }
 }
 

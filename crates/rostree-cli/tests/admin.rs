@@ -1,0 +1,257 @@
+//! `ostree admin` against upstream: the same commits deployed by rostree and by upstream
+//! into two sysroots give the same loader entries, origin files, link farms, deployment refs
+//! and merged `/etc`, and each tool's `admin status` reads the other's sysroot alike.
+
+use std::path::{Path, PathBuf};
+
+use rostree_testutil::cmd::{Invocation, upstream_ostree};
+
+fn rostree() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rostree"))
+}
+
+/// Runs `bin` with `OSTREE_SYSROOT` set (deployment roots stay mutable, so the temp dir can
+/// go away) and returns stdout; fails the test on failure.
+fn run(bin: &Path, sysroot: &Path, args: &[&str]) -> String {
+    let out = Invocation::new(bin)
+        .env("OSTREE_SYSROOT", sysroot)
+        .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+        .args(args)
+        .ok();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn write(path: &Path, data: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, data).expect("write");
+}
+
+/// libtest's OS tree: a kernel and initramfs in the modules layout, /usr/etc defaults.
+fn os_tree(dir: &Path, kernel: &str) {
+    write(&dir.join("usr/lib/modules/3.6.0/vmlinuz"), kernel);
+    write(
+        &dir.join("usr/lib/modules/3.6.0/initramfs.img"),
+        "an initramfs\n",
+    );
+    write(
+        &dir.join("usr/etc/os-release"),
+        "NAME=TestOS\nVERSION=42\nID=testos\nPRETTY_NAME=\"TestOS 42\"\n",
+    );
+    write(&dir.join("usr/etc/aconfigfile"), "default\n");
+    write(&dir.join("usr/etc/NetworkManager/nm.conf"), "a default\n");
+    write(&dir.join("usr/bin/sh"), "a shell\n");
+}
+
+/// Everything a deployment writes outside the object store, as text to compare.
+fn layout(sysroot: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = sysroot.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).expect("lstat");
+        let shown = rel.display().to_string();
+        if shown.starts_with("ostree/repo") && shown != "ostree/repo" {
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).expect("readlink");
+            out.push((shown, format!("-> {}", target.display())));
+        } else if meta.is_dir() {
+            out.push((shown, "dir".into()));
+            for entry in std::fs::read_dir(&path).expect("readdir") {
+                stack.push(rel.join(entry.expect("entry").file_name()));
+            }
+        } else {
+            let data = std::fs::read(&path).expect("read");
+            out.push((shown, String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn deployments_match_upstream_and_each_reads_the_other() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let upstream = upstream_ostree();
+    let repo = t.join("testos-repo");
+    let repo_arg = format!("--repo={}", repo.display());
+    run(&upstream, t, &[&repo_arg, "init", "--mode=archive"]);
+    for (i, kernel) in ["a kernel\n", "another kernel\n"].iter().enumerate() {
+        let tree = t.join(format!("tree{i}"));
+        os_tree(&tree, kernel);
+        let tree_arg = format!("--tree=dir={}", tree.display());
+        let version = format!("--add-metadata-string=version=1.0.{i}");
+        let timestamp = format!("--timestamp=2024-01-0{}T00:00:00Z", i + 1);
+        run(
+            &upstream,
+            t,
+            &[
+                &repo_arg,
+                "commit",
+                "-b",
+                "testos/main",
+                &version,
+                &timestamp,
+                &tree_arg,
+            ],
+        );
+    }
+    let mut layouts = Vec::new();
+    for (tool, bin) in [("upstream", upstream.clone()), ("rostree", rostree())] {
+        let sysroot = t.join(tool);
+        std::fs::create_dir(&sysroot).expect("mkdir");
+        let s = sysroot.to_str().expect("utf-8");
+        run(&bin, &sysroot, &["admin", "init-fs", s]);
+        let out = run(&bin, &sysroot, &["admin", "os-init", "testos"]);
+        assert_eq!(
+            out, "ostree/deploy/testos initialized as OSTree root\n",
+            "{tool}"
+        );
+        let sysrepo = format!("--repo={s}/ostree/repo");
+        let source = repo.to_str().expect("utf-8");
+        let first = run(&bin, &sysroot, &[&repo_arg, "rev-parse", "testos/main^"]);
+        run(
+            &bin,
+            &sysroot,
+            &[&sysrepo, "pull-local", source, first.trim()],
+        );
+        run(
+            &bin,
+            &sysroot,
+            &[&sysrepo, "refs", "--create=testos/main", first.trim()],
+        );
+        run(
+            &bin,
+            &sysroot,
+            &[
+                "admin",
+                "deploy",
+                "--os=testos",
+                "--karg=root=LABEL=MOO",
+                "--karg=quiet",
+                "testos/main",
+            ],
+        );
+        // A local /etc change carried into the next deployment.
+        let current = run(&bin, &sysroot, &["admin", "--print-current-dir"]);
+        let etc = Path::new(current.trim()).join("etc");
+        std::fs::write(etc.join("aconfigfile"), "local\n").expect("edit");
+        std::fs::write(etc.join("added"), "mine\n").expect("add");
+        std::fs::remove_file(etc.join("NetworkManager/nm.conf")).expect("remove");
+        run(
+            &bin,
+            &sysroot,
+            &[&sysrepo, "pull-local", source, "testos/main"],
+        );
+        let out = run(
+            &bin,
+            &sysroot,
+            &["admin", "deploy", "--os=testos", "testos/main"],
+        );
+        assert!(
+            out.contains("Copying /etc changes: 1 modified, 1 removed, 1 added"),
+            "{tool}: {out}"
+        );
+        run(&bin, &sysroot, &["admin", "pin", "1"]);
+        layouts.push((tool, sysroot.clone(), layout(&sysroot)));
+    }
+    let (_, up_root, up) = &layouts[0];
+    let (_, ro_root, ro) = &layouts[1];
+    let up_keys: Vec<_> = up.iter().map(|(k, _)| k).collect();
+    let ro_keys: Vec<_> = ro.iter().map(|(k, _)| k).collect();
+    assert_eq!(ro_keys, up_keys, "the same files and directories");
+    for ((path, a), (_, b)) in up.iter().zip(ro) {
+        assert_eq!(b, a, "{path}");
+    }
+    // Each tool's status of each sysroot says the same.
+    let status = |bin: &Path, root: &Path| run(bin, root, &["admin", "status"]);
+    let expected = status(&upstream, up_root);
+    assert!(expected.contains("Pinned: yes"), "{expected}");
+    assert_eq!(status(&upstream, ro_root), expected);
+    assert_eq!(status(&rostree(), up_root), expected);
+    assert_eq!(status(&rostree(), ro_root), expected);
+    // Both repos list the same deployment refs.
+    for root in [up_root, ro_root] {
+        let sysrepo = format!("--repo={}/ostree/repo", root.display());
+        let refs = run(&upstream, root, &[&sysrepo, "refs", "ostree"]);
+        let mut refs: Vec<_> = refs.lines().collect();
+        refs.sort();
+        assert_eq!(refs, ["0/1/0", "0/1/1"], "{}", root.display());
+    }
+
+    // Undeploying the rollback removes its entry, directory and boot files alike.
+    for (bin, root) in [(upstream.clone(), up_root), (rostree(), ro_root)] {
+        run(&bin, root, &["admin", "pin", "-u", "1"]);
+        run(&bin, root, &["admin", "undeploy", "1"]);
+    }
+    let (up, ro) = (layout(up_root), layout(ro_root));
+    assert_eq!(ro, up);
+}
+
+#[test]
+fn bad_input_is_refused_in_upstreams_words_and_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let sysroot = t.join("sysroot");
+    std::fs::create_dir(&sysroot).expect("mkdir");
+    let s = sysroot.to_str().expect("utf-8");
+    run(&rostree(), &sysroot, &["admin", "init-fs", "--modern", s]);
+    run(&rostree(), &sysroot, &["admin", "os-init", "testos"]);
+    let tree = t.join("nokernel");
+    write(&tree.join("usr/bin/sh"), "a shell\n");
+    let sysrepo = format!("--repo={s}/ostree/repo");
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    run(
+        &rostree(),
+        &sysroot,
+        &[&sysrepo, "commit", "-b", "nokernel", &tree_arg],
+    );
+    // A first refused deploy leaves the stateroot's (empty) deploy directory, as upstream's.
+    let refused = Invocation::new(rostree())
+        .env("OSTREE_SYSROOT", &sysroot)
+        .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+        .args(["admin", "deploy", "--os=testos", "nokernel"])
+        .output();
+    assert!(!refused.status.success());
+    run(&rostree(), &sysroot, &["admin", "cleanup"]);
+    let before = layout(&sysroot);
+    for (args, message) in [
+        (
+            vec!["admin", "deploy", "--os=testos", "nokernel"],
+            "error: Failed to find kernel in /usr/lib/modules, /usr/lib/ostree-boot or /boot\n",
+        ),
+        (
+            vec!["admin", "deploy", "--os=testos", "nosuchref"],
+            "error: Refspec 'nosuchref' not found\n",
+        ),
+        (
+            vec!["admin", "os-init", "testos"],
+            "error: Creating ostree/deploy/testos: File exists\n",
+        ),
+        (
+            vec!["admin", "undeploy", "0"],
+            "error: Out of range deployment index 0, expected < 0\n",
+        ),
+    ] {
+        for bin in [upstream_ostree(), rostree()] {
+            let out = Invocation::new(&bin)
+                .env("OSTREE_SYSROOT", &sysroot)
+                .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+                .args(&args)
+                .output();
+            assert!(!out.status.success(), "{args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.ends_with(message),
+                "{} {args:?}: {stderr}",
+                bin.display()
+            );
+            // The failed deployment's checkout is garbage the next cleanup removes; the
+            // loader, links and refs are untouched.
+            run(&bin, &sysroot, &["admin", "cleanup"]);
+            assert_eq!(layout(&sysroot), before, "{} {args:?}", bin.display());
+        }
+    }
+}
