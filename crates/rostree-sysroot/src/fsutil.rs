@@ -150,3 +150,15 @@ pub(crate) fn copy_tree_over(from: &Dir, source: &Path, to: &Dir, name: &str) ->
     }
     Ok(())
 }
+
+/// Opens the directory `path` below `dir`, following symlinks wherever they lead.
+pub(crate) fn open_dir_following(dir: &Dir, path: &str) -> std::io::Result<Dir> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(Dir::from_std_file(std::fs::File::from(fd)))
+}

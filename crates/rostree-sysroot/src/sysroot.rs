@@ -20,6 +20,8 @@ pub struct DebugFlags {
     pub mutable_deployments: bool,
     /// `no-dtb`: devicetrees are not looked for in `usr/lib/modules`.
     pub no_dtb: bool,
+    /// `test-fifreeze`: the full sync fails as if freezing `/boot` had hung.
+    pub test_fifreeze: bool,
 }
 
 impl DebugFlags {
@@ -30,6 +32,7 @@ impl DebugFlags {
             match word.to_ascii_lowercase().as_str() {
                 "mutable-deployments" => flags.mutable_deployments = true,
                 "no-dtb" => flags.no_dtb = true,
+                "test-fifreeze" => flags.test_fifreeze = true,
                 _ => {}
             }
         }
@@ -83,7 +86,10 @@ impl Sysroot {
     }
 
     fn load_inner(dir: Dir, path: PathBuf, debug: DebugFlags) -> Result<Sysroot> {
-        let repo_dir = dir.open_dir("ostree/repo").io("opendir", "ostree/repo")?;
+        // The kernel resolves the path: `ostree` may be a symlink out of this directory (a
+        // deployment's `ostree -> sysroot/ostree`), which upstream follows.
+        let repo_dir = crate::fsutil::open_dir_following(&dir, "ostree/repo")
+            .io("opendir", "ostree/repo")?;
         let repo = Repo::open(repo_dir, path.join("ostree/repo"))?;
         let bootloader = bootloader_choice(&repo).context(|| "opening repo".to_owned())?;
         dir.metadata("ostree/deploy")
@@ -100,7 +106,23 @@ impl Sysroot {
             bootloader,
         };
         sysroot.reload()?;
+        if !sysroot.is_physical() {
+            // Remotes of a deployment's sysroot live in its /etc, as upstream keeps them.
+            let root = sysroot.dir.try_clone().io("dup", ".")?;
+            let remotes = rostree_repo::remotes_dir::RemotesDir::open(
+                root,
+                "etc/ostree/remotes.d",
+                sysroot.path.join("etc/ostree/remotes.d"),
+            )?;
+            sysroot.repo.attach_remotes_dir(remotes, true)?;
+        }
         Ok(sysroot)
+    }
+
+    /// Whether this is the physical root (neither booted into nor a deployment's view of
+    /// one, which has `/sysroot`).
+    pub fn is_physical(&self) -> bool {
+        self.booted.is_none() && self.dir.symlink_metadata("sysroot").is_err()
     }
 
     /// Reads the loader and the deployments again (after a change on disk).
@@ -205,6 +227,11 @@ impl Sysroot {
     /// The system repository, `ostree/repo`.
     pub fn repo(&self) -> &Repo {
         &self.repo
+    }
+
+    /// The system repository, to change its configuration (remotes).
+    pub fn repo_mut(&mut self) -> &mut Repo {
+        &mut self.repo
     }
 
     /// The deployments, the default first.

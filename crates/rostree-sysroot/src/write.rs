@@ -161,7 +161,7 @@ pub fn write_deployments(
         let bootversion = sysroot.bootversion;
         let sub = 1 - sysroot.subbootversion;
         write_link_farm(sysroot, bootversion, sub, &new)?;
-        crate::fsutil::sync_filesystems(&sysroot.dir).context(|| "Full sync".to_owned())?;
+        full_sync(sysroot)?;
         swap_link_farm(sysroot, bootversion, sub)?;
         (bootversion, sub, true)
     } else {
@@ -195,7 +195,7 @@ pub fn write_deployments(
         let loader_tmp = "boot/loader.tmp";
         remove_all(&sysroot.dir, loader_tmp)?;
         replace_symlink(&sysroot.dir, &format!("loader.{bootversion}"), loader_tmp)?;
-        crate::fsutil::sync_filesystems(&sysroot.dir).context(|| "Full sync".to_owned())?;
+        full_sync(sysroot)?;
         sysroot
             .dir
             .rename(loader_tmp, &sysroot.dir, "boot/loader")
@@ -225,6 +225,22 @@ pub fn write_deployments(
         atomic,
         freed,
     })
+}
+
+/// Makes everything written so far durable before the switch-over.
+fn full_sync(sysroot: &Sysroot) -> Result<()> {
+    let sync = || -> Result<()> {
+        crate::fsutil::sync_filesystems(&sysroot.dir)?;
+        if sysroot.debug.test_fifreeze {
+            // Upstream's freeze watchdog, made to fire for its tests.
+            eprintln!("fifreeze watchdog was run");
+            return Err(Error::Refused(
+                "During fsfreeze-thaw: aborting due to test-fifreeze".into(),
+            ));
+        }
+        Ok(())
+    };
+    sync().context(|| "Full sync".to_owned())
 }
 
 /// Whether two deployments boot alike: the same kernel files, overlay initrds, kernel
@@ -420,10 +436,84 @@ fn write_bootloader_config(
             replace_file(&loader_dir, "uEnv.txt", text.as_bytes(), true)?;
             Ok(true)
         }
+        Some(BootloaderChoice::Grub2) if !grub2_efi_dir(sysroot) => {
+            run_grub2_generator(sysroot, bootversion, deployments)?;
+            Ok(true)
+        }
         Some(other) => Err(Error::Refused(format!(
             "The {other:?} bootloader is not supported yet; set sysroot.bootloader to none"
         ))),
     }
+}
+
+/// Whether GRUB boots through EFI here (`boot/efi/EFI/<vendor>/grub.cfg`).
+fn grub2_efi_dir(sysroot: &Sysroot) -> bool {
+    let bios = ["boot/grub/grub.cfg", "boot/grub2/grub.cfg"];
+    if bios.iter().any(|p| sysroot.dir.exists(p)) {
+        return false;
+    }
+    let Ok(efi) = sysroot.dir.open_dir("boot/efi/EFI") else {
+        return false;
+    };
+    let Ok(entries) = efi.entries() else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        name != "BOOT"
+            && e.file_type().is_ok_and(|t| t.is_dir())
+            && efi.exists(std::path::Path::new(&name).join("grub.cfg"))
+    })
+}
+
+/// Where upstream finds `grub2-mkconfig`.
+const GRUB2_MKCONFIG: &str = "/usr/sbin/grub2-mkconfig";
+
+/// Writes `boot/loader.N/grub.cfg` with GRUB's generator (`$OSTREE_GRUB2_EXEC`, else
+/// `grub2-mkconfig`, run inside the first deployment when the sysroot is not the running
+/// system), which reads the loader's entries.
+fn run_grub2_generator(sysroot: &Sysroot, bootversion: u32, deployments: &[Deployment]) -> Result<()> {
+    let exec = std::env::var("OSTREE_GRUB2_EXEC").unwrap_or_else(|_| GRUB2_MKCONFIG.into());
+    let config = std::path::absolute(sysroot.path.join(format!("boot/loader.{bootversion}/grub.cfg")))
+        .io("realpath", "boot")?;
+    let system_mkconfig = exec.ends_with(GRUB2_MKCONFIG);
+    let chroot = match deployments.first() {
+        Some(first)
+            if system_mkconfig
+                && sysroot.booted.is_none()
+                && sysroot.path.parent().is_some() =>
+        {
+            Some(std::path::absolute(sysroot.path.join(first.path())).io("realpath", first.path())?)
+        }
+        _ => None,
+    };
+    let mut command = match &chroot {
+        Some(root) => {
+            let mut c = std::process::Command::new("chroot");
+            c.arg(root).arg(&exec);
+            c
+        }
+        None => std::process::Command::new(&exec),
+    };
+    command
+        .arg("-o")
+        .arg(&config)
+        .env("_OSTREE_GRUB2_BOOTVERSION", bootversion.to_string());
+    if std::env::var_os("OSTREE_DEBUG_GRUB2").is_none() {
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    }
+    let status = command.status().io("spawn", &exec)?;
+    if !status.success() {
+        return Err(Error::Refused(format!(
+            "{exec}: Child process exited with code {}",
+            status.code().unwrap_or(-1)
+        )));
+    }
+    let loader = format!("boot/loader.{bootversion}");
+    let file = sysroot.dir.open(format!("{loader}/grub.cfg")).io("openat", &loader)?;
+    file.sync_data().io("fdatasync", &loader)
 }
 
 /// The bootloader the repo's config names, or the one found on `/boot` as upstream probes.
@@ -434,7 +524,10 @@ fn detect_bootloader(sysroot: &Sysroot) -> Option<BootloaderChoice> {
         BootloaderChoice::Auto => {
             if dir.symlink_metadata("boot/syslinux/syslinux.cfg").is_ok() {
                 Some(BootloaderChoice::Syslinux)
-            } else if dir.exists("boot/grub/grub.cfg") || dir.exists("boot/grub2/grub.cfg") {
+            } else if dir.exists("boot/grub/grub.cfg")
+                || dir.exists("boot/grub2/grub.cfg")
+                || grub2_efi_dir(sysroot)
+            {
                 Some(BootloaderChoice::Grub2)
             } else if dir.symlink_metadata("boot/loader/uEnv.txt").is_ok() {
                 Some(BootloaderChoice::Uboot)

@@ -17,6 +17,7 @@ mod instutil;
 mod kargs;
 mod os_init;
 mod pin;
+mod set_origin;
 mod status;
 mod undeploy;
 mod upgrade;
@@ -53,6 +54,8 @@ pub enum Command {
     OsInit(os_init::Args),
     /// Change the "pinning" state of a deployment
     Pin(pin::Args),
+    /// Set Origin and create a new origin file
+    SetOrigin(set_origin::Args),
     /// Initialize empty state for given operating system (the newer name of os-init)
     StaterootInit(os_init::Args),
     /// List deployments
@@ -91,6 +94,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         Command::Kargs(c) => kargs::run(c, &paths),
         Command::OsInit(a) | Command::StaterootInit(a) => os_init::run(a, &paths),
         Command::Pin(a) => pin::run(a, &paths),
+        Command::SetOrigin(a) => set_origin::run(a, &paths),
         Command::Status(a) => status::run(a, &paths),
         Command::Undeploy(a) => undeploy::run(a, &paths),
         Command::Upgrade(a) => upgrade::run(a, &paths),
@@ -120,6 +124,26 @@ impl SysrootPath {
             .with_context(|| format!("opendir({})", self.path.display()))?;
         Ok(Sysroot::load(dir, &self.path, DebugFlags::from_env())?)
     }
+}
+
+/// The deployment at `index`, refused in upstream's words when there is none.
+pub(crate) fn indexed_deployment(
+    sysroot: &Sysroot,
+    index: i64,
+) -> Result<rostree::sysroot::Deployment> {
+    let count = sysroot.deployments().len();
+    if index < 0 {
+        bail!("Invalid index {index}");
+    }
+    match sysroot.deployments().get(index as usize) {
+        Some(d) => Ok(d.clone()),
+        None => bail!("Out of range deployment index {index}, expected < {count}"),
+    }
+}
+
+/// Loads the sysroot at `path` (`remote add --sysroot`).
+pub(crate) fn load_sysroot(path: &std::path::Path) -> Result<Sysroot> {
+    SysrootPath::new(Some(path.to_owned())).load()
 }
 
 /// A usage error in upstream's words (the command's help first).

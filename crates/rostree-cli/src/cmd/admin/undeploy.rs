@@ -33,15 +33,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     let Some(index) = args.index else {
         return Err(super::usage("INDEX must be specified"));
     };
-    let index = atoi(&index);
-    let count = sysroot.deployments().len();
-    if index < 0 {
-        bail!("Invalid index {index}");
-    }
-    let index = index as usize;
-    if index >= count {
-        bail!("Out of range deployment index {index}, expected < {count}");
-    }
+    let index = super::indexed_deployment(&sysroot, atoi(&index))?.index;
     if sysroot
         .booted_deployment()
         .is_some_and(|b| b.index == index)

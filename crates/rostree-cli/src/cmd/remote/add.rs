@@ -9,6 +9,9 @@ use crate::GlobalOptions;
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "[OPTION…] NAME [metalink=|mirrorlist=]URL [BRANCH...]")]
 pub struct Args {
+    /// Use sysroot at PATH (overrides --repo)
+    #[arg(long, value_name = "PATH")]
+    sysroot: Option<std::path::PathBuf>,
     /// Set config option KEY=VALUE for remote
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -120,10 +123,20 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         }
         None => None,
     };
-    let mut repo = global.open_repo()?;
+    let (mut sysroot, mut own_repo);
+    let repo = match &args.sysroot {
+        Some(path) => {
+            sysroot = crate::cmd::admin::load_sysroot(path)?;
+            sysroot.repo_mut()
+        }
+        None => {
+            own_repo = global.open_repo()?;
+            &mut own_repo
+        }
+    };
     let added = repo.add_remote(name, args.url.as_deref(), &options)?;
     if let (true, Some(keys)) = (added, import) {
-        let n = super::gpg::import_keys(&repo, name, &keys)?;
+        let n = super::gpg::import_keys(repo, name, &keys)?;
         crate::util::write_stdout(
             format!(
                 "Imported {n} GPG key{} to remote \"{name}\"\n",

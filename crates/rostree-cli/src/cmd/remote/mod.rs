@@ -109,6 +109,9 @@ pub fn remote_summary(
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "[OPTION…] NAME")]
 pub struct DeleteArgs {
+    /// Use sysroot at PATH (overrides --repo)
+    #[arg(long, value_name = "PATH")]
+    sysroot: Option<std::path::PathBuf>,
     /// Do nothing if the provided remote does not exist
     #[arg(long = "if-exists")]
     if_exists: bool,
@@ -137,8 +140,15 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
     match command {
         Command::Add(args) => add::run(args, global),
         Command::Delete(args) => {
-            let mut repo = global.open_repo()?;
-            repo.delete_remote(&args.name, args.if_exists)?;
+            match &args.sysroot {
+                Some(path) => {
+                    let mut sysroot = crate::cmd::admin::load_sysroot(path)?;
+                    sysroot.repo_mut().delete_remote(&args.name, args.if_exists)?;
+                }
+                None => {
+                    global.open_repo()?.delete_remote(&args.name, args.if_exists)?;
+                }
+            }
             Ok(0)
         }
         Command::ShowUrl(args) => {
