@@ -44,23 +44,23 @@ pub fn cleanup(sysroot: &Sysroot, with_prune: bool) -> Result<CleanupOutcome> {
 fn clean_bootversions(sysroot: &Sysroot) -> Result<()> {
     let (n, m) = (sysroot.bootversion, sysroot.subbootversion);
     let other = 1 - n;
+    remove_all(&sysroot.dir, format!("boot/loader.{other}"))?;
     for path in [
-        format!("boot/loader.{other}"),
-        format!("ostree/boot.{other}"),
-        format!("ostree/boot.{other}.0"),
-        format!("ostree/boot.{other}.1"),
-        format!("ostree/boot.{n}.{}", 1 - m),
+        format!("boot.{other}"),
+        format!("boot.{other}.0"),
+        format!("boot.{other}.1"),
+        format!("boot.{n}.{}", 1 - m),
     ] {
-        remove_all(&sysroot.dir, path)?;
+        remove_all(&sysroot.ostree, path)?;
     }
     Ok(())
 }
 
 fn clean_deployments(sysroot: &Sysroot) -> Result<()> {
-    let active: HashSet<_> = sysroot.deployments.iter().map(|d| d.path()).collect();
+    let active: HashSet<_> = sysroot.deployments.iter().map(|d| d.in_ostree()).collect();
     let deploy = sysroot
-        .dir
-        .open_dir("ostree/deploy")
+        .ostree
+        .open_dir("deploy")
         .io("opendir", "ostree/deploy")?;
     for stateroot in deploy.entries().io("readdir", "ostree/deploy")? {
         let stateroot = stateroot.io("readdir", "ostree/deploy")?;
@@ -68,8 +68,8 @@ fn clean_deployments(sysroot: &Sysroot) -> Result<()> {
             continue;
         }
         let stateroot = stateroot.file_name().to_string_lossy().into_owned();
-        let path = format!("ostree/deploy/{stateroot}/deploy");
-        let Ok(dir) = sysroot.dir.open_dir(&path) else {
+        let path = format!("deploy/{stateroot}/deploy");
+        let Ok(dir) = sysroot.ostree.open_dir(&path) else {
             continue;
         };
         for entry in dir.entries().io("readdir", &path)? {

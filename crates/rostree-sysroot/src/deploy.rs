@@ -51,13 +51,13 @@ pub fn deploy_tree(
 ) -> Result<DeployOutcome> {
     let repo = &sysroot.repo;
     let commit = repo.load_commit(revision)?;
-    let deploy_dir = format!("ostree/deploy/{stateroot}/deploy");
+    let deploy_dir = format!("deploy/{stateroot}/deploy");
     let serial = next_serial(sysroot, &deploy_dir, revision)?;
     let name = format!("{revision}.{serial}");
     let checkout_into = || -> Result<()> {
-        mkdir_p(&sysroot.dir, &deploy_dir, 0o775)?;
+        mkdir_p(&sysroot.ostree, &deploy_dir, 0o775)?;
         let parent = sysroot
-            .dir
+            .ostree
             .open_dir(&deploy_dir)
             .io("opendir", &deploy_dir)?;
         remove_all(&parent, &name)?;
@@ -79,7 +79,7 @@ pub fn deploy_tree(
     };
     checkout_into().context(|| "Checking out deployment tree".to_owned())?;
     let path = format!("{deploy_dir}/{name}");
-    let root = sysroot.dir.open_dir(&path).io("opendir", &path)?;
+    let root = sysroot.ostree.open_dir(&path).io("opendir", &path)?;
     let layout = crate::kernel::find_kernel(&root, sysroot.debug.no_dtb)?;
     let mut bootconfig = BootEntry::new();
     if let Some(kargs) = &options.kargs {
@@ -112,13 +112,16 @@ pub fn deploy_tree(
     }
     let etc_changes = match merge {
         Some(m) => {
-            let merge_root = sysroot.dir.open_dir(m.path()).io("opendir", m.path())?;
+            let merge_root = sysroot
+                .ostree
+                .open_dir(m.in_ostree())
+                .io("opendir", m.path())?;
             Some(crate::etc_merge::merge(&merge_root, &root)?)
         }
         None => None,
     };
-    let var_path = format!("ostree/deploy/{stateroot}/var");
-    let var = sysroot.dir.open_dir(&var_path).io("opendir", "var")?;
+    let var_path = format!("deploy/{stateroot}/var");
+    let var = sysroot.ostree.open_dir(&var_path).io("opendir", "var")?;
     for (dir, name) in [(&root, "etc/.updated"), (&var, ".updated")] {
         match dir.remove_file(name) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -144,7 +147,7 @@ pub fn deploy_tree(
     };
     if let Some(origin) = &deployment.origin {
         let parent = sysroot
-            .dir
+            .ostree
             .open_dir(&deploy_dir)
             .io("opendir", &deploy_dir)?;
         replace_file(
@@ -168,7 +171,7 @@ pub fn deploy_tree(
 
 /// One more than the highest serial of `revision` among the stateroot's deployments.
 fn next_serial(sysroot: &Sysroot, deploy_dir: &str, revision: &Checksum) -> Result<u32> {
-    let dir = match sysroot.dir.open_dir(deploy_dir) {
+    let dir = match sysroot.ostree.open_dir(deploy_dir) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e).io("opendir", deploy_dir),

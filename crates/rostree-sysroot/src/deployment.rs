@@ -43,6 +43,20 @@ impl Deployment {
         ))
     }
 
+    /// Its directory, relative to the sysroot's `ostree/`.
+    pub(crate) fn in_ostree(&self) -> PathBuf {
+        PathBuf::from(format!("deploy/{}/deploy/{}", self.stateroot, self.name()))
+    }
+
+    /// Its origin file, relative to the sysroot's `ostree/`.
+    pub(crate) fn origin_in_ostree(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "deploy/{}/deploy/{}.origin",
+            self.stateroot,
+            self.name()
+        ))
+    }
+
     /// Its origin file, relative to the sysroot.
     pub fn origin_path(&self) -> PathBuf {
         PathBuf::from(format!(

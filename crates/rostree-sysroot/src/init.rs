@@ -52,14 +52,14 @@ pub(crate) fn ensure_initialized(dir: &Dir, path: &Path) -> Result<()> {
 /// `log`, and `run`/`lock` pointing into `/run`). A stateroot that exists is refused.
 pub fn init_stateroot(sysroot: &Sysroot, name: &str) -> Result<()> {
     ensure_initialized(&sysroot.dir, &sysroot.path)?;
-    let root = format!("ostree/deploy/{name}");
-    let within = || format!("Creating {root}");
+    let root = format!("deploy/{name}");
+    let within = || format!("Creating ostree/{root}");
     sysroot
-        .dir
+        .ostree
         .create_dir(&root)
         .map_err(|e| Error::Refused(rostree_repo::os_error_text(&e)))
         .context(within)?;
-    let stateroot = sysroot.dir.open_dir(&root).io("opendir", &root)?;
+    let stateroot = sysroot.ostree.open_dir(&root).io("opendir", &root)?;
     let made = |name: &str, mode: u32| -> Result<()> {
         let mut builder = cap_std::fs::DirBuilder::new();
         cap_std::fs::DirBuilderExt::mode(&mut builder, mode);
@@ -82,11 +82,12 @@ pub fn init_stateroot(sysroot: &Sysroot, name: &str) -> Result<()> {
             .map_err(|e| Error::Refused(rostree_repo::os_error_text(&e)))
             .context(|| format!("Symlinking {link}"))?;
     }
-    touch_deploy_dir(&sysroot.dir)
+    touch_deploy_dir(&sysroot.ostree)
 }
 
-/// Bumps `ostree/deploy`'s mtime, which tells readers the deployments changed.
-pub(crate) fn touch_deploy_dir(dir: &Dir) -> Result<()> {
+/// Bumps `ostree/deploy`'s mtime (`ostree` being the handle of `ostree/`), which tells
+/// readers the deployments changed.
+pub(crate) fn touch_deploy_dir(ostree: &Dir) -> Result<()> {
     use rustix::fs::{AtFlags, Timespec, Timestamps, UTIME_NOW};
     let now = Timespec {
         tv_sec: 0,
@@ -96,6 +97,6 @@ pub(crate) fn touch_deploy_dir(dir: &Dir) -> Result<()> {
         last_access: now,
         last_modification: now,
     };
-    rustix::fs::utimensat(dir, "ostree/deploy", &times, AtFlags::empty())
+    rustix::fs::utimensat(ostree, "deploy", &times, AtFlags::empty())
         .io("utimensat", "ostree/deploy")
 }

@@ -67,6 +67,8 @@ pub enum BootloaderChoice {
 /// A loaded sysroot: its handle, system repository and deployments.
 pub struct Sysroot {
     pub(crate) dir: Dir,
+    /// `ostree/`, opened through symlinks (a deployment's view of a sysroot links it).
+    pub(crate) ostree: Dir,
     pub(crate) path: PathBuf,
     pub(crate) repo: Repo,
     pub(crate) bootversion: u32,
@@ -88,14 +90,16 @@ impl Sysroot {
     fn load_inner(dir: Dir, path: PathBuf, debug: DebugFlags) -> Result<Sysroot> {
         // The kernel resolves the path: `ostree` may be a symlink out of this directory (a
         // deployment's `ostree -> sysroot/ostree`), which upstream follows.
-        let repo_dir = crate::fsutil::open_dir_following(&dir, "ostree/repo")
-            .io("opendir", "ostree/repo")?;
+        let ostree =
+            crate::fsutil::open_dir_following(&dir, "ostree").io("opendir", "ostree/repo")?;
+        let repo_dir =
+            crate::fsutil::open_dir_following(&ostree, "repo").io("opendir", "ostree/repo")?;
         let repo = Repo::open(repo_dir, path.join("ostree/repo"))?;
         let bootloader = bootloader_choice(&repo).context(|| "opening repo".to_owned())?;
-        dir.metadata("ostree/deploy")
-            .io("fstatat", "ostree/deploy")?;
+        crate::fsutil::open_dir_following(&ostree, "deploy").io("opendir", "ostree/deploy")?;
         let mut sysroot = Sysroot {
             dir,
+            ostree,
             path,
             repo,
             bootversion: 0,
@@ -128,7 +132,7 @@ impl Sysroot {
     /// Reads the loader and the deployments again (after a change on disk).
     pub(crate) fn reload(&mut self) -> Result<()> {
         self.bootversion = read_bootversion(&self.dir)?;
-        self.subbootversion = read_subbootversion(&self.dir, self.bootversion)?;
+        self.subbootversion = read_subbootversion(&self.ostree, self.bootversion)?;
         let mut entries = read_entries(&self.dir, self.bootversion)?;
         entries.sort_by(|a, b| compare_versions_desc(&a.1, &b.1));
         let root_id = booted_root_id(&self.dir);
@@ -168,9 +172,9 @@ impl Sysroot {
             ))
         })?;
         let within = || format!("Parsing deployment {link} in stateroot '{stateroot}'");
-        let relative = link.trim_start_matches('/');
+        let relative = link.trim_start_matches("/ostree/");
         let target = self
-            .dir
+            .ostree
             .read_link_contents(relative)
             .io("readlinkat", relative)
             .context(within)?;
@@ -186,7 +190,7 @@ impl Sysroot {
             })
             .context(within)?;
         let root = self
-            .dir
+            .ostree
             .metadata(relative)
             .io("openat", relative)
             .context(within)?;
@@ -201,7 +205,7 @@ impl Sysroot {
             origin: None,
         };
         let origin_path = deployment.origin_path();
-        match self.dir.read_to_string(&origin_path) {
+        match self.ostree.read_to_string(deployment.origin_in_ostree()) {
             Ok(text) => {
                 let origin = crate::origin::parse_origin(&text)
                     .context(|| format!("Parsing {}", origin_path.display()))
@@ -330,10 +334,10 @@ fn read_bootversion(dir: &Dir) -> Result<u32> {
     }
 }
 
-/// Reads `ostree/boot.N`: missing means 0.
-fn read_subbootversion(dir: &Dir, bootversion: u32) -> Result<u32> {
-    let link = format!("ostree/boot.{bootversion}");
-    let Some(target) = read_link_opt(dir, &link)? else {
+/// Reads `ostree/boot.N` (`ostree` being the handle of that directory): missing means 0.
+pub(crate) fn read_subbootversion(ostree: &Dir, bootversion: u32) -> Result<u32> {
+    let link = format!("boot.{bootversion}");
+    let Some(target) = read_link_opt(ostree, &link)? else {
         return Ok(0);
     };
     if target.ends_with(".0") {
@@ -342,7 +346,7 @@ fn read_subbootversion(dir: &Dir, bootversion: u32) -> Result<u32> {
         Ok(1)
     } else {
         Err(Error::Refused(format!(
-            "Invalid target '{target}' in {link}"
+            "Invalid target '{target}' in ostree/{link}"
         )))
     }
 }

@@ -143,7 +143,7 @@ pub fn write_deployments(
             .zip(&new)
             .all(|(a, b)| same_bootconfig(sysroot, a, b));
     for d in &new {
-        if !sysroot.dir.is_dir(d.path()) {
+        if !sysroot.ostree.is_dir(d.in_ostree()) {
             return Err(Error::Refused(format!(
                 "Unable to find expected deployment root: {}",
                 sysroot.path.join(d.path()).display()
@@ -177,7 +177,7 @@ pub fn write_deployments(
             install_deployment_kernel(sysroot, d, bootversion, total, show_stateroot)?;
             entries.push(d.bootconfig.clone());
         }
-        let old_sub = match read_link_opt(&sysroot.dir, &format!("ostree/boot.{bootversion}"))? {
+        let old_sub = match read_link_opt(&sysroot.ostree, &format!("boot.{bootversion}"))? {
             Some(t) if t.ends_with(".1") => 1,
             _ => 0,
         };
@@ -205,7 +205,7 @@ pub fn write_deployments(
         (bootversion, sub, atomic)
     };
     let count_change = new.len() as i64 - current.len() as i64;
-    crate::init::touch_deploy_dir(&sysroot.dir)?;
+    crate::init::touch_deploy_dir(&sysroot.ostree)?;
     sysroot
         .reload()
         .context(|| "Reloading deployments after commit".to_owned())?;
@@ -269,23 +269,23 @@ fn write_link_farm(
     sub: u32,
     new: &[Deployment],
 ) -> Result<()> {
-    let farm = format!("ostree/boot.{bootversion}.{sub}");
-    remove_all(&sysroot.dir, &farm)?;
-    mkdir_p(&sysroot.dir, &farm, 0o755)?;
+    let farm = format!("boot.{bootversion}.{sub}");
+    remove_all(&sysroot.ostree, &farm)?;
+    mkdir_p(&sysroot.ostree, &farm, 0o755)?;
     for d in new {
         let dir = format!("{farm}/{}/{}", d.stateroot, d.bootcsum);
-        mkdir_p(&sysroot.dir, &dir, 0o755)?;
+        mkdir_p(&sysroot.ostree, &dir, 0o755)?;
         let target = format!("../../../deploy/{}/deploy/{}", d.stateroot, d.name());
-        replace_symlink(&sysroot.dir, &target, &format!("{dir}/{}", d.bootserial))?;
+        replace_symlink(&sysroot.ostree, &target, &format!("{dir}/{}", d.bootserial))?;
     }
     Ok(())
 }
 
 fn swap_link_farm(sysroot: &Sysroot, bootversion: u32, sub: u32) -> Result<()> {
     replace_symlink(
-        &sysroot.dir,
+        &sysroot.ostree,
         &format!("boot.{bootversion}.{sub}"),
-        &format!("ostree/boot.{bootversion}"),
+        &format!("boot.{bootversion}"),
     )
 }
 
@@ -298,7 +298,10 @@ fn install_deployment_kernel(
     total: usize,
     show_stateroot: bool,
 ) -> Result<()> {
-    let root = sysroot.dir.open_dir(d.path()).io("opendir", d.path())?;
+    let root = sysroot
+        .ostree
+        .open_dir(d.in_ostree())
+        .io("opendir", d.path())?;
     let layout = crate::kernel::find_kernel(&root, sysroot.debug.no_dtb)?;
     let boot_name = format!("{}-{}", d.stateroot, d.bootcsum);
     let boot_dir_path = format!("boot/ostree/{boot_name}");
@@ -430,8 +433,8 @@ fn write_bootloader_config(
         Some(BootloaderChoice::Uboot) => {
             let tree_uenv = deployments
                 .first()
-                .map(|d| d.path().join("usr/lib/ostree-boot/uEnv.txt"))
-                .and_then(|p| sysroot.dir.read_to_string(p).ok());
+                .map(|d| d.in_ostree().join("usr/lib/ostree-boot/uEnv.txt"))
+                .and_then(|p| sysroot.ostree.read_to_string(p).ok());
             let text = uboot_config(&sorted, tree_uenv.as_deref())?;
             replace_file(&loader_dir, "uEnv.txt", text.as_bytes(), true)?;
             Ok(true)
@@ -472,18 +475,27 @@ const GRUB2_MKCONFIG: &str = "/usr/sbin/grub2-mkconfig";
 /// Writes `boot/loader.N/grub.cfg` with GRUB's generator (`$OSTREE_GRUB2_EXEC`, else
 /// `grub2-mkconfig`, run inside the first deployment when the sysroot is not the running
 /// system), which reads the loader's entries.
-fn run_grub2_generator(sysroot: &Sysroot, bootversion: u32, deployments: &[Deployment]) -> Result<()> {
+fn run_grub2_generator(
+    sysroot: &Sysroot,
+    bootversion: u32,
+    deployments: &[Deployment],
+) -> Result<()> {
     let exec = std::env::var("OSTREE_GRUB2_EXEC").unwrap_or_else(|_| GRUB2_MKCONFIG.into());
-    let config = std::path::absolute(sysroot.path.join(format!("boot/loader.{bootversion}/grub.cfg")))
-        .io("realpath", "boot")?;
+    let config = std::path::absolute(
+        sysroot
+            .path
+            .join(format!("boot/loader.{bootversion}/grub.cfg")),
+    )
+    .io("realpath", "boot")?;
     let system_mkconfig = exec.ends_with(GRUB2_MKCONFIG);
     let chroot = match deployments.first() {
         Some(first)
-            if system_mkconfig
-                && sysroot.booted.is_none()
-                && sysroot.path.parent().is_some() =>
+            if system_mkconfig && sysroot.booted.is_none() && sysroot.path.parent().is_some() =>
         {
-            Some(std::path::absolute(sysroot.path.join(first.path())).io("realpath", first.path())?)
+            Some(
+                std::path::absolute(sysroot.path.join(first.path()))
+                    .io("realpath", first.path())?,
+            )
         }
         _ => None,
     };
@@ -512,7 +524,10 @@ fn run_grub2_generator(sysroot: &Sysroot, bootversion: u32, deployments: &[Deplo
         )));
     }
     let loader = format!("boot/loader.{bootversion}");
-    let file = sysroot.dir.open(format!("{loader}/grub.cfg")).io("openat", &loader)?;
+    let file = sysroot
+        .dir
+        .open(format!("{loader}/grub.cfg"))
+        .io("openat", &loader)?;
     file.sync_data().io("fdatasync", &loader)
 }
 
@@ -546,18 +561,18 @@ pub fn write_origin(
     deployment: &Deployment,
     origin: &rostree_core::keyfile::KeyFile,
 ) -> Result<()> {
-    let path = deployment.origin_path();
+    let path = deployment.origin_in_ostree();
     let parent = path
         .parent()
         .expect("an origin file is in a deploy directory");
-    let dir = sysroot.dir.open_dir(parent).io("opendir", parent)?;
+    let dir = sysroot.ostree.open_dir(parent).io("opendir", parent)?;
     let name = path
         .file_name()
         .expect("an origin file has a name")
         .to_string_lossy()
         .into_owned();
     replace_file(&dir, &name, origin.to_data().as_bytes(), true)?;
-    crate::init::touch_deploy_dir(&sysroot.dir)?;
+    crate::init::touch_deploy_dir(&sysroot.ostree)?;
     sysroot.reload()
 }
 

@@ -48,7 +48,12 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         if_exists: IfExists::Keep,
     };
     sysroot.repo_mut().add_remote(remote, Some(url), &options)?;
-    let old = target.origin.as_ref().and_then(refspec).unwrap_or_default().to_owned();
+    let old = target
+        .origin
+        .as_ref()
+        .and_then(refspec)
+        .unwrap_or_default()
+        .to_owned();
     let old_ref = old.split_once(':').map_or(old.as_str(), |(_, r)| r);
     let branch = rest.first().map_or(old_ref, String::as_str);
     let origin = origin_for_refspec(&format!("{remote}:{branch}"));

@@ -143,10 +143,14 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
             match &args.sysroot {
                 Some(path) => {
                     let mut sysroot = crate::cmd::admin::load_sysroot(path)?;
-                    sysroot.repo_mut().delete_remote(&args.name, args.if_exists)?;
+                    sysroot
+                        .repo_mut()
+                        .delete_remote(&args.name, args.if_exists)?;
                 }
                 None => {
-                    global.open_repo()?.delete_remote(&args.name, args.if_exists)?;
+                    global
+                        .open_repo()?
+                        .delete_remote(&args.name, args.if_exists)?;
                 }
             }
             Ok(0)
