@@ -6,67 +6,20 @@
 //!
 //! `ROSTREE_CRASH_KILLS` sets the kills per operation (default 20; the full run uses 200:
 //! `ROSTREE_CRASH_KILLS=200 cargo test --release -p rostree-cli --test crash`), and
-//! `ROSTREE_CRASH_SEED` the seed (default below); a failure names the seed and the kill.
+//! `ROSTREE_CRASH_SEED` the seed (see `rostree_testutil::crash`); a failure names the seed and
+//! the kill.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use rostree_testutil::TreeSpec;
+use rostree_testutil::crash::{Harness, run_and_kill, time_of};
 use rostree_testutil::http::RostreeServe;
 use rostree_testutil::repo::fsck as upstream_fsck;
 use rostree_testutil::tree::pseudo_random_bytes;
 
-const DEFAULT_SEED: u64 = 0x0005_eed0_c4a5_4001;
-
 fn rostree() -> &'static str {
     env!("CARGO_BIN_EXE_rostree")
-}
-
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A delay in [0, limit].
-    fn delay(&mut self, limit: Duration) -> Duration {
-        let micros = u64::try_from(limit.as_micros()).unwrap_or(u64::MAX).max(1);
-        Duration::from_micros(self.next() % (micros + 1))
-    }
-}
-
-struct Harness {
-    kills: usize,
-    seed: u64,
-    rng: Rng,
-}
-
-impl Harness {
-    fn new(operation: &str) -> Harness {
-        let kills = std::env::var("ROSTREE_CRASH_KILLS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(20);
-        let seed = std::env::var("ROSTREE_CRASH_SEED")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_SEED);
-        // Each operation its own stream, so one can be rerun alone.
-        let salt = operation
-            .bytes()
-            .fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(b));
-        Harness {
-            kills,
-            seed,
-            rng: Rng((seed ^ salt) | 1),
-        }
-    }
 }
 
 fn rostree_cmd(repo: &Path, args: &[&str]) -> Command {
@@ -82,41 +35,6 @@ fn run_ok(repo: &Path, args: &[&str], context: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// How long `cmd` takes when left alone.
-fn time_of(mut cmd: Command) -> Duration {
-    let start = Instant::now();
-    let status = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("running");
-    assert!(status.success(), "the timing run failed: {cmd:?}");
-    start.elapsed()
-}
-
-/// Starts `cmd` and SIGKILLs it after `delay`; returns whether it had finished first.
-fn run_and_kill(mut cmd: Command, delay: Duration) -> bool {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning");
-    let deadline = Instant::now() + delay;
-    loop {
-        if child.try_wait().expect("waiting").is_some() {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            // Child::kill sends SIGKILL.
-            let _ = child.kill();
-            let _ = child.wait();
-            return false;
-        }
-        std::thread::sleep((deadline - now).min(Duration::from_micros(500)));
-    }
 }
 
 /// The checks after every kill and every completed rerun.
@@ -172,14 +90,6 @@ fn init(repo: &Path, mode: &str) {
     run_ok(repo, &["init", &format!("--mode={mode}")], "init");
 }
 
-fn context(h: &Harness, operation: &str, kill: usize, delay: Duration) -> String {
-    format!(
-        "{operation}, seed {}, kill {kill} after {} µs",
-        h.seed,
-        delay.as_micros()
-    )
-}
-
 #[test]
 fn killed_commits_leave_a_sound_repo() {
     let mut h = Harness::new("commit");
@@ -194,7 +104,7 @@ fn killed_commits_leave_a_sound_repo() {
     for kill in 0..h.kills {
         write_tree(&tree, 400, kill as u64 + 2);
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "commit", kill, delay);
+        let ctx = h.context("commit", kill, delay);
         let args = ["commit", "-b", "main", "-s", "killed", &tree_arg];
         if run_and_kill(rostree_cmd(&repo, &args), delay) {
             finished += 1;
@@ -249,7 +159,7 @@ fn killed_pulls_leave_a_sound_repo() {
     for kill in 0..h.kills {
         let dest = fresh(kill);
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "pull", kill, delay);
+        let ctx = h.context("pull", kill, delay);
         run_and_kill(rostree_cmd(&dest, &pull), delay);
         check_repo(&dest, &ctx);
         run_ok(&dest, &pull, &ctx);
@@ -287,7 +197,7 @@ fn killed_prunes_leave_a_sound_repo() {
     for kill in 0..h.kills {
         make_garbage(kill as u64);
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "prune", kill, delay);
+        let ctx = h.context("prune", kill, delay);
         run_and_kill(rostree_cmd(&repo, &["prune", "--refs-only"]), delay);
         check_repo(&repo, &ctx);
         run_ok(&repo, &["prune", "--refs-only"], &ctx);
@@ -327,7 +237,7 @@ fn killed_checkouts_leave_a_sound_repo() {
         let target = tmp.path().join("co");
         let target_arg = target.display().to_string();
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "checkout", kill, delay);
+        let ctx = h.context("checkout", kill, delay);
         run_and_kill(
             rostree_cmd(&repo, &["checkout", "main", &target_arg]),
             delay,
@@ -425,7 +335,7 @@ fn killed_signed_summaries_never_keep_a_stale_signature() {
             "commit",
         );
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "summary -u --sign --gpg-sign", kill, delay);
+        let ctx = h.context("summary -u --sign --gpg-sign", kill, delay);
         let done = run_and_kill(rostree_cmd(&repo, &args), delay);
         finished += usize::from(done);
         let summary = std::fs::read(repo.join("summary")).expect("a summary is always there");
@@ -471,7 +381,7 @@ fn killed_signed_commits_never_leave_a_ref_unsigned() {
     for kill in 0..h.kills {
         write_tree(&tree, 100, kill as u64 + 2);
         let delay = h.rng.delay(full.mul_f64(1.2));
-        let ctx = context(&h, "commit --sign --gpg-sign", kill, delay);
+        let ctx = h.context("commit --sign --gpg-sign", kill, delay);
         finished += usize::from(run_and_kill(rostree_cmd(&repo, &args), delay));
         check_repo(&repo, &ctx);
         let head = run_ok(&repo, &["rev-parse", "main"], &ctx)

@@ -7,6 +7,7 @@
 //! - [`tree`]: describing a file tree as a table of entries and creating it on
 //!   disk ([`tree::rich_tree`] makes every kind of entry OSTree can commit).
 //! - [`compare`]: comparing two repositories' `objects/` directories.
+//! - [`crash`]: the crash harness (commands killed at seeded moments).
 //! - [`http`]: nginx and `rostree serve` on 127.0.0.1 for pull tests; [`faulty`]: a
 //!   server that drops, corrupts, stalls or fails requests on purpose.
 //! - [`gnupg`]: GnuPG keys made by `gpg` on a fixed clock.
@@ -18,6 +19,7 @@
 
 pub mod cmd;
 pub mod compare;
+pub mod crash;
 pub mod faulty;
 pub mod gnupg;
 pub mod http;
