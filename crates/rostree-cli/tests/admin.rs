@@ -190,33 +190,54 @@ fn deployments_match_upstream_and_each_reads_the_other() {
     assert_eq!(ro, up);
 }
 
+/// A sysroot with one deployment of `good` (a tree with a kernel) made by rostree, and
+/// `nokernel` committed in its repo.
+fn sysroot_with_a_deployment(t: &Path) -> PathBuf {
+    let sysroot = t.join("sysroot");
+    std::fs::create_dir_all(&sysroot).expect("mkdir");
+    let s = sysroot.to_str().expect("utf-8");
+    run(&rostree(), &sysroot, &["admin", "init-fs", "--modern", s]);
+    run(&rostree(), &sysroot, &["admin", "os-init", "testos"]);
+    let sysrepo = format!("--repo={s}/ostree/repo");
+    let good = t.join("good");
+    os_tree(&good, "a kernel\n");
+    let nokernel = t.join("nokernel");
+    write(&nokernel.join("usr/bin/sh"), "a shell\n");
+    for (branch, tree) in [("good", &good), ("nokernel", &nokernel)] {
+        let tree_arg = format!("--tree=dir={}", tree.display());
+        run(
+            &rostree(),
+            &sysroot,
+            &[&sysrepo, "commit", "-b", branch, &tree_arg],
+        );
+    }
+    run(
+        &rostree(),
+        &sysroot,
+        &["admin", "deploy", "--os=testos", "--karg=quiet", "good"],
+    );
+    sysroot
+}
+
+/// What bad input may leave: the layout but for a failed deployment's checkout (the next
+/// cleanup's) and the directories a deploy to a missing stateroot makes (as upstream).
+fn settled_layout(bin: &Path, sysroot: &Path) -> Vec<(String, String)> {
+    run(bin, sysroot, &["admin", "cleanup"]);
+    layout(sysroot)
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("ostree/deploy/nosuchroot"))
+        .collect()
+}
+
 #[test]
 fn bad_input_is_refused_in_upstreams_words_and_changes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
-    let sysroot = t.join("sysroot");
-    std::fs::create_dir(&sysroot).expect("mkdir");
-    let s = sysroot.to_str().expect("utf-8");
-    run(&rostree(), &sysroot, &["admin", "init-fs", "--modern", s]);
-    run(&rostree(), &sysroot, &["admin", "os-init", "testos"]);
-    let tree = t.join("nokernel");
-    write(&tree.join("usr/bin/sh"), "a shell\n");
-    let sysrepo = format!("--repo={s}/ostree/repo");
-    let tree_arg = format!("--tree=dir={}", tree.display());
-    run(
-        &rostree(),
-        &sysroot,
-        &[&sysrepo, "commit", "-b", "nokernel", &tree_arg],
-    );
-    // A first refused deploy leaves the stateroot's (empty) deploy directory, as upstream's.
-    let refused = Invocation::new(rostree())
-        .env("OSTREE_SYSROOT", &sysroot)
-        .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
-        .args(["admin", "deploy", "--os=testos", "nokernel"])
-        .output();
-    assert!(!refused.status.success());
-    run(&rostree(), &sysroot, &["admin", "cleanup"]);
-    let before = layout(&sysroot);
+    let sysroot = sysroot_with_a_deployment(t);
+    let bad_origin = t.join("bad.origin");
+    std::fs::write(&bad_origin, "garbage\n").expect("write");
+    let bad_origin = format!("--origin-file={}", bad_origin.display());
+    let before = settled_layout(&rostree(), &sysroot);
     for (args, message) in [
         (
             vec!["admin", "deploy", "--os=testos", "nokernel"],
@@ -227,12 +248,44 @@ fn bad_input_is_refused_in_upstreams_words_and_changes_nothing() {
             "error: Refspec 'nosuchref' not found\n",
         ),
         (
+            vec!["admin", "deploy", "--os=nosuchroot", "good"],
+            "error: opendir(var): No such file or directory\n",
+        ),
+        (
+            vec!["admin", "deploy", "--os=testos", &bad_origin, "good"],
+            "error: Key file contains line “garbage” which is not a key-value pair, group, or comment\n",
+        ),
+        (
+            vec![
+                "admin",
+                "deploy",
+                "--os=testos",
+                "--origin-file=/nonexistent",
+                "good",
+            ],
+            "error: No such file or directory\n",
+        ),
+        (
+            vec![
+                "admin",
+                "deploy",
+                "--os=testos",
+                "--karg-delete=nokey",
+                "good",
+            ],
+            "error: No key 'nokey' found\n",
+        ),
+        (
             vec!["admin", "os-init", "testos"],
             "error: Creating ostree/deploy/testos: File exists\n",
         ),
         (
-            vec!["admin", "undeploy", "0"],
-            "error: Out of range deployment index 0, expected < 0\n",
+            vec!["admin", "undeploy", "5"],
+            "error: Out of range deployment index 5, expected < 1\n",
+        ),
+        (
+            vec!["admin", "pin", "medal"],
+            "error: Invalid index: medal\n",
         ),
     ] {
         for bin in [upstream_ostree(), rostree()] {
@@ -248,10 +301,75 @@ fn bad_input_is_refused_in_upstreams_words_and_changes_nothing() {
                 "{} {args:?}: {stderr}",
                 bin.display()
             );
-            // The failed deployment's checkout is garbage the next cleanup removes; the
-            // loader, links and refs are untouched.
-            run(&bin, &sysroot, &["admin", "cleanup"]);
-            assert_eq!(layout(&sysroot), before, "{} {args:?}", bin.display());
+            // The loader, links, refs and deployments are untouched.
+            assert_eq!(
+                settled_layout(&bin, &sysroot),
+                before,
+                "{} {args:?}",
+                bin.display()
+            );
         }
+    }
+}
+
+/// A tmpfs of `kib` KiB mounted at `path` (needs root, as CI is), unmounted on drop.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn mount(path: &Path, kib: u32) -> SmallFs {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mounting a tmpfs (the test needs root)");
+        SmallFs(path.to_owned())
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_boot_partition_leaves_the_loader_as_it_was() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    // /boot on a file system of its own, nearly full: kernels are copied there, not linked.
+    let boot = t.join("sysroot/boot");
+    std::fs::create_dir_all(&boot).expect("mkdir");
+    let _boot = SmallFs::mount(&boot, 256);
+    let sysroot = sysroot_with_a_deployment(t);
+    let big = t.join("big");
+    os_tree(&big, &"a big kernel\n".repeat(40_000));
+    let sysrepo = format!("--repo={}/ostree/repo", sysroot.display());
+    let tree_arg = format!("--tree=dir={}", big.display());
+    run(
+        &rostree(),
+        &sysroot,
+        &[&sysrepo, "commit", "-b", "big", &tree_arg],
+    );
+    let before = settled_layout(&rostree(), &sysroot);
+    for bin in [upstream_ostree(), rostree()] {
+        let out = Invocation::new(&bin)
+            .env("OSTREE_SYSROOT", &sysroot)
+            .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+            .args(["admin", "deploy", "--os=testos", "big"])
+            .output();
+        assert!(
+            !out.status.success(),
+            "{}: a 520 KB kernel fit",
+            bin.display()
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("No space left on device"),
+            "{}: {stderr}",
+            bin.display()
+        );
+        // The failed attempt's files stay until a cleanup; the live loader never changed.
+        assert_eq!(settled_layout(&bin, &sysroot), before, "{}", bin.display());
     }
 }

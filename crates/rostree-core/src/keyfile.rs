@@ -25,14 +25,14 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFileError {
-    /// A `key=value` line comes before the first group header.
-    #[error("line {line}: key-value pair before the first group")]
+    /// A `key=value` line comes before the first group header (GLib's words).
+    #[error("Key file does not start with a group")]
     KeyBeforeGroup {
         /// 1-based line number.
         line: usize,
     },
-    /// A line starting with `[` has no `]`.
-    #[error("line {line}: unterminated group header {text:?}")]
+    /// A line starting with `[` has no `]` (GLib's words: it is no group then).
+    #[error("Key file contains line “{text}” which is not a key-value pair, group, or comment")]
     UnterminatedGroup {
         /// 1-based line number.
         line: usize,
@@ -40,7 +40,7 @@ pub enum KeyFileError {
         text: String,
     },
     /// A group header names an invalid group (empty, or with `[` or a control character).
-    #[error("line {line}: invalid group name {name:?}")]
+    #[error("Invalid group name: {name}")]
     BadGroupName {
         /// 1-based line number.
         line: usize,
@@ -48,7 +48,7 @@ pub enum KeyFileError {
         name: String,
     },
     /// The key of a `key=value` line is not a valid key name.
-    #[error("line {line}: invalid key name {key:?}")]
+    #[error("Invalid key name: {key}")]
     BadKeyName {
         /// 1-based line number.
         line: usize,
@@ -56,7 +56,7 @@ pub enum KeyFileError {
         key: String,
     },
     /// A line that is neither a comment, a blank line, a group header nor a `key=value` pair.
-    #[error("line {line}: not a group, key-value pair or comment: {text:?}")]
+    #[error("Key file contains line “{text}” which is not a key-value pair, group, or comment")]
     InvalidLine {
         /// 1-based line number.
         line: usize,

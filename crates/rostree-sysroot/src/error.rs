@@ -8,14 +8,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed.
-    #[error("{op}({}): {}", path.display(), rostree_repo::os_error_text(source))]
+    #[error("{op}({}): {}", path.display(), rostree_repo::os_error_text(error))]
     Io {
         /// The call, as upstream names it ("opendir", "readlinkat", ...).
         op: &'static str,
         /// The path, relative to the sysroot.
         path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
+        /// The underlying error (in the message already, so not a separate source).
+        error: io::Error,
     },
     /// The system repository failed.
     #[error(transparent)]
@@ -64,10 +64,10 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for io::Result<T> {
     fn io(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| Error::Io {
+        self.map_err(|error| Error::Io {
             op,
             path: path.into(),
-            source,
+            error,
         })
     }
 }
@@ -77,7 +77,7 @@ impl<T> IoContext<T> for rustix::io::Result<T> {
         self.map_err(|errno| Error::Io {
             op,
             path: path.into(),
-            source: errno.into(),
+            error: errno.into(),
         })
     }
 }

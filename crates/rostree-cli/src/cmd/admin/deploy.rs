@@ -91,8 +91,9 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     };
     let origin = match &args.origin_file {
         Some(path) => {
+            // GLib's key file loader reports only why the file could not be read.
             let text = std::fs::read_to_string(path)
-                .with_context(|| format!("Reading {}", path.display()))?;
+                .map_err(|e| anyhow::anyhow!(rostree::repo::os_error_text(&e)))?;
             parse_origin(&text)?
         }
         None => origin_for_refspec(refspec),
