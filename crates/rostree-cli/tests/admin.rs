@@ -70,8 +70,38 @@ fn layout(sysroot: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Sets up `boot/` for a bootloader as upstream's libtest does.
+fn setup_bootloader(sysroot: &Path, bootloader: &str) {
+    let boot = sysroot.join("boot");
+    let stub = |name: &str, link: &str| {
+        std::fs::create_dir_all(boot.join("loader.0")).expect("mkdir");
+        std::os::unix::fs::symlink("loader.0", boot.join("loader")).expect("symlink");
+        std::fs::write(boot.join("loader.0").join(name), "").expect("touch");
+        let link = boot.join(link);
+        std::fs::create_dir_all(link.parent().expect("a parent")).expect("mkdir");
+        let target = match link.parent() == Some(boot.as_path()) {
+            true => format!("loader/{name}"),
+            false => format!("../loader/{name}"),
+        };
+        std::os::unix::fs::symlink(target, link).expect("symlink");
+    };
+    match bootloader {
+        "syslinux" => stub("syslinux.cfg", "syslinux/syslinux.cfg"),
+        "uboot" => stub("uEnv.txt", "uEnv.txt"),
+        _ => {}
+    }
+}
+
 #[test]
 fn deployments_match_upstream_and_each_reads_the_other() {
+    for bootloader in ["none", "syslinux", "uboot"] {
+        deployments_match_upstream(bootloader);
+    }
+}
+
+/// Both tools deploy the same commits with `bootloader` in use: every file, link, entry and
+/// bootloader configuration of the two sysroots is the same.
+fn deployments_match_upstream(bootloader: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
     let upstream = upstream_ostree();
@@ -104,6 +134,7 @@ fn deployments_match_upstream_and_each_reads_the_other() {
         std::fs::create_dir(&sysroot).expect("mkdir");
         let s = sysroot.to_str().expect("utf-8");
         run(&bin, &sysroot, &["admin", "init-fs", s]);
+        setup_bootloader(&sysroot, bootloader);
         let out = run(&bin, &sysroot, &["admin", "os-init", "testos"]);
         assert_eq!(
             out, "ostree/deploy/testos initialized as OSTree root\n",
@@ -159,6 +190,15 @@ fn deployments_match_upstream_and_each_reads_the_other() {
     }
     let (_, up_root, up) = &layouts[0];
     let (_, ro_root, ro) = &layouts[1];
+    let config = match bootloader {
+        "syslinux" => Some(("boot/loader/syslinux.cfg", "\tKERNEL /boot/ostree/testos-")),
+        "uboot" => Some(("boot/loader/uEnv.txt", "kernel_image=/boot/ostree/testos-")),
+        _ => None,
+    };
+    if let Some((path, line)) = config {
+        let text = std::fs::read_to_string(ro_root.join(path)).expect("the bootloader's config");
+        assert!(text.contains(line), "{bootloader}: {text}");
+    }
     let up_keys: Vec<_> = up.iter().map(|(k, _)| k).collect();
     let ro_keys: Vec<_> = ro.iter().map(|(k, _)| k).collect();
     assert_eq!(ro_keys, up_keys, "the same files and directories");
@@ -372,4 +412,177 @@ fn a_full_boot_partition_leaves_the_loader_as_it_was() {
         // The failed attempt's files stay until a cleanup; the live loader never changed.
         assert_eq!(settled_layout(&bin, &sysroot), before, "{}", bin.display());
     }
+}
+
+/// Everything about a tree that the /etc merge must keep: type, mode, owner, xattrs, and
+/// the bytes or link target.
+fn etc_snapshot(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = dir.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).expect("lstat");
+        let mut xattrs: Vec<String> = xattr::list(&path)
+            .map(|names| {
+                names
+                    .filter(|n| n.to_string_lossy().starts_with("user."))
+                    .map(|n| {
+                        let value = xattr::get(&path, &n).ok().flatten().unwrap_or_default();
+                        format!(
+                            "{}={}",
+                            n.to_string_lossy(),
+                            String::from_utf8_lossy(&value)
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        xattrs.sort();
+        let what = if meta.file_type().is_symlink() {
+            format!(
+                "-> {}",
+                std::fs::read_link(&path).expect("readlink").display()
+            )
+        } else if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("readdir") {
+                stack.push(rel.join(entry.expect("entry").file_name()));
+            }
+            "dir".to_owned()
+        } else {
+            String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned()
+        };
+        out.push(format!(
+            "{} {:o} {}:{} [{}] {what}",
+            rel.display(),
+            meta.mode(),
+            meta.uid(),
+            meta.gid(),
+            xattrs.join(",")
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// The local changes a machine makes to its /etc, the same in both sysroots.
+fn edit_etc(etc: &Path) {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let set_mode = |p: &str, mode: u32| {
+        std::fs::set_permissions(etc.join(p), std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    std::fs::write(etc.join("modified"), "local\n").expect("modify");
+    set_mode("chmodded", 0o600);
+    std::os::unix::fs::chown(etc.join("chowned"), Some(42), Some(43)).expect("chown");
+    // An xattr alone is no change to upstream's diff; on a modified file it is copied.
+    xattr::set(etc.join("xattred"), "user.local", b"yes").expect("xattr");
+    xattr::set(etc.join("modified"), "user.local", b"yes").expect("xattr");
+    std::fs::remove_file(etc.join("removed")).expect("remove");
+    std::fs::remove_dir_all(etc.join("removed-dir")).expect("remove dir");
+    std::fs::remove_file(etc.join("file-to-dir")).expect("rm");
+    std::fs::create_dir(etc.join("file-to-dir")).expect("mkdir");
+    std::fs::write(etc.join("file-to-dir/inside"), "inside\n").expect("write");
+    std::fs::remove_dir_all(etc.join("dir-to-file")).expect("rm dir");
+    std::fs::write(etc.join("dir-to-file"), "now a file\n").expect("write");
+    std::fs::remove_file(etc.join("file-to-link")).expect("rm");
+    symlink("modified", etc.join("file-to-link")).expect("symlink");
+    std::fs::remove_file(etc.join("link-to-file")).expect("rm");
+    std::fs::write(etc.join("link-to-file"), "was a link\n").expect("write");
+    std::fs::write(etc.join("added"), "added\n").expect("add");
+    std::fs::create_dir_all(etc.join("added-dir/sub")).expect("mkdir");
+    std::fs::write(etc.join("added-dir/sub/file"), "deep\n").expect("add");
+    set_mode("added-dir/sub", 0o750);
+    symlink("/nonexistent", etc.join("dangling")).expect("symlink");
+    std::fs::write(etc.join("in-removed-default-dir/local"), "kept\n").expect("add");
+    std::fs::write(etc.join("newly-default-dir"), "a local file\n").expect("add");
+}
+
+#[test]
+fn the_etc_merge_matches_upstream_case_by_case() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let upstream = upstream_ostree();
+    let repo = t.join("repo");
+    let repo_arg = format!("--repo={}", repo.display());
+    run(&upstream, t, &[&repo_arg, "init", "--mode=archive"]);
+    let v1 = t.join("v1");
+    os_tree(&v1, "a kernel\n");
+    for name in [
+        "modified",
+        "chmodded",
+        "chowned",
+        "xattred",
+        "removed",
+        "file-to-dir",
+        "file-to-link",
+        "kept",
+    ] {
+        write(&v1.join("usr/etc").join(name), &format!("{name} default\n"));
+    }
+    write(&v1.join("usr/etc/removed-dir/f"), "x\n");
+    write(&v1.join("usr/etc/dir-to-file/f"), "x\n");
+    write(&v1.join("usr/etc/in-removed-default-dir/f"), "x\n");
+    std::os::unix::fs::symlink("kept", v1.join("usr/etc/link-to-file")).expect("symlink");
+    // v2 changes defaults: one edited, one dropped, one directory gone, one file now a
+    // directory (a local file there is refused by both tools, so that case has its own run).
+    let v2 = t.join("v2");
+    os_tree(&v2, "a kernel\n");
+    std::fs::remove_dir_all(v2.join("usr/etc")).expect("rm");
+    let copy = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(v1.join("usr/etc"))
+        .arg(v2.join("usr/etc"))
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    write(&v2.join("usr/etc/kept"), "kept, new default\n");
+    std::fs::remove_file(v2.join("usr/etc/chmodded")).expect("rm");
+    std::fs::remove_dir_all(v2.join("usr/etc/in-removed-default-dir")).expect("rm");
+    // A directory made a file locally merges only where the new default drops it.
+    std::fs::remove_dir_all(v2.join("usr/etc/dir-to-file")).expect("rm");
+    write(&v2.join("usr/etc/new-default"), "new\n");
+    for (branch, tree) in [("v1", &v1), ("v2", &v2)] {
+        let tree_arg = format!("--tree=dir={}", tree.display());
+        run(
+            &upstream,
+            t,
+            &[&repo_arg, "commit", "-b", branch, &tree_arg],
+        );
+    }
+    let mut results = Vec::new();
+    for (tool, bin) in [("upstream", upstream.clone()), ("rostree", rostree())] {
+        let sysroot = t.join(tool);
+        std::fs::create_dir(&sysroot).expect("mkdir");
+        let s = sysroot.to_str().expect("utf-8");
+        run(&bin, &sysroot, &["admin", "init-fs", "--modern", s]);
+        run(&bin, &sysroot, &["admin", "os-init", "testos"]);
+        let sysrepo = format!("--repo={s}/ostree/repo");
+        let source = repo.to_str().expect("utf-8");
+        run(
+            &bin,
+            &sysroot,
+            &[&sysrepo, "pull-local", source, "v1", "v2"],
+        );
+        run(&bin, &sysroot, &["admin", "deploy", "--os=testos", "v1"]);
+        let current = run(&bin, &sysroot, &["admin", "--print-current-dir"]);
+        edit_etc(&Path::new(current.trim()).join("etc"));
+        let out = run(&bin, &sysroot, &["admin", "deploy", "--os=testos", "v2"]);
+        let copying = out
+            .lines()
+            .find(|l| l.starts_with("Copying /etc changes"))
+            .expect("the merge's report")
+            .to_owned();
+        let current = run(&bin, &sysroot, &["admin", "--print-current-dir"]);
+        results.push((
+            copying,
+            etc_snapshot(&Path::new(current.trim()).join("etc")),
+        ));
+    }
+    assert_eq!(results[1].0, results[0].0, "the merge's counts");
+    assert_eq!(results[1].1, results[0].1, "the merged /etc");
+    let modified = results[1].1.iter().find(|l| l.starts_with("modified "));
+    assert_eq!(
+        modified.map(String::as_str),
+        Some("modified 100644 0:0 [user.local=yes] local\n")
+    );
 }
