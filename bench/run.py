@@ -167,6 +167,25 @@ ROWS: list[Row] = [
         server=True, max_runs=3),
 ]
 
+# Deployments: tree b made an OS tree ({served_os}: /etc moved to /usr/etc, a kernel and
+# initramfs in /usr/lib/modules) committed by upstream as `os`, and as `os2` with one file
+# changed. Each tool makes its own sysroot (init-fs, os-init, pull-local into its bare
+# system repo), untimed; deployment roots are left mutable so the scratch dir can go.
+DEPLOY = "env OSTREE_SYSROOT_DEBUG=mutable-deployments {tool} admin --sysroot={scratch}/s deploy --os=bench"
+SYSROOT = ["mkdir {scratch}/s", "{tool} admin init-fs --modern {scratch}/s",
+           "{tool} admin --sysroot={scratch}/s os-init bench",
+           "{tool} --repo={scratch}/s/ostree/repo pull-local {served_os} os os2"]
+ROWS += [
+    Row("deploy b into a fresh sysroot (bare system repo)",
+        prepare=SYSROOT,
+        run=DEPLOY + " os",
+        server=True),
+    Row("deploy b again with one file changed",
+        prepare=SYSROOT + [DEPLOY + " os"],
+        run=DEPLOY + " os2",
+        server=True),
+]
+
 # The repository the pull rows fetch from: tree b committed by upstream into an archive
 # repo with a summary, on the host disk, served by nginx on 127.0.0.1 and, for the
 # latency row, through bench/delay_proxy.py (25 ms each way).
@@ -176,6 +195,7 @@ SERVED_BIG = CACHE / "served-big"
 # Trees a, then b on top, committed by upstream on `main`, with upstream's static delta
 # from a to b (every file in its parts) and a summary listing it.
 SERVED_DELTA = CACHE / "served-delta"
+SERVED_OS = CACHE / "served-os"
 NGINX_DIR = CACHE / "nginx"
 # The memory cgroup (v1 or v2) the rows with a memory limit run in.
 CGROUP_V1 = Path("/sys/fs/cgroup/memory/rostree-bench")
@@ -203,6 +223,7 @@ class Servers:
                 run_untimed([ostree, f"--repo={served}", "summary", "-u"])
                 stamp.touch()
         self.delta = serve_delta(ostree)
+        self.os = serve_os(ostree)
         shutil.rmtree(NGINX_DIR, ignore_errors=True)
         NGINX_DIR.mkdir(parents=True)
         port = free_port()
@@ -229,7 +250,7 @@ class Servers:
                      "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/",
                      "nginx_delta": f"http://127.0.0.1:{port}/{SERVED_DELTA.name}/",
                      "slow_delta": f"http://127.0.0.1:{slow_port}/{SERVED_DELTA.name}/",
-                     **self.delta}
+                     **self.delta, **self.os}
         deadline = time.monotonic() + 10
         import socket
         while True:
@@ -278,6 +299,32 @@ def serve_delta(ostree: str) -> dict[str, str]:
         die(f"{SERVED_DELTA}: expected one static delta, found {len(superblocks)}")
     return {"served_delta": str(SERVED_DELTA), "delta_from": rev("main^"),
             "delta_to": rev("main"), "delta_dir": str(superblocks[0].parent)}
+
+
+def serve_os(ostree: str) -> dict[str, str]:
+    """Makes SERVED_OS once: tree b as an OS tree (see DEPLOY) on `os`, and `os2`."""
+    stamp = CACHE / "served-os.stamp"
+    if not stamp.exists():
+        tree = CACHE / "os-tree"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.rmtree(SERVED_OS, ignore_errors=True)
+        run_untimed(["cp", "-a", "--reflink=auto", str(CACHE / "b"), str(tree)])
+        (tree / "etc").rename(tree / "usr" / "etc")
+        modules = tree / "usr/lib/modules/6.1.0-bench"
+        modules.mkdir(parents=True, exist_ok=True)
+        # A kernel and an initramfs of Debian's sizes (their bytes are hashed into the
+        # boot checksum and linked into /boot).
+        (modules / "vmlinuz").write_bytes(os.urandom(8 << 20))
+        (modules / "initramfs.img").write_bytes(os.urandom(32 << 20))
+        run_untimed([ostree, f"--repo={SERVED_OS}", "init", "--mode=archive"])
+        run_untimed(expand(commit("os", "os", "os"), tool=ostree, repo=str(SERVED_OS),
+                           os=str(tree)))
+        (tree / "usr/share/bench-changed").write_text("the one changed file\n")
+        run_untimed(expand(commit("os", "os2", "os2"), tool=ostree, repo=str(SERVED_OS),
+                           os=str(tree)))
+        shutil.rmtree(tree)
+        stamp.touch()
+    return {"served_os": str(SERVED_OS)}
 
 
 def tree_bytes(path: Path) -> int:

@@ -12,6 +12,8 @@ use rostree::repo::progress::{Event, Progress};
 /// static deltas) on stderr when it is a terminal: a spinner with what is done so far.
 pub struct CountProgress {
     bar: Option<ProgressBar>,
+    /// JSON Lines on stdout instead of a spinner (`--json`).
+    json: Option<JsonLines>,
     /// Things done: files, objects or parts.
     done: AtomicU64,
     /// Of those, the notable ones: new files, linked files, or objects in parts.
@@ -35,10 +37,49 @@ impl CountProgress {
         });
         CountProgress {
             bar,
+            json: None,
             done: AtomicU64::new(0),
             notable: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// A renderer of JSON Lines on stdout: a `phase` line as each phase begins, a
+    /// `progress` line with the counts at most every `interval`; the command prints its own
+    /// `done` line (see [`CountProgress::json_done`]).
+    pub fn json(interval: std::time::Duration) -> Self {
+        let start = std::time::Instant::now();
+        CountProgress {
+            bar: None,
+            json: Some(JsonLines {
+                start,
+                interval,
+                last: std::sync::Mutex::new(start),
+            }),
+            done: AtomicU64::new(0),
+            notable: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// One JSON line of `kind` with the counts so far and `extra` fields (`,"k":v...`).
+    fn json_line(&self, json: &JsonLines, kind: &str, extra: &str) {
+        let line = format!(
+            "{{\"event\":\"{kind}\",\"done\":{},\"notable\":{},\"bytes\":{},\"elapsed_ms\":{}{extra}}}\n",
+            self.done.load(Ordering::Relaxed),
+            self.notable.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            json.start.elapsed().as_millis(),
+        );
+        let _ = crate::util::write_stdout(line.as_bytes());
+    }
+
+    /// The last JSON line, `done`, with the command's own fields; nothing without `--json`.
+    pub fn json_done(&self, extra: &str) {
+        if let Some(json) = &self.json {
+            self.json_line(json, "done", extra);
         }
     }
 
@@ -73,10 +114,20 @@ fn warn(bar: Option<&indicatif::ProgressBar>, text: &str) {
     }
 }
 
+/// When JSON lines go out, and when the last one did.
+struct JsonLines {
+    start: std::time::Instant,
+    interval: std::time::Duration,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
 impl Progress for CountProgress {
     fn event(&self, event: Event) {
         if let Event::Warning(text) = &event {
             return warn(self.bar.as_ref(), text);
+        }
+        if let Some(json) = &self.json {
+            return self.json_event(json, event);
         }
         let Some(bar) = &self.bar else { return };
         // Files and objects come by the thousand: the message is redrawn every 64th.
@@ -125,6 +176,42 @@ impl Progress for CountProgress {
         };
         if let Some(message) = message {
             bar.set_message(message);
+        }
+    }
+}
+
+impl CountProgress {
+    /// Counts an event and prints what `--json` asks for.
+    fn json_event(&self, json: &JsonLines, event: Event) {
+        match event {
+            Event::Phase(name) => {
+                return self.json_line(json, "phase", &format!(",\"phase\":\"{name}\""));
+            }
+            Event::FileCommitted { bytes, written } => {
+                self.count(u64::from(written), bytes);
+            }
+            Event::FileCheckedOut { linked } => {
+                self.count(u64::from(linked), 0);
+            }
+            Event::FileExported { bytes }
+            | Event::ObjectPruned { bytes }
+            | Event::ObjectFetched { bytes, .. } => {
+                self.count(0, bytes);
+            }
+            Event::DeltaPart { objects, bytes } => {
+                self.count(objects, bytes);
+            }
+            Event::ObjectsQueued(n) => {
+                self.queued.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+            _ => return,
+        }
+        if let Ok(mut last) = json.last.lock()
+            && last.elapsed() >= json.interval
+        {
+            *last = std::time::Instant::now();
+            self.json_line(json, "progress", "");
         }
     }
 }

@@ -50,7 +50,9 @@ fn layout(sysroot: &Path) -> Vec<(String, String)> {
         let path = sysroot.join(&rel);
         let meta = std::fs::symlink_metadata(&path).expect("lstat");
         let shown = rel.display().to_string();
-        if shown.starts_with("ostree/repo") && shown != "ostree/repo" {
+        // rostree's own merge report has no upstream counterpart (see `etc_merge_report`).
+        let own = shown.ends_with(".etc-merge");
+        if own || (shown.starts_with("ostree/repo") && shown != "ostree/repo") {
             continue;
         }
         if meta.file_type().is_symlink() {
@@ -68,6 +70,13 @@ fn layout(sysroot: &Path) -> Vec<(String, String)> {
     }
     out.sort();
     out
+}
+
+/// The first deployment's directory.
+fn current_deployment(bin: &Path, sysroot: &Path) -> String {
+    run(bin, sysroot, &["admin", "--print-current-dir"])
+        .trim()
+        .to_owned()
 }
 
 /// Sets up `boot/` for a bootloader as upstream's libtest does.
@@ -186,6 +195,13 @@ fn deployments_match_upstream(bootloader: &str) {
             "{tool}: {out}"
         );
         run(&bin, &sysroot, &["admin", "pin", "1"]);
+        if tool == "rostree" {
+            let report = format!("{}.etc-merge", current_deployment(&bin, &sysroot));
+            assert_eq!(
+                std::fs::read_to_string(report).expect("rostree's merge report"),
+                "modified aconfigfile\nremoved NetworkManager/nm.conf\nadded added\n"
+            );
+        }
         layouts.push((tool, sysroot.clone(), layout(&sysroot)));
     }
     let (_, up_root, up) = &layouts[0];
@@ -204,6 +220,15 @@ fn deployments_match_upstream(bootloader: &str) {
     assert_eq!(ro_keys, up_keys, "the same files and directories");
     for ((path, a), (_, b)) in up.iter().zip(ro) {
         assert_eq!(b, a, "{path}");
+    }
+    // Each tool's config-diff of each sysroot says the same.
+    for root in [up_root, ro_root] {
+        let diff = |bin: &Path| run(bin, root, &["admin", "config-diff", "--os=testos"]);
+        assert_eq!(diff(&rostree()), diff(&upstream));
+        assert_eq!(
+            diff(&rostree()),
+            "M    aconfigfile\nD    NetworkManager/nm.conf\nA    added\n"
+        );
     }
     // Each tool's status of each sysroot says the same.
     let status = |bin: &Path, root: &Path| run(bin, root, &["admin", "status"]);
@@ -584,5 +609,65 @@ fn the_etc_merge_matches_upstream_case_by_case() {
     assert_eq!(
         modified.map(String::as_str),
         Some("modified 100644 0:0 [user.local=yes] local\n")
+    );
+}
+
+/// `deploy --json`: JSON Lines only on stdout, the phases in order, file counts that never
+/// go back, and a last line naming the new deployment and what the merge carried.
+#[test]
+fn deploy_json_progress() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sysroot = sysroot_with_a_deployment(tmp.path());
+    let current = current_deployment(&rostree(), &sysroot);
+    std::fs::write(Path::new(&current).join("etc/added"), "mine\n").expect("add");
+    let out = run(
+        &rostree(),
+        &sysroot,
+        &["admin", "deploy", "--os=testos", "--json", "good"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let mut done = 0;
+    let mut phases = Vec::new();
+    for line in &lines {
+        assert!(
+            line.starts_with("{\"event\":\"") && line.ends_with('}'),
+            "{out}"
+        );
+        let count: u64 = line["{\"event\":\"".len()..]
+            .split_once("\"done\":")
+            .and_then(|(_, rest)| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("done in {line}"));
+        assert!(count >= done, "{out}");
+        done = count;
+        if let Some((_, phase)) = line.split_once("\"phase\":\"") {
+            phases.push(phase.trim_end_matches("\"}").to_owned());
+        }
+    }
+    assert_eq!(
+        phases,
+        ["checking out", "merging /etc", "writing boot entries"]
+    );
+    // Every file of the commit was checked out, and counted.
+    let sysrepo = format!("--repo={}/ostree/repo", sysroot.display());
+    let listing = run(&rostree(), &sysroot, &[&sysrepo, "ls", "-R", "good"]);
+    let files = listing.lines().filter(|l| !l.starts_with('d')).count() as u64;
+    assert_eq!(done, files, "{out}");
+    let last = lines.last().expect("lines");
+    let new = current_deployment(&rostree(), &sysroot);
+    let name = Path::new(&new)
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(last.starts_with("{\"event\":\"done\""), "{last}");
+    assert!(
+        last.contains(&format!("\"deployment\":\"{name}\"")),
+        "{last}"
+    );
+    assert!(last.contains("\"stateroot\":\"testos\""), "{last}");
+    assert!(
+        last.contains("\"etc\":{\"modified\":0,\"removed\":0,\"added\":1}"),
+        "{last}"
     );
 }

@@ -45,14 +45,10 @@ fn write_os_tree(dir: &Path, generation: u64) {
             format!("kernel {}\n", generation / 2).into_bytes(),
             0o644,
         )
-        .file(
-            "usr/lib/modules/5.0/initramfs.img",
-            b"initramfs\n".to_vec(),
-            0o644,
-        )
+        .file("usr/lib/modules/5.0/initramfs.img", b"initramfs\n", 0o644)
         .file(
             "usr/etc/os-release",
-            b"ID=testos\nPRETTY_NAME=\"TestOS\"\n".to_vec(),
+            b"ID=testos\nPRETTY_NAME=\"TestOS\"\n",
             0o644,
         )
         .file(
@@ -144,14 +140,29 @@ fn check_no_orphans(root: &Path, context: &str) {
         .filter_map(|l| l.strip_prefix("  testos "))
         .map(str::to_owned)
         .collect();
-    let mut on_disk: Vec<String> = std::fs::read_dir(root.join("ostree/deploy/testos/deploy"))
+    let names: Vec<String> = std::fs::read_dir(root.join("ostree/deploy/testos/deploy"))
         .expect("deploy dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".origin"))
         .collect();
     listed.sort();
-    on_disk.sort();
-    assert_eq!(on_disk, listed, "{context}: deployments on disk");
+    // Each deployment: its directory, origin file and (after a merge) rostree's report.
+    for suffix in ["", ".origin", ".etc-merge"] {
+        let mut of_kind: Vec<String> = names
+            .iter()
+            .filter(|n| n.split('.').count() == 2 + usize::from(!suffix.is_empty()))
+            .filter_map(|n| n.strip_suffix(suffix))
+            .map(str::to_owned)
+            .collect();
+        of_kind.sort();
+        // Not every deployment has a report (the first had nothing to merge from).
+        assert!(
+            of_kind.iter().all(|n| listed.contains(n)),
+            "{context}: {suffix} files of deployments gone: {of_kind:?} vs {listed:?}"
+        );
+        if suffix != ".etc-merge" {
+            assert_eq!(of_kind, listed, "{context}: deployments on disk ({suffix})");
+        }
+    }
 }
 
 #[test]

@@ -13,6 +13,7 @@ use crate::deploy::invalid_deploy_name;
 use crate::deployment::parse_deploy_name;
 use crate::error::{IoContext, Result, WithContext};
 use crate::fsutil::remove_all;
+use crate::merge_report::REPORT_SUFFIX;
 use crate::sysroot::Sysroot;
 
 /// What [`cleanup`] did.
@@ -74,10 +75,16 @@ fn clean_deployments(sysroot: &Sysroot) -> Result<()> {
         };
         for entry in dir.entries().io("readdir", &path)? {
             let entry = entry.io("readdir", &path)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                // A merge report outlives its deployment when another tool removed it.
+                if let Some(stem) = name.strip_suffix(REPORT_SUFFIX)
+                    && !active.contains(&std::path::PathBuf::from(format!("{path}/{stem}")))
+                {
+                    remove_all(&dir, &name)?;
+                }
                 continue;
             }
-            let name = entry.file_name().to_string_lossy().into_owned();
             if parse_deploy_name(&name).is_none() {
                 return Err(invalid_deploy_name(&name));
             }
@@ -88,6 +95,7 @@ fn clean_deployments(sysroot: &Sysroot) -> Result<()> {
                 crate::fsutil::set_immutable(&root, false)?;
             }
             remove_all(&dir, format!("{name}.origin"))?;
+            remove_all(&dir, format!("{name}{REPORT_SUFFIX}"))?;
             remove_all(&dir, &name)?;
         }
     }

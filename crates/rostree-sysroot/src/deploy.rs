@@ -7,14 +7,14 @@ use std::sync::atomic::AtomicBool;
 use rostree_core::Checksum;
 use rostree_core::keyfile::KeyFile;
 use rostree_repo::checkout::{CheckoutOptions, TreeEntry, checkout, lookup_path};
-use rostree_repo::progress::NoProgress;
+use rostree_repo::progress::{Event, NoProgress, Progress};
 
 use crate::bls::BootEntry;
 use crate::deployment::{Deployment, parse_deploy_name};
 use crate::error::{Error, IoContext, Result, WithContext};
-use crate::etc_merge::EtcChanges;
 use crate::fsutil::{mkdir_p, remove_all, replace_file};
 use crate::kargs::KernelArgs;
+use crate::merge_report::{MergeReport, REPORT_SUFFIX};
 use crate::sysroot::Sysroot;
 
 /// What a deployment is made from, beyond its commit.
@@ -31,8 +31,9 @@ pub struct DeployOptions {
 pub struct DeployOutcome {
     /// The new deployment (not yet in the bootloader's list).
     pub deployment: Deployment,
-    /// The `/etc` changes carried over from the merge deployment, if there was one.
-    pub etc_changes: Option<EtcChanges>,
+    /// The `/etc` merge from the merge deployment, if there was one (also written beside
+    /// the origin file, see [`crate::merge_report`]).
+    pub etc_merge: Option<MergeReport>,
     /// Whether the stateroot's `/var` got its SELinux stamp now (the first deployment).
     pub relabeled_var: bool,
     /// Entries of the commit's `/var`, which deployments never see.
@@ -47,6 +48,7 @@ pub fn deploy_tree(
     stateroot: &str,
     revision: &Checksum,
     merge: Option<&Deployment>,
+    progress: &dyn Progress,
     options: &DeployOptions,
 ) -> Result<DeployOutcome> {
     let repo = &sysroot.repo;
@@ -54,6 +56,7 @@ pub fn deploy_tree(
     let deploy_dir = format!("deploy/{stateroot}/deploy");
     let serial = next_serial(sysroot, &deploy_dir, revision)?;
     let name = format!("{revision}.{serial}");
+    progress.event(Event::Phase("checking out"));
     let checkout_into = || -> Result<()> {
         mkdir_p(&sysroot.ostree, &deploy_dir, 0o775)?;
         let parent = sysroot
@@ -71,7 +74,7 @@ pub fn deploy_tree(
             (commit.root_tree, commit.root_meta),
             &parent,
             name.as_ref(),
-            &NoProgress,
+            progress,
             &interrupt,
             &options,
         )?;
@@ -110,7 +113,8 @@ pub fn deploy_tree(
     {
         bootconfig.set("options", options);
     }
-    let etc_changes = match merge {
+    progress.event(Event::Phase("merging /etc"));
+    let etc_merge = match merge {
         Some(m) => {
             let merge_root = sysroot
                 .ostree
@@ -158,12 +162,24 @@ pub fn deploy_tree(
         )
         .context(|| "Writing out origin file".to_owned())?;
     }
+    if let Some(report) = &etc_merge {
+        let parent = sysroot
+            .ostree
+            .open_dir(&deploy_dir)
+            .io("opendir", &deploy_dir)?;
+        replace_file(
+            &parent,
+            &format!("{name}{REPORT_SUFFIX}"),
+            report.to_text().as_bytes(),
+            false,
+        )?;
+    }
     if !sysroot.debug.mutable_deployments {
         crate::fsutil::set_immutable(&root, true)?;
     }
     Ok(DeployOutcome {
         deployment,
-        etc_changes,
+        etc_merge,
         relabeled_var,
         ignored_var,
     })

@@ -11,6 +11,7 @@ use rostree_repo::sys;
 use rustix::fs::{FileType, Gid, Mode, Uid};
 
 use crate::error::{Error, IoContext, Result, WithContext};
+use crate::merge_report::MergeReport;
 
 /// What changed in `/etc` against its defaults, as relative paths.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub(crate) fn diff(defaults: &Dir, current: &Dir) -> Result<EtcChanges> {
     Ok(changes)
 }
 
-fn sorted_names(dir: &Dir, shown: &Path) -> Result<Vec<std::ffi::OsString>> {
+pub(crate) fn sorted_names(dir: &Dir, shown: &Path) -> Result<Vec<std::ffi::OsString>> {
     let mut names = Vec::new();
     for entry in dir.entries().io("readdir", shown)? {
         names.push(entry.io("readdir", shown)?.file_name());
@@ -264,11 +265,11 @@ fn copy_entry(from: &Dir, to: &Dir, path: &Path) -> Result<()> {
 }
 
 /// Merges the merge deployment `merge_root`'s `/etc` changes into `new_root`'s `etc`.
-pub(crate) fn merge(merge_root: &Dir, new_root: &Dir) -> Result<EtcChanges> {
+pub(crate) fn merge(merge_root: &Dir, new_root: &Dir) -> Result<MergeReport> {
     let within = || "During /etc merge".to_owned();
     let (Ok(defaults), Ok(current)) = (merge_root.open_dir("usr/etc"), merge_root.open_dir("etc"))
     else {
-        return Ok(EtcChanges::default());
+        return Ok(MergeReport::default());
     };
     let changes = diff(&defaults, &current)
         .context(|| "While computing configuration diff".to_owned())
@@ -278,7 +279,19 @@ pub(crate) fn merge(merge_root: &Dir, new_root: &Dir) -> Result<EtcChanges> {
         .io("opendir", "etc")
         .context(within)?;
     apply(&current, &target, &changes).context(within)?;
-    Ok(changes)
+    let new_defaults = new_root.open_dir("usr/etc").ok();
+    MergeReport::new(changes, &defaults, new_defaults.as_ref())
+}
+
+/// `admin config-diff`: the local changes of `deployment`'s `/etc` against its defaults.
+pub fn config_diff(sysroot: &crate::Sysroot, deployment: &crate::Deployment) -> Result<EtcChanges> {
+    let root = sysroot
+        .ostree
+        .open_dir(deployment.in_ostree())
+        .io("opendir", deployment.path())?;
+    let defaults = root.open_dir("usr/etc").io("opendir", "usr/etc")?;
+    let current = root.open_dir("etc").io("opendir", "etc")?;
+    diff(&defaults, &current)
 }
 
 #[cfg(test)]
@@ -312,7 +325,9 @@ mod tests {
             std::fs::write(p, data).expect("write");
         }
         std::os::unix::fs::symlink("/nonexistent", t.join("old/etc/dangling")).expect("symlink");
-        let changes = merge(&dir(&t.join("old")), &dir(&t.join("new"))).expect("merged");
+        let changes = merge(&dir(&t.join("old")), &dir(&t.join("new")))
+            .expect("merged")
+            .carried;
         let p = |s: &str| PathBuf::from(s);
         assert_eq!(changes.modified, vec![p("edited")]);
         assert_eq!(changes.removed, vec![p("gone"), p("gonedir")]);

@@ -16,6 +16,7 @@ use crate::error::{Error, IoContext, Result, WithContext};
 use crate::fsutil::{mkdir_p, read_link_opt, remove_all, replace_file, replace_symlink};
 use crate::kargs::KernelArgs;
 use crate::sysroot::{BootloaderChoice, Sysroot};
+use rostree_repo::progress::{Event, Progress};
 
 /// How a new deployment joins the list ([`simple_write_deployment`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -75,6 +76,7 @@ pub fn simple_write_deployment(
     sysroot: &mut Sysroot,
     new: Deployment,
     merge: Option<&Deployment>,
+    progress: &dyn Progress,
     flags: WriteFlags,
 ) -> Result<WriteOutcome> {
     let booted = sysroot.booted_deployment().cloned();
@@ -117,7 +119,7 @@ pub fn simple_write_deployment(
     if !placed {
         list.push(new);
     }
-    write_deployments(sysroot, list, !flags.no_clean)
+    write_deployments(sysroot, list, progress, !flags.no_clean)
 }
 
 /// Makes `deployments` the sysroot's list, in that order, as upstream's
@@ -126,8 +128,10 @@ pub fn simple_write_deployment(
 pub fn write_deployments(
     sysroot: &mut Sysroot,
     deployments: Vec<Deployment>,
+    progress: &dyn Progress,
     postclean: bool,
 ) -> Result<WriteOutcome> {
+    progress.event(Event::Phase("writing boot entries"));
     let mut new = deployments;
     let mut serials: HashMap<Checksum, u32> = HashMap::new();
     for (i, d) in new.iter_mut().enumerate() {
@@ -211,6 +215,7 @@ pub fn write_deployments(
         .context(|| "Reloading deployments after commit".to_owned())?;
     let freed = match postclean {
         true => {
+            progress.event(Event::Phase("cleaning up"));
             crate::cleanup::cleanup(sysroot, true)
                 .context(|| "Performing final cleanup".to_owned())?
                 .freed

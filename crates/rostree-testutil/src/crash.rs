@@ -13,7 +13,7 @@ pub struct Rng(u64);
 
 impl Rng {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -23,7 +23,7 @@ impl Rng {
     /// A delay in [0, limit].
     pub fn delay(&mut self, limit: Duration) -> Duration {
         let micros = u64::try_from(limit.as_micros()).unwrap_or(u64::MAX).max(1);
-        Duration::from_micros(self.next() % (micros + 1))
+        Duration::from_micros(self.next_u64() % (micros + 1))
     }
 }
 

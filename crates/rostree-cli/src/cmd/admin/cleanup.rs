@@ -10,7 +10,7 @@ pub struct Args {}
 
 /// Runs `admin cleanup`.
 pub fn run(_args: Args, paths: &SysrootPath) -> Result<i32> {
-    let sysroot = paths.load()?;
+    let (sysroot, _lock) = paths.load_locked()?;
     let outcome = rostree::sysroot::cleanup::cleanup(&sysroot, true)?;
     super::deploy::print_freed(outcome.freed)?;
     Ok(0)

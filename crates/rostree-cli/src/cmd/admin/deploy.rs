@@ -9,6 +9,7 @@ use rostree::sysroot::origin::{origin_for_refspec, parse_origin};
 use rostree::sysroot::write::{WriteFlags, simple_write_deployment};
 
 use super::SysrootPath;
+use crate::progress::CountProgress;
 use crate::util;
 
 /// Arguments of `admin deploy`.
@@ -57,13 +58,16 @@ pub struct Args {
     /// Delete kernel argument if exists
     #[arg(long = "karg-delete", value_name = "NAME=VALUE")]
     karg_delete: Option<String>,
+    /// Print progress and the outcome as JSON Lines on stdout (rostree's own)
+    #[arg(long)]
+    json: bool,
     /// The commit to deploy
     refspec: Option<String>,
 }
 
 /// Runs `admin deploy`.
 pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
-    let mut sysroot = paths.load()?;
+    let (mut sysroot, _lock) = paths.load_locked()?;
     let Some(refspec) = args.refspec.as_deref() else {
         return Err(super::usage("REF/REV must be specified"));
     };
@@ -137,8 +141,22 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         origin: Some(origin),
         kargs,
     };
-    let outcome = deploy_tree(&sysroot, &stateroot, &revision, merge.as_ref(), &options)?;
-    print_deploy_notes(&revision, &outcome)?;
+    let progress = match args.json {
+        true => CountProgress::json(std::time::Duration::from_millis(500)),
+        false => CountProgress::new(),
+    };
+    let outcome = deploy_tree(
+        &sysroot,
+        &stateroot,
+        &revision,
+        merge.as_ref(),
+        &progress,
+        &options,
+    )?;
+    let notes = DeployNotes::of(&outcome);
+    if !args.json {
+        notes.print(&revision)?;
+    }
     let flags = WriteFlags {
         retain: args.retain,
         retain_pending: args.retain_pending,
@@ -146,11 +164,48 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         not_default: args.not_as_default,
         no_clean: true,
     };
-    let written = simple_write_deployment(&mut sysroot, outcome.deployment, merge.as_ref(), flags)?;
-    util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
+    let name = outcome.deployment.name();
+    let written = simple_write_deployment(
+        &mut sysroot,
+        outcome.deployment,
+        merge.as_ref(),
+        &progress,
+        flags,
+    )?;
+    if !args.json {
+        util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
+    }
     let cleaned = rostree::sysroot::cleanup::cleanup(&sysroot, !args.no_prune)?;
-    print_freed(cleaned.freed)?;
+    progress.finish();
+    match args.json {
+        true => progress.json_done(&format!(
+            ",\"stateroot\":\"{}\",\"deployment\":\"{name}\",\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
+            json_string(&stateroot),
+            written.bootversion,
+            written.subbootversion,
+            written.bootconfig_swapped,
+            notes.etc.map_or(0, |e| e.0),
+            notes.etc.map_or(0, |e| e.1),
+            notes.etc.map_or(0, |e| e.2),
+            cleaned.freed
+        )),
+        false => print_freed(cleaned.freed)?,
+    }
     Ok(0)
+}
+
+/// `text` as a JSON string's contents.
+fn json_string(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `--karg`, `--karg-append` and `--karg-delete` applied in that order.
@@ -167,32 +222,48 @@ fn edit_kargs(mut kargs: KernelArgs, args: &Args) -> Result<KernelArgs> {
     Ok(kargs)
 }
 
-/// What deploying said on the way: `/var` content left out, `/etc` changes carried over,
+/// What deploying says on the way: `/var` content left out, `/etc` changes carried over,
 /// the first relabeling of `/var`.
-pub(crate) fn print_deploy_notes(
-    revision: &rostree::Checksum,
-    outcome: &rostree::sysroot::deploy::DeployOutcome,
-) -> Result<()> {
-    for name in &outcome.ignored_var {
-        eprintln!(
-            "note: Deploying commit {revision} which contains content in /var/{name} that will be ignored."
-        );
+pub(crate) struct DeployNotes {
+    ignored_var: Vec<String>,
+    /// Modified, removed and added paths of the /etc merge.
+    etc: Option<(usize, usize, usize)>,
+    relabeled_var: bool,
+}
+
+impl DeployNotes {
+    pub(crate) fn of(outcome: &rostree::sysroot::deploy::DeployOutcome) -> DeployNotes {
+        let etc = outcome.etc_merge.as_ref().map(|m| {
+            let c = &m.carried;
+            (c.modified.len(), c.removed.len(), c.added.len())
+        });
+        DeployNotes {
+            ignored_var: outcome.ignored_var.clone(),
+            etc,
+            relabeled_var: outcome.relabeled_var,
+        }
     }
-    if let Some(changes) = &outcome.etc_changes {
-        util::write_stdout(
-            format!(
-                "Copying /etc changes: {} modified, {} removed, {} added\n",
-                changes.modified.len(),
-                changes.removed.len(),
-                changes.added.len()
-            )
-            .as_bytes(),
-        )?;
+
+    /// Prints them as upstream does.
+    pub(crate) fn print(&self, revision: &rostree::Checksum) -> Result<()> {
+        for name in &self.ignored_var {
+            eprintln!(
+                "note: Deploying commit {revision} which contains content in /var/{name} that will be ignored."
+            );
+        }
+        if let Some((modified, removed, added)) = self.etc {
+            util::write_stdout(
+                format!(
+                    "Copying /etc changes: {modified} modified, {removed} removed, {added} added\n"
+                )
+                .as_bytes(),
+            )?;
+        }
+        if self.relabeled_var {
+            util::write_stdout(b"Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n")?;
+        }
+        Ok(())
     }
-    if outcome.relabeled_var {
-        util::write_stdout(b"Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n")?;
-    }
-    Ok(())
 }
 
 /// Upstream's report of a prune that freed something.

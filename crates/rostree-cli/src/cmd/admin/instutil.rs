@@ -57,7 +57,7 @@ pub fn run(command: Command, paths: &SysrootPath) -> Result<i32> {
     }
     let mut list = sysroot.deployments().to_vec();
     list[0].bootconfig.set("options", &kargs.to_string());
-    let written = write_deployments(&mut sysroot, list, true)?;
+    let written = write_deployments(&mut sysroot, list, &rostree::NoProgress, true)?;
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     super::deploy::print_freed(written.freed)?;
     Ok(0)

@@ -25,7 +25,7 @@ pub struct EditArgs {
 /// Runs an `admin kargs` subcommand.
 pub fn run(command: Command, paths: &SysrootPath) -> Result<i32> {
     let Command::EditInPlace(args) = command;
-    let sysroot = paths.load()?;
+    let (sysroot, _lock) = paths.load_locked()?;
     if sysroot.deployments().is_empty() {
         anyhow::bail!("Unable to find a deployment in sysroot");
     }

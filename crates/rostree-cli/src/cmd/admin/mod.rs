@@ -11,6 +11,7 @@ use rostree::sysroot::{DebugFlags, Sysroot};
 use crate::{GlobalOptions, util};
 
 mod cleanup;
+mod config_diff;
 mod deploy;
 mod init_fs;
 mod instutil;
@@ -40,6 +41,8 @@ pub struct Args {
 pub enum Command {
     /// Delete untagged deployments and repository objects
     Cleanup(cleanup::Args),
+    /// Diff current /etc configuration versus default
+    ConfigDiff(config_diff::Args),
     /// Checkout revision REFSPEC as the new default deployment
     Deploy(deploy::Args),
     /// Initialize a root filesystem
@@ -88,6 +91,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let _ = global;
     match command {
         Command::Cleanup(a) => cleanup::run(a, &paths),
+        Command::ConfigDiff(a) => config_diff::run(a, &paths),
         Command::Deploy(a) => deploy::run(a, &paths),
         Command::InitFs(a) => init_fs::run(a),
         Command::Instutil(c) => instutil::run(c, &paths),
@@ -118,7 +122,21 @@ impl SysrootPath {
         SysrootPath { path }
     }
 
-    /// Opens and loads the sysroot.
+    /// Opens the sysroot, takes its lock (saying so when it has to wait, as upstream), and
+    /// loads it; the lock is held until the guard is dropped.
+    pub(crate) fn load_locked(&self) -> Result<(Sysroot, rostree::sysroot::lock::SysrootLock)> {
+        let dir = Dir::open_ambient_dir(&self.path, ambient_authority())
+            .with_context(|| format!("opendir({})", self.path.display()))?;
+        let lock = rostree::sysroot::lock::lock(&dir, &|| {
+            let _ = util::write_stdout(b"Waiting for sysroot lock...\n");
+        })?;
+        Ok((
+            Sysroot::load(dir, &self.path, DebugFlags::from_env())?,
+            lock,
+        ))
+    }
+
+    /// Opens and loads the sysroot (no lock: commands that only read, and `os-init`).
     pub(crate) fn load(&self) -> Result<Sysroot> {
         let dir = Dir::open_ambient_dir(&self.path, ambient_authority())
             .with_context(|| format!("opendir({})", self.path.display()))?;

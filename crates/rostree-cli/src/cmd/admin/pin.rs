@@ -19,7 +19,7 @@ pub struct Args {
 
 /// Runs `admin pin`.
 pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
-    let mut sysroot = paths.load()?;
+    let (mut sysroot, _lock) = paths.load_locked()?;
     if args.indexes.is_empty() {
         return Err(super::usage("INDEX must be specified"));
     }

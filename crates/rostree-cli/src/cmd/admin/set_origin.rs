@@ -24,7 +24,7 @@ pub struct Args {
 
 /// Runs `admin set-origin`.
 pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
-    let mut sysroot = paths.load()?;
+    let (mut sysroot, _lock) = paths.load_locked()?;
     let [remote, url, rest @ ..] = args.args.as_slice() else {
         return Err(super::usage("REMOTENAME and URL must be specified"));
     };

@@ -29,7 +29,7 @@ pub(crate) fn atoi(text: &str) -> i64 {
 
 /// Runs `admin undeploy`.
 pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
-    let mut sysroot = paths.load()?;
+    let (mut sysroot, _lock) = paths.load_locked()?;
     let Some(index) = args.index else {
         return Err(super::usage("INDEX must be specified"));
     };
@@ -42,7 +42,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     }
     let mut list = sysroot.deployments().to_vec();
     let removed = list.remove(index);
-    let written = write_deployments(&mut sysroot, list, true)?;
+    let written = write_deployments(&mut sysroot, list, &rostree::NoProgress, true)?;
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     super::deploy::print_freed(written.freed)?;
     util::write_stdout(format!("Deleted deployment {}\n", removed.name()).as_bytes())?;

@@ -45,7 +45,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     if args.pull_only && args.reboot {
         bail!("Cannot simultaneously specify --pull-only and --reboot");
     }
-    let mut sysroot = paths.load()?;
+    let (mut sysroot, _lock) = paths.load_locked()?;
     let stateroot = match (&args.os, sysroot.booted_deployment()) {
         (Some(os), _) => os.clone(),
         (None, Some(b)) => b.stateroot.clone(),
@@ -130,12 +130,21 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         origin: Some(origin),
         kargs: None,
     };
-    let outcome = deploy_tree(&sysroot, &stateroot, &new_rev, Some(&merge), &options)?;
-    super::deploy::print_deploy_notes(&new_rev, &outcome)?;
+    let progress = crate::progress::CountProgress::new();
+    let outcome = deploy_tree(
+        &sysroot,
+        &stateroot,
+        &new_rev,
+        Some(&merge),
+        &progress,
+        &options,
+    )?;
+    super::deploy::DeployNotes::of(&outcome).print(&new_rev)?;
     let written = simple_write_deployment(
         &mut sysroot,
         outcome.deployment,
         Some(&merge),
+        &progress,
         WriteFlags::default(),
     )?;
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
