@@ -37,7 +37,7 @@ cargo test --workspace
 # The library crates' documentation builds without a warning (missing docs are errors in
 # clippy's run above; broken links here).
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p rostree -p rostree-core -p rostree-repo \
-    -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve
+    -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve -p rostree-sysroot
 # The facade without its default features is the object store alone: no async runtime, no
 # HTTP client or server, no OpenPGP; each feature builds on its own.
 cargo check -q -p rostree --no-default-features

@@ -154,9 +154,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         &options,
     )?;
     let notes = DeployNotes::of(&outcome);
-    if !args.json {
-        notes.print(&revision)?;
-    }
+    notes.print(&revision, !args.json)?;
     let flags = WriteFlags {
         retain: args.retain,
         retain_pending: args.retain_pending,
@@ -244,12 +242,16 @@ impl DeployNotes {
         }
     }
 
-    /// Prints them as upstream does.
-    pub(crate) fn print(&self, revision: &rostree::Checksum) -> Result<()> {
+    /// Prints them as upstream does: the notes on stderr, the rest on stdout unless that
+    /// carries JSON (`stdout` false).
+    pub(crate) fn print(&self, revision: &rostree::Checksum, stdout: bool) -> Result<()> {
         for name in &self.ignored_var {
             eprintln!(
                 "note: Deploying commit {revision} which contains content in /var/{name} that will be ignored."
             );
+        }
+        if !stdout {
+            return Ok(());
         }
         if let Some((modified, removed, added)) = self.etc {
             util::write_stdout(

@@ -139,7 +139,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         &progress,
         &options,
     )?;
-    super::deploy::DeployNotes::of(&outcome).print(&new_rev)?;
+    super::deploy::DeployNotes::of(&outcome).print(&new_rev, true)?;
     let written = simple_write_deployment(
         &mut sysroot,
         outcome.deployment,
