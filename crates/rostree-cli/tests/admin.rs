@@ -671,3 +671,130 @@ fn deploy_json_progress() {
         "{last}"
     );
 }
+
+/// `OSTREE_SYSROOT_OPTS=bootloader-naming-2` names entries `ostree-<N>.conf` as upstream does
+/// since 2024.5; upstream 2022.7 still reads such a sysroot.
+#[test]
+fn newer_entry_names_on_request() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sysroot = sysroot_with_a_deployment(tmp.path());
+    let out = Invocation::new(rostree())
+        .env("OSTREE_SYSROOT", &sysroot)
+        .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+        .env("OSTREE_SYSROOT_OPTS", "bootloader-naming-2")
+        .args(["admin", "deploy", "--os=testos", "good"])
+        .ok();
+    assert!(out.status.success());
+    let mut names: Vec<String> = std::fs::read_dir(sysroot.join("boot/loader/entries"))
+        .expect("entries")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ostree-1.conf", "ostree-2.conf"]);
+    let status = |bin: &Path| run(bin, &sysroot, &["admin", "status"]);
+    assert_eq!(status(&upstream_ostree()), status(&rostree()));
+    assert_eq!(status(&rostree()).matches("  testos ").count(), 2);
+}
+
+/// GRUB 2 through its generator (`$OSTREE_GRUB2_EXEC`), on BIOS (`boot/grub2/grub.cfg`, a
+/// link into the loader) and on EFI (`boot/efi/EFI/<vendor>/grub.cfg`, replaced in place):
+/// both tools run it the same way and say the same.
+#[test]
+fn grub2_configs_are_made_as_upstream_makes_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let generator = t.join("grub-generator");
+    std::fs::write(
+        &generator,
+        "#!/bin/sh\nset -e\n[ \"$1\" = -o ]\nout=$2\n\
+         { echo \"bootversion $_OSTREE_GRUB2_BOOTVERSION efi ${_OSTREE_GRUB2_IS_EFI:-0}\"\n\
+           for e in $(dirname $out)/entries/*.conf; do grep -h '^title' $e || true; done\n\
+         } > $out\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(
+        &generator,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let repo = t.join("repo");
+    let repo_arg = format!("--repo={}", repo.display());
+    let upstream = upstream_ostree();
+    run(&upstream, t, &[&repo_arg, "init", "--mode=archive"]);
+    let tree = t.join("tree");
+    os_tree(&tree, "a kernel\n");
+    let tree_arg = format!("--tree=dir={}", tree.display());
+    run(&upstream, t, &[&repo_arg, "commit", "-b", "os", &tree_arg]);
+    for efi in [false, true] {
+        let mut outputs = Vec::new();
+        for bin in [upstream.clone(), rostree()] {
+            let sysroot = t.join(format!(
+                "{}-{efi}",
+                bin.file_name().expect("name").to_string_lossy()
+            ));
+            std::fs::create_dir(&sysroot).expect("mkdir");
+            let s = sysroot.to_str().expect("utf-8");
+            run(&bin, &sysroot, &["admin", "init-fs", "--modern", s]);
+            run(&bin, &sysroot, &["admin", "os-init", "testos"]);
+            let config = match efi {
+                false => {
+                    std::fs::create_dir_all(sysroot.join("boot/grub2")).expect("mkdir");
+                    // Dangling until a loader has a grub.cfg, and GRUB's all the same.
+                    std::os::unix::fs::symlink(
+                        "../loader/grub.cfg",
+                        sysroot.join("boot/grub2/grub.cfg"),
+                    )
+                    .expect("symlink");
+                    "boot/grub2/grub.cfg"
+                }
+                true => {
+                    std::fs::create_dir_all(sysroot.join("boot/efi/EFI/vendor")).expect("mkdir");
+                    std::fs::write(sysroot.join("boot/efi/EFI/vendor/grub.cfg"), "first\n")
+                        .expect("write");
+                    "boot/efi/EFI/vendor/grub.cfg"
+                }
+            };
+            run(
+                &bin,
+                &sysroot,
+                &[
+                    &format!("--repo={s}/ostree/repo"),
+                    "pull-local",
+                    repo.to_str().expect("utf-8"),
+                    "os",
+                ],
+            );
+            let mut said = String::new();
+            for _ in 0..2 {
+                let out = Invocation::new(&bin)
+                    .env("OSTREE_SYSROOT", &sysroot)
+                    .env("OSTREE_SYSROOT_DEBUG", "mutable-deployments")
+                    .env("OSTREE_GRUB2_EXEC", &generator)
+                    .args(["admin", "deploy", "--os=testos", "os"])
+                    .ok();
+                said.push_str(&String::from_utf8_lossy(&out.stdout));
+            }
+            let read = |p: &str| std::fs::read_to_string(sysroot.join(p)).unwrap_or_default();
+            outputs.push((said, read(config), read("boot/efi/EFI/vendor/grub.cfg.old")));
+        }
+        let [upstream_made, rostree_made] = [&outputs[0], &outputs[1]];
+        assert_eq!(rostree_made, upstream_made, "efi: {efi}");
+        assert!(
+            outputs[1].1.starts_with("bootversion "),
+            "efi {efi}: {:?}",
+            outputs[1]
+        );
+        if efi {
+            assert!(
+                outputs[1].1.starts_with("bootversion 0 efi 1\n"),
+                "{:?}",
+                outputs[1]
+            );
+            assert!(
+                outputs[1].0.contains("Bootloader updated"),
+                "{:?}",
+                outputs[1]
+            );
+        }
+    }
+}

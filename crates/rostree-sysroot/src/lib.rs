@@ -25,6 +25,7 @@
 //! names its deployment through the link farm, which is how the initramfs finds its root.
 
 pub mod bls;
+mod bootloader;
 pub mod bootloader_config;
 pub mod cleanup;
 pub mod deploy;

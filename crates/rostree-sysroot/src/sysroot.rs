@@ -13,9 +13,13 @@ use crate::deployment::{Deployment, parse_deploy_name};
 use crate::error::{Error, IoContext, Result, WithContext};
 use crate::fsutil::read_link_opt;
 
-/// `OSTREE_SYSROOT_DEBUG` switches, as upstream reads them.
+/// `OSTREE_SYSROOT_DEBUG` and `OSTREE_SYSROOT_OPTS` switches, as upstream reads them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DebugFlags {
+    /// `bootloader-naming-2` (`OSTREE_SYSROOT_OPTS`): entries named `ostree-<N>.conf`, as
+    /// upstream names them by default since 2024.5, instead of 2022.7's
+    /// `ostree-<N>-<stateroot>.conf` (GRUB reads the name, not the version field).
+    pub short_entry_names: bool,
     /// `mutable-deployments`: deployment roots are not made immutable.
     pub mutable_deployments: bool,
     /// `no-dtb`: devicetrees are not looked for in `usr/lib/modules`.
@@ -33,17 +37,19 @@ impl DebugFlags {
                 "mutable-deployments" => flags.mutable_deployments = true,
                 "no-dtb" => flags.no_dtb = true,
                 "test-fifreeze" => flags.test_fifreeze = true,
+                "bootloader-naming-2" => flags.short_entry_names = true,
+                "bootloader-naming-1" => flags.short_entry_names = false,
                 _ => {}
             }
         }
         flags
     }
 
-    /// The flags of `$OSTREE_SYSROOT_DEBUG`.
+    /// The flags of `$OSTREE_SYSROOT_DEBUG` and `$OSTREE_SYSROOT_OPTS`.
     pub fn from_env() -> DebugFlags {
-        std::env::var("OSTREE_SYSROOT_DEBUG")
-            .map(|v| DebugFlags::parse(&v))
-            .unwrap_or_default()
+        let words = ["OSTREE_SYSROOT_DEBUG", "OSTREE_SYSROOT_OPTS"]
+            .map(|name| std::env::var(name).unwrap_or_default());
+        DebugFlags::parse(&words.join(","))
     }
 }
 
@@ -437,6 +443,7 @@ mod tests {
             ("mutable-deployments", true, false),
             ("no-dtb,MUTABLE-DEPLOYMENTS", true, true),
             ("other:no-dtb", false, true),
+            ("bootloader-naming-2,mutable-deployments", true, false),
         ] {
             let flags = DebugFlags::parse(text);
             assert_eq!(
@@ -445,5 +452,7 @@ mod tests {
                 "{text}"
             );
         }
+        assert!(DebugFlags::parse("skip-sync,bootloader-naming-2").short_entry_names);
+        assert!(!DebugFlags::parse("bootloader-naming-2,bootloader-naming-1").short_entry_names);
     }
 }

@@ -10,12 +10,11 @@ use std::collections::{BTreeSet, HashMap};
 use rostree_core::Checksum;
 
 use crate::bls::BootEntry;
-use crate::bootloader_config::{syslinux_config, uboot_config};
 use crate::deployment::Deployment;
 use crate::error::{Error, IoContext, Result, WithContext};
 use crate::fsutil::{mkdir_p, read_link_opt, remove_all, replace_file, replace_symlink};
 use crate::kargs::KernelArgs;
-use crate::sysroot::{BootloaderChoice, Sysroot};
+use crate::sysroot::Sysroot;
 use rostree_repo::progress::{Event, Progress};
 
 /// How a new deployment joins the list ([`simple_write_deployment`]).
@@ -188,7 +187,7 @@ pub fn write_deployments(
         let sub = 1 - old_sub;
         write_link_farm(sysroot, bootversion, sub, &new)?;
         swap_link_farm(sysroot, bootversion, sub)?;
-        let atomic = write_bootloader_config(sysroot, bootversion, &entries, &new)
+        let atomic = crate::bootloader::write_config(sysroot, bootversion, &entries, &new)
             .context(|| "Bootloader write config".to_owned())?;
         if sysroot.dir.symlink_metadata("boot/boot").is_err() {
             sysroot
@@ -367,6 +366,7 @@ fn install_deployment_kernel(
         "/ostree/boot.{bootversion}/{}/{}/{}",
         d.stateroot, d.bootcsum, d.bootserial
     );
+    let file = entry_file_name(sysroot, total, d);
     let entry: &mut BootEntry = &mut d.bootconfig;
     entry.set("title", &title);
     entry.set("version", &(total - d.index).to_string());
@@ -408,154 +408,16 @@ fn install_deployment_kernel(
         .dir
         .open_dir(&entries_dir_path)
         .io("opendir", &entries_dir_path)?;
-    let file = format!("ostree-{}-{}.conf", total - d.index, d.stateroot);
     replace_file(&entries_dir, &file, entry.to_text().as_bytes(), false)
 }
 
-/// Writes the bootloader's own configuration for the new loader, if one is in use; returns
-/// whether the bootloader switches atomically with `boot/loader`.
-fn write_bootloader_config(
-    sysroot: &Sysroot,
-    bootversion: u32,
-    entries: &[BootEntry],
-    deployments: &[Deployment],
-) -> Result<bool> {
-    let loader = format!("boot/loader.{bootversion}");
-    let loader_dir = sysroot.dir.open_dir(&loader).io("opendir", &loader)?;
-    let mut sorted = entries.to_vec();
-    sorted.sort_by(crate::bls::compare_versions_desc);
-    match detect_bootloader(sysroot) {
-        None => Ok(false),
-        Some(BootloaderChoice::Syslinux) => {
-            let old = sysroot
-                .dir
-                .read_to_string("boot/syslinux/syslinux.cfg")
-                .io("openat", "boot/syslinux/syslinux.cfg")?;
-            let text = syslinux_config(&old, &sorted)?;
-            replace_file(&loader_dir, "syslinux.cfg", text.as_bytes(), true)?;
-            Ok(true)
-        }
-        Some(BootloaderChoice::Uboot) => {
-            let tree_uenv = deployments
-                .first()
-                .map(|d| d.in_ostree().join("usr/lib/ostree-boot/uEnv.txt"))
-                .and_then(|p| sysroot.ostree.read_to_string(p).ok());
-            let text = uboot_config(&sorted, tree_uenv.as_deref())?;
-            replace_file(&loader_dir, "uEnv.txt", text.as_bytes(), true)?;
-            Ok(true)
-        }
-        Some(BootloaderChoice::Grub2) if !grub2_efi_dir(sysroot) => {
-            run_grub2_generator(sysroot, bootversion, deployments)?;
-            Ok(true)
-        }
-        Some(other) => Err(Error::Refused(format!(
-            "The {other:?} bootloader is not supported yet; set sysroot.bootloader to none"
-        ))),
-    }
-}
-
-/// Whether GRUB boots through EFI here (`boot/efi/EFI/<vendor>/grub.cfg`).
-fn grub2_efi_dir(sysroot: &Sysroot) -> bool {
-    let bios = ["boot/grub/grub.cfg", "boot/grub2/grub.cfg"];
-    if bios.iter().any(|p| sysroot.dir.exists(p)) {
-        return false;
-    }
-    let Ok(efi) = sysroot.dir.open_dir("boot/efi/EFI") else {
-        return false;
-    };
-    let Ok(entries) = efi.entries() else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let name = e.file_name();
-        name != "BOOT"
-            && e.file_type().is_ok_and(|t| t.is_dir())
-            && efi.exists(std::path::Path::new(&name).join("grub.cfg"))
-    })
-}
-
-/// Where upstream finds `grub2-mkconfig`.
-const GRUB2_MKCONFIG: &str = "/usr/sbin/grub2-mkconfig";
-
-/// Writes `boot/loader.N/grub.cfg` with GRUB's generator (`$OSTREE_GRUB2_EXEC`, else
-/// `grub2-mkconfig`, run inside the first deployment when the sysroot is not the running
-/// system), which reads the loader's entries.
-fn run_grub2_generator(
-    sysroot: &Sysroot,
-    bootversion: u32,
-    deployments: &[Deployment],
-) -> Result<()> {
-    let exec = std::env::var("OSTREE_GRUB2_EXEC").unwrap_or_else(|_| GRUB2_MKCONFIG.into());
-    let config = std::path::absolute(
-        sysroot
-            .path
-            .join(format!("boot/loader.{bootversion}/grub.cfg")),
-    )
-    .io("realpath", "boot")?;
-    let system_mkconfig = exec.ends_with(GRUB2_MKCONFIG);
-    let chroot = match deployments.first() {
-        Some(first)
-            if system_mkconfig && sysroot.booted.is_none() && sysroot.path.parent().is_some() =>
-        {
-            Some(
-                std::path::absolute(sysroot.path.join(first.path()))
-                    .io("realpath", first.path())?,
-            )
-        }
-        _ => None,
-    };
-    let mut command = match &chroot {
-        Some(root) => {
-            let mut c = std::process::Command::new("chroot");
-            c.arg(root).arg(&exec);
-            c
-        }
-        None => std::process::Command::new(&exec),
-    };
-    command
-        .arg("-o")
-        .arg(&config)
-        .env("_OSTREE_GRUB2_BOOTVERSION", bootversion.to_string());
-    if std::env::var_os("OSTREE_DEBUG_GRUB2").is_none() {
-        command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-    }
-    let status = command.status().io("spawn", &exec)?;
-    if !status.success() {
-        return Err(Error::Refused(format!(
-            "{exec}: Child process exited with code {}",
-            status.code().unwrap_or(-1)
-        )));
-    }
-    let loader = format!("boot/loader.{bootversion}");
-    let file = sysroot
-        .dir
-        .open(format!("{loader}/grub.cfg"))
-        .io("openat", &loader)?;
-    file.sync_data().io("fdatasync", &loader)
-}
-
-/// The bootloader the repo's config names, or the one found on `/boot` as upstream probes.
-fn detect_bootloader(sysroot: &Sysroot) -> Option<BootloaderChoice> {
-    let dir = &sysroot.dir;
-    match sysroot.bootloader {
-        BootloaderChoice::None => None,
-        BootloaderChoice::Auto => {
-            if dir.symlink_metadata("boot/syslinux/syslinux.cfg").is_ok() {
-                Some(BootloaderChoice::Syslinux)
-            } else if dir.exists("boot/grub/grub.cfg")
-                || dir.exists("boot/grub2/grub.cfg")
-                || grub2_efi_dir(sysroot)
-            {
-                Some(BootloaderChoice::Grub2)
-            } else if dir.symlink_metadata("boot/loader/uEnv.txt").is_ok() {
-                Some(BootloaderChoice::Uboot)
-            } else {
-                None
-            }
-        }
-        other => Some(other),
+/// The name of a deployment's entry among `total`: `ostree-<N>-<stateroot>.conf` (2022.7),
+/// or `ostree-<N>.conf` with `bootloader-naming-2`; the default deployment has the highest N.
+fn entry_file_name(sysroot: &Sysroot, total: usize, d: &Deployment) -> String {
+    let n = total - d.index;
+    match sysroot.debug.short_entry_names {
+        true => format!("ostree-{n}.conf"),
+        false => format!("ostree-{n}-{}.conf", d.stateroot),
     }
 }
 
@@ -593,11 +455,7 @@ pub fn rewrite_entry_options(
         .dir
         .open_dir(&entries_path)
         .io("opendir", &entries_path)?;
-    let name = format!(
-        "ostree-{}-{}.conf",
-        sysroot.deployments.len() - deployment.index,
-        deployment.stateroot
-    );
+    let name = entry_file_name(sysroot, sysroot.deployments.len(), deployment);
     let mut entry = deployment.bootconfig.clone();
     entry.set("options", &kargs.to_string());
     replace_file(&entries, &name, entry.to_text().as_bytes(), false)
