@@ -136,6 +136,9 @@ fn find_verbs(args: &[OsString], top: &Command) -> Verbs {
 /// verb whatever their order: `ostree remote --set=k=v add ...` is `remote add --set=k=v`.
 pub(crate) fn verbs_first(args: &[OsString], top: &Command) -> Vec<OsString> {
     let verbs = find_verbs(args, top);
+    let cmd = verbs.path.iter().fold(top, |c, name| {
+        c.find_subcommand(name).expect("found by find_verbs")
+    });
     let mut out: Vec<OsString> = args.iter().take(1).cloned().collect();
     out.extend(verbs.positions.iter().map(|&i| args[i].clone()));
     out.extend(
@@ -143,9 +146,24 @@ pub(crate) fn verbs_first(args: &[OsString], top: &Command) -> Vec<OsString> {
             .enumerate()
             .skip(1)
             .filter(|(i, _)| !verbs.positions.contains(i))
-            .map(|(_, a)| a.clone()),
+            .map(|(_, a)| without_flag_value(a, cmd)),
     );
     out
+}
+
+/// `--flag=VALUE` for a flag that takes no value is the flag: GOption ignores the value.
+fn without_flag_value(arg: &OsString, cmd: &Command) -> OsString {
+    let text = arg.to_string_lossy();
+    let Some((name, _)) = text.strip_prefix("--").and_then(|t| t.split_once('=')) else {
+        return arg.clone();
+    };
+    let is_flag = cmd
+        .get_arguments()
+        .any(|a| a.get_long() == Some(name) && !a.get_action().takes_values());
+    match is_flag {
+        true => OsString::from(format!("--{name}")),
+        false => arg.clone(),
+    }
 }
 
 /// Options before a `--`.
@@ -549,6 +567,9 @@ mod tests {
             moved,
             os(&["ostree", "remote", "add", "--repo=r", "--x", "n"])
         );
+        // A flag given a value is the flag (GOption ignores the value); options keep theirs.
+        let moved = verbs_first(&os(&["ostree", "summary", "--view=yes", "--repo=r"]), &top);
+        assert_eq!(moved, os(&["ostree", "summary", "--view", "--repo=r"]));
     }
 
     #[test]

@@ -28,6 +28,8 @@
 
 #[cfg(all(feature = "pull", feature = "gpg"))]
 pub mod fuzzing;
+#[cfg(feature = "pull")]
+pub mod upgrade;
 
 pub use rostree_core as core;
 pub use rostree_delta as delta;

@@ -20,6 +20,7 @@ mod os_init;
 mod pin;
 mod set_origin;
 mod status;
+mod switch;
 mod undeploy;
 mod upgrade;
 
@@ -63,6 +64,8 @@ pub enum Command {
     StaterootInit(os_init::Args),
     /// List deployments
     Status(status::Args),
+    /// Construct new tree from REF and deploy it
+    Switch(switch::Args),
     /// Delete deployment INDEX
     Undeploy(undeploy::Args),
     /// Construct new tree from current origin and deploy it, if it changed
@@ -100,6 +103,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         Command::Pin(a) => pin::run(a, &paths),
         Command::SetOrigin(a) => set_origin::run(a, &paths),
         Command::Status(a) => status::run(a, &paths),
+        Command::Switch(a) => switch::run(a, &paths),
         Command::Undeploy(a) => undeploy::run(a, &paths),
         Command::Upgrade(a) => upgrade::run(a, &paths),
     }

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use rostree::ObjectType;
+use rostree::core::object::Metadata;
 use rostree::sysroot::origin;
 
 use super::SysrootPath;
@@ -10,10 +12,14 @@ use crate::util;
 
 /// Arguments of `admin status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the commit verification status
+    #[arg(short = 'V', long)]
+    verify: bool,
+}
 
 /// Runs `admin status`.
-pub fn run(_args: Args, paths: &SysrootPath) -> Result<i32> {
+pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     let sysroot = paths.load()?;
     let mut out = String::new();
     if sysroot.deployments().is_empty() {
@@ -55,7 +61,72 @@ pub fn run(_args: Args, paths: &SysrootPath) -> Result<i32> {
                 }
             }
         }
+        let remote = d
+            .origin
+            .as_ref()
+            .and_then(origin::refspec)
+            .and_then(|r| r.split_once(':'))
+            .map(|(remote, _)| remote.to_owned());
+        if args.verify {
+            let Some(origin) = &d.origin else {
+                bail!("Cannot verify deployment with no origin");
+            };
+            if origin::refspec(origin).is_none() {
+                bail!("No origin/refspec, cannot verify");
+            }
+            let Some(remote) = remote else {
+                bail!("Cannot verify deployment without remote");
+            };
+            let (text, valid) = signatures(&sysroot, &d.checksum, &remote, "GPG: ")?;
+            if !valid {
+                bail!("GPG signatures found, but none are in trusted keyring");
+            }
+            let _ = writeln!(out, "{text}");
+        } else if let Some(remote) = remote {
+            let repo = sysroot.repo();
+            let checks = repo
+                .remote(&remote)
+                .is_ok_and(|r| r.option_bool("gpg-verify", true).unwrap_or(false));
+            if checks {
+                // Upstream checks with the keys of the remote named like the stateroot.
+                let (text, _) = signatures(&sysroot, &d.checksum, &d.stateroot, "    GPG: ")?;
+                out.push_str(&text);
+            }
+        }
     }
     util::write_stdout(out.as_bytes())?;
     Ok(0)
+}
+
+/// Describes the GPG signatures of `commit` as checked with `remote`'s keys, each line after
+/// `prefix`; whether one is good. An unsigned commit describes as nothing.
+fn signatures(
+    sysroot: &rostree::sysroot::Sysroot,
+    commit: &rostree::Checksum,
+    remote: &str,
+    prefix: &str,
+) -> Result<(String, bool)> {
+    let repo = sysroot.repo();
+    let detached = match repo.load_commitmeta(commit)? {
+        Some(bytes) => Metadata::from_bytes(&bytes)?,
+        None => return Ok((String::new(), false)),
+    };
+    let signatures = rostree::sign::gpg::signatures(&detached)?;
+    if signatures.is_empty() {
+        return Ok((String::new(), false));
+    }
+    let keyring = crate::cmd::remote::remote_keyring(repo, &repo.remote(remote)?)?;
+    let data = repo.load_metadata(ObjectType::Commit, commit)?;
+    let mut text = String::new();
+    let mut valid = false;
+    for raw in &signatures {
+        match keyring.check(&data, raw) {
+            Some(status) => {
+                valid |= status.valid;
+                text.push_str(&status.describe(prefix));
+            }
+            None => text.push_str(&format!("{prefix}Invalid signature packet\n")),
+        }
+    }
+    Ok((text, valid))
 }

@@ -1,14 +1,12 @@
 //! `ostree admin upgrade`: pull the origin's ref and deploy it, keeping the merge deployment
-//! as the rollback.
-
-use std::sync::atomic::AtomicBool;
+//! as the rollback (the work is `rostree::upgrade::Upgrader`'s).
 
 use anyhow::{Result, bail};
-use rostree::sysroot::deploy::{DeployOptions, deploy_tree};
-use rostree::sysroot::origin::{ORIGIN_GROUP, TRANSIENT_GROUP, refspec};
-use rostree::sysroot::write::{WriteFlags, simple_write_deployment};
+use rostree::sysroot::origin::ORIGIN_GROUP;
+use rostree::upgrade::{PullFlags, Upgrader, without_transient_state};
 
 use super::SysrootPath;
+use crate::progress::{CountProgress, interrupt_flag};
 use crate::util;
 
 /// Arguments of `admin upgrade`.
@@ -46,115 +44,54 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         bail!("Cannot simultaneously specify --pull-only and --reboot");
     }
     let (mut sysroot, _lock) = paths.load_locked()?;
-    let stateroot = match (&args.os, sysroot.booted_deployment()) {
-        (Some(os), _) => os.clone(),
-        (None, Some(b)) => b.stateroot.clone(),
-        (None, None) => bail!("Not currently booted into an OSTree system and no OS specified"),
-    };
-    if stateroot.is_empty() {
-        bail!("Invalid empty osname");
-    }
-    let Some(merge) = sysroot.merge_deployment(&stateroot).cloned() else {
-        bail!("No previous deployment for OS '{stateroot}'");
-    };
-    let Some(mut origin) = merge.origin.clone() else {
-        bail!("No origin known for deployment {}", merge.name());
-    };
-    origin.remove_group(TRANSIENT_GROUP);
-    origin.remove_key(ORIGIN_GROUP, "override-commit");
-    origin.remove_key(ORIGIN_GROUP, "unlocked");
+    refuse_reboot_unless_booted(args.reboot, &sysroot)?;
+    let mut upgrader = Upgrader::new(&sysroot, args.os.as_deref(), false)?;
+    let mut origin = without_transient_state(upgrader.origin());
     if let Some(commit) = &args.override_commit {
         origin.set_string(ORIGIN_GROUP, "override-commit", commit)?;
     }
-    let Some(spec) = refspec(&origin).map(str::to_owned) else {
-        bail!("No origin/refspec in current deployment origin; cannot upgrade via ostree");
+    upgrader.set_origin(origin)?;
+    let progress = CountProgress::new();
+    let flags = PullFlags {
+        allow_older: args.allow_downgrade,
+        synthetic: args.deploy_only,
     };
-    let (remote, branch) = match spec.split_once(':') {
-        Some((r, b)) => (Some(r.to_owned()), b.to_owned()),
-        None => (None, spec.clone()),
-    };
-    if !args.deploy_only
-        && let Some(remote) = &remote
-    {
-        let repo = sysroot.repo();
-        let config = repo.remote(remote)?;
-        let (remote_spec, mut options) =
-            rostree::pull_options(repo, &config, &rostree::TrustRoots::system())?;
-        if !args.allow_downgrade {
-            options.timestamp_check_from = Some(merge.checksum);
+    let changed = match upgrader.pull(&sysroot, &progress, &interrupt_flag(), flags) {
+        Ok(changed) => changed,
+        Err(e) => {
+            // What a failed --pull-only left half-fetched goes before the next try.
+            if args.pull_only {
+                let _ = rostree::sysroot::cleanup::cleanup(&sysroot, true);
+            }
+            return Err(e.into());
         }
-        let target = args
-            .override_commit
-            .clone()
-            .unwrap_or_else(|| branch.clone());
-        let interrupt = AtomicBool::new(false);
-        rostree::pull(
-            repo,
-            &remote_spec,
-            &[target],
-            &rostree::NoProgress,
-            &interrupt,
-            &options,
-        )?;
+    };
+    if !changed {
+        progress.finish();
+        util::write_stdout(b"No update available.\n")?;
+        return Ok(0);
     }
     if args.pull_only {
         return Ok(0);
     }
-    let new_rev = match &args.override_commit {
-        Some(c) => sysroot.repo().resolve_rev(c)?,
-        None => sysroot.repo().resolve_rev(&spec)?,
-    };
-    if new_rev == merge.checksum {
-        util::write_stdout(b"No update available.\n")?;
-        return Ok(0);
-    }
-    if !args.allow_downgrade {
-        let old = sysroot.repo().load_commit(&merge.checksum)?.timestamp;
-        let new = sysroot.repo().load_commit(&new_rev)?.timestamp;
-        if new < old {
-            bail!(
-                "Upgrade target revision '{new_rev}' with timestamp '{}' is chronologically older than current revision '{}' with timestamp '{}'; use --allow-downgrade to permit",
-                ctime(new),
-                merge.checksum,
-                ctime(old)
-            );
-        }
-    }
     if args.stage || std::env::var_os("OSTREE_EX_STAGE_DEPLOYMENTS").is_some() {
         bail!("Cannot stage deployment: Not currently booted into an OSTree system");
     }
-    if args.reboot {
-        bail!("Cannot reboot: Not currently booted into an OSTree system");
-    }
-    let options = DeployOptions {
-        origin: Some(origin),
-        kargs: None,
-    };
-    let progress = crate::progress::CountProgress::new();
-    let outcome = deploy_tree(
-        &sysroot,
-        &stateroot,
-        &new_rev,
-        Some(&merge),
-        &progress,
-        &options,
-    )?;
-    super::deploy::DeployNotes::of(&outcome).print(&new_rev, true)?;
-    let written = simple_write_deployment(
-        &mut sysroot,
-        outcome.deployment,
-        Some(&merge),
-        &progress,
-        WriteFlags::default(),
-    )?;
+    let (outcome, written) = upgrader.deploy(&mut sysroot, &progress)?;
+    progress.finish();
+    super::deploy::DeployNotes::of(&outcome).print(&outcome.deployment.checksum, true)?;
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     super::deploy::print_freed(written.freed)?;
     Ok(0)
 }
 
-/// A Unix time as C's `%c` prints it in the C locale.
-fn ctime(seconds: u64) -> String {
-    chrono::DateTime::from_timestamp(seconds as i64, 0)
-        .map(|t| t.format("%a %b %e %H:%M:%S %Y").to_string())
-        .unwrap_or_default()
+/// `--reboot` means a running system to reboot: refused before anything changes otherwise.
+pub(crate) fn refuse_reboot_unless_booted(
+    reboot: bool,
+    sysroot: &rostree::sysroot::Sysroot,
+) -> Result<()> {
+    if reboot && sysroot.booted_deployment().is_none() {
+        bail!("Cannot reboot: Not currently booted into an OSTree system");
+    }
+    Ok(())
 }
