@@ -51,6 +51,26 @@ pub fn deploy_tree(
     progress: &dyn Progress,
     options: &DeployOptions,
 ) -> Result<DeployOutcome> {
+    let (mut deployment, ignored_var) =
+        initialize(sysroot, stateroot, revision, progress, options)?;
+    let (etc_merge, relabeled_var) = finalize(sysroot, &mut deployment, merge, progress)?;
+    Ok(DeployOutcome {
+        deployment,
+        etc_merge,
+        relabeled_var,
+        ignored_var,
+    })
+}
+
+/// The first half of a deployment, which staging does now: the checkout, its kernel, its
+/// `/etc` copied from the defaults, its origin file; and the entries of its `/var`.
+pub(crate) fn initialize(
+    sysroot: &Sysroot,
+    stateroot: &str,
+    revision: &Checksum,
+    progress: &dyn Progress,
+    options: &DeployOptions,
+) -> Result<(Deployment, Vec<String>)> {
     let repo = &sysroot.repo;
     let commit = repo.load_commit(revision)?;
     let deploy_dir = format!("deploy/{stateroot}/deploy");
@@ -107,38 +127,6 @@ pub fn deploy_tree(
         }
         Err(_) => Vec::new(),
     };
-
-    if bootconfig.get("options").is_none()
-        && let Some(options) = merge.and_then(|m| m.bootconfig.get("options"))
-    {
-        bootconfig.set("options", options);
-    }
-    progress.event(Event::Phase("merging /etc"));
-    let etc_merge = match merge {
-        Some(m) => {
-            let merge_root = sysroot
-                .ostree
-                .open_dir(m.in_ostree())
-                .io("opendir", m.path())?;
-            Some(crate::etc_merge::merge(&merge_root, &root)?)
-        }
-        None => None,
-    };
-    let var_path = format!("deploy/{stateroot}/var");
-    let var = sysroot.ostree.open_dir(&var_path).io("opendir", "var")?;
-    for (dir, name) in [(&root, "etc/.updated"), (&var, ".updated")] {
-        match dir.remove_file(name) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).io("unlinkat", name);
-            }
-            _ => {}
-        }
-    }
-    let relabeled_var = !var.exists(".ostree-selabeled");
-    if relabeled_var {
-        // No SELinux policy is applied here; the stamp records that /var was considered.
-        replace_file(&var, ".ostree-selabeled", b"", true)?;
-    }
     let deployment = Deployment {
         index: 0,
         stateroot: stateroot.to_owned(),
@@ -148,6 +136,7 @@ pub fn deploy_tree(
         bootserial: 0,
         bootconfig,
         origin: options.origin.clone(),
+        staged: false,
     };
     if let Some(origin) = &deployment.origin {
         let parent = sysroot
@@ -162,14 +151,62 @@ pub fn deploy_tree(
         )
         .context(|| "Writing out origin file".to_owned())?;
     }
+    Ok((deployment, ignored_var))
+}
+
+/// The second half, which a staged deployment gets at shutdown: kernel arguments and
+/// `/etc` from the merge deployment, the stateroot's `/var` stamped, the root made
+/// immutable. Returns the merge report and whether `/var` was stamped now.
+pub(crate) fn finalize(
+    sysroot: &Sysroot,
+    deployment: &mut Deployment,
+    merge: Option<&Deployment>,
+    progress: &dyn Progress,
+) -> Result<(Option<MergeReport>, bool)> {
+    let root = sysroot
+        .ostree
+        .open_dir(deployment.in_ostree())
+        .io("opendir", deployment.path())?;
+    if deployment.bootconfig.get("options").is_none()
+        && let Some(options) = merge.and_then(|m| m.bootconfig.get("options"))
+    {
+        deployment.bootconfig.set("options", options);
+    }
+    progress.event(Event::Phase("merging /etc"));
+    let etc_merge = match merge {
+        Some(m) => {
+            let merge_root = sysroot
+                .ostree
+                .open_dir(m.in_ostree())
+                .io("opendir", m.path())?;
+            Some(crate::etc_merge::merge(&merge_root, &root)?)
+        }
+        None => None,
+    };
+    let var_path = format!("deploy/{}/var", deployment.stateroot);
+    let var = sysroot.ostree.open_dir(&var_path).io("opendir", "var")?;
+    for (dir, name) in [(&root, "etc/.updated"), (&var, ".updated")] {
+        match dir.remove_file(name) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).io("unlinkat", name);
+            }
+            _ => {}
+        }
+    }
+    let relabeled_var = !var.exists(".ostree-selabeled");
+    if relabeled_var {
+        // No SELinux policy is applied here; the stamp records that /var was considered.
+        replace_file(&var, ".ostree-selabeled", b"", true)?;
+    }
     if let Some(report) = &etc_merge {
+        let deploy_dir = format!("deploy/{}/deploy", deployment.stateroot);
         let parent = sysroot
             .ostree
             .open_dir(&deploy_dir)
             .io("opendir", &deploy_dir)?;
         replace_file(
             &parent,
-            &format!("{name}{REPORT_SUFFIX}"),
+            &format!("{}{REPORT_SUFFIX}", deployment.name()),
             report.to_text().as_bytes(),
             false,
         )?;
@@ -177,12 +214,7 @@ pub fn deploy_tree(
     if !sysroot.debug.mutable_deployments {
         crate::fsutil::set_immutable(&root, true)?;
     }
-    Ok(DeployOutcome {
-        deployment,
-        etc_merge,
-        relabeled_var,
-        ignored_var,
-    })
+    Ok((etc_merge, relabeled_var))
 }
 
 /// One more than the highest serial of `revision` among the stateroot's deployments.

@@ -26,6 +26,8 @@ pub struct Deployment {
     pub bootconfig: BootEntry,
     /// Its origin file, when it has one.
     pub origin: Option<KeyFile>,
+    /// Staged: made, and to be finalized into the loader at shutdown (no entry yet).
+    pub staged: bool,
 }
 
 impl Deployment {

@@ -40,6 +40,7 @@ pub mod lock;
 pub mod merge_report;
 pub mod origin;
 pub mod osrelease;
+pub mod staged;
 mod sysroot;
 pub mod write;
 

@@ -1,7 +1,6 @@
 //! Loading a sysroot: which loader is live, and the deployments its entries name.
 
 use cap_std::fs::MetadataExt as _;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use cap_std::fs::Dir;
@@ -12,6 +11,7 @@ use crate::bls::{BootEntry, compare_versions_desc};
 use crate::deployment::{Deployment, parse_deploy_name};
 use crate::error::{Error, IoContext, Result, WithContext};
 use crate::fsutil::read_link_opt;
+use crate::staged::{BootEnv, StagedState};
 
 /// `OSTREE_SYSROOT_DEBUG` and `OSTREE_SYSROOT_OPTS` switches, as upstream reads them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,17 +83,35 @@ pub struct Sysroot {
     pub(crate) booted: Option<usize>,
     pub(crate) debug: DebugFlags,
     pub(crate) bootloader: BootloaderChoice,
+    pub(crate) boot_env: BootEnv,
+    /// The staged deployment's state, when one is staged (it is then deployment 0).
+    pub(crate) staged: Option<StagedState>,
 }
 
 impl Sysroot {
     /// Loads the sysroot at `dir` (`path` names it in messages), as upstream's
     /// `ostree_sysroot_load`; errors say `loading sysroot: ` first.
     pub fn load(dir: Dir, path: impl Into<PathBuf>, debug: DebugFlags) -> Result<Sysroot> {
-        let path = path.into();
-        Sysroot::load_inner(dir, path, debug).context(|| "loading sysroot".to_owned())
+        Sysroot::load_with(dir, path, debug, BootEnv::from_env())
     }
 
-    fn load_inner(dir: Dir, path: PathBuf, debug: DebugFlags) -> Result<Sysroot> {
+    /// As [`Sysroot::load`], with the running system's state where `boot_env` says.
+    pub fn load_with(
+        dir: Dir,
+        path: impl Into<PathBuf>,
+        debug: DebugFlags,
+        boot_env: BootEnv,
+    ) -> Result<Sysroot> {
+        let path = path.into();
+        Sysroot::load_inner(dir, path, debug, boot_env).context(|| "loading sysroot".to_owned())
+    }
+
+    fn load_inner(
+        dir: Dir,
+        path: PathBuf,
+        debug: DebugFlags,
+        boot_env: BootEnv,
+    ) -> Result<Sysroot> {
         // The kernel resolves the path: `ostree` may be a symlink out of this directory (a
         // deployment's `ostree -> sysroot/ostree`), which upstream follows.
         let ostree =
@@ -114,6 +132,8 @@ impl Sysroot {
             booted: None,
             debug,
             bootloader,
+            boot_env,
+            staged: None,
         };
         sysroot.reload()?;
         if !sysroot.is_physical() {
@@ -141,7 +161,8 @@ impl Sysroot {
         self.subbootversion = read_subbootversion(&self.ostree, self.bootversion)?;
         let mut entries = read_entries(&self.dir, self.bootversion)?;
         entries.sort_by(|a, b| compare_versions_desc(&a.1, &b.1));
-        let root_id = booted_root_id(&self.dir);
+        let this = self.dir.dir_metadata().io("fstat", ".")?;
+        let root_id = self.boot_env.booted_root((this.dev(), this.ino()));
         let mut deployments = Vec::new();
         let mut booted = None;
         for (_, entry) in entries {
@@ -156,6 +177,14 @@ impl Sysroot {
                 "Unexpected state: /run/ostree-booted found and in / sysroot, but bootloader entry not found"
                     .into(),
             ));
+        }
+        self.staged = None;
+        if booted.is_some()
+            && let Some(state) = crate::staged::read_state(&self.boot_env)?
+        {
+            deployments.insert(0, self.staged_deployment(&state)?);
+            booted = booted.map(|b| b + 1);
+            self.staged = Some(state);
         }
         for (i, d) in deployments.iter_mut().enumerate() {
             d.index = i;
@@ -209,6 +238,7 @@ impl Sysroot {
             bootserial: treebootserial,
             bootconfig: entry,
             origin: None,
+            staged: false,
         };
         let origin_path = deployment.origin_path();
         match self.ostree.read_to_string(deployment.origin_in_ostree()) {
@@ -222,6 +252,50 @@ impl Sysroot {
             Err(e) => return Err(e).io("openat", origin_path).context(within),
         }
         Ok((deployment, (root.dev(), root.ino())))
+    }
+
+    /// The deployment `/run/ostree/staged-deployment` describes.
+    fn staged_deployment(&self, state: &StagedState) -> Result<Deployment> {
+        let (name, stateroot, bootcsum) = &state.target;
+        let bad = || Error::Refused(format!("Invalid staged deployment '{name}'"));
+        let (checksum, serial) = parse_deploy_name(name).ok_or_else(bad)?;
+        let bootcsum = Checksum::from_hex(bootcsum).map_err(|_| bad())?;
+        let mut bootconfig = BootEntry::new();
+        if let Some(kargs) = &state.kargs {
+            bootconfig.set("options", &kargs.join(" "));
+        }
+        let mut deployment = Deployment {
+            index: 0,
+            stateroot: stateroot.clone(),
+            checksum,
+            serial,
+            bootcsum,
+            bootserial: 0,
+            bootconfig,
+            origin: None,
+            staged: true,
+        };
+        if let Ok(text) = self.ostree.read_to_string(deployment.origin_in_ostree()) {
+            deployment.origin = Some(crate::origin::parse_origin(&text)?);
+        }
+        Ok(deployment)
+    }
+
+    /// Takes the staged deployment out of the list (it is being finalized).
+    pub(crate) fn forget_staged(&mut self) {
+        if self.deployments.first().is_some_and(|d| d.staged) {
+            self.deployments.remove(0);
+            self.booted = self.booted.and_then(|b| b.checked_sub(1));
+            for (i, d) in self.deployments.iter_mut().enumerate() {
+                d.index = i;
+            }
+        }
+        self.staged = None;
+    }
+
+    /// The staged deployment, if one is.
+    pub fn staged_deployment_of(&self) -> Option<&Deployment> {
+        self.deployments.first().filter(|d| d.staged)
     }
 
     /// The sysroot's directory handle.
@@ -381,17 +455,6 @@ pub(crate) fn read_entries(dir: &Dir, bootversion: u32) -> Result<Vec<(String, B
         out.push((name, BootEntry::parse(&text)));
     }
     Ok(out)
-}
-
-/// The device and inode of `/` when the running system says it booted through ostree and
-/// this sysroot is `/`.
-fn booted_root_id(dir: &Dir) -> Option<(u64, u64)> {
-    if !Path::new("/run/ostree-booted").exists() {
-        return None;
-    }
-    let root = std::fs::metadata("/").ok()?;
-    let this = dir.dir_metadata().ok()?;
-    (root.dev() == this.dev() && root.ino() == this.ino()).then_some((root.dev(), root.ino()))
 }
 
 /// `sysroot.bootloader` of the repo's config, refused as upstream refuses it.

@@ -132,6 +132,27 @@ pub fn write_deployments(
 ) -> Result<WriteOutcome> {
     progress.event(Event::Phase("writing boot entries"));
     let mut new = deployments;
+    let all_before = sysroot.deployments.len();
+    let all_after = new.len();
+    // A staged deployment has no entry: kept only as the first of the new list (it stays
+    // staged), else it goes with its state.
+    let keeps_staged = new.first().is_some_and(|d| d.staged);
+    if keeps_staged {
+        new.remove(0);
+    } else if let Some(staged) = sysroot.staged_deployment_of().cloned() {
+        crate::staged::remove_deployment_files(sysroot, &staged)?;
+        for file in [
+            sysroot.boot_env.staged_file(),
+            sysroot.boot_env.staged_lock_file(),
+        ] {
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).io("unlinkat", file);
+                }
+                _ => {}
+            }
+        }
+    }
     let mut serials: HashMap<Checksum, u32> = HashMap::new();
     for (i, d) in new.iter_mut().enumerate() {
         let serial = serials.entry(d.bootcsum).or_default();
@@ -139,7 +160,12 @@ pub fn write_deployments(
         *serial += 1;
         d.index = i;
     }
-    let current = sysroot.deployments.clone();
+    let current: Vec<Deployment> = sysroot
+        .deployments
+        .iter()
+        .filter(|d| !d.staged)
+        .cloned()
+        .collect();
     let same_boot = current.len() == new.len()
         && current
             .iter()
@@ -207,7 +233,7 @@ pub fn write_deployments(
         rustix::fs::fsync(crate::fsutil::readable(&boot, "boot")?).io("fsync", "boot")?;
         (bootversion, sub, atomic)
     };
-    let count_change = new.len() as i64 - current.len() as i64;
+    let count_change = all_after as i64 - all_before as i64;
     crate::init::touch_deploy_dir(&sysroot.ostree)?;
     sysroot
         .reload()

@@ -235,6 +235,26 @@ impl Upgrader {
         Ok(true)
     }
 
+    /// Stages what [`Upgrader::pull`] found, to be finalized at shutdown (a booted system
+    /// only).
+    pub fn stage(&self, sysroot: &mut Sysroot, progress: &dyn Progress) -> Result<Deployment> {
+        let Some(revision) = self.new_revision else {
+            return Err(Error::Refused("Nothing was pulled to deploy".into()));
+        };
+        let options = DeployOptions {
+            origin: Some(self.origin.clone()),
+            kargs: None,
+        };
+        Ok(rostree_sysroot::staged::stage_tree(
+            sysroot,
+            &self.stateroot,
+            &revision,
+            Some(&self.merge),
+            progress,
+            &options,
+        )?)
+    }
+
     /// Deploys what [`Upgrader::pull`] found as the new default, the merge deployment kept
     /// as the rollback, then cleans up.
     pub fn deploy(

@@ -43,6 +43,9 @@ pub struct Args {
     /// Complete deployment at OS shutdown
     #[arg(long)]
     stage: bool,
+    /// Prevent automatic deployment finalization on shutdown
+    #[arg(long = "lock-finalization")]
+    lock_finalization: bool,
     /// Import current /proc/cmdline
     #[arg(long = "karg-proc-cmdline")]
     karg_proc_cmdline: bool,
@@ -135,12 +138,26 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         if args.not_as_default {
             bail!("--stage cannot currently be combined with --not-as-default");
         }
-        bail!("Cannot stage deployment: Not currently booted into an OSTree system");
     }
     let options = DeployOptions {
         origin: Some(origin),
         kargs,
     };
+    if args.stage || args.lock_finalization {
+        let progress = CountProgress::new();
+        rostree::sysroot::staged::stage_tree(
+            &mut sysroot,
+            &stateroot,
+            &revision,
+            merge.as_ref(),
+            &progress,
+            &options,
+        )?;
+        if args.lock_finalization {
+            rostree::sysroot::staged::lock_finalization(&sysroot, true)?;
+        }
+        return Ok(0);
+    }
     let progress = match args.json {
         true => CountProgress::json(std::time::Duration::from_millis(500)),
         false => CountProgress::new(),

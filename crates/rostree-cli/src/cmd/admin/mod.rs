@@ -18,7 +18,9 @@ mod instutil;
 mod kargs;
 mod os_init;
 mod pin;
+mod set_default;
 mod set_origin;
+mod staged;
 mod status;
 mod switch;
 mod undeploy;
@@ -42,10 +44,14 @@ pub struct Args {
 pub enum Command {
     /// Delete untagged deployments and repository objects
     Cleanup(cleanup::Args),
+    /// Report failure of the last staged deployment's finalization
+    BootComplete(staged::BootCompleteArgs),
     /// Diff current /etc configuration versus default
     ConfigDiff(config_diff::Args),
     /// Checkout revision REFSPEC as the new default deployment
     Deploy(deploy::Args),
+    /// Finalize the staged deployment (at shutdown)
+    FinalizeStaged(staged::FinalizeArgs),
     /// Initialize a root filesystem
     InitFs(init_fs::Args),
     /// Provide instutil commands, allow admin to change boot configuration and relabel selinux
@@ -54,10 +60,14 @@ pub enum Command {
     /// Change kernel arguments
     #[command(subcommand)]
     Kargs(kargs::Command),
+    /// Prevent (or allow again) the staged deployment's finalization at shutdown
+    LockFinalization(staged::LockArgs),
     /// Initialize empty state for given operating system
     OsInit(os_init::Args),
     /// Change the "pinning" state of a deployment
     Pin(pin::Args),
+    /// Set the default deployment
+    SetDefault(set_default::Args),
     /// Set Origin and create a new origin file
     SetOrigin(set_origin::Args),
     /// Initialize empty state for given operating system (the newer name of os-init)
@@ -94,13 +104,17 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let _ = global;
     match command {
         Command::Cleanup(a) => cleanup::run(a, &paths),
+        Command::BootComplete(a) => staged::boot_complete(a, &paths),
         Command::ConfigDiff(a) => config_diff::run(a, &paths),
+        Command::FinalizeStaged(a) => staged::finalize(a, &paths),
+        Command::LockFinalization(a) => staged::lock(a, &paths),
         Command::Deploy(a) => deploy::run(a, &paths),
         Command::InitFs(a) => init_fs::run(a),
         Command::Instutil(c) => instutil::run(c, &paths),
         Command::Kargs(c) => kargs::run(c, &paths),
         Command::OsInit(a) | Command::StaterootInit(a) => os_init::run(a, &paths),
         Command::Pin(a) => pin::run(a, &paths),
+        Command::SetDefault(a) => set_default::run(a, &paths),
         Command::SetOrigin(a) => set_origin::run(a, &paths),
         Command::Status(a) => status::run(a, &paths),
         Command::Switch(a) => switch::run(a, &paths),

@@ -24,7 +24,10 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         return Err(super::usage("INDEX must be specified"));
     }
     for text in &args.indexes {
-        let index = parse_index(text)?;
+        let index = match text.as_str() {
+            "booted" | "pending" | "rollback" => index_of_kind(&sysroot, text)?,
+            _ => parse_index(text)?,
+        };
         let count = sysroot.deployments().len() as u64;
         if index >= count {
             bail!("Out of range deployment index {index}, expected < {count}");
@@ -41,6 +44,24 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         util::write_stdout(format!("Deployment {text} is now {word}\n").as_bytes())?;
     }
     Ok(0)
+}
+
+/// The index of the booted, pending or rollback deployment (upstream 2023's names).
+fn index_of_kind(sysroot: &rostree::sysroot::Sysroot, kind: &str) -> Result<u64> {
+    let booted = sysroot.booted_deployment();
+    let (pending, rollback) = match booted {
+        Some(b) => sysroot.pending_and_rollback(&b.stateroot),
+        None => (None, None),
+    };
+    let index = match kind {
+        "booted" => booted.map(|b| b.index),
+        "pending" => pending,
+        _ => rollback,
+    };
+    match index {
+        Some(i) => Ok(i as u64),
+        None => bail!("Deployment type not found: {kind}"),
+    }
 }
 
 /// `strtoull` base 10, refusing trailing text as upstream does.

@@ -16,11 +16,18 @@ pub struct Args {
     /// Print the commit verification status
     #[arg(short = 'V', long)]
     verify: bool,
+    /// Emit JSON (upstream 2025.3's fields)
+    #[arg(short = 'J', long)]
+    json: bool,
 }
 
 /// Runs `admin status`.
 pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     let sysroot = paths.load()?;
+    if args.json {
+        util::write_stdout(json(&sysroot).as_bytes())?;
+        return Ok(0);
+    }
     let mut out = String::new();
     if sysroot.deployments().is_empty() {
         out.push_str("No deployments.\n");
@@ -28,7 +35,9 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     let booted = sysroot.booted_deployment().map(|b| b.index);
     for d in sysroot.deployments() {
         let (pending, rollback) = sysroot.pending_and_rollback(&d.stateroot);
-        let state = if pending == Some(d.index) {
+        let state = if d.staged {
+            " (staged)"
+        } else if pending == Some(d.index) {
             " (pending)"
         } else if rollback == Some(d.index) {
             " (rollback)"
@@ -129,4 +138,64 @@ fn signatures(
         }
     }
     Ok((text, valid))
+}
+
+/// `status --json`: the deployments with upstream's fields, pretty-printed as upstream
+/// prints them.
+fn json(sysroot: &rostree::sysroot::Sysroot) -> String {
+    let booted = sysroot.booted_deployment().map(|b| b.index);
+    let locked = rostree::sysroot::staged::finalization_locked(sysroot);
+    let text = |s: &str| format!("\"{}\"", json_escape(s));
+    let mut items = Vec::new();
+    for d in sysroot.deployments() {
+        let (pending, rollback) = sysroot.pending_and_rollback(&d.stateroot);
+        let commit = sysroot.repo().load_commit(&d.checksum).ok();
+        let refspec = d.origin.as_ref().and_then(origin::refspec);
+        let mut fields = vec![
+            ("checksum", text(&d.checksum.to_hex())),
+            ("stateroot", text(&d.stateroot)),
+            ("refspec", refspec.map_or("null".to_owned(), text)),
+            ("serial", d.serial.to_string()),
+            ("index", d.index.to_string()),
+            ("booted", (booted == Some(d.index)).to_string()),
+            ("pending", (pending == Some(d.index)).to_string()),
+            ("rollback", (rollback == Some(d.index)).to_string()),
+            ("finalization-locked", (d.staged && locked).to_string()),
+            ("soft-reboot-target", "false".to_owned()),
+            ("staged", d.staged.to_string()),
+            ("pinned", d.is_pinned().to_string()),
+            ("unlocked", text("none")),
+        ];
+        let meta = commit.as_ref().map(|c| &c.metadata);
+        for (key, name) in [
+            ("version", "version"),
+            ("ostree.source-title", "source-title"),
+        ] {
+            if let Some(value) = meta.and_then(|m| m.get_str(key)) {
+                fields.push((name, text(value)));
+            }
+        }
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("         \"{k}\": {v}"))
+            .collect();
+        items.push(format!("      {{\n{}\n      }}", body.join(",\n")));
+    }
+    format!(
+        "{{\n   \"deployments\": [\n{}\n   ]\n}}\n",
+        items.join(",\n")
+    )
+}
+
+fn json_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -75,7 +75,9 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         return Ok(0);
     }
     if args.stage || std::env::var_os("OSTREE_EX_STAGE_DEPLOYMENTS").is_some() {
-        bail!("Cannot stage deployment: Not currently booted into an OSTree system");
+        upgrader.stage(&mut sysroot, &progress)?;
+        progress.finish();
+        return Ok(0);
     }
     let (outcome, written) = upgrader.deploy(&mut sysroot, &progress)?;
     progress.finish();
