@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: build rostree and run its main job on a built-in demo tree.
 # Initializes a repository, commits a tree twice, reads it back, serves it over HTTP with
-# `rostree serve`, pulls it into a second repository, checks it out and verifies both.
+# `rostree serve`, pulls it into a second repository, checks it out and verifies both, then
+# pulls it into a scratch sysroot, deploys it there and shows its status.
 set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release -p rostree-cli
@@ -10,22 +11,26 @@ work=$(mktemp -d)
 server=""
 trap '[ -n "$server" ] && kill "$server"; rm -rf "$work"' EXIT
 
-mkdir -p "$work/tree/etc" "$work/tree/usr/bin"
-echo "NAME=rostree-demo" > "$work/tree/etc/os-release"
+# An OS tree as ostree deploys it: /etc defaults in /usr/etc, a kernel and initramfs (stand-ins)
+# in /usr/lib/modules.
+mkdir -p "$work/tree/usr/etc" "$work/tree/usr/bin" "$work/tree/usr/lib/modules/6.1.0-demo"
+printf 'NAME=rostree-demo\nPRETTY_NAME="rostree demo"\n' > "$work/tree/usr/etc/os-release"
 printf '#!/bin/sh\necho hello\n' > "$work/tree/usr/bin/hello"
 chmod 755 "$work/tree/usr/bin/hello"
-ln -s ../usr/bin/hello "$work/tree/etc/hello-link"
+ln -s ../bin/hello "$work/tree/usr/etc/hello-link"
+echo "a kernel" > "$work/tree/usr/lib/modules/6.1.0-demo/vmlinuz"
+echo "an initramfs" > "$work/tree/usr/lib/modules/6.1.0-demo/initramfs.img"
 
 set -x
 "$bin" --repo="$work/repo" init --mode=archive
 "$bin" --repo="$work/repo" commit -b demo/stable -s "First demo commit" \
     --add-metadata-string=version=1.0 --tree=dir="$work/tree"
-echo "hello again" > "$work/tree/etc/motd"
+echo "hello again" > "$work/tree/usr/etc/motd"
 "$bin" --repo="$work/repo" commit -b demo/stable -s "Second demo commit" \
     --add-metadata-string=version=1.1 --tree=dir="$work/tree"
 "$bin" --repo="$work/repo" log demo/stable
 "$bin" --repo="$work/repo" ls -R demo/stable
-"$bin" --repo="$work/repo" cat demo/stable /etc/motd
+"$bin" --repo="$work/repo" cat demo/stable /usr/etc/motd
 "$bin" --repo="$work/repo" refs
 "$bin" --repo="$work/repo" diff demo/stable
 "$bin" --repo="$work/repo" summary -u
@@ -39,6 +44,18 @@ url=$(awk '{print $NF}' "$work/serve.log")
 "$bin" --repo="$work/copy" pull --depth=-1 origin demo/stable
 "$bin" --repo="$work/copy" log origin:demo/stable
 "$bin" --repo="$work/copy" checkout -U origin:demo/stable "$work/checkout"
-cat "$work/checkout/etc/motd"
+cat "$work/checkout/usr/etc/motd"
 "$bin" --repo="$work/repo" fsck
 "$bin" --repo="$work/copy" fsck
+# Deploy it into a scratch sysroot, as a machine would boot it (deployment roots left
+# mutable so the scratch directory can be removed).
+export OSTREE_SYSROOT="$work/sysroot" OSTREE_SYSROOT_DEBUG=mutable-deployments
+mkdir "$work/sysroot"
+"$bin" admin init-fs --modern "$work/sysroot"
+"$bin" admin os-init demo
+"$bin" --repo="$work/sysroot/ostree/repo" remote add --no-gpg-verify origin "$url"
+"$bin" --repo="$work/sysroot/ostree/repo" pull origin demo/stable
+"$bin" admin deploy --os=demo --karg=quiet origin:demo/stable
+"$bin" admin status
+cat "$work/sysroot/boot/loader/entries/"*.conf
+cat "$("$bin" admin --print-current-dir)/etc/motd"
