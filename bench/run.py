@@ -175,6 +175,13 @@ DEPLOY = "env OSTREE_SYSROOT_DEBUG=mutable-deployments {tool} admin --sysroot={s
 SYSROOT = ["mkdir {scratch}/s", "{tool} admin init-fs --modern {scratch}/s",
            "{tool} admin --sysroot={scratch}/s os-init bench",
            "{tool} --repo={scratch}/s/ostree/repo pull-local {served_os} os os2"]
+# `admin upgrade` from tree a to tree b, both made OS trees (see DEPLOY), from nginx: each
+# tool's sysroot has a deployed (pulled with `o:os@A`, untimed), then upgrades.
+UPGRADE_SYSROOT = ["mkdir {scratch}/s", "{tool} admin init-fs --modern {scratch}/s",
+                   "{tool} admin --sysroot={scratch}/s os-init bench",
+                   "{tool} --repo={scratch}/s/ostree/repo remote add --no-gpg-verify o {nginx_upgrade}",
+                   "{tool} --repo={scratch}/s/ostree/repo pull o os@{upgrade_from}",
+                   DEPLOY + " o:os"]
 ROWS += [
     Row("deploy b into a fresh sysroot (bare system repo)",
         prepare=SYSROOT,
@@ -183,6 +190,10 @@ ROWS += [
     Row("deploy b again with one file changed",
         prepare=SYSROOT + [DEPLOY + " os"],
         run=DEPLOY + " os2",
+        server=True),
+    Row("admin upgrade a to b from nginx (bare system repo)",
+        prepare=UPGRADE_SYSROOT,
+        run="env OSTREE_SYSROOT_DEBUG=mutable-deployments {tool} admin --sysroot={scratch}/s upgrade --os=bench",
         server=True),
 ]
 
@@ -196,6 +207,7 @@ SERVED_BIG = CACHE / "served-big"
 # from a to b (every file in its parts) and a summary listing it.
 SERVED_DELTA = CACHE / "served-delta"
 SERVED_OS = CACHE / "served-os"
+SERVED_UPGRADE = CACHE / "served-upgrade"
 NGINX_DIR = CACHE / "nginx"
 # The memory cgroup (v1 or v2) the rows with a memory limit run in.
 CGROUP_V1 = Path("/sys/fs/cgroup/memory/rostree-bench")
@@ -224,6 +236,7 @@ class Servers:
                 stamp.touch()
         self.delta = serve_delta(ostree)
         self.os = serve_os(ostree)
+        self.upgrade = serve_upgrade(ostree)
         shutil.rmtree(NGINX_DIR, ignore_errors=True)
         NGINX_DIR.mkdir(parents=True)
         port = free_port()
@@ -250,7 +263,8 @@ class Servers:
                      "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/",
                      "nginx_delta": f"http://127.0.0.1:{port}/{SERVED_DELTA.name}/",
                      "slow_delta": f"http://127.0.0.1:{slow_port}/{SERVED_DELTA.name}/",
-                     **self.delta, **self.os}
+                     "nginx_upgrade": f"http://127.0.0.1:{port}/{SERVED_UPGRADE.name}/",
+                     **self.delta, **self.os, **self.upgrade}
         deadline = time.monotonic() + 10
         import socket
         while True:
@@ -325,6 +339,38 @@ def serve_os(ostree: str) -> dict[str, str]:
         shutil.rmtree(tree)
         stamp.touch()
     return {"served_os": str(SERVED_OS)}
+
+
+def os_tree(tree: str, dest: Path) -> None:
+    """Tree `tree` of the corpus made an OS tree at `dest` (see DEPLOY)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    run_untimed(["cp", "-a", "--reflink=auto", str(CACHE / tree), str(dest)])
+    (dest / "etc").rename(dest / "usr" / "etc")
+    modules = dest / "usr/lib/modules/6.1.0-bench"
+    modules.mkdir(parents=True, exist_ok=True)
+    # A kernel and an initramfs of Debian's sizes, the same in every tree.
+    for name, size in (("vmlinuz", 8 << 20), ("initramfs.img", 32 << 20)):
+        data = bytes(range(256)) * (size // 256)
+        (modules / name).write_bytes(data)
+
+
+def serve_upgrade(ostree: str) -> dict[str, str]:
+    """Makes SERVED_UPGRADE once: trees a, then b, as OS trees on `os`, with a summary."""
+    stamp = CACHE / "served-upgrade.stamp"
+    if not stamp.exists():
+        shutil.rmtree(SERVED_UPGRADE, ignore_errors=True)
+        run_untimed([ostree, f"--repo={SERVED_UPGRADE}", "init", "--mode=archive"])
+        tree = CACHE / "upgrade-tree"
+        for name in ("a", "b"):
+            os_tree(name, tree)
+            run_untimed(expand(commit("os", "os", name), tool=ostree,
+                               repo=str(SERVED_UPGRADE), os=str(tree)))
+        shutil.rmtree(tree)
+        run_untimed([ostree, f"--repo={SERVED_UPGRADE}", "summary", "-u"])
+        stamp.touch()
+    parent = subprocess.run([ostree, f"--repo={SERVED_UPGRADE}", "rev-parse", "os^"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    return {"upgrade_from": parent}
 
 
 def tree_bytes(path: Path) -> int:

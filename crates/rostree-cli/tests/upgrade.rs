@@ -189,12 +189,34 @@ fn upgrades_through_a_delta_roll_back_and_refuse_unsigned_commits() {
     );
     ok(&upstream, none, None, &[&served_arg, "summary", "-u"]);
     std::fs::write(&log, "").expect("truncate the log");
-    ok(
+    let out = ok(
         &ros,
         &sysroot,
         booted_v1,
-        &["admin", "upgrade", "--os=testos"],
+        &["admin", "upgrade", "--os=testos", "--json"],
     );
+    // One count through the pull and the deployment, never going back; the outcome last.
+    let mut done = 0u64;
+    for line in out.lines() {
+        assert!(
+            line.starts_with("{\"event\":\"") && line.ends_with('}'),
+            "{out}"
+        );
+        let count: u64 = line
+            .split_once("\"done\":")
+            .and_then(|(_, rest)| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(count >= done, "{out}");
+        done = count;
+    }
+    assert!(out.contains("\"phase\":\"checking out\""), "{out}");
+    let last = out.lines().last().expect("lines");
+    assert!(
+        last.contains(&format!("\"deployment\":\"{v2}.0\"")),
+        "{last}"
+    );
+    assert!(done > 50, "objects and files counted: {out}");
     let requests = std::fs::read_to_string(&log).expect("access log");
     assert!(
         requests.contains("/deltas/"),

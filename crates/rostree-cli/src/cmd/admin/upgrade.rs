@@ -33,6 +33,10 @@ pub struct Args {
     /// Complete deployment at OS shutdown
     #[arg(long)]
     stage: bool,
+    /// Print progress (objects pulled, then files deployed) and the outcome as JSON Lines on
+    /// stdout (rostree's own)
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `admin upgrade`.
@@ -51,7 +55,10 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         origin.set_string(ORIGIN_GROUP, "override-commit", commit)?;
     }
     upgrader.set_origin(origin)?;
-    let progress = CountProgress::new();
+    let progress = match args.json {
+        true => CountProgress::json(std::time::Duration::from_millis(500)),
+        false => CountProgress::new(),
+    };
     let flags = PullFlags {
         allow_older: args.allow_downgrade,
         synthetic: args.deploy_only,
@@ -68,7 +75,10 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     };
     if !changed {
         progress.finish();
-        util::write_stdout(b"No update available.\n")?;
+        match args.json {
+            true => progress.json_done(",\"changed\":false"),
+            false => util::write_stdout(b"No update available.\n")?,
+        }
         return Ok(0);
     }
     if args.pull_only {
@@ -81,7 +91,17 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     }
     let (outcome, written) = upgrader.deploy(&mut sysroot, &progress)?;
     progress.finish();
-    super::deploy::DeployNotes::of(&outcome).print(&outcome.deployment.checksum, true)?;
+    super::deploy::DeployNotes::of(&outcome).print(&outcome.deployment.checksum, !args.json)?;
+    if args.json {
+        progress.json_done(&format!(
+            ",\"changed\":true,\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"freed\":{}",
+            outcome.deployment.name(),
+            written.bootversion,
+            written.subbootversion,
+            written.freed
+        ));
+        return Ok(0);
+    }
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     super::deploy::print_freed(written.freed)?;
     Ok(0)
