@@ -51,7 +51,18 @@ pub struct KernelLayout {
 /// Finds the boot files in the deployment `root`. `no_dtb` skips devicetrees (the
 /// `no-dtb` debug switch).
 pub fn find_kernel(root: &Dir, no_dtb: bool) -> Result<KernelLayout> {
-    let modules = find_modules_layout(root, no_dtb)?;
+    find(root, no_dtb, true)
+}
+
+/// As [`find_kernel`] but for the bootcsum of a modules layout, which is left zero: for
+/// a deployment whose bootcsum is recorded already (its files are re-found at every loader
+/// write, and hashing a 40 MiB kernel and initramfs each time would be waste).
+pub(crate) fn find_kernel_files(root: &Dir, no_dtb: bool) -> Result<KernelLayout> {
+    find(root, no_dtb, false)
+}
+
+fn find(root: &Dir, no_dtb: bool, hash: bool) -> Result<KernelLayout> {
+    let modules = find_modules_layout(root, no_dtb, hash)?;
     let legacy = find_legacy_layout(root)?;
     match (modules, legacy) {
         (None, None) => Err(Error::Refused(
@@ -69,7 +80,7 @@ fn is_file(root: &Dir, path: &Path) -> bool {
     root.metadata(path).is_ok_and(|m| m.is_file())
 }
 
-fn find_modules_layout(root: &Dir, no_dtb: bool) -> Result<Option<KernelLayout>> {
+fn find_modules_layout(root: &Dir, no_dtb: bool, hash: bool) -> Result<Option<KernelLayout>> {
     let modules = Path::new("usr/lib/modules");
     let dir = match root.open_dir(modules) {
         Ok(d) => d,
@@ -119,17 +130,22 @@ fn find_modules_layout(root: &Dir, no_dtb: bool) -> Result<Option<KernelLayout>>
         name: format!(".vmlinuz-{kver}.hmac"),
     });
     let mut hasher = Hasher::new();
-    hash_file(root, &kernel.source, &mut hasher)?;
-    if let Some(f) = &initramfs {
-        hash_file(root, &f.source, &mut hasher)?;
+    if hash {
+        hash_file(root, &kernel.source, &mut hasher)?;
+        if let Some(f) = &initramfs {
+            hash_file(root, &f.source, &mut hasher)?;
+        }
+        if let Some(f) = &devicetree {
+            hash_file(root, &f.source, &mut hasher)?;
+        }
+        if let Some(d) = &dtb_dir {
+            hash_tree(root, d, &mut hasher)?;
+        }
     }
-    if let Some(f) = &devicetree {
-        hash_file(root, &f.source, &mut hasher)?;
-    }
-    if let Some(d) = &dtb_dir {
-        hash_tree(root, d, &mut hasher)?;
-    }
-    let bootcsum = hasher.finish();
+    let bootcsum = match hash {
+        true => hasher.finish(),
+        false => Checksum::from_array([0; 32]),
+    };
     Ok(Some(KernelLayout {
         kernel,
         initramfs,

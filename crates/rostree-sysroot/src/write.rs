@@ -332,7 +332,7 @@ fn install_deployment_kernel(
         .ostree
         .open_dir(d.in_ostree())
         .io("opendir", d.path())?;
-    let layout = crate::kernel::find_kernel(&root, sysroot.debug.no_dtb)?;
+    let layout = crate::kernel::find_kernel_files(&root, sysroot.debug.no_dtb)?;
     let boot_name = format!("{}-{}", d.stateroot, d.bootcsum);
     let boot_dir_path = format!("boot/ostree/{boot_name}");
     mkdir_p(&sysroot.dir, &boot_dir_path, 0o775)?;

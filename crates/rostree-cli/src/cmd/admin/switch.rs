@@ -71,5 +71,8 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         None => RefKind::Local,
     };
     sysroot.repo().set_ref(&kind, &old_ref, None)?;
+    if args.reboot {
+        return super::upgrade::reboot();
+    }
     Ok(0)
 }

@@ -100,11 +100,22 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
             written.subbootversion,
             written.freed
         ));
-        return Ok(0);
+    } else {
+        util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
+        super::deploy::print_freed(written.freed)?;
     }
-    util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
-    super::deploy::print_freed(written.freed)?;
+    if args.reboot {
+        return reboot();
+    }
     Ok(0)
+}
+
+/// `--reboot` after a successful upgrade or switch: the system reboots into it, as upstream
+/// has systemd do it.
+pub(crate) fn reboot() -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let error = std::process::Command::new("systemctl").arg("reboot").exec();
+    bail!("Failed to execute systemctl reboot: {error}")
 }
 
 /// `--reboot` means a running system to reboot: refused before anything changes otherwise.
