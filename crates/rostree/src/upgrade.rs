@@ -235,9 +235,9 @@ impl Upgrader {
         Ok(true)
     }
 
-    /// Stages what [`Upgrader::pull`] found, to be finalized at shutdown (a booted system
-    /// only).
-    pub fn stage(&self, sysroot: &mut Sysroot, progress: &dyn Progress) -> Result<Deployment> {
+    /// What [`Upgrader::pull`] found, and how it is deployed: with the new origin and the
+    /// merge deployment's kernel arguments.
+    fn to_deploy(&self) -> Result<(Checksum, DeployOptions)> {
         let Some(revision) = self.new_revision else {
             return Err(Error::Refused("Nothing was pulled to deploy".into()));
         };
@@ -245,6 +245,13 @@ impl Upgrader {
             origin: Some(self.origin.clone()),
             kargs: None,
         };
+        Ok((revision, options))
+    }
+
+    /// Stages what [`Upgrader::pull`] found, to be finalized at shutdown (a booted system
+    /// only).
+    pub fn stage(&self, sysroot: &mut Sysroot, progress: &dyn Progress) -> Result<Deployment> {
+        let (revision, options) = self.to_deploy()?;
         Ok(rostree_sysroot::staged::stage_tree(
             sysroot,
             &self.stateroot,
@@ -262,13 +269,7 @@ impl Upgrader {
         sysroot: &mut Sysroot,
         progress: &dyn Progress,
     ) -> Result<(DeployOutcome, WriteOutcome)> {
-        let Some(revision) = self.new_revision else {
-            return Err(Error::Refused("Nothing was pulled to deploy".into()));
-        };
-        let options = DeployOptions {
-            origin: Some(self.origin.clone()),
-            kargs: None,
-        };
+        let (revision, options) = self.to_deploy()?;
         let outcome = deploy_tree(
             sysroot,
             &self.stateroot,

@@ -195,7 +195,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     match args.json {
         true => progress.json_done(&format!(
             ",\"stateroot\":\"{}\",\"deployment\":\"{name}\",\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
-            json_string(&stateroot),
+            util::json_string(&stateroot),
             written.bootversion,
             written.subbootversion,
             written.bootconfig_swapped,
@@ -207,20 +207,6 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         false => print_freed(cleaned.freed)?,
     }
     Ok(0)
-}
-
-/// `text` as a JSON string's contents.
-fn json_string(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `--karg`, `--karg-append` and `--karg-delete` applied in that order.

@@ -145,7 +145,7 @@ fn signatures(
 fn json(sysroot: &rostree::sysroot::Sysroot) -> String {
     let booted = sysroot.booted_deployment().map(|b| b.index);
     let locked = rostree::sysroot::staged::finalization_locked(sysroot);
-    let text = |s: &str| format!("\"{}\"", json_escape(s));
+    let text = |s: &str| format!("\"{}\"", util::json_string(s));
     let mut items = Vec::new();
     for d in sysroot.deployments() {
         let (pending, rollback) = sysroot.pending_and_rollback(&d.stateroot);
@@ -185,17 +185,4 @@ fn json(sysroot: &rostree::sysroot::Sysroot) -> String {
         "{{\n   \"deployments\": [\n{}\n   ]\n}}\n",
         items.join(",\n")
     )
-}
-
-fn json_escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
