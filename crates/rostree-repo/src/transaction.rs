@@ -55,6 +55,9 @@ pub struct TransactionStats {
 /// An open transaction on a repository.
 pub struct Transaction<'r> {
     repo: &'r Repo,
+    /// When it began: staging directories of this boot older than that and free are
+    /// abandoned (see `remove_abandoned_staging`).
+    begun: std::time::SystemTime,
     /// Held (not read) for the transaction's life: the staging directory is in use.
     _staging_lock: std::fs::File,
     staging_lock_path: PathBuf,
@@ -146,27 +149,35 @@ const LOCK_SUFFIX: &str = "-lock";
 /// Staging directories of older rostree versions (locked with flock on the directory).
 const OLD_STAGING_PREFIXES: [&str; 2] = ["rostree-staging-", "rostree-staging.init-"];
 
-/// A staging directory of this boot that no process holds (one whose transaction failed),
-/// emptied and locked for a new transaction, as upstream takes such a directory over.
-fn reuse_staging(tmp: &Dir, prefix: &str) -> Option<(String, std::fs::File)> {
-    for entry in tmp.entries().ok()?.flatten() {
-        let name = entry.file_name().to_str()?.to_owned();
-        if !name.starts_with(prefix)
+/// Removes the staging directories of this boot that transactions before this one left
+/// (one that failed, its lock file gone), as upstream takes them over: those made before
+/// `begun` whose lock is free. Upstream makes a directory before it locks it; by the time a
+/// transaction that began after it commits, its maker holds the lock.
+fn remove_abandoned_staging(tmp: &Dir, prefix: &str, ours: &str, begun: std::time::SystemTime) {
+    let Ok(entries) = tmp.entries() else { return };
+    for entry in entries.flatten() {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let older = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.into_std() < begun);
+        if name == ours
+            || !name.starts_with(prefix)
             || name.ends_with(LOCK_SUFFIX)
+            || !older
             || !entry.file_type().is_ok_and(|t| t.is_dir())
         {
             continue;
         }
-        let Ok(Some(lock)) = lock_staging(tmp, &format!("{name}{LOCK_SUFFIX}")) else {
-            continue;
-        };
-        let mut builder = DirBuilder::new();
-        builder.mode(0o755);
-        if tmp.remove_dir_all(&name).is_ok() && tmp.create_dir_with(&name, &builder).is_ok() {
-            return Some((name, lock));
+        let lock_name = format!("{name}{LOCK_SUFFIX}");
+        if let Ok(Some(lock)) = lock_staging(tmp, &lock_name) {
+            let _ = tmp.remove_dir_all(&name);
+            let _ = tmp.remove_file(&lock_name);
+            drop(lock);
         }
     }
-    None
 }
 
 /// Takes the exclusive lock of a staging directory's lock file, creating it; `None` when
@@ -336,6 +347,7 @@ impl<'r> Transaction<'r> {
             return Err(Error::WriteUnsupported { mode: repo.mode() });
         }
         let lock = repo.lock_shared()?;
+        let begun = std::time::SystemTime::now();
         remove_stale_staging(repo);
         // The lock is taken before the directory exists, so that no other process can ever
         // see it unlocked and take it for a leftover.
@@ -344,11 +356,7 @@ impl<'r> Transaction<'r> {
             .open_dir("tmp")
             .ctx("opening", repo.path().join("tmp"))?;
         let prefix = format!("{STAGING_PREFIX}{}-", boot_id());
-        let reused = reuse_staging(&tmp, &prefix);
         let (name, staging_lock) = loop {
-            if let Some(found) = reused {
-                break found;
-            }
             let name = format!("{prefix}{}", random_suffix());
             let lock_name = format!("{name}{LOCK_SUFFIX}");
             let lock_path = repo.path().join("tmp").join(&lock_name);
@@ -376,6 +384,7 @@ impl<'r> Transaction<'r> {
             false => None,
         };
         Ok(Transaction {
+            begun,
             free_space,
             flusher,
             _staging_lock: staging_lock,
@@ -1187,6 +1196,15 @@ impl<'r> Transaction<'r> {
         }
         self.committed = true;
         self.cleanup();
+        if let Ok(tmp) = repo.dir().open_dir("tmp") {
+            let ours = self
+                .staging_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let prefix = format!("{STAGING_PREFIX}{}-", boot_id());
+            remove_abandoned_staging(&tmp, &prefix, &ours, self.begun);
+        }
         Ok(TransactionStats {
             metadata_objects_total: self.metadata_total.load(Ordering::Relaxed),
             content_objects_total: self.content_total.load(Ordering::Relaxed),
