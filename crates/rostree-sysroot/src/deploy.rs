@@ -139,13 +139,10 @@ pub(crate) fn initialize(
         staged: false,
     };
     if let Some(origin) = &deployment.origin {
-        let parent = sysroot
-            .ostree
-            .open_dir(&deploy_dir)
-            .io("opendir", &deploy_dir)?;
-        replace_file(
-            &parent,
-            &format!("{name}.origin"),
+        write_beside(
+            sysroot,
+            &deployment,
+            ".origin",
             origin.to_data().as_bytes(),
             false,
         )
@@ -199,14 +196,10 @@ pub(crate) fn finalize(
         replace_file(&var, ".ostree-selabeled", b"", true)?;
     }
     if let Some(report) = &etc_merge {
-        let deploy_dir = format!("deploy/{}/deploy", deployment.stateroot);
-        let parent = sysroot
-            .ostree
-            .open_dir(&deploy_dir)
-            .io("opendir", &deploy_dir)?;
-        replace_file(
-            &parent,
-            &format!("{}{REPORT_SUFFIX}", deployment.name()),
+        write_beside(
+            sysroot,
+            deployment,
+            REPORT_SUFFIX,
             report.to_text().as_bytes(),
             false,
         )?;
@@ -215,6 +208,28 @@ pub(crate) fn finalize(
         crate::fsutil::set_immutable(&root, true)?;
     }
     Ok((etc_merge, relabeled_var))
+}
+
+/// Writes `<csum>.<serial><suffix>` beside the deployment's directory (its origin file, its
+/// merge report) by a rename; `durable` syncs the data first.
+pub(crate) fn write_beside(
+    sysroot: &Sysroot,
+    deployment: &Deployment,
+    suffix: &str,
+    data: &[u8],
+    durable: bool,
+) -> Result<()> {
+    let deploy_dir = format!("deploy/{}/deploy", deployment.stateroot);
+    let parent = sysroot
+        .ostree
+        .open_dir(&deploy_dir)
+        .io("opendir", &deploy_dir)?;
+    replace_file(
+        &parent,
+        &format!("{}{suffix}", deployment.name()),
+        data,
+        durable,
+    )
 }
 
 /// One more than the highest serial of `revision` among the stateroot's deployments.

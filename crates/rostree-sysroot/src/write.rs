@@ -454,17 +454,8 @@ pub fn write_origin(
     deployment: &Deployment,
     origin: &rostree_core::keyfile::KeyFile,
 ) -> Result<()> {
-    let path = deployment.origin_in_ostree();
-    let parent = path
-        .parent()
-        .expect("an origin file is in a deploy directory");
-    let dir = sysroot.ostree.open_dir(parent).io("opendir", parent)?;
-    let name = path
-        .file_name()
-        .expect("an origin file has a name")
-        .to_string_lossy()
-        .into_owned();
-    replace_file(&dir, &name, origin.to_data().as_bytes(), true)?;
+    let data = origin.to_data();
+    crate::deploy::write_beside(sysroot, deployment, ".origin", data.as_bytes(), true)?;
     crate::init::touch_deploy_dir(&sysroot.ostree)?;
     sysroot.reload()
 }
