@@ -2,7 +2,7 @@
 //!
 //! - `sync_file_range`: a transaction makes its data durable with a single `syncfs` at the
 //!   end. If every object's pages were still dirty then, that call would write the whole
-//!   transaction at once, after all the CPU work. Asking the kernel to start writing each
+//!   transaction at once, after all the CPU work. Asking the kernel to start writing each large
 //!   object as soon as it is complete overlaps disk I/O with hashing and compression.
 //! - open-file-description locks (`F_OFD_SETLK`): upstream locks the repo's `.lock` with
 //!   them, and they do not see `flock(2)` locks (rustix's `fcntl_lock` takes per-process

@@ -36,6 +36,10 @@ use crate::flusher::Flusher;
 use crate::repo::{Repo, RepoLock};
 use crate::{RepoMode, sys};
 
+/// Objects of at least this many bytes on disk have their writeback started as soon as
+/// they are complete, to overlap the disk with the rest of the transaction.
+const EARLY_WRITEBACK_FROM: u64 = 1 << 20;
+
 /// Counts of what a transaction wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransactionStats {
@@ -995,7 +999,10 @@ impl<'r> Transaction<'r> {
                         actual
                     }
                 };
-                if self.repo.fsync_enabled() {
+                // Small objects are left to the final syncfs, which writes them in one
+                // batch: starting each one's writeback costs a wakeup of the flusher and
+                // a context switch per object.
+                if self.repo.fsync_enabled() && written >= EARLY_WRITEBACK_FROM {
                     crate::syscalls::start_writeback(file.file());
                 }
                 let sub = self.subdir(&checksum)?;

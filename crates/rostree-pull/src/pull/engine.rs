@@ -2,6 +2,7 @@
 //! threads, the number in flight adapted to the link, and memory bounded by bytes.
 
 use super::*;
+use std::sync::Condvar;
 
 /// What fetched bodies may hold in memory together, all requests in flight counted.
 pub(super) const BODY_MEMORY: u64 = 16 << 20;
@@ -33,20 +34,14 @@ pub(super) fn fetch_objects(
         })?),
         budget: MemoryBudget::new(BODY_MEMORY),
     };
-    let (work_tx, work_rx) = mpsc::channel::<(Item, Option<Body>)>();
-    let work_rx = Mutex::new(work_rx);
+    let work = Arc::new(WorkQueue::default());
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Stored>();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let done_tx = done_tx.clone();
-            let work_rx = &work_rx;
+            let work = &work;
             scope.spawn(move || {
-                loop {
-                    let next = match work_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((item, data)) = next else { return };
+                while let Some((item, data)) = work.pop() {
                     let is_file = matches!(item, Item::File(_));
                     let stored = match data {
                         Some(body) => {
@@ -77,16 +72,76 @@ pub(super) fn fetch_objects(
             object_fetcher,
             &spill,
             roots,
-            work_tx,
+            &work,
             done_tx,
             &mut done_rx,
             progress,
             options,
             interrupt,
         ));
-        // The work channel closed with the driver: the storing threads end.
+        // The storing threads finish what is queued, then end.
+        work.close();
         result
     })
+}
+
+/// Fetched objects waiting for a storing thread. Trees and their metadata go first: storing
+/// a tree is what queues the requests below it, and behind a queue of file bodies the
+/// fetching would run dry while the trees waited.
+#[derive(Default)]
+pub(super) struct WorkQueue {
+    state: Mutex<WorkState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct WorkState {
+    metadata: VecDeque<(Item, Option<Body>)>,
+    files: VecDeque<(Item, Option<Body>)>,
+    closed: bool,
+}
+
+impl WorkQueue {
+    /// Queues an object; false once the queue is closed (the pull is over).
+    fn push(&self, item: Item, body: Option<Body>) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        if state.closed {
+            return false;
+        }
+        match item {
+            Item::File(_) => state.files.push_back((item, body)),
+            Item::DirTree(..) | Item::DirMeta(_) => state.metadata.push_back((item, body)),
+        }
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next object to store, waiting for one; `None` once closed and drained.
+    fn pop(&self) -> Option<(Item, Option<Body>)> {
+        let mut state = self.state.lock().ok()?;
+        loop {
+            if let Some(next) = state
+                .metadata
+                .pop_front()
+                .or_else(|| state.files.pop_front())
+            {
+                return Some(next);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.ready.wait(state).ok()?;
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.closed = true;
+        }
+        self.ready.notify_all();
+    }
 }
 
 /// How many objects may be fetched or stored at once. Adaptive: starting at 48, each round
@@ -145,7 +200,7 @@ pub(super) async fn drive(
     object_fetcher: &Arc<Fetcher>,
     spill: &Spill,
     roots: Vec<Item>,
-    work_tx: mpsc::Sender<(Item, Option<Body>)>,
+    work: &Arc<WorkQueue>,
     done_tx: tokio::sync::mpsc::UnboundedSender<Stored>,
     done_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Stored>,
     progress: &dyn Progress,
@@ -185,7 +240,7 @@ pub(super) async fn drive(
                 cached |= cache.has_object(objtype, &checksum)?;
             }
             if cached {
-                if work_tx.send((item, None)).is_err() {
+                if !work.push(item, None) {
                     return Err(Error::Cancelled);
                 }
                 continue;
@@ -194,7 +249,7 @@ pub(super) async fn drive(
             // refs and signatures come from `url`, as upstream splits them.
             let fetcher = Arc::clone(object_fetcher);
             let spill = spill.clone();
-            let work_tx = work_tx.clone();
+            let work = Arc::clone(work);
             let done_tx = done_tx.clone();
             tasks.spawn(async move {
                 let (objtype, checksum) = item.name();
@@ -204,7 +259,7 @@ pub(super) async fn drive(
                 {
                     Ok(Some(data)) => {
                         // Stored by the thread pool, which reports back on `done_tx`.
-                        if work_tx.send((item, Some(data))).is_ok() {
+                        if work.push(item, Some(data)) {
                             return;
                         }
                         Err(Error::Cancelled)
