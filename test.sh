@@ -21,6 +21,12 @@ command -v gpg >/dev/null || need+=(gnupg)
 command -v filefrag >/dev/null || need+=(e2fsprogs)
 # The upstream-suite runner hands the scripts a copy of rostree without its debug info.
 command -v objcopy >/dev/null || need+=(binutils)
+# The boot test: Debian minbase trees booted in qemu; the units are checked by systemd-analyze.
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v chattr >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
@@ -57,3 +63,18 @@ fi
 # must fail none), then with rostree as `ostree`, whose results must match expected.txt exactly.
 tests/upstream/run.sh --ostree upstream --fail-on-fail >/dev/null
 tests/upstream/run.sh --check tests/upstream/expected.txt
+# The boot side installs; its units parse (only the binaries, not installed on this machine,
+# may be missing) and its initramfs-tools scripts are valid sh.
+pkg=$(mktemp -d)
+trap 'rm -rf "$pkg"' EXIT
+packaging/install.sh "$pkg"
+problems=$(systemd-analyze verify --man=no "$pkg"/usr/lib/systemd/system/* 2>&1 | grep -v 'is not executable' || true)
+if [ -n "$problems" ]; then
+    echo "systemd-analyze verify: $problems" >&2
+    exit 1
+fi
+for script in "$pkg"/usr/share/initramfs-tools/hooks/rostree "$pkg"/usr/share/initramfs-tools/scripts/local-bottom/rostree; do
+    sh -n "$script"
+done
+# A real boot: rostree's deployments booted in qemu through rostree-prepare-root (as root).
+python3 tests/boot/boot_test.py
