@@ -7,6 +7,8 @@ What it proves (each check fails the run, with what was expected and what booted
 - in the booted system /usr is read-only, /var is the stateroot's (a counter kept there
   survives from boot to boot and deployment to deployment), /run/ostree-booted exists, and
   the /etc change made locally under v1 was carried into v2 by the 3-way merge;
+- with prepare-root.conf's `[sysroot] readonly` and `[etc] transient`, /sysroot is read-only,
+  /etc shows the defaults (the local change is not in the overlay) and is writable;
 - a sysroot deployed by upstream `ostree admin` boots with rostree-prepare-root, and
   rostree's sysroot boots with upstream's ostree-prepare-root (Debian's ostree-boot);
 - after `admin undeploy` the rollback entry, its deployment and its kernel are gone;
@@ -39,9 +41,9 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 KERNEL_META = "linux-image-cloud-amd64"
 # Loaded in this order by the initramfs: what virtio-blk needs on the cloud kernel (ext4 and
-# the serial console are built in).
+# the serial console are built in), and overlayfs for a transient /etc.
 MODULES = ["virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
-           "virtio_pci", "virtio_blk"]
+           "virtio_pci", "virtio_blk", "overlay"]
 BUSYBOX_APPLETS = ["sh", "mount", "umount", "switch_root", "insmod", "mkdir", "cat", "sleep",
                    "poweroff", "echo", "ls", "touch"]
 STATEROOT = "debian"
@@ -138,14 +140,20 @@ mount -t sysfs sys /sys
 mount -t tmpfs run /run
 fail() { echo "BOOTTEST initramfs-failure=$*"; poweroff -f; }
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || fail "insmod $m"; done
-root=; init=/sbin/init; prepare=/usr/lib/rostree/rostree-prepare-root
+root=; init=/sbin/init; prepare=/usr/lib/rostree/rostree-prepare-root; conf=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         root=*) root=${arg#root=} ;;
         init=*) init=${arg#init=} ;;
         boottest.prepare=ostree) prepare=/usr/lib/ostree/ostree-prepare-root ;;
+        boottest.conf=readonly-transient) conf=readonly-transient ;;
     esac
 done
+# prepare-root.conf in /run, one of the places prepare-root reads it from.
+if [ "$conf" = readonly-transient ]; then
+    mkdir -p /run/ostree
+    printf '[sysroot]\nreadonly=true\n[etc]\ntransient=true\n' > /run/ostree/prepare-root.conf
+fi
 # The disk appears when virtio has probed it.
 i=0
 while [ ! -b "$root" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
@@ -172,6 +180,12 @@ say var-before "$count"
 echo $((count + 1)) > /var/boottest-count
 if [ -e /run/ostree-booted ]; then say booted-marker yes; else say booted-marker no; fi
 if [ -d /sysroot/ostree/deploy ]; then say sysroot yes; else say sysroot no; fi
+if touch /sysroot/boottest-write 2>/dev/null && rm /sysroot/boottest-write; then
+    say sysroot-writable yes
+else
+    say sysroot-writable no
+fi
+if [ -e /run/ostree-sysroot-ro.stamp ]; then say ro-stamp yes; else say ro-stamp no; fi
 say cmdline "$(cat /proc/cmdline)"
 sync
 echo "BOOTTEST end=1"
@@ -412,7 +426,8 @@ def scenario(work: Path, rostree: Path, k: Kernel, base: Path, prepare_root: Pat
     default, rollback = entries
     image = work / "rostree.img"
     make_image(sysroot, image)
-    booted = {"usr": "ro", "etc": "rw", "booted-marker": "yes", "sysroot": "yes"}
+    booted = {"usr": "ro", "etc": "rw", "booted-marker": "yes", "sysroot": "yes",
+              "sysroot-writable": "yes", "ro-stamp": "no"}
     expect_default = {**booted, "version": "v2", "etc-default": "v2", "etc-local": "local"}
 
     facts = boot(sysroot, default, image)
@@ -429,6 +444,12 @@ def scenario(work: Path, rostree: Path, k: Kernel, base: Path, prepare_root: Pat
     failures += check("default entry with upstream's ostree-prepare-root", facts,
                       {**expect_default, "var-before": "2",
                        "prepare": "/usr/lib/ostree/ostree-prepare-root"})
+    # prepare-root.conf: the physical root read-only (its stamp left for rostree-remount), /etc
+    # an overlay of the defaults whose changes are gone at the next boot, /var still writable.
+    facts = boot(sysroot, default, image, "boottest.conf=readonly-transient")
+    failures += check("default entry, sysroot.readonly and etc.transient", facts,
+                      {**expect_default, "var-before": "3", "etc-local": "none",
+                       "sysroot-writable": "no", "ro-stamp": "yes"})
 
     # A sysroot deployed by upstream, booted with rostree-prepare-root.
     upstream_sysroot = work / "upstream-sysroot"
