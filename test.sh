@@ -25,6 +25,9 @@ command -v objcopy >/dev/null || need+=(binutils)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# The C API's test builds a program with cc through pkg-config and runs it under valgrind.
+command -v cc >/dev/null || need+=(gcc)
+command -v valgrind >/dev/null || need+=(valgrind)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v chattr >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
@@ -43,7 +46,8 @@ cargo test --workspace
 # The library crates' documentation builds without a warning (missing docs are errors in
 # clippy's run above; broken links here).
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p rostree -p rostree-core -p rostree-repo \
-    -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve -p rostree-sysroot
+    -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve -p rostree-sysroot \
+    -p rostree-ffi -p rostree-prepare-root
 # The facade without its default features is the object store alone: no async runtime, no
 # HTTP client or server, no OpenPGP; each feature builds on its own.
 cargo check -q -p rostree --no-default-features
@@ -76,5 +80,7 @@ fi
 for script in "$pkg"/usr/share/initramfs-tools/hooks/rostree "$pkg"/usr/share/initramfs-tools/scripts/local-bottom/rostree; do
     sh -n "$script"
 done
+# The C API as a C program sees it: installed with pkg-config, run under valgrind.
+tests/c/run.sh
 # A real boot: rostree's deployments booted in qemu through rostree-prepare-root (as root).
 python3 tests/boot/boot_test.py

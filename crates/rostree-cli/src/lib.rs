@@ -149,7 +149,7 @@ impl GlobalOptions {
             .with_context(|| format!("opening repo {}", path.display()))?;
         match Repo::open(dir, path) {
             Ok(mut repo) => {
-                attach_system_remotes(&mut repo)?;
+                rostree::repo::remotes_dir::attach_system_remotes(&mut repo)?;
                 Ok(repo)
             }
             // Upstream's words: "opening repo: " and why the config is refused.
@@ -159,24 +159,4 @@ impl GlobalOptions {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// The system's repository (the same directory as `/ostree/repo`, as upstream tells it)
-/// also has the remotes of `/etc/ostree/remotes.d`.
-fn attach_system_remotes(repo: &mut Repo) -> Result<()> {
-    let Ok(root) = Dir::open_ambient_dir("/", ambient_authority()) else {
-        return Ok(());
-    };
-    let is_system = root
-        .open_dir("ostree/repo")
-        .is_ok_and(|system| repo.is_dir(&system));
-    if is_system {
-        let remotes = rostree::repo::remotes_dir::RemotesDir::open(
-            root,
-            "etc/ostree/remotes.d",
-            "/etc/ostree/remotes.d",
-        )?;
-        repo.attach_remotes_dir(remotes, true)?;
-    }
-    Ok(())
 }

@@ -44,6 +44,22 @@ pub struct RemotesDir {
     pub(crate) files: Vec<RemoteFile>,
 }
 
+/// Gives the system's repository (the directory `/ostree/repo` is, as upstream tells it)
+/// the remotes of `/etc/ostree/remotes.d` too; any other repository is left as it is.
+pub fn attach_system_remotes(repo: &mut crate::Repo) -> Result<()> {
+    let Ok(root) = Dir::open_ambient_dir("/", cap_std::ambient_authority()) else {
+        return Ok(());
+    };
+    let is_system = root
+        .open_dir("ostree/repo")
+        .is_ok_and(|system| repo.is_dir(&system));
+    if is_system {
+        let remotes = RemotesDir::open(root, "etc/ostree/remotes.d", "/etc/ostree/remotes.d")?;
+        repo.attach_remotes_dir(remotes, true)?;
+    }
+    Ok(())
+}
+
 /// The files ending `.conf`, sorted, from a directory listing.
 pub fn conf_file_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut names: Vec<String> = names.into_iter().filter(|n| n.ends_with(".conf")).collect();

@@ -1,0 +1,314 @@
+//! `rostree_repo_*`: repositories.
+
+use super::*;
+
+/// Creates a repository at `path` (the directory is made if missing) in `mode`:
+/// "archive", "bare", "bare-user" or "bare-user-only" (NULL: "bare"), as `ostree init`;
+/// an existing repository is opened as it is. On success `*repo` is the open repository,
+/// to free with `rostree_repo_free`.
+///
+/// # Safety
+/// `path` and `mode` (or NULL) are NUL-terminated strings; `repo` is valid for writing a
+/// pointer; `error` is NULL or valid for reading and writing a pointer (as for every call
+/// with an `error` argument).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_init(
+    path: *const c_char,
+    mode: *const c_char,
+    repo: *mut *mut RostreeRepo,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises, which the helpers need.
+    unsafe {
+        status(error, || {
+            let repo = out(repo, "repo")?;
+            let mode = match mode.is_null() {
+                true => "bare",
+                false => c_text(mode, "mode")?,
+            };
+            let opened = Repository::init(c_path(path, "path")?, mode)?;
+            give(repo, RostreeRepo(opened));
+            Ok(())
+        })
+    }
+}
+
+/// Opens the repository at `path`. On success `*repo` is the open repository, to free with
+/// `rostree_repo_free`.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `repo` is valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_open(
+    path: *const c_char,
+    repo: *mut *mut RostreeRepo,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = out(repo, "repo")?;
+            give(repo, RostreeRepo(Repository::open(c_path(path, "path")?)?));
+            Ok(())
+        })
+    }
+}
+
+/// Frees a repository; NULL is ignored.
+///
+/// # Safety
+/// `repo` is NULL or an open repository that no other thread uses, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_free(repo: *mut RostreeRepo) {
+    // SAFETY: the caller's promise.
+    guard((), || unsafe { take(repo) })
+}
+
+/// Writes the checksum of the commit `rev` names (a ref, `remote:ref`, a checksum or a
+/// unique prefix of one) into `checksum_out`. A revision that names nothing fails with
+/// `ROSTREE_ERROR_CODE_NOT_FOUND`.
+///
+/// # Safety
+/// `repo` is an open repository; `rev` a NUL-terminated string; `checksum_out` is valid
+/// for writing `ROSTREE_CHECKSUM_BUFSIZE` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_resolve_rev(
+    repo: *const RostreeRepo,
+    rev: *const c_char,
+    checksum_out: *mut c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let checksum_out = out(checksum_out, "checksum_out")?;
+            let repo = handle(repo, "repo")?;
+            let checksum = repo.0.resolve_rev(c_text(rev, "rev")?)?;
+            write_checksum(checksum_out, &checksum);
+            Ok(())
+        })
+    }
+}
+
+/// Commits the directory `dir` to `branch` with `subject` and `body` (NULL: none) at
+/// `timestamp` (seconds since the epoch; -1: now), as `ostree commit --branch=BRANCH
+/// --subject=SUBJECT --body=BODY --timestamp=@TIMESTAMP DIR`: the same tree and arguments
+/// give the same commit checksum, which is written into `checksum_out`. The branch's
+/// current commit, if any, is the parent. (Unlike the command, -1 does not read
+/// `SOURCE_DATE_EPOCH`: pass that time explicitly.)
+///
+/// # Safety
+/// `repo` is an open repository; `dir`, `branch`, `subject` and `body` (or NULL) are
+/// NUL-terminated strings; `checksum_out` is valid for writing `ROSTREE_CHECKSUM_BUFSIZE`
+/// bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments, reason = "the C API's shape")]
+pub unsafe extern "C" fn rostree_repo_commit_dir(
+    repo: *const RostreeRepo,
+    dir: *const c_char,
+    branch: *const c_char,
+    subject: *const c_char,
+    body: *const c_char,
+    timestamp: i64,
+    checksum_out: *mut c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let checksum_out = out(checksum_out, "checksum_out")?;
+            let repo = handle(repo, "repo")?;
+            let body = match body.is_null() {
+                true => None,
+                false => Some(c_text(body, "body")?),
+            };
+            let timestamp = match timestamp {
+                -1 => None,
+                t => Some(u64::try_from(t).map_err(|_| {
+                    Error::invalid_argument(format!("Invalid timestamp {t} (-1 means now)"))
+                })?),
+            };
+            let checksum = repo.0.commit_dir(
+                c_path(dir, "dir")?,
+                c_text(branch, "branch")?,
+                c_text(subject, "subject")?,
+                body,
+                timestamp,
+            )?;
+            write_checksum(checksum_out, &checksum);
+            Ok(())
+        })
+    }
+}
+
+/// Checks out the commit `rev` names as the new directory `destination` (which must not
+/// exist), as `ostree checkout [-U] REV DESTINATION`; `user_mode` is `-U` (files owned by
+/// the caller, no extended attributes).
+///
+/// # Safety
+/// `repo` is an open repository; `rev` and `destination` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_checkout(
+    repo: *const RostreeRepo,
+    rev: *const c_char,
+    destination: *const c_char,
+    user_mode: bool,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let rev = c_text(rev, "rev")?;
+            repo.0
+                .checkout(rev, c_path(destination, "destination")?, user_mode)
+        })
+    }
+}
+
+/// Verifies every object of every commit, as `ostree fsck`; corruption fails it, the
+/// message listing what is corrupt.
+///
+/// # Safety
+/// `repo` is an open repository.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_fsck(
+    repo: *const RostreeRepo,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe { status(error, || handle(repo, "repo")?.0.fsck()) }
+}
+
+/// Writes the repository's summary file (unsigned), as `ostree summary -u`.
+///
+/// # Safety
+/// `repo` is an open repository.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_update_summary(
+    repo: *const RostreeRepo,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe { status(error, || handle(repo, "repo")?.0.update_summary()) }
+}
+
+/// Adds the remote `name` at `url` to the repository's config, as `ostree remote add
+/// [--no-gpg-verify] NAME URL`; with `gpg_verify` false, commits are pulled from it
+/// without GPG signatures. A remote of that name already there is an error.
+///
+/// # Safety
+/// `repo` is an open repository; `name` and `url` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_remote_add(
+    repo: *const RostreeRepo,
+    name: *const c_char,
+    url: *const c_char,
+    gpg_verify: bool,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            repo.0
+                .remote_add(c_text(name, "name")?, c_text(url, "url")?, gpg_verify)
+        })
+    }
+}
+
+/// The caller's `user_data`, handed back to its progress callback from the pull's worker
+/// threads.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+// SAFETY: rostree never dereferences it; it goes back to the caller's callback, one call at
+// a time, and the header tells the caller that the callback runs on other threads.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// Pulls `refs` (`n_refs` of them; none: the remote's `branches`) from the remote
+/// `remote_name` with the checks and settings its configuration asks for (GPG signatures
+/// unless it says `gpg-verify=false`, its TLS and proxy settings), as `ostree pull`; the
+/// refs land as `REMOTE:REF`. `progress` (or NULL) is called with `user_data` as the pull
+/// goes, from the library's threads (see `RostreeProgressFn`). Cancelling `cancellable`
+/// (or NULL) makes the pull stop and fail with `ROSTREE_ERROR_CODE_CANCELLED`; what was
+/// fetched is kept for the next pull.
+///
+/// # Safety
+/// `repo` is an open repository; `remote_name` is a NUL-terminated string; `refs` points to
+/// `n_refs` NUL-terminated strings (or is NULL when `n_refs` is 0); `cancellable` is NULL
+/// or a live cancellable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments, reason = "the C API's shape")]
+pub unsafe extern "C" fn rostree_repo_pull(
+    repo: *const RostreeRepo,
+    remote_name: *const c_char,
+    refs: *const *const c_char,
+    n_refs: usize,
+    progress: RostreeProgressFn,
+    user_data: *mut c_void,
+    cancellable: *const RostreeCancellable,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let remote = c_text(remote_name, "remote_name")?;
+            let refs = c_texts(refs, n_refs, "refs")?;
+            let not_cancelled = Cancellable::default();
+            let cancellable = cancellable.as_ref().map_or(&not_cancelled, |c| &c.0);
+            let data = UserData(user_data);
+            let report = move |phase: Option<&'static str>, counts: Counts| {
+                let Some(callback) = progress else {
+                    return;
+                };
+                let phase = phase.map(|p| CString::new(p).unwrap_or_default());
+                let phase = phase.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+                // The caller's callback, with the arguments it asked for (this closure is in
+                // the unsafe block above).
+                callback(phase, counts.done, counts.total, counts.bytes, data.get());
+            };
+            let progress = CountingProgress::new(report);
+            repo.0.pull(remote, &refs, &progress, cancellable.flag())
+        })
+    }
+}
+
+/// Calls `callback` with `user_data` for each ref (local ones as `name`, remote ones as
+/// `remote:name`), sorted by name, until it returns nonzero.
+///
+/// # Safety
+/// `repo` is an open repository; `callback` is a function as `RostreeRefFn` says.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_list_refs(
+    repo: *const RostreeRepo,
+    callback: RostreeRefFn,
+    user_data: *mut c_void,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let callback = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
+            for (name, checksum) in repo.0.list_refs()? {
+                let name = CString::new(name).unwrap_or_default();
+                let checksum = CString::new(checksum.to_string()).unwrap_or_default();
+                if callback(name.as_ptr(), checksum.as_ptr(), user_data) != 0 {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}

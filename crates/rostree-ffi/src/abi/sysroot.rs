@@ -1,0 +1,201 @@
+//! `rostree_sysroot_*`: sysroots and their deployments.
+
+use super::*;
+
+/// Lays out a sysroot at `path` (the directory is made if missing) with the stateroot
+/// `stateroot`, as `ostree admin init-fs PATH` then `ostree admin --sysroot=PATH os-init
+/// STATEROOT`. A stateroot that exists already is an error.
+///
+/// # Safety
+/// `path` and `stateroot` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_init(
+    path: *const c_char,
+    stateroot: *const c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            crate::sysroot::init(c_path(path, "path")?, c_text(stateroot, "stateroot")?)
+        })
+    }
+}
+
+/// Loads the sysroot at `path` and its deployments (`OSTREE_SYSROOT_DEBUG` applies, as for
+/// the `ostree` command). On success `*sysroot` is the loaded sysroot, to free with
+/// `rostree_sysroot_free`.
+///
+/// # Safety
+/// `path` is a NUL-terminated string; `sysroot` is valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_load(
+    path: *const c_char,
+    sysroot: *mut *mut RostreeSysroot,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let sysroot = out(sysroot, "sysroot")?;
+            let loaded = LoadedSysroot::load(c_path(path, "path")?)?;
+            give(sysroot, RostreeSysroot(loaded));
+            Ok(())
+        })
+    }
+}
+
+/// Frees a sysroot; NULL is ignored.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_free(sysroot: *mut RostreeSysroot) {
+    // SAFETY: the caller's promise.
+    guard((), || unsafe { take(sysroot) })
+}
+
+/// How many deployments the sysroot has (0 for NULL); index 0 is the default one.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_count(sysroot: *const RostreeSysroot) -> usize {
+    // SAFETY: the caller's promise.
+    guard(0, || {
+        unsafe { sysroot.as_ref() }.map_or(0, |s| s.0.deployments().len())
+    })
+}
+
+/// Writes the commit checksum of deployment `index` into `checksum_out`. Returns 0, or
+/// `ROSTREE_ERROR_CODE_INVALID_ARGUMENT` when there is no such deployment (or an argument
+/// is NULL).
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot; `checksum_out` is NULL or valid for writing
+/// `ROSTREE_CHECKSUM_BUFSIZE` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_checksum(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+    checksum_out: *mut c_char,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(std::ptr::null_mut(), || {
+            let checksum_out = out(checksum_out, "checksum_out")?;
+            let sysroot = handle(sysroot, "sysroot")?;
+            let deployment = sysroot.0.deployments().get(index).ok_or_else(|| {
+                Error::invalid_argument(format!("Out of range deployment index {index}"))
+            })?;
+            write_checksum(checksum_out, &deployment.checksum);
+            Ok(())
+        })
+    }
+}
+
+/// The stateroot of deployment `index`, valid until the sysroot is freed or deployed to;
+/// NULL when there is no such deployment.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_stateroot(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: the caller's promise.
+    guard(std::ptr::null(), || {
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| s.0.stateroot(index))
+            .map_or(std::ptr::null(), CStr::as_ptr)
+    })
+}
+
+/// The serial of deployment `index` (which tells deployments of one commit apart); -1
+/// when there is no such deployment.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_serial(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> i64 {
+    // SAFETY: the caller's promise.
+    guard(-1, || {
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| s.0.deployments().get(index))
+            .map_or(-1, |d| i64::from(d.serial))
+    })
+}
+
+/// Whether deployment `index` is the one the running system booted (false when there is
+/// no such deployment).
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_is_booted(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> bool {
+    // SAFETY: the caller's promise.
+    guard(false, || {
+        unsafe { sysroot.as_ref() }.is_some_and(|s| s.0.is_booted(index))
+    })
+}
+
+/// The directory of deployment `index` (its root file system), absolute when the sysroot
+/// was loaded by an absolute path; NULL when there is no such deployment. Free it with
+/// `rostree_string_free`.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_path(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> *mut c_char {
+    // SAFETY: the caller's promise.
+    guard(std::ptr::null_mut(), || {
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| s.0.deployment_path(index))
+            .map_or(std::ptr::null_mut(), CString::into_raw)
+    })
+}
+
+/// Deploys `refspec` (a ref, `remote:ref` or checksum of the sysroot's repository) as the
+/// new default deployment of `stateroot`, as `ostree admin --sysroot=PATH deploy
+/// --os=STATEROOT --karg=K… REFSPEC`: under the sysroot's lock, `/etc` merged from the
+/// stateroot's current deployment, the bootloader entries written, older deployments of
+/// the stateroot dropped and the repository pruned. Each of the `n_kargs` `kargs`
+/// (`NAME=VALUE`) replaces the same-named argument of the current deployment's; with none,
+/// its arguments carry over. The sysroot is loaded again afterwards.
+///
+/// # Safety
+/// `sysroot` is a loaded sysroot no other thread uses; `stateroot` and `refspec` are
+/// NUL-terminated strings; `kargs` points to `n_kargs` NUL-terminated strings (or is NULL
+/// when `n_kargs` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deploy(
+    sysroot: *mut RostreeSysroot,
+    stateroot: *const c_char,
+    refspec: *const c_char,
+    kargs: *const *const c_char,
+    n_kargs: usize,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let sysroot = sysroot
+                .as_mut()
+                .ok_or_else(|| Error::invalid_argument("sysroot is NULL"))?;
+            let stateroot = c_text(stateroot, "stateroot")?;
+            let refspec = c_text(refspec, "refspec")?;
+            let kargs = c_texts(kargs, n_kargs, "kargs")?;
+            sysroot.0.deploy(stateroot, refspec, &kargs)
+        })
+    }
+}

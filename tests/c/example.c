@@ -1,0 +1,314 @@
+/*
+ * A complete program on librostree's C API, in two phases around an HTTP server:
+ *
+ *   example commit WORKDIR
+ *     makes WORKDIR/tree (a small bootable OS tree), commits it into the new archive
+ *     repository WORKDIR/repo, reads it back, writes the summary, checks errors.
+ *     Prints "commit CHECKSUM".
+ *   example pull-deploy URL WORKDIR
+ *     pulls the commit from URL (WORKDIR/repo served) into a bare-user repository and into
+ *     the new sysroot WORKDIR/sysroot, and deploys it there twice (stateroot "demo").
+ *     Prints "deployment CHECKSUM".
+ *
+ * Every failure prints why and exits 1. Built by tests/c/run.sh against the installed
+ * library (pkg-config rostree-1), which also runs it under valgrind.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <rostree.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BRANCH "demo/stable"
+#define SUBJECT "Demo commit from C"
+#define BODY "Committed through librostree."
+#define TIMESTAMP 1700000000
+#define KERNEL_DIR "usr/lib/modules/6.1.0-demo"
+
+static int failed(const char *what, RostreeError *error)
+{
+    const char *path = rostree_error_path(error);
+    fprintf(stderr, "example: %s: %s (code %d%s%s)\n", what, rostree_error_message(error),
+            (int)rostree_error_code(error), path ? ", path " : "", path ? path : "");
+    rostree_error_free(error);
+    return 1;
+}
+
+static int check(int ok, const char *what)
+{
+    if (!ok)
+        fprintf(stderr, "example: check failed: %s\n", what);
+    return ok ? 0 : 1;
+}
+
+/* dir/name into buf (PATH_MAX-sized buffers: the work directory is short). */
+static const char *join(char *buf, const char *dir, const char *name)
+{
+    snprintf(buf, 4096, "%s/%s", dir, name);
+    return buf;
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *content, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(content, f) >= 0;
+    ok &= fclose(f) == 0;
+    return ok && chmod(path, mode) == 0 ? 0 : -1;
+}
+
+/* An OS tree as ostree deploys it: /etc defaults in /usr/etc, a kernel and an initramfs
+ * (stand-ins) in /usr/lib/modules/VERSION. */
+static int make_tree(const char *tree)
+{
+    char a[4096], b[4096];
+    if (make_dirs(join(a, tree, "usr/etc")) || make_dirs(join(a, tree, "usr/bin")) ||
+        make_dirs(join(a, tree, KERNEL_DIR)))
+        return -1;
+    /* The bootloader entry's title comes from PRETTY_NAME (or ID). */
+    static const char os_release[] =
+        "NAME=rostree-c-demo\nID=rostree-c-demo\nPRETTY_NAME=\"rostree C demo\"\n";
+    if (write_file(join(a, tree, "usr/etc/os-release"), os_release, 0644) ||
+        write_file(join(a, tree, "usr/bin/hello"), "#!/bin/sh\necho hello\n", 0755) ||
+        write_file(join(a, tree, KERNEL_DIR "/vmlinuz"), "a kernel\n", 0644) ||
+        write_file(join(a, tree, KERNEL_DIR "/initramfs.img"), "an initramfs\n", 0644))
+        return -1;
+    return symlink("../bin/hello", join(b, tree, "usr/etc/hello-link"));
+}
+
+static int count_ref(const char *name, const char *checksum, void *user_data)
+{
+    (void)checksum;
+    if (strcmp(name, BRANCH) == 0)
+        ++*(int *)user_data;
+    return 0;
+}
+
+/* The errors a caller branches on. */
+static int check_errors(const char *work)
+{
+    char buf[4096];
+    RostreeRepo *repo = NULL;
+    RostreeError *error = NULL;
+    const char *missing = join(buf, work, "no-such-repo");
+    int status = rostree_repo_open(missing, &repo, &error);
+    int bad = check(status == ROSTREE_ERROR_CODE_NOT_FOUND, "opening a missing repo: NOT_FOUND");
+    bad |= check(error && rostree_error_code(error) == ROSTREE_ERROR_CODE_NOT_FOUND,
+                 "the error's code is the status");
+    bad |= check(error && rostree_error_path(error) &&
+                     strcmp(rostree_error_path(error), missing) == 0,
+                 "the error names the missing path");
+    bad |= check(repo == NULL, "no repo on failure");
+    rostree_error_free(error);
+    error = NULL;
+
+    status = rostree_repo_init(join(buf, work, "bogus"), "no-such-mode", &repo, &error);
+    bad |= check(status == ROSTREE_ERROR_CODE_INVALID_ARGUMENT, "an unknown mode");
+    rostree_error_free(error);
+    error = NULL;
+
+    /* NULL for a required argument, and no error object wanted. */
+    bad |= check(rostree_repo_open(NULL, &repo, NULL) == ROSTREE_ERROR_CODE_INVALID_ARGUMENT,
+                 "a NULL path");
+    return bad;
+}
+
+static int phase_commit(const char *work)
+{
+    char tree[4096], path[4096], checksum[ROSTREE_CHECKSUM_BUFSIZE];
+    char resolved[ROSTREE_CHECKSUM_BUFSIZE];
+    RostreeError *error = NULL;
+    RostreeRepo *repo = NULL;
+
+    printf("librostree %s\n", rostree_version());
+    if (make_tree(join(tree, work, "tree")) != 0) {
+        perror("example: making the tree");
+        return 1;
+    }
+    if (rostree_repo_init(join(path, work, "repo"), "archive", &repo, &error))
+        return failed("repo_init", error);
+    if (rostree_repo_commit_dir(repo, tree, BRANCH, SUBJECT, BODY, TIMESTAMP, checksum, &error))
+        return failed("commit_dir", error);
+    printf("commit %s\n", checksum);
+    if (rostree_repo_resolve_rev(repo, BRANCH, resolved, &error))
+        return failed("resolve_rev", error);
+    int bad = check(strcmp(resolved, checksum) == 0, "the branch names the commit");
+    int found = 0;
+    if (rostree_repo_list_refs(repo, count_ref, &found, &error))
+        return failed("list_refs", error);
+    bad |= check(found == 1, "list_refs lists the branch");
+    if (rostree_repo_update_summary(repo, &error))
+        return failed("update_summary", error);
+    if (rostree_repo_fsck(repo, &error))
+        return failed("fsck", error);
+    if (rostree_repo_checkout(repo, BRANCH, join(path, work, "checkout"), true, &error))
+        return failed("checkout", error);
+    struct stat st;
+    bad |= check(stat(join(path, work, "checkout/usr/bin/hello"), &st) == 0 &&
+                     (st.st_mode & 0777) == 0755,
+                 "the checkout has the tree's files");
+    bad |= check(rostree_repo_resolve_rev(repo, "no/such/ref", resolved, NULL) ==
+                     ROSTREE_ERROR_CODE_NOT_FOUND,
+                 "an unknown ref: NOT_FOUND");
+    rostree_repo_free(repo);
+    bad |= check_errors(work);
+    return bad;
+}
+
+/* Progress calls never overlap (the library serializes them), so plain fields do. */
+struct progress {
+    unsigned long calls, phases;
+    uint64_t done, total, bytes;
+};
+
+static void on_progress(const char *phase, uint64_t done, uint64_t total, uint64_t bytes,
+                        void *user_data)
+{
+    struct progress *p = user_data;
+    p->calls++;
+    if (phase)
+        p->phases++;
+    p->done = done;
+    p->total = total;
+    p->bytes = bytes;
+}
+
+static int pull(const char *repo_path, const char *mode, const char *url,
+                struct progress *progress, const RostreeCancellable *cancellable,
+                RostreeError **error)
+{
+    RostreeRepo *repo = NULL;
+    const char *refs[] = {BRANCH};
+    int status = rostree_repo_init(repo_path, mode, &repo, error);
+    if (status == 0)
+        status = rostree_repo_remote_add(repo, "origin", url, false, error);
+    if (status == 0)
+        status = rostree_repo_pull(repo, "origin", refs, 1, progress ? on_progress : NULL,
+                                   progress, cancellable, error);
+    rostree_repo_free(repo);
+    return status;
+}
+
+static void *cancel_thread(void *cancellable)
+{
+    rostree_cancellable_cancel(cancellable);
+    return NULL;
+}
+
+static int phase_pull_deploy(const char *url, const char *work)
+{
+    char path[4096], sysroot_path[4096], checksum[ROSTREE_CHECKSUM_BUFSIZE];
+    RostreeError *error = NULL;
+    struct progress progress = {0};
+    int bad = 0;
+
+    /* A plain pull into a bare-user repository, then a checkout of what came. */
+    if (pull(join(path, work, "copy"), "bare-user", url, &progress, NULL, &error))
+        return failed("pull into copy", error);
+    printf("pulled %llu/%llu objects, %llu bytes, %lu progress calls (%lu phases)\n",
+           (unsigned long long)progress.done, (unsigned long long)progress.total,
+           (unsigned long long)progress.bytes, progress.calls, progress.phases);
+    bad |= check(progress.calls > 0 && progress.phases > 0, "progress was reported");
+    bad |= check(progress.done > 0 && progress.done == progress.total, "every object counted");
+    RostreeRepo *copy = NULL;
+    if (rostree_repo_open(path, &copy, &error))
+        return failed("repo_open copy", error);
+    if (rostree_repo_fsck(copy, &error))
+        return failed("fsck copy", error);
+    if (rostree_repo_checkout(copy, "origin:" BRANCH, join(path, work, "checkout-copy"), true,
+                              &error))
+        return failed("checkout copy", error);
+    rostree_repo_free(copy);
+
+    /* Cancelled from another thread: the pull stops with CANCELLED. */
+    RostreeCancellable *cancellable = rostree_cancellable_new();
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, cancel_thread, cancellable) != 0 ||
+        pthread_join(thread, NULL) != 0)
+        return check(0, "running the cancelling thread");
+    int status = pull(join(path, work, "cancelled"), "bare-user", url, NULL, cancellable, &error);
+    bad |= check(status == ROSTREE_ERROR_CODE_CANCELLED, "a cancelled pull: CANCELLED");
+    rostree_error_free(error);
+    error = NULL;
+    rostree_cancellable_free(cancellable);
+
+    /* A sysroot: its repository pulls the commit, which is deployed (twice: the second
+     * deployment merges the first's /etc and keeps it as the rollback). */
+    join(sysroot_path, work, "sysroot");
+    if (rostree_sysroot_init(sysroot_path, "demo", &error))
+        return failed("sysroot_init", error);
+    if (pull(join(path, sysroot_path, "ostree/repo"), NULL, url, NULL, NULL, &error))
+        return failed("pull into the sysroot", error);
+    RostreeSysroot *sysroot = NULL;
+    if (rostree_sysroot_load(sysroot_path, &sysroot, &error))
+        return failed("sysroot_load", error);
+    bad |= check(rostree_sysroot_deployment_count(sysroot) == 0, "no deployment yet");
+    const char *kargs[] = {"quiet", "console=ttyS0"};
+    if (rostree_sysroot_deploy(sysroot, "demo", "origin:" BRANCH, kargs, 2, &error))
+        return failed("deploy", error);
+    if (rostree_sysroot_deploy(sysroot, "demo", "origin:" BRANCH, NULL, 0, &error))
+        return failed("deploy again", error);
+    size_t count = rostree_sysroot_deployment_count(sysroot);
+    printf("deployments %zu\n", count);
+    bad |= check(count == 2, "two deployments");
+    for (size_t i = 0; i < count; i++) {
+        if (rostree_sysroot_deployment_checksum(sysroot, i, checksum) != 0)
+            return check(0, "deployment_checksum");
+        printf("deployment %s stateroot %s serial %lld booted %d\n", checksum,
+               rostree_sysroot_deployment_stateroot(sysroot, i),
+               (long long)rostree_sysroot_deployment_serial(sysroot, i),
+               (int)rostree_sysroot_deployment_is_booted(sysroot, i));
+    }
+    bad |= check(rostree_sysroot_deployment_serial(sysroot, 0) == 1, "the newest first");
+    bad |= check(strcmp(rostree_sysroot_deployment_stateroot(sysroot, 0), "demo") == 0,
+                 "the stateroot");
+    bad |= check(rostree_sysroot_deployment_stateroot(sysroot, count) == NULL &&
+                     rostree_sysroot_deployment_checksum(sysroot, count, checksum) ==
+                         ROSTREE_ERROR_CODE_INVALID_ARGUMENT,
+                 "no deployment past the end");
+    char *root = rostree_sysroot_deployment_path(sysroot, 0);
+    struct stat st;
+    bad |= check(root && stat(join(path, root, "etc/os-release"), &st) == 0,
+                 "the deployment's /etc holds the defaults");
+    printf("deployment root %s\n", root ? root : "(none)");
+    rostree_string_free(root);
+    rostree_sysroot_free(sysroot);
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    int status;
+    if (argc == 3 && strcmp(argv[1], "commit") == 0)
+        status = phase_commit(argv[2]);
+    else if (argc == 4 && strcmp(argv[1], "pull-deploy") == 0)
+        status = phase_pull_deploy(argv[2], argv[3]);
+    else {
+        fprintf(stderr, "usage: example commit WORKDIR | example pull-deploy URL WORKDIR\n");
+        return 2;
+    }
+    fflush(stdout);
+    return status;
+}
