@@ -82,5 +82,13 @@ for script in "$pkg"/usr/share/initramfs-tools/hooks/rostree "$pkg"/usr/share/in
 done
 # The C API as a C program sees it: installed with pkg-config, run under valgrind.
 tests/c/run.sh
+# The Python bindings as a user installs them (`pip install crates/rostree-python`, maturin
+# building the debug profile the suite has already compiled), tested with pytest in a venv.
+venv=target/python-venv
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q maturin pytest
+MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/pip" install -q crates/rostree-python
+"$venv/bin/pytest" -q crates/rostree-python/tests
 # A real boot: rostree's deployments booted in qemu through rostree-prepare-root (as root).
 python3 tests/boot/boot_test.py

@@ -7,10 +7,10 @@
 //! generated from it by cbindgen).
 
 pub mod abi;
-mod errors;
-mod pull;
-mod repo;
-mod sysroot;
+pub mod errors;
+pub mod pull;
+pub mod repo;
+pub mod sysroot;
 
 pub use errors::RostreeErrorCode;
 

@@ -91,6 +91,7 @@ impl Repository {
         subject: &str,
         body: Option<&str>,
         timestamp: Option<u64>,
+        metadata: &[(String, String)],
     ) -> Result<Checksum> {
         // As the CLI (and upstream, which opens it O_NOFOLLOW): a symlink is not a tree.
         if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -106,6 +107,7 @@ impl Repository {
             subject: subject.to_owned(),
             body: body.unwrap_or_default().to_owned(),
             timestamp,
+            metadata: string_metadata(metadata),
             ..Default::default()
         };
         let interrupt = std::sync::atomic::AtomicBool::new(false);
@@ -228,4 +230,16 @@ impl Repository {
         refs.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(refs)
     }
+}
+
+/// Commit metadata of string values (`--add-metadata-string KEY=VALUE`), in the order given.
+fn string_metadata(pairs: &[(String, String)]) -> Metadata {
+    let mut metadata = Metadata::new();
+    for (key, value) in pairs {
+        metadata.push(
+            key.as_str(),
+            rostree::core::gvariant::Value::String(value.clone()),
+        );
+    }
+    metadata
 }

@@ -64,14 +64,14 @@ fn commit_checkout_and_refs() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let tree = tree(tmp.path())?;
     let repo = Repository::init(&tmp.path().join("repo"), "archive")?;
-    let first = repo.commit_dir(&tree, "main", "one", None, Some(1_700_000_000))?;
+    let first = repo.commit_dir(&tree, "main", "one", None, Some(1_700_000_000), &[])?;
     // The same tree, arguments and time give the same commit, as upstream's do.
     let other = Repository::init(&tmp.path().join("other"), "bare-user")?;
     assert_eq!(
-        other.commit_dir(&tree, "main", "one", None, Some(1_700_000_000))?,
+        other.commit_dir(&tree, "main", "one", None, Some(1_700_000_000), &[])?,
         first
     );
-    let second = repo.commit_dir(&tree, "main", "two", Some("body"), None)?;
+    let second = repo.commit_dir(&tree, "main", "two", Some("body"), None, &[])?;
     assert_ne!(first, second);
     assert_eq!(repo.resolve_rev("main")?, second);
     assert_eq!(repo.resolve_rev("main^")?, first);
@@ -97,7 +97,7 @@ fn symlinked_tree_is_refused() -> TestResult {
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&tree, &link)?;
     let repo = Repository::init(&tmp.path().join("repo"), "archive")?;
-    let error = failure(repo.commit_dir(&link, "main", "s", None, None));
+    let error = failure(repo.commit_dir(&link, "main", "s", None, None, &[]));
     assert_eq!(error.code(), RostreeErrorCode::InvalidArgument);
     Ok(())
 }
@@ -106,7 +106,7 @@ fn symlinked_tree_is_refused() -> TestResult {
 /// `origin` pointing at it.
 fn source_and_copy(dir: &Path) -> Result<Repository, Box<dyn std::error::Error>> {
     let source = Repository::init(&dir.join("source"), "archive")?;
-    source.commit_dir(&tree(dir)?, "main", "s", None, Some(1))?;
+    source.commit_dir(&tree(dir)?, "main", "s", None, Some(1), &[])?;
     let copy = Repository::init(&dir.join("copy"), "bare-user")?;
     let url = format!("file://{}", dir.join("source").display());
     copy.remote_add("origin", &url, false)?;

@@ -134,6 +134,7 @@ pub unsafe extern "C" fn rostree_repo_commit_dir(
                 c_text(subject, "subject")?,
                 body,
                 timestamp,
+                &[],
             )?;
             write_checksum(checksum_out, &checksum);
             Ok(())

@@ -1,0 +1,166 @@
+"""The Python bindings end to end: commit (the checksum upstream makes), serve, pull with
+progress and cancellation, deploy into a scratch sysroot that upstream reads, errors as
+exceptions. Needs upstream `ostree` and the `rostree` binary (ROSTREE, default
+target/debug/rostree of this checkout)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+import rostree
+
+ROOT = Path(__file__).resolve().parents[3]
+ROSTREE_BIN = os.environ.get("ROSTREE", str(ROOT / "target" / "debug" / "rostree"))
+KERNEL = "usr/lib/modules/6.1.0-test/"
+
+
+def os_tree(path: Path, version: str) -> Path:
+    """An OS tree as ostree deploys it: /etc defaults in /usr/etc, a kernel, an initramfs."""
+    for rel, text in {
+        "usr/etc/os-release": f"ID=test\nNAME=Test\nVERSION={version}\n",
+        "usr/bin/hello": "#!/bin/sh\necho hello\n",
+        KERNEL + "vmlinuz": "a kernel\n",
+        KERNEL + "initramfs.img": "an initramfs\n",
+    }.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    (path / "usr/bin/hello").chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    """An archive repo with os/stable committed through the bindings, served by
+    `rostree serve` on 127.0.0.1; yields (url, commit)."""
+    repo = rostree.Repo.init(tmp_path / "served", mode="archive")
+    commit = repo.commit(os_tree(tmp_path / "tree", "1"), branch="os/stable", subject="v1",
+                         timestamp=1700000000)
+    repo.update_summary()
+    server = subprocess.Popen(
+        [ROSTREE_BIN, f"--repo={repo.path}", "serve", "--address=127.0.0.1", "--port=0"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        # The server prints its address once it listens.
+        line = server.stdout.readline() if server.stdout else ""
+        match = re.search(r"http://\S+", line)
+        assert match, f"rostree serve printed {line!r}"
+        yield match.group(0), commit
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_commit_matches_upstream(tmp_path: Path) -> None:
+    tree = os_tree(tmp_path / "tree", "1")
+    repo = rostree.Repo.init(tmp_path / "repo", mode="archive")
+    # Not in sorted order: the order given is the order upstream writes.
+    commit = repo.commit(tree, branch="os/stable", subject="Subject", body="Body",
+                         timestamp=1700000000, metadata={"version": "1", "a.b": "c"})
+    subprocess.run(["ostree", f"--repo={tmp_path / 'up'}", "init", "--mode=archive"],
+                   check=True)
+    upstream = subprocess.run(
+        ["ostree", f"--repo={tmp_path / 'up'}", "commit", "--branch=os/stable",
+         "--subject=Subject", "--body=Body", "--timestamp=@1700000000",
+         "--add-metadata-string=version=1", "--add-metadata-string=a.b=c", str(tree)],
+        check=True, capture_output=True, text=True).stdout.strip()
+    assert commit == upstream
+    assert repo.resolve_rev("os/stable") == commit
+    assert repo.refs() == {"os/stable": commit}
+    repo.fsck()
+    repo.checkout("os/stable", tmp_path / "co", user_mode=True)
+    assert (tmp_path / "co/usr/etc/os-release").read_text() == "ID=test\nNAME=Test\nVERSION=1\n"
+
+
+def test_pull_with_progress_and_deploy(tmp_path: Path, served) -> None:
+    url, commit = served
+    sysroot_path = tmp_path / "sysroot"
+    rostree.Sysroot.init(sysroot_path, "os")
+    repo = rostree.Repo.open(sysroot_path / "ostree/repo")
+    repo.remote_add("origin", url, gpg_verify=False)
+    calls: list[tuple[str | None, int, int, int]] = []
+    repo.pull("origin", ["os/stable"], progress=lambda *a: calls.append(a))
+    assert repo.resolve_rev("origin:os/stable") == commit
+    done = [c[1] for c in calls]
+    assert calls and done == sorted(done) and done[-1] == calls[-1][2] > 0
+
+    sysroot = rostree.Sysroot(sysroot_path)
+    assert sysroot.deployments == []
+    deployment = sysroot.deploy("os", "origin:os/stable", kargs=["quiet", "root=/dev/vda"])
+    assert (deployment.checksum, deployment.stateroot, deployment.serial) == (commit, "os", 0)
+    assert not deployment.booted
+    assert (Path(deployment.path) / "etc/os-release").exists()
+    assert [d.checksum for d in sysroot.deployments] == [commit]
+    # Upstream reads what the bindings wrote.
+    status = subprocess.run(["ostree", "admin", f"--sysroot={sysroot_path}", "status"],
+                            check=True, capture_output=True, text=True).stdout
+    assert f"os {commit}.0" in status
+    subprocess.run(["ostree", "fsck", f"--repo={sysroot_path / 'ostree/repo'}"],
+                   check=True, capture_output=True)
+
+
+def test_cancel_from_another_thread(tmp_path: Path, served) -> None:
+    url, _ = served
+    repo = rostree.Repo.init(tmp_path / "repo", mode="bare-user")
+    repo.remote_add("origin", url, gpg_verify=False)
+    cancellable = rostree.Cancellable()
+
+    def progress(*_: object) -> None:
+        # Another thread cancels while the pull runs; the pull then stops.
+        if not cancellable.cancelled:
+            canceller = threading.Thread(target=cancellable.cancel)
+            canceller.start()
+            canceller.join()
+
+    with pytest.raises(rostree.CancelledError):
+        repo.pull("origin", ["os/stable"], progress=progress, cancellable=cancellable)
+    assert cancellable.cancelled
+
+
+def test_callback_exception_stops_the_pull(tmp_path: Path, served) -> None:
+    url, _ = served
+    repo = rostree.Repo.init(tmp_path / "repo", mode="bare-user")
+    repo.remote_add("origin", url, gpg_verify=False)
+
+    def progress(*_: object) -> None:
+        raise KeyError("from the callback")
+
+    with pytest.raises(KeyError, match="from the callback"):
+        repo.pull("origin", ["os/stable"], progress=progress)
+
+
+def test_errors_are_exceptions(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    with pytest.raises(rostree.NotFoundError) as info:
+        rostree.Repo.open(missing)
+    assert info.value.path is not None and str(missing) in info.value.path
+    assert isinstance(info.value, rostree.Error)
+    repo = rostree.Repo.init(tmp_path / "repo", mode="archive")
+    with pytest.raises(rostree.Error, match="nosuchref"):
+        repo.resolve_rev("nosuchref")
+    with pytest.raises(rostree.Error):
+        repo.pull("nosuchremote", ["x"])
+    with pytest.raises(rostree.Error):
+        rostree.Repo.init(tmp_path / "bad", mode="no-such-mode")
+
+
+def test_stubs_match_the_module() -> None:
+    """Every class, method and property the type stubs promise exists at run time."""
+    import ast
+
+    stub = Path(rostree.__file__).with_name("__init__.pyi")
+    tree = ast.parse(stub.read_text())
+    checked = 0
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            cls = getattr(rostree, node.name)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and not item.name.startswith("__"):
+                    assert hasattr(cls, item.name), f"{node.name}.{item.name}"
+                    checked += 1
+    assert checked > 15
