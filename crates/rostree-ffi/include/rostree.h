@@ -427,6 +427,39 @@ int rostree_sysroot_deploy(RostreeSysroot *sysroot,
                            size_t n_kargs,
                            RostreeError **error);
 
+/**
+ * Upgrades `stateroot` (NULL: the booted deployment's) as `ostree admin --sysroot=PATH
+ * upgrade [--os=STATEROOT] [--allow-downgrade]`: under the sysroot's lock, pulls what the
+ * stateroot's current deployment's origin names, with the checks its remote's
+ * configuration asks for, and when that is a new commit deploys it as the new default,
+ * the current one kept as the rollback. `*changed` (when not NULL) tells whether it
+ * deployed. `progress`, `user_data` and `cancellable` are as for `rostree_repo_pull`. The
+ * sysroot is loaded again afterwards.
+ *
+ * # Safety
+ * `sysroot` is a loaded sysroot no other thread uses; `stateroot` is NULL or a
+ * NUL-terminated string; `changed` is NULL or writable; `progress` is NULL or as
+ * `RostreeProgressFn` says; `cancellable` is NULL or a live cancellable.
+ */
+int rostree_sysroot_upgrade(RostreeSysroot *sysroot,
+                            const char *stateroot,
+                            bool allow_downgrade,
+                            RostreeProgressFn progress,
+                            void *user_data,
+                            const RostreeCancellable *cancellable,
+                            bool *changed,
+                            RostreeError **error);
+
+/**
+ * Makes deployment `index` the default, as `ostree admin --sysroot=PATH set-default
+ * INDEX`: index 1 is the rollback, so this is how to roll back. The other deployments
+ * keep their order; the sysroot is loaded again afterwards.
+ *
+ * # Safety
+ * `sysroot` is a loaded sysroot no other thread uses.
+ */
+int rostree_sysroot_set_default(RostreeSysroot *sysroot, size_t index, RostreeError **error);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -145,6 +145,17 @@ impl Error {
         }
     }
 
+    /// An upgrade error; `root` is the sysroot's path.
+    pub fn from_upgrade(error: rostree::upgrade::Error, root: &Path) -> Error {
+        use rostree::upgrade::Error as E;
+        match error {
+            E::Sysroot(e) => Error::from_sysroot(e, root),
+            E::Repo(e) => Error::from_repo(e),
+            E::Pull(e) => Error::from_pull(*e),
+            other => Error::new(RostreeErrorCode::Failed, &other, None),
+        }
+    }
+
     /// A panic caught at the boundary: a bug of the library, reported rather than unwound
     /// into C.
     pub fn from_panic(payload: Box<dyn Any + Send>) -> Error {

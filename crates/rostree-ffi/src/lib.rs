@@ -13,6 +13,8 @@ pub mod repo;
 pub mod sysroot;
 
 pub use errors::RostreeErrorCode;
+/// The progress trait the safe layer's operations take (the library's own).
+pub use rostree::Progress;
 
 #[cfg(test)]
 mod tests;

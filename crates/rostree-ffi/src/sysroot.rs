@@ -7,13 +7,16 @@ use std::path::Path;
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use rostree::Progress;
 use rostree::sysroot::deploy::{DeployOptions, deploy_tree};
 use rostree::sysroot::init::{InitFsOptions, init_fs, init_stateroot};
 use rostree::sysroot::kargs::KernelArgs;
 use rostree::sysroot::origin::origin_for_refspec;
-use rostree::sysroot::write::{WriteFlags, simple_write_deployment};
+use rostree::sysroot::write::{WriteFlags, simple_write_deployment, write_deployments};
 use rostree::sysroot::{DebugFlags, Deployment, Sysroot};
+use rostree::upgrade::{PullFlags, Upgrader, without_transient_state};
 use rostree::{Checksum, NoProgress};
+use std::sync::atomic::AtomicBool;
 
 use crate::errors::{Error, RostreeErrorCode};
 use crate::repo::Result;
@@ -97,6 +100,64 @@ impl LoadedSysroot {
     /// same-named arguments of the merge deployment's; none keeps them all. The handle is
     /// loaded again afterwards.
     pub fn deploy(&mut self, stateroot: &str, refspec: &str, kargs: &[String]) -> Result<()> {
+        self.locked(|this| this.deploy_locked(stateroot, refspec, kargs))
+    }
+
+    /// Upgrades `stateroot` (`None`: the booted deployment's) as `ostree admin upgrade
+    /// [--os=STATEROOT] [--allow-downgrade]`: pulls what the merge deployment's origin
+    /// names, through the remote's policy, and deploys it as the new default when it is
+    /// new, the old default kept as the rollback. Returns whether it deployed something.
+    pub fn upgrade(
+        &mut self,
+        stateroot: Option<&str>,
+        allow_downgrade: bool,
+        progress: &dyn Progress,
+        interrupt: &AtomicBool,
+    ) -> Result<bool> {
+        self.locked(|this| {
+            let path = this.sysroot.path().to_owned();
+            let fail = |e| Error::from_upgrade(e, &path);
+            let mut upgrader = Upgrader::new(&this.sysroot, stateroot, false).map_err(fail)?;
+            upgrader
+                .set_origin(without_transient_state(upgrader.origin()))
+                .map_err(fail)?;
+            let flags = PullFlags {
+                allow_older: allow_downgrade,
+                synthetic: false,
+            };
+            let changed = upgrader
+                .pull(&this.sysroot, progress, interrupt, flags)
+                .map_err(fail)?;
+            if changed {
+                upgrader.deploy(&mut this.sysroot, progress).map_err(fail)?;
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Makes deployment `index` the default (the rollback: index 1), as `ostree admin
+    /// set-default INDEX`; the others keep their order.
+    pub fn set_default(&mut self, index: usize) -> Result<()> {
+        self.locked(|this| {
+            let path = this.sysroot.path().to_owned();
+            let mut list = this.sysroot.deployments().to_vec();
+            if index >= list.len() {
+                return Err(Error::invalid_argument(format!(
+                    "Out of range deployment index {index}, expected < {}",
+                    list.len()
+                )));
+            }
+            let target = list.remove(index);
+            list.insert(0, target);
+            write_deployments(&mut this.sysroot, list, &NoProgress, true)
+                .map_err(|e| Error::from_sysroot(e, &path))?;
+            Ok(())
+        })
+    }
+
+    /// Runs `change` under the sysroot's lock on the sysroot as it is then, and loads it
+    /// again afterwards, also after a failure (the deployments on disk may have changed).
+    fn locked<T>(&mut self, change: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let path = self.sysroot.path().to_owned();
         let dir = self
             .sysroot
@@ -109,12 +170,11 @@ impl LoadedSysroot {
         // What another process deployed before the lock was ours counts.
         let debug = self.sysroot.debug_flags();
         *self = LoadedSysroot::new(Sysroot::load(dir, &path, debug).map_err(fail)?);
-        let result = self.deploy_locked(stateroot, refspec, kargs);
-        // Loaded again even after a failure: the deployments on disk may have changed.
+        let result = change(self);
         let reloaded = LoadedSysroot::load(&path);
-        result?;
+        let value = result?;
         *self = reloaded?;
-        Ok(())
+        Ok(value)
     }
 
     fn deploy_locked(&mut self, stateroot: &str, refspec: &str, kargs: &[String]) -> Result<()> {

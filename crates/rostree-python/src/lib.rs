@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::create_exception;
@@ -208,30 +209,40 @@ impl Repo {
         progress: Option<PyObject>,
         cancellable: Option<Py<Cancellable>>,
     ) -> PyResult<()> {
-        let flag = cancellable.map(|c| c.get().0.clone()).unwrap_or_default();
-        // The first exception the callback raises: it stops the pull and is raised again.
-        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-        let report = |phase: Option<&'static str>, counts: rostree_ffi::pull::Counts| {
-            let Some(callback) = &progress else { return };
-            Python::with_gil(|py| {
-                if let Err(e) = callback.call1(py, (phase, counts.done, counts.total, counts.bytes))
-                {
-                    let mut first = raised.lock().unwrap_or_else(PoisonError::into_inner);
-                    first.get_or_insert(e);
-                    flag.cancel();
-                }
-            });
-        };
         let refs = refs.unwrap_or_default();
-        let outcome = py.allow_threads(|| {
-            self.inner
-                .pull(remote, &refs, &CountingProgress::new(report), flag.flag())
-        });
-        if let Some(e) = raised.into_inner().unwrap_or_else(PoisonError::into_inner) {
-            return Err(e);
-        }
-        outcome.map_err(raise)
+        with_progress(py, progress, cancellable, |reporter, flag| {
+            self.inner.pull(remote, &refs, reporter, flag)
+        })
     }
+}
+
+/// Runs `operation` without the GIL, its progress going to the Python `progress` callback
+/// (with the GIL) and `cancellable` stopping it. The first exception the callback raises
+/// stops the operation and is raised again in its place.
+fn with_progress<T: Send>(
+    py: Python<'_>,
+    progress: Option<PyObject>,
+    cancellable: Option<Py<Cancellable>>,
+    operation: impl FnOnce(&dyn rostree_ffi::Progress, &AtomicBool) -> rostree_ffi::repo::Result<T>
+    + Send,
+) -> PyResult<T> {
+    let flag = cancellable.map(|c| c.get().0.clone()).unwrap_or_default();
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let report = |phase: Option<&'static str>, counts: rostree_ffi::pull::Counts| {
+        let Some(callback) = &progress else { return };
+        Python::with_gil(|py| {
+            if let Err(e) = callback.call1(py, (phase, counts.done, counts.total, counts.bytes)) {
+                let mut first = raised.lock().unwrap_or_else(PoisonError::into_inner);
+                first.get_or_insert(e);
+                flag.cancel();
+            }
+        });
+    };
+    let outcome = py.allow_threads(|| operation(&CountingProgress::new(report), flag.flag()));
+    if let Some(e) = raised.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(e);
+    }
+    outcome.map_err(raise)
 }
 
 /// One deployment of a sysroot.
@@ -321,6 +332,29 @@ impl Sysroot {
             .map_err(raise)?;
         *self.lock() = fresh;
         Ok(())
+    }
+
+    /// Upgrades `stateroot` (default: the booted one's) from its origin; returns whether a
+    /// new deployment was made.
+    #[pyo3(signature = (stateroot = None, *, allow_downgrade = false, progress = None, cancellable = None))]
+    fn upgrade(
+        &self,
+        py: Python<'_>,
+        stateroot: Option<&str>,
+        allow_downgrade: bool,
+        progress: Option<PyObject>,
+        cancellable: Option<Py<Cancellable>>,
+    ) -> PyResult<bool> {
+        with_progress(py, progress, cancellable, |reporter, flag| {
+            self.lock()
+                .upgrade(stateroot, allow_downgrade, reporter, flag)
+        })
+    }
+
+    /// Makes deployment `index` the default (1 is the rollback).
+    fn set_default(&self, py: Python<'_>, index: usize) -> PyResult<()> {
+        py.allow_threads(|| self.lock().set_default(index))
+            .map_err(raise)
     }
 
     /// Deploys `refspec` as the new default deployment of `stateroot`; returns it.

@@ -50,7 +50,7 @@ def served(tmp_path: Path):
         line = server.stdout.readline() if server.stdout else ""
         match = re.search(r"http://\S+", line)
         assert match, f"rostree serve printed {line!r}"
-        yield match.group(0), commit
+        yield match.group(0), commit, repo, tmp_path / "tree"
     finally:
         server.terminate()
         server.wait()
@@ -78,7 +78,7 @@ def test_commit_matches_upstream(tmp_path: Path) -> None:
 
 
 def test_pull_with_progress_and_deploy(tmp_path: Path, served) -> None:
-    url, commit = served
+    url, commit, _, _ = served
     sysroot_path = tmp_path / "sysroot"
     rostree.Sysroot.init(sysroot_path, "os")
     repo = rostree.Repo.open(sysroot_path / "ostree/repo")
@@ -104,8 +104,38 @@ def test_pull_with_progress_and_deploy(tmp_path: Path, served) -> None:
                    check=True, capture_output=True)
 
 
+def test_upgrade_and_rollback(tmp_path: Path, served) -> None:
+    url, v1, served_repo, tree = served
+    sysroot_path = tmp_path / "sysroot"
+    rostree.Sysroot.init(sysroot_path, "os")
+    system_repo = rostree.Repo.open(sysroot_path / "ostree/repo")
+    system_repo.remote_add("origin", url, gpg_verify=False)
+    system_repo.pull("origin", ["os/stable"])
+    sysroot = rostree.Sysroot(sysroot_path)
+    sysroot.deploy("os", "origin:os/stable")
+    assert sysroot.upgrade("os") is False  # nothing new on the server
+
+    v2 = served_repo.commit(os_tree(tree, "2"), branch="os/stable", subject="v2",
+                            timestamp=1700000100)
+    served_repo.update_summary()
+    calls: list[tuple[str | None, int, int, int]] = []
+    assert sysroot.upgrade("os", progress=lambda *a: calls.append(a)) is True
+    assert calls
+    assert [d.checksum for d in sysroot.deployments] == [v2, v1]
+    assert (Path(sysroot.deployments[0].path) / "etc/os-release").read_text().endswith(
+        "VERSION=2\n")
+    # Rolling back: the previous deployment becomes the default again.
+    sysroot.set_default(1)
+    assert [d.checksum for d in sysroot.deployments] == [v1, v2]
+    status = subprocess.run(["ostree", "admin", f"--sysroot={sysroot_path}", "status"],
+                            check=True, capture_output=True, text=True).stdout
+    assert status.index(v1) < status.index(v2)
+    with pytest.raises(rostree.InvalidArgumentError):
+        sysroot.set_default(5)
+
+
 def test_cancel_from_another_thread(tmp_path: Path, served) -> None:
-    url, _ = served
+    url, _, _, _ = served
     repo = rostree.Repo.init(tmp_path / "repo", mode="bare-user")
     repo.remote_add("origin", url, gpg_verify=False)
     cancellable = rostree.Cancellable()
@@ -123,7 +153,7 @@ def test_cancel_from_another_thread(tmp_path: Path, served) -> None:
 
 
 def test_callback_exception_stops_the_pull(tmp_path: Path, served) -> None:
-    url, _ = served
+    url, _, _, _ = served
     repo = rostree.Repo.init(tmp_path / "repo", mode="bare-user")
     repo.remote_add("origin", url, gpg_verify=False)
 

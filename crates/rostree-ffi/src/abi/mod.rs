@@ -63,6 +63,45 @@ pub type RostreeProgressFn = Option<
     ),
 >;
 
+/// The caller's `user_data`, handed back to its progress callback from the library's
+/// worker threads.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+// SAFETY: rostree never dereferences it; it goes back to the caller's callback, one call at
+// a time, and the header tells the caller that the callback runs on other threads.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// The library's progress events as calls of the caller's `progress` (or none when NULL).
+///
+/// # Safety
+/// `progress` is NULL or a function as `RostreeProgressFn` says, `user_data` what it takes.
+unsafe fn c_progress(
+    progress: RostreeProgressFn,
+    user_data: *mut c_void,
+) -> CountingProgress<impl Fn(Option<&'static str>, Counts) + Sync> {
+    let data = UserData(user_data);
+    CountingProgress::new(move |phase: Option<&'static str>, counts: Counts| {
+        let Some(callback) = progress else {
+            return;
+        };
+        let phase = phase.map(|p| CString::new(p).unwrap_or_default());
+        let phase = phase.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+        // SAFETY: the caller's callback, with the arguments it asked for (promised by the
+        // caller of `c_progress`).
+        unsafe { callback(phase, counts.done, counts.total, counts.bytes, data.get()) };
+    })
+}
+
 /// One ref of a listing: its name (`name` or `remote:name`) and its commit's checksum, both
 /// valid during the call. Return 0 to go on, nonzero to stop the listing.
 pub type RostreeRefFn = Option<

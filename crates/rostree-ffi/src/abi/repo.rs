@@ -218,24 +218,6 @@ pub unsafe extern "C" fn rostree_repo_remote_add(
     }
 }
 
-/// The caller's `user_data`, handed back to its progress callback from the pull's worker
-/// threads.
-#[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-
-// SAFETY: rostree never dereferences it; it goes back to the caller's callback, one call at
-// a time, and the header tells the caller that the callback runs on other threads.
-unsafe impl Send for UserData {}
-// SAFETY: as above.
-unsafe impl Sync for UserData {}
-
-impl UserData {
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper).
-    fn get(self) -> *mut c_void {
-        self.0
-    }
-}
-
 /// Pulls `refs` (`n_refs` of them; none: the remote's `branches`) from the remote
 /// `remote_name` with the checks and settings its configuration asks for (GPG signatures
 /// unless it says `gpg-verify=false`, its TLS and proxy settings), as `ostree pull`; the
@@ -268,18 +250,7 @@ pub unsafe extern "C" fn rostree_repo_pull(
             let refs = c_texts(refs, n_refs, "refs")?;
             let not_cancelled = Cancellable::default();
             let cancellable = cancellable.as_ref().map_or(&not_cancelled, |c| &c.0);
-            let data = UserData(user_data);
-            let report = move |phase: Option<&'static str>, counts: Counts| {
-                let Some(callback) = progress else {
-                    return;
-                };
-                let phase = phase.map(|p| CString::new(p).unwrap_or_default());
-                let phase = phase.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
-                // The caller's callback, with the arguments it asked for (this closure is in
-                // the unsafe block above).
-                callback(phase, counts.done, counts.total, counts.bytes, data.get());
-            };
-            let progress = CountingProgress::new(report);
+            let progress = c_progress(progress, user_data);
             repo.0.pull(remote, &refs, &progress, cancellable.flag())
         })
     }

@@ -199,3 +199,75 @@ pub unsafe extern "C" fn rostree_sysroot_deploy(
         })
     }
 }
+
+/// Upgrades `stateroot` (NULL: the booted deployment's) as `ostree admin --sysroot=PATH
+/// upgrade [--os=STATEROOT] [--allow-downgrade]`: under the sysroot's lock, pulls what the
+/// stateroot's current deployment's origin names, with the checks its remote's
+/// configuration asks for, and when that is a new commit deploys it as the new default,
+/// the current one kept as the rollback. `*changed` (when not NULL) tells whether it
+/// deployed. `progress`, `user_data` and `cancellable` are as for `rostree_repo_pull`. The
+/// sysroot is loaded again afterwards.
+///
+/// # Safety
+/// `sysroot` is a loaded sysroot no other thread uses; `stateroot` is NULL or a
+/// NUL-terminated string; `changed` is NULL or writable; `progress` is NULL or as
+/// `RostreeProgressFn` says; `cancellable` is NULL or a live cancellable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments, reason = "the C API's shape")]
+pub unsafe extern "C" fn rostree_sysroot_upgrade(
+    sysroot: *mut RostreeSysroot,
+    stateroot: *const c_char,
+    allow_downgrade: bool,
+    progress: RostreeProgressFn,
+    user_data: *mut c_void,
+    cancellable: *const RostreeCancellable,
+    changed: *mut bool,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let sysroot = sysroot
+                .as_mut()
+                .ok_or_else(|| Error::invalid_argument("sysroot is NULL"))?;
+            let stateroot = match stateroot.is_null() {
+                true => None,
+                false => Some(c_text(stateroot, "stateroot")?),
+            };
+            let not_cancelled = Cancellable::default();
+            let cancellable = cancellable.as_ref().map_or(&not_cancelled, |c| &c.0);
+            let progress = c_progress(progress, user_data);
+            let deployed =
+                sysroot
+                    .0
+                    .upgrade(stateroot, allow_downgrade, &progress, cancellable.flag())?;
+            if let Some(changed) = changed.as_mut() {
+                *changed = deployed;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Makes deployment `index` the default, as `ostree admin --sysroot=PATH set-default
+/// INDEX`: index 1 is the rollback, so this is how to roll back. The other deployments
+/// keep their order; the sysroot is loaded again afterwards.
+///
+/// # Safety
+/// `sysroot` is a loaded sysroot no other thread uses.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_set_default(
+    sysroot: *mut RostreeSysroot,
+    index: usize,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let sysroot = sysroot
+                .as_mut()
+                .ok_or_else(|| Error::invalid_argument("sysroot is NULL"))?;
+            sysroot.0.set_default(index)
+        })
+    }
+}

@@ -107,6 +107,20 @@ class Sysroot:
     def deployments(self) -> list[Deployment]:
         """The deployments, the default first."""
     def reload(self) -> None: ...
+    def upgrade(
+        self,
+        stateroot: str | None = None,
+        *,
+        allow_downgrade: bool = False,
+        progress: ProgressCallback | None = None,
+        cancellable: Cancellable | None = None,
+    ) -> bool:
+        """Upgrades ``stateroot`` (default: the booted deployment's) as ``ostree admin
+        upgrade``: pulls what its origin names and, when that is new, deploys it as the new
+        default with the current one as the rollback. Returns whether it deployed."""
+    def set_default(self, index: int) -> None:
+        """Makes deployment ``index`` the default, as ``ostree admin set-default``; 1 is
+        the rollback, so ``set_default(1)`` rolls back."""
     def deploy(self, stateroot: str, refspec: str, *, kargs: Sequence[str] = ()) -> Deployment:
         """Deploys ``refspec`` as the new default of ``stateroot``, as ``ostree admin
         deploy --os=STATEROOT [--karg=...]``; returns it."""
