@@ -288,6 +288,20 @@ static int phase_pull_deploy(const char *url, const char *work)
                      rostree_sysroot_deployment_checksum(sysroot, count, checksum) ==
                          ROSTREE_ERROR_CODE_INVALID_ARGUMENT,
                  "no deployment past the end");
+    /* Nothing new on the server: an upgrade pulls, finds the same commit, deploys nothing. */
+    bool changed = true;
+    if (rostree_sysroot_upgrade(sysroot, "demo", false, NULL, NULL, NULL, &changed, &error))
+        return failed("upgrade", error);
+    bad |= check(!changed, "no update available");
+    /* Rolling back: the rollback (serial 0) becomes the default. */
+    if (rostree_sysroot_set_default(sysroot, 1, &error))
+        return failed("set_default", error);
+    bad |= check(rostree_sysroot_deployment_count(sysroot) == 2 &&
+                     rostree_sysroot_deployment_serial(sysroot, 0) == 0,
+                 "the rollback is the default");
+    bad |= check(rostree_sysroot_set_default(sysroot, 5, NULL) ==
+                     ROSTREE_ERROR_CODE_INVALID_ARGUMENT,
+                 "no deployment 5 to make the default");
     char *root = rostree_sysroot_deployment_path(sysroot, 0);
     struct stat st;
     bad |= check(root && stat(join(path, root, "etc/os-release"), &st) == 0,

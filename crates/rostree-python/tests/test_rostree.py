@@ -34,6 +34,14 @@ def os_tree(path: Path, version: str) -> Path:
     return path
 
 
+def system_repo_with_origin(sysroot_path: Path, url: str) -> rostree.Repo:
+    """A new sysroot (stateroot "os") whose repository has the remote "origin" at url."""
+    rostree.Sysroot.init(sysroot_path, "os")
+    repo = rostree.Repo.open(sysroot_path / "ostree/repo")
+    repo.remote_add("origin", url, gpg_verify=False)
+    return repo
+
+
 @pytest.fixture
 def served(tmp_path: Path):
     """An archive repo with os/stable committed through the bindings, served by
@@ -80,9 +88,7 @@ def test_commit_matches_upstream(tmp_path: Path) -> None:
 def test_pull_with_progress_and_deploy(tmp_path: Path, served) -> None:
     url, commit, _, _ = served
     sysroot_path = tmp_path / "sysroot"
-    rostree.Sysroot.init(sysroot_path, "os")
-    repo = rostree.Repo.open(sysroot_path / "ostree/repo")
-    repo.remote_add("origin", url, gpg_verify=False)
+    repo = system_repo_with_origin(sysroot_path, url)
     calls: list[tuple[str | None, int, int, int]] = []
     repo.pull("origin", ["os/stable"], progress=lambda *a: calls.append(a))
     assert repo.resolve_rev("origin:os/stable") == commit
@@ -107,9 +113,7 @@ def test_pull_with_progress_and_deploy(tmp_path: Path, served) -> None:
 def test_upgrade_and_rollback(tmp_path: Path, served) -> None:
     url, v1, served_repo, tree = served
     sysroot_path = tmp_path / "sysroot"
-    rostree.Sysroot.init(sysroot_path, "os")
-    system_repo = rostree.Repo.open(sysroot_path / "ostree/repo")
-    system_repo.remote_add("origin", url, gpg_verify=False)
+    system_repo = system_repo_with_origin(sysroot_path, url)
     system_repo.pull("origin", ["os/stable"])
     sysroot = rostree.Sysroot(sysroot_path)
     sysroot.deploy("os", "origin:os/stable")
