@@ -165,41 +165,82 @@ fn check_no_orphans(root: &Path, context: &str) {
     }
 }
 
+/// A source repository of OS trees on `os`, and a sysroot with the stateroot `testos`.
+struct Fixture {
+    dir: std::path::PathBuf,
+    root: std::path::PathBuf,
+    source: std::path::PathBuf,
+    tree: std::path::PathBuf,
+    sys_arg: String,
+    generation: u64,
+}
+
+impl Fixture {
+    fn new(dir: &Path) -> Fixture {
+        let root = dir.join("sysroot");
+        std::fs::create_dir(&root).expect("mkdir");
+        let f = Fixture {
+            dir: dir.to_owned(),
+            sys_arg: format!("--repo={}/ostree/repo", root.display()),
+            root,
+            source: dir.join("source"),
+            tree: dir.join("tree"),
+            generation: 0,
+        };
+        run_ok(
+            rostree(),
+            dir,
+            &[&f.src_arg(), "init", "--mode=archive"],
+            "init",
+        );
+        let root_arg = f.root.to_str().expect("utf-8");
+        run_ok(
+            rostree(),
+            &f.root,
+            &["admin", "init-fs", root_arg],
+            "init-fs",
+        );
+        run_ok(
+            rostree(),
+            &f.root,
+            &["admin", "os-init", "testos"],
+            "os-init",
+        );
+        f
+    }
+
+    fn src_arg(&self) -> String {
+        format!("--repo={}", self.source.display())
+    }
+
+    /// Commits the next generation of the OS tree to the source's `os`.
+    fn commit(&mut self, context: &str) {
+        self.generation += 1;
+        write_os_tree(&self.tree, self.generation);
+        let tree_arg = format!("--tree=dir={}", self.tree.display());
+        run_ok(
+            rostree(),
+            &self.dir,
+            &[&self.src_arg(), "commit", "-b", "os", &tree_arg],
+            context,
+        );
+    }
+}
+
 #[test]
 fn killed_deploys_undeploys_and_cleanups_leave_a_bootable_sysroot() {
     let mut h = Harness::new("admin");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let t = tmp.path();
-    let root = t.join("sysroot");
-    std::fs::create_dir(&root).expect("mkdir");
-    let source = t.join("source");
-    let tree = t.join("tree");
-    let src_arg = format!("--repo={}", source.display());
-    let sys_arg = format!("--repo={}/ostree/repo", root.display());
-    let tree_arg = format!("--tree=dir={}", tree.display());
-    let source_path = source.to_str().expect("utf-8");
-    run_ok(rostree(), t, &[&src_arg, "init", "--mode=archive"], "init");
-    run_ok(
-        rostree(),
-        &root,
-        &["admin", "init-fs", root.to_str().expect("utf-8")],
-        "init-fs",
-    );
-    run_ok(rostree(), &root, &["admin", "os-init", "testos"], "os-init");
-    let mut generation = 0;
+    let mut f = Fixture::new(tmp.path());
+    let root = f.root.clone();
+    let source_path = f.source.to_str().expect("utf-8").to_owned();
+    let sys_arg = f.sys_arg.clone();
     let mut new_commit = |context: &str| {
-        generation += 1;
-        write_os_tree(&tree, generation);
-        run_ok(
-            rostree(),
-            t,
-            &[&src_arg, "commit", "-b", "os", &tree_arg],
-            context,
-        );
+        f.commit(context);
         run_ok(
             rostree(),
             &root,
-            &[&sys_arg, "pull-local", source_path, "os"],
+            &[&sys_arg, "pull-local", &source_path, "os"],
             context,
         );
     };
@@ -242,42 +283,20 @@ fn killed_upgrades_and_finalizations_leave_a_bootable_sysroot() {
     let mut h = Harness::new("upgrade");
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
-    let root = t.join("sysroot");
-    std::fs::create_dir(&root).expect("mkdir");
+    let mut f = Fixture::new(t);
+    let root = f.root.clone();
+    let sys_arg = f.sys_arg.clone();
     let run_dir = t.join("run");
     std::fs::create_dir(&run_dir).expect("mkdir");
     std::fs::write(run_dir.join("ostree-booted"), "").expect("booted");
-    let source = t.join("source");
-    let tree = t.join("tree");
-    let src_arg = format!("--repo={}", source.display());
-    let sys_arg = format!("--repo={}/ostree/repo", root.display());
-    let tree_arg = format!("--tree=dir={}", tree.display());
-    let url = format!("file://{}", source.display());
-    run_ok(rostree(), t, &[&src_arg, "init", "--mode=archive"], "init");
-    run_ok(
-        rostree(),
-        &root,
-        &["admin", "init-fs", root.to_str().expect("utf-8")],
-        "init-fs",
-    );
-    run_ok(rostree(), &root, &["admin", "os-init", "testos"], "os-init");
+    let url = format!("file://{}", f.source.display());
     run_ok(
         rostree(),
         &root,
         &[&sys_arg, "remote", "add", "--no-gpg-verify", "origin", &url],
         "remote",
     );
-    let mut generation = 0;
-    let mut new_commit = |context: &str| {
-        generation += 1;
-        write_os_tree(&tree, generation);
-        run_ok(
-            rostree(),
-            t,
-            &[&src_arg, "commit", "-b", "os", &tree_arg],
-            context,
-        );
-    };
+    let mut new_commit = |context: &str| f.commit(context);
     new_commit("first");
     run_ok(
         rostree(),
