@@ -2,8 +2,7 @@
 //! library.
 
 use std::ffi::{CStr, CString};
-use std::os::unix::ffi::OsStringExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -76,10 +75,9 @@ impl LoadedSysroot {
     }
 
     /// The directory of deployment `index`, under the sysroot's path.
-    pub fn deployment_path(&self, index: usize) -> Option<CString> {
+    pub fn deployment_path(&self, index: usize) -> Option<PathBuf> {
         let d = self.deployments().get(index)?;
-        let path = self.sysroot.path().join(d.path());
-        CString::new(path.into_os_string().into_vec()).ok()
+        Some(self.sysroot.path().join(d.path()))
     }
 
     /// Whether deployment `index` is the one the running system booted.

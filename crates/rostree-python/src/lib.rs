@@ -283,11 +283,7 @@ impl Sysroot {
                     stateroot: d.stateroot.clone(),
                     serial: d.serial,
                     booted: sysroot.is_booted(i),
-                    path: PathBuf::from(
-                        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(
-                            sysroot.deployment_path(i)?.into_bytes(),
-                        ),
-                    ),
+                    path: sysroot.deployment_path(i)?,
                 })
             })
             .collect()

@@ -161,6 +161,12 @@ pub unsafe extern "C" fn rostree_sysroot_deployment_path(
     guard(std::ptr::null_mut(), || {
         unsafe { sysroot.as_ref() }
             .and_then(|s| s.0.deployment_path(index))
+            .and_then(|path| {
+                CString::new(std::os::unix::ffi::OsStringExt::into_vec(
+                    path.into_os_string(),
+                ))
+                .ok()
+            })
             .map_or(std::ptr::null_mut(), CString::into_raw)
     })
 }
