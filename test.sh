@@ -40,14 +40,21 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 ostree --version >/dev/null || { echo "upstream ostree is required for the differential tests" >&2; exit 1; }
+# Each step's wall time, so that a slow CI run shows where its time went.
+lap() { echo "test.sh: ${SECONDS}s $*" >&2; }
+lap "dependencies installed"
 cargo fmt --all -- --check
+lap "fmt"
 cargo clippy --workspace --all-targets -- -D warnings
+lap "clippy"
 cargo test --workspace
+lap "cargo test"
 # The library crates' documentation builds without a warning (missing docs are errors in
 # clippy's run above; broken links here).
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p rostree -p rostree-core -p rostree-repo \
     -p rostree-pull -p rostree-sign -p rostree-delta -p rostree-serve -p rostree-sysroot \
     -p rostree-ffi -p rostree-prepare-root
+lap "cargo doc"
 # The facade without its default features is the object store alone: no async runtime, no
 # HTTP client or server, no OpenPGP; each feature builds on its own.
 cargo check -q -p rostree --no-default-features
@@ -63,10 +70,13 @@ if cargo tree -q -p rostree --no-default-features --features pull -e normal --pr
     echo "rostree with only pull depends on the HTTP server, pgp or rsa" >&2
     exit 1
 fi
+lap "feature builds"
 # Upstream's own test suite: first with upstream's ostree (the runner's self-test; upstream
 # must fail none), then with rostree as `ostree`, whose results must match expected.txt exactly.
 tests/upstream/run.sh --ostree upstream --fail-on-fail >/dev/null
+lap "upstream suite, self-test"
 tests/upstream/run.sh --check tests/upstream/expected.txt
+lap "upstream suite, rostree"
 # The boot side installs; its units parse (only the binaries, not installed on this machine,
 # may be missing) and its initramfs-tools scripts are valid sh.
 pkg=$(mktemp -d)
@@ -80,8 +90,10 @@ fi
 for script in "$pkg"/usr/share/initramfs-tools/hooks/rostree "$pkg"/usr/share/initramfs-tools/scripts/local-bottom/rostree; do
     sh -n "$script"
 done
+lap "packaging checked"
 # The C API as a C program sees it: installed with pkg-config, run under valgrind.
 tests/c/run.sh
+lap "C API"
 # The Python bindings as a user installs them (`pip install crates/rostree-python`, maturin
 # building the debug profile the suite has already compiled), tested with pytest in a venv.
 venv=target/python-venv
@@ -90,5 +102,7 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install -q maturin pytest
 MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/pip" install -q crates/rostree-python
 "$venv/bin/pytest" -q crates/rostree-python/tests
+lap "Python bindings"
 # A real boot: rostree's deployments booted in qemu through rostree-prepare-root (as root).
 python3 tests/boot/boot_test.py
+lap "boot test"
