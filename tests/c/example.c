@@ -3,8 +3,10 @@
  *
  *   example commit WORKDIR
  *     makes WORKDIR/tree (a small bootable OS tree), commits it into the new archive
- *     repository WORKDIR/repo, reads it back, writes the summary, checks errors.
- *     Prints "commit CHECKSUM".
+ *     repository WORKDIR/repo, reads it back (commit, tree, a file), signs it with the
+ *     ed25519 key in $EXAMPLE_SECRET_KEY (base64) and verifies that with
+ *     $EXAMPLE_PUBLIC_KEY, generates a static delta, writes the summary, prunes a scratch
+ *     repository, checks errors. Prints "commit CHECKSUM".
  *   example pull-deploy URL WORKDIR
  *     pulls the commit from URL (WORKDIR/repo served) into a bare-user repository and into
  *     the new sysroot WORKDIR/sysroot, and deploys it there twice (stateroot "demo").
@@ -98,6 +100,138 @@ static int make_tree(const char *tree)
     return symlink("../bin/hello", join(b, tree, "usr/etc/hello-link"));
 }
 
+static int count_delta(const char *name, void *user_data)
+{
+    (void)name;
+    ++*(int *)user_data;
+    return 0;
+}
+
+/* The commit, its tree and a file, read back as `ostree show`, `ls -R` and `cat` would. */
+static int read_back(RostreeRepo *repo, const char *checksum)
+{
+    RostreeError *error = NULL;
+    RostreeCommitInfo info;
+    if (rostree_repo_read_commit(repo, BRANCH, &info, &error))
+        return failed("read_commit", error);
+    int bad = check(strcmp(info.checksum, checksum) == 0 && info.parent[0] == '\0',
+                    "the commit, without a parent");
+    bad |= check(strcmp(info.subject, SUBJECT) == 0 && strcmp(info.body, BODY) == 0 &&
+                     info.timestamp == TIMESTAMP && info.version == NULL,
+                 "the commit's subject, body, time and no version");
+    rostree_commit_info_clear(&info);
+    rostree_commit_info_clear(&info); /* twice is harmless */
+
+    RostreeTreeWalker *walker = NULL;
+    if (rostree_repo_walk(repo, BRANCH, NULL, true, &walker, &error))
+        return failed("walk", error);
+    int entries = 0, hello = 0, link = 0;
+    for (;;) {
+        const RostreeTreeEntry *entry = NULL;
+        if (rostree_tree_walker_next(walker, &entry, &error)) {
+            rostree_tree_walker_free(walker);
+            return failed("walker_next", error);
+        }
+        if (!entry)
+            break;
+        entries++;
+        if (strcmp(entry->path, "/usr/bin/hello") == 0)
+            hello = entry->kind == ROSTREE_ENTRY_KIND_FILE && entry->mode == 0755 &&
+                    entry->size == 21 && strlen(entry->checksum) == 64;
+        if (strcmp(entry->path, "/usr/etc/hello-link") == 0)
+            link = entry->kind == ROSTREE_ENTRY_KIND_SYMLINK &&
+                   strcmp(entry->symlink_target, "../bin/hello") == 0;
+    }
+    rostree_tree_walker_free(walker);
+    printf("tree entries %d\n", entries);
+    /* usr, usr/bin, usr/bin/hello, usr/etc, its os-release and link, usr/lib, modules,
+     * the kernel's directory, vmlinuz, initramfs.img */
+    bad |= check(entries == 11, "every entry walked");
+    bad |= check(hello && link, "a file and a symlink described");
+
+    RostreeFileReader *reader = NULL;
+    if (rostree_repo_open_file(repo, BRANCH, "/usr/etc/hello-link", &reader, &error))
+        return failed("open_file", error);
+    char content[64] = {0};
+    size_t total = 0, n = 0;
+    do {
+        if (rostree_file_reader_read(reader, content + total, 5, &n, &error)) {
+            rostree_file_reader_free(reader);
+            return failed("file_reader_read", error);
+        }
+        total += n;
+    } while (n > 0 && total + 5 < sizeof content);
+    bad |= check(rostree_file_reader_size(reader) == 21 &&
+                     strcmp(content, "#!/bin/sh\necho hello\n") == 0,
+                 "the link's target read in small pieces");
+    rostree_file_reader_free(reader);
+    bad |= check(rostree_repo_open_file(repo, BRANCH, "/usr", &reader, NULL) ==
+                     ROSTREE_ERROR_CODE_INVALID_ARGUMENT,
+                 "a directory is not a file");
+    return bad;
+}
+
+/* An ed25519 signature, made and checked; a static delta; a prune of an older commit. */
+static int sign_delta_prune(RostreeRepo *repo, const char *work)
+{
+    RostreeError *error = NULL;
+    const char *secret = getenv("EXAMPLE_SECRET_KEY");
+    const char *public = getenv("EXAMPLE_PUBLIC_KEY");
+    if (!secret || !public)
+        return check(0, "EXAMPLE_SECRET_KEY and EXAMPLE_PUBLIC_KEY are set");
+    int bad = check(rostree_repo_verify_commit(repo, BRANCH, &public, 1, NULL, NULL) ==
+                        ROSTREE_ERROR_CODE_FAILED,
+                    "no signature yet");
+    if (rostree_repo_sign_commit(repo, BRANCH, secret, &error))
+        return failed("sign_commit", error);
+    char *message = NULL;
+    if (rostree_repo_verify_commit(repo, BRANCH, &public, 1, &message, &error))
+        return failed("verify_commit", error);
+    printf("%s\n", message);
+    rostree_string_free(message);
+
+    char *name = NULL;
+    if (rostree_repo_generate_delta(repo, NULL, BRANCH, &name, &error))
+        return failed("generate_delta", error);
+    int deltas = 0;
+    if (rostree_repo_list_deltas(repo, count_delta, &deltas, &error))
+        return failed("list_deltas", error);
+    printf("delta %s\n", name);
+    bad |= check(deltas == 1 && strlen(name) == 64, "one delta, from nothing");
+    rostree_string_free(name);
+
+    /* A scratch repository with two commits of one tree: keeping no parent prunes the
+     * first commit alone, and reading it then names the missing object. */
+    char path[4096], tree[4096], first[ROSTREE_CHECKSUM_BUFSIZE], second[ROSTREE_CHECKSUM_BUFSIZE];
+    RostreeRepo *scratch = NULL;
+    if (rostree_repo_init(join(path, work, "scratch"), "bare-user", &scratch, &error))
+        return failed("repo_init scratch", error);
+    join(tree, work, "tree");
+    if (rostree_repo_commit_dir(scratch, tree, "s", "one", NULL, 1, first, &error) ||
+        rostree_repo_commit_dir(scratch, tree, "s", "two", NULL, 2, second, &error)) {
+        rostree_repo_free(scratch);
+        return failed("commit_dir scratch", error);
+    }
+    RostreePruneStats stats;
+    if (rostree_repo_prune(scratch, true, 0, &stats, &error)) {
+        rostree_repo_free(scratch);
+        return failed("prune", error);
+    }
+    printf("pruned %llu of %llu objects, %llu bytes\n", (unsigned long long)stats.objects_pruned,
+           (unsigned long long)stats.objects_total, (unsigned long long)stats.bytes_freed);
+    bad |= check(stats.objects_pruned == 1 && stats.bytes_freed > 0, "the first commit pruned");
+    RostreeCommitInfo info;
+    int status = rostree_repo_read_commit(scratch, first, &info, &error);
+    char object[128];
+    snprintf(object, sizeof object, "%s.commit", first);
+    bad |= check(status == ROSTREE_ERROR_CODE_NOT_FOUND && rostree_error_object(error) &&
+                     strcmp(rostree_error_object(error), object) == 0,
+                 "the pruned commit is NOT_FOUND, the error naming it");
+    rostree_error_free(error);
+    rostree_repo_free(scratch);
+    return bad;
+}
+
 static int count_ref(const char *name, const char *checksum, void *user_data)
 {
     (void)checksum;
@@ -159,6 +293,8 @@ static int phase_commit(const char *work)
     if (rostree_repo_list_refs(repo, count_ref, &found, &error))
         return failed("list_refs", error);
     bad |= check(found == 1, "list_refs lists the branch");
+    bad |= read_back(repo, checksum);
+    bad |= sign_delta_prune(repo, work);
     if (rostree_repo_update_summary(repo, &error))
         return failed("update_summary", error);
     if (rostree_repo_fsck(repo, &error))
@@ -276,11 +412,19 @@ static int phase_pull_deploy(const char *url, const char *work)
     for (size_t i = 0; i < count; i++) {
         if (rostree_sysroot_deployment_checksum(sysroot, i, checksum) != 0)
             return check(0, "deployment_checksum");
-        printf("deployment %s stateroot %s serial %lld booted %d\n", checksum,
+        printf("deployment %s stateroot %s serial %lld state %u refspec %s\n", checksum,
                rostree_sysroot_deployment_stateroot(sysroot, i),
                (long long)rostree_sysroot_deployment_serial(sysroot, i),
-               (int)rostree_sysroot_deployment_is_booted(sysroot, i));
+               (unsigned)rostree_sysroot_deployment_state(sysroot, i),
+               rostree_sysroot_deployment_refspec(sysroot, i));
     }
+    /* Not booted: neither pending nor rollback; an origin that follows the branch. */
+    bad |= check(rostree_sysroot_deployment_state(sysroot, 0) == 0 &&
+                     rostree_sysroot_deployment_state(sysroot, 1) == 0,
+                 "no deployment booted, pending or rollback");
+    bad |= check(strcmp(rostree_sysroot_deployment_refspec(sysroot, 0), "origin:" BRANCH) == 0 &&
+                     rostree_sysroot_deployment_version(sysroot, 0) == NULL,
+                 "the refspec, and no version");
     bad |= check(rostree_sysroot_deployment_serial(sysroot, 0) == 1, "the newest first");
     bad |= check(strcmp(rostree_sysroot_deployment_stateroot(sysroot, 0), "demo") == 0,
                  "the stateroot");

@@ -57,6 +57,14 @@ vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite
 # Deployment roots stay mutable, so that the scratch directory can be removed.
 export OSTREE_SYSROOT_DEBUG=mutable-deployments
 
+# An ed25519 key pair as `ostree sign` takes them: base64 of seed and public key, and of
+# the public key alone.
+openssl genpkey -algorithm ed25519 -outform DER -out "$work/key.der"
+seed=$(tail -c 32 "$work/key.der" | base64 -w0)
+public=$(openssl pkey -inform DER -in "$work/key.der" -pubout -outform DER | tail -c 32 | base64 -w0)
+EXAMPLE_SECRET_KEY=$( (echo "$seed" | base64 -d; echo "$public" | base64 -d) | base64 -w0)
+export EXAMPLE_SECRET_KEY EXAMPLE_PUBLIC_KEY=$public
+
 "${vg[@]}" "$work/example" commit "$work" | tee "$work/commit.out"
 commit=$(awk '$1 == "commit" {print $2}' "$work/commit.out")
 [ ${#commit} -eq 64 ] || fail "no commit checksum printed"
@@ -67,6 +75,11 @@ upstream=$(ostree --repo="$work/upstream" commit --branch=demo/stable \
     --timestamp=@1700000000 "$work/tree")
 [ "$upstream" = "$commit" ] || fail "upstream committed $upstream, the C API $commit"
 ostree fsck --repo="$work/repo"
+# Upstream lists the delta the C API made. (Debian builds upstream without ed25519, so the
+# signature is checked by rostree's CLI.)
+"$rostree" sign --repo="$work/repo" --verify --sign-type=ed25519 "$commit" "$EXAMPLE_PUBLIC_KEY"
+[ "$(ostree static-delta list --repo="$work/repo")" = "$commit" ] ||
+    fail "upstream does not list the delta to $commit"
 
 "$rostree" --repo="$work/repo" serve --address=127.0.0.1 --port=0 >"$work/serve.log" &
 server=$!

@@ -34,6 +34,36 @@
 #define ROSTREE_CHECKSUM_BUFSIZE 65
 
 /**
+ * Deployment state: the running system booted it.
+ */
+#define ROSTREE_DEPLOYMENT_BOOTED 1
+
+/**
+ * Deployment state: it boots next, in place of the booted one of its stateroot.
+ */
+#define ROSTREE_DEPLOYMENT_PENDING (1 << 1)
+
+/**
+ * Deployment state: the booted one's predecessor, kept to roll back to.
+ */
+#define ROSTREE_DEPLOYMENT_ROLLBACK (1 << 2)
+
+/**
+ * Deployment state: staged, to be written into the bootloader's list at shutdown.
+ */
+#define ROSTREE_DEPLOYMENT_STAGED (1 << 3)
+
+/**
+ * Deployment state: pinned, so that cleanup never removes it.
+ */
+#define ROSTREE_DEPLOYMENT_PINNED (1 << 4)
+
+/**
+ * Deployment state: staged with its finalization locked.
+ */
+#define ROSTREE_DEPLOYMENT_FINALIZATION_LOCKED (1 << 5)
+
+/**
  * What kind of failure an error is; a fallible call returns it as its status.
  */
 typedef enum {
@@ -56,6 +86,24 @@ typedef enum {
 } RostreeErrorCode;
 
 /**
+ * What a tree entry is.
+ */
+typedef enum {
+  /**
+   * A regular file.
+   */
+  ROSTREE_ENTRY_KIND_FILE = 1,
+  /**
+   * A directory.
+   */
+  ROSTREE_ENTRY_KIND_DIRECTORY = 2,
+  /**
+   * A symbolic link.
+   */
+  ROSTREE_ENTRY_KIND_SYMLINK = 3,
+} RostreeEntryKind;
+
+/**
  * A flag that cancels the operations it is passed to. `rostree_cancellable_cancel` may
  * be called from any thread, also while an operation runs; the cancellable must outlive
  * the operations using it.
@@ -67,6 +115,11 @@ typedef struct RostreeCancellable RostreeCancellable;
  * `rostree_error_free`. Not to be shared between threads while being freed.
  */
 typedef struct RostreeError RostreeError;
+
+/**
+ * A file of a commit, open for reading. Thread-safety: use it from one thread at a time.
+ */
+typedef struct RostreeFileReader RostreeFileReader;
 
 /**
  * An open repository. Thread-safety: a repository may be used from several threads at
@@ -81,6 +134,82 @@ typedef struct RostreeRepo RostreeRepo;
  * deployed to). Thread-safety: use it from one thread at a time.
  */
 typedef struct RostreeSysroot RostreeSysroot;
+
+/**
+ * A walk through a commit's tree. Thread-safety: use it from one thread at a time. It
+ * keeps its repository open: it may outlive the `RostreeRepo` it came from.
+ */
+typedef struct RostreeTreeWalker RostreeTreeWalker;
+
+/**
+ * A commit, as `rostree_repo_read_commit` fills it in. Its strings belong to it: release
+ * them with `rostree_commit_info_clear`.
+ */
+typedef struct {
+  /**
+   * Its checksum, hex.
+   */
+  char checksum[ROSTREE_CHECKSUM_BUFSIZE];
+  /**
+   * Its parent's checksum, hex; empty when it has none.
+   */
+  char parent[ROSTREE_CHECKSUM_BUFSIZE];
+  /**
+   * The one-line subject.
+   */
+  char *subject;
+  /**
+   * The body (may be empty).
+   */
+  char *body;
+  /**
+   * The `version` metadata; NULL when unset.
+   */
+  char *version;
+  /**
+   * Seconds since the epoch, UTC.
+   */
+  uint64_t timestamp;
+} RostreeCommitInfo;
+
+/**
+ * One entry of a commit's tree, as `ostree ls -C` shows it; valid until the next
+ * `rostree_tree_walker_next` or `rostree_tree_walker_free` of its walker.
+ */
+typedef struct {
+  /**
+   * Its path in the commit, from `/`.
+   */
+  const char *path;
+  /**
+   * What it is.
+   */
+  RostreeEntryKind kind;
+  /**
+   * Permission bits (`st_mode & 07777`).
+   */
+  uint32_t mode;
+  /**
+   * Owner.
+   */
+  uint32_t uid;
+  /**
+   * Group.
+   */
+  uint32_t gid;
+  /**
+   * A file's size in bytes (0 for directories and symlinks).
+   */
+  uint64_t size;
+  /**
+   * Its object, hex: a file's content object, a directory's dirtree.
+   */
+  char checksum[ROSTREE_CHECKSUM_BUFSIZE];
+  /**
+   * A symlink's target; NULL for the others.
+   */
+  const char *symlink_target;
+} RostreeTreeEntry;
 
 /**
  * Progress of a pull: `phase` names a phase that begins (else NULL, and an object was
@@ -99,6 +228,30 @@ typedef void (*RostreeProgressFn)(const char *phase,
  * valid during the call. Return 0 to go on, nonzero to stop the listing.
  */
 typedef int (*RostreeRefFn)(const char *name, const char *checksum, void *user_data);
+
+/**
+ * What `rostree_repo_prune` did.
+ */
+typedef struct {
+  /**
+   * Loose objects in the repository before pruning.
+   */
+  uint64_t objects_total;
+  /**
+   * Objects deleted.
+   */
+  uint64_t objects_pruned;
+  /**
+   * Their size on disk, in bytes.
+   */
+  uint64_t bytes_freed;
+} RostreePruneStats;
+
+/**
+ * One name of a listing (a static delta's), valid during the call. Return 0 to go on,
+ * nonzero to stop the listing.
+ */
+typedef int (*RostreeNameFn)(const char *name, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -137,6 +290,15 @@ RostreeErrorCode rostree_error_code(const RostreeError *error);
 const char *rostree_error_path(const RostreeError *error);
 
 /**
+ * The object the error is about, as `CHECKSUM.TYPE` (`a1b2….commit`, `….dirtree`,
+ * `….file`), valid until the error is freed; NULL when it names none.
+ *
+ * # Safety
+ * As `rostree_error_message`.
+ */
+const char *rostree_error_object(const RostreeError *error);
+
+/**
  * Frees an error; NULL is ignored.
  *
  * # Safety
@@ -173,6 +335,109 @@ void rostree_cancellable_cancel(const RostreeCancellable *cancellable);
  * `cancellable` is NULL or a cancellable no operation uses any more, not used again.
  */
 void rostree_cancellable_free(RostreeCancellable *cancellable);
+
+/**
+ * Reads the commit `rev` names into `*info`, as `ostree show` reads it.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev` a NUL-terminated string; `info` valid for writing a
+ * `RostreeCommitInfo` (whatever it held is overwritten, not freed).
+ */
+int rostree_repo_read_commit(const RostreeRepo *repo,
+                             const char *rev,
+                             RostreeCommitInfo *info,
+                             RostreeError **error);
+
+/**
+ * Frees the strings of a `RostreeCommitInfo` and sets them to NULL; NULL is ignored, and
+ * so is an info cleared before.
+ *
+ * # Safety
+ * `info` is NULL or a `RostreeCommitInfo` that `rostree_repo_read_commit` filled in (or
+ * that was cleared since).
+ */
+void rostree_commit_info_clear(RostreeCommitInfo *info);
+
+/**
+ * Starts a walk through the tree of the commit `rev` names, below `path` (NULL: `/`;
+ * symlinks on the way are followed within the commit): its entries, files first, then
+ * each directory followed (when `recursive`) by all it holds, as `ostree ls -R` lists
+ * them. A file's path gives that file alone. On success `*walker` is the walk, to free
+ * with `rostree_tree_walker_free`.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev` and `path` (or NULL) are NUL-terminated strings;
+ * `walker` is valid for writing a pointer.
+ */
+int rostree_repo_walk(const RostreeRepo *repo,
+                      const char *rev,
+                      const char *path,
+                      bool recursive,
+                      RostreeTreeWalker **walker,
+                      RostreeError **error);
+
+/**
+ * Moves the walk on: `*entry` is the next entry, or NULL when the walk is over.
+ *
+ * # Safety
+ * `walker` is a walk from `rostree_repo_walk`; `entry` is valid for writing a pointer.
+ */
+int rostree_tree_walker_next(RostreeTreeWalker *walker,
+                             const RostreeTreeEntry **entry,
+                             RostreeError **error);
+
+/**
+ * Frees a walk (and the entry it last gave); NULL is ignored.
+ *
+ * # Safety
+ * `walker` is NULL or a walk from `rostree_repo_walk`, not used again.
+ */
+void rostree_tree_walker_free(RostreeTreeWalker *walker);
+
+/**
+ * Opens the file at `path` in the commit `rev` names (symlinks followed within the
+ * commit), as `ostree cat` reads it: its contents stream, an archive object inflating as
+ * it is read. A directory is `ROSTREE_ERROR_CODE_INVALID_ARGUMENT`. On success `*reader`
+ * is the open file, to free with `rostree_file_reader_free`.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev` and `path` are NUL-terminated strings; `reader` is
+ * valid for writing a pointer.
+ */
+int rostree_repo_open_file(const RostreeRepo *repo,
+                           const char *rev,
+                           const char *path,
+                           RostreeFileReader **reader,
+                           RostreeError **error);
+
+/**
+ * The open file's size in bytes (0 for NULL).
+ *
+ * # Safety
+ * `reader` is NULL or an open file.
+ */
+uint64_t rostree_file_reader_size(const RostreeFileReader *reader);
+
+/**
+ * Reads up to `len` bytes of the file into `buf`; `*n_read` is how many (0 at the end).
+ *
+ * # Safety
+ * `reader` is an open file; `buf` is valid for writing `len` bytes; `n_read` is valid for
+ * writing a `size_t`.
+ */
+int rostree_file_reader_read(RostreeFileReader *reader,
+                             void *buf,
+                             size_t len,
+                             size_t *n_read,
+                             RostreeError **error);
+
+/**
+ * Closes an open file; NULL is ignored.
+ *
+ * # Safety
+ * `reader` is NULL or an open file, not used again.
+ */
+void rostree_file_reader_free(RostreeFileReader *reader);
 
 /**
  * Creates a repository at `path` (the directory is made if missing) in `mode`:
@@ -321,6 +586,94 @@ int rostree_repo_list_refs(const RostreeRepo *repo,
                            RostreeError **error);
 
 /**
+ * Deletes the objects no commit needs, as `ostree prune [--refs-only] [--depth=DEPTH]`:
+ * with `refs_only`, commits no ref reaches go too; `depth` keeps that many parents of each
+ * ref's commit (-1: all of them). `stats` (or NULL) receives what was done.
+ *
+ * # Safety
+ * `repo` is an open repository; `stats` is NULL or valid for writing a
+ * `RostreePruneStats`.
+ */
+int rostree_repo_prune(const RostreeRepo *repo,
+                       bool refs_only,
+                       int32_t depth,
+                       RostreePruneStats *stats,
+                       RostreeError **error);
+
+/**
+ * Adds an ed25519 signature by `secret_key` (base64 of its 64 bytes, as `ostree sign`
+ * takes it) to the commit `rev` names.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev` and `secret_key` are NUL-terminated strings.
+ */
+int rostree_repo_sign_commit(const RostreeRepo *repo,
+                             const char *rev,
+                             const char *secret_key,
+                             RostreeError **error);
+
+/**
+ * Checks that the commit `rev` names carries a valid ed25519 signature by one of
+ * `public_keys` (`n_keys` of them, base64, as `ostree sign --verify` takes them); a
+ * commit without one fails. `message` (or NULL) receives upstream's message naming the
+ * key, to free with `rostree_string_free`.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev` is a NUL-terminated string; `public_keys` points to
+ * `n_keys` NUL-terminated strings; `message` is NULL or valid for writing a pointer.
+ */
+int rostree_repo_verify_commit(const RostreeRepo *repo,
+                               const char *rev,
+                               const char *const *public_keys,
+                               size_t n_keys,
+                               char **message,
+                               RostreeError **error);
+
+/**
+ * Adds a GPG signature by the secret key `key_id` of the GnuPG home `homedir` (NULL:
+ * `$GNUPGHOME` or `~/.gnupg`) to the commit `rev` names, as `ostree gpg-sign
+ * --gpg-homedir=HOMEDIR REV KEY-ID`.
+ *
+ * # Safety
+ * `repo` is an open repository; `rev`, `key_id` and `homedir` (or NULL) are
+ * NUL-terminated strings.
+ */
+int rostree_repo_gpg_sign_commit(const RostreeRepo *repo,
+                                 const char *rev,
+                                 const char *key_id,
+                                 const char *homedir,
+                                 RostreeError **error);
+
+/**
+ * Generates the static delta from the commit `from` names (NULL: from nothing, every
+ * object of `to`) to the one `to` names, with upstream's defaults, as `ostree
+ * static-delta generate [--from=FROM | --empty] --to=TO`. `name` (or NULL) receives its
+ * name (`FROM-TO`, or `TO`), to free with `rostree_string_free`. Pullers find it once the
+ * summary is updated.
+ *
+ * # Safety
+ * `repo` is an open repository; `from` (or NULL) and `to` are NUL-terminated strings;
+ * `name` is NULL or valid for writing a pointer.
+ */
+int rostree_repo_generate_delta(const RostreeRepo *repo,
+                                const char *from,
+                                const char *to,
+                                char **name,
+                                RostreeError **error);
+
+/**
+ * Calls `callback` with `user_data` for each static delta of the repository (named as
+ * `ostree static-delta list` names them), until it returns nonzero.
+ *
+ * # Safety
+ * `repo` is an open repository; `callback` is a function as `RostreeNameFn` says.
+ */
+int rostree_repo_list_deltas(const RostreeRepo *repo,
+                             RostreeNameFn callback,
+                             void *user_data,
+                             RostreeError **error);
+
+/**
  * Lays out a sysroot at `path` (the directory is made if missing) with the stateroot
  * `stateroot`, as `ostree admin init-fs PATH` then `ostree admin --sysroot=PATH os-init
  * STATEROOT`. A stateroot that exists already is an error.
@@ -388,13 +741,32 @@ const char *rostree_sysroot_deployment_stateroot(const RostreeSysroot *sysroot, 
 int64_t rostree_sysroot_deployment_serial(const RostreeSysroot *sysroot, size_t index);
 
 /**
- * Whether deployment `index` is the one the running system booted (false when there is
- * no such deployment).
+ * The state of deployment `index` as `ostree admin status` marks it: the
+ * `ROSTREE_DEPLOYMENT_*` flags that hold, or'ed (0 when there is no such deployment).
  *
  * # Safety
  * `sysroot` is NULL or a loaded sysroot.
  */
-bool rostree_sysroot_deployment_is_booted(const RostreeSysroot *sysroot, size_t index);
+uint32_t rostree_sysroot_deployment_state(const RostreeSysroot *sysroot, size_t index);
+
+/**
+ * The `version` of deployment `index`'s commit, valid until the sysroot is freed or
+ * deployed to; NULL when it has none or there is no such deployment.
+ *
+ * # Safety
+ * `sysroot` is NULL or a loaded sysroot.
+ */
+const char *rostree_sysroot_deployment_version(const RostreeSysroot *sysroot, size_t index);
+
+/**
+ * The refspec deployment `index`'s origin follows (what an upgrade pulls), valid until
+ * the sysroot is freed or deployed to; NULL when its origin names none or there is no
+ * such deployment.
+ *
+ * # Safety
+ * `sysroot` is NULL or a loaded sysroot.
+ */
+const char *rostree_sysroot_deployment_refspec(const RostreeSysroot *sysroot, size_t index);
 
 /**
  * The directory of deployment `index` (its root file system), absolute when the sysroot

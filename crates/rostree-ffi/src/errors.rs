@@ -31,6 +31,7 @@ pub struct Error {
     code: RostreeErrorCode,
     message: CString,
     path: Option<CString>,
+    object: Option<CString>,
 }
 
 /// Bytes as a C string, interior NULs (impossible in paths, rare in messages) dropped.
@@ -44,6 +45,19 @@ fn io_code(error: &std::io::Error) -> RostreeErrorCode {
     match error.kind() {
         std::io::ErrorKind::NotFound => RostreeErrorCode::NotFound,
         _ => RostreeErrorCode::Failed,
+    }
+}
+
+/// The object a repository error is about, named as upstream names objects
+/// (`CHECKSUM.TYPE`).
+fn object_of(error: &rostree::repo::Error) -> Option<CString> {
+    use rostree::repo::Error as E;
+    match error {
+        E::MissingObject { objtype, checksum }
+        | E::Corrupt {
+            objtype, checksum, ..
+        } => Some(c_string(format!("{checksum}.{objtype}"))),
+        _ => None,
     }
 }
 
@@ -72,6 +86,7 @@ impl Error {
             code,
             message: c_string(message.to_string()),
             path: path.map(|p| c_string(p.as_os_str().as_bytes())),
+            object: None,
         }
     }
 
@@ -93,7 +108,38 @@ impl Error {
     /// A repository error.
     pub fn from_repo(error: rostree::repo::Error) -> Error {
         let (code, path) = classify_repo(&error);
-        Error::new(code, &error, path)
+        Error {
+            object: object_of(&error),
+            ..Error::new(code, &error, path)
+        }
+    }
+
+    /// A repository error met inside another (its message is replaced by the caller).
+    fn from_repo_ref(error: &rostree::repo::Error) -> Error {
+        let (code, path) = classify_repo(error);
+        Error {
+            object: object_of(error),
+            ..Error::new(code, "", path)
+        }
+    }
+
+    /// A signing or verification error.
+    pub fn from_sign(error: rostree::sign::commit::Error) -> Error {
+        match error {
+            rostree::sign::commit::Error::Repo(inner) => Error::from_repo(inner),
+            other => Error::new(RostreeErrorCode::Failed, &other, None),
+        }
+    }
+
+    /// A static delta error.
+    pub fn from_delta(error: rostree::delta::Error) -> Error {
+        match error {
+            rostree::delta::Error::Repo(inner) => Error::from_repo(inner),
+            rostree::delta::Error::Cancelled => {
+                Error::new(RostreeErrorCode::Cancelled, &error, None)
+            }
+            other => Error::new(RostreeErrorCode::Failed, &other, None),
+        }
     }
 
     /// A pull error.
@@ -133,10 +179,9 @@ impl Error {
         }
         let classified = match inner {
             E::Io { path, error, .. } => Error::new(io_code(error), "", Some(&root.join(path))),
-            E::Repo(e) => {
-                let (code, path) = classify_repo(e);
-                Error::new(code, "", path)
-            }
+            E::Repo(e) => Error::from_repo_ref(e),
+            E::RefspecNotFound { .. } => Error::new(RostreeErrorCode::NotFound, "", None),
+            E::NoSuchDeployment { .. } => Error::invalid_argument(""),
             _ => Error::new(RostreeErrorCode::Failed, "", None),
         };
         Error {
@@ -184,6 +229,11 @@ impl Error {
     /// The file or directory it is about, when it names one.
     pub fn path(&self) -> Option<&CStr> {
         self.path.as_deref()
+    }
+
+    /// The object it is about (`CHECKSUM.TYPE`, as `a1b2….commit`), when it names one.
+    pub fn object(&self) -> Option<&CStr> {
+        self.object.as_deref()
     }
 }
 

@@ -9,7 +9,9 @@
 pub mod abi;
 pub mod errors;
 pub mod pull;
+pub mod read;
 pub mod repo;
+pub mod signing;
 pub mod sysroot;
 
 pub use errors::RostreeErrorCode;

@@ -2,15 +2,18 @@
 //! `rev-parse` and `remote add` do, through the library, with the CLI's defaults.
 
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rostree::core::object::Metadata;
+use rostree::delta::generate::{GenerateOptions, generate};
 use rostree::repo::InitOptions;
 use rostree::repo::checkout::{CheckoutOptions, checkout};
 use rostree::repo::commit::{CommitOptions, TreeSource, commit};
+use rostree::repo::deltas::{DeltaName, list_static_deltas};
 use rostree::repo::fsck::{FsckOptions, fsck};
+use rostree::repo::prune::{PruneOptions, PruneOutcome, prune};
 use rostree::repo::remote::{IfExists, RemoteAddOptions};
 use rostree::repo::summary::{update_summary, write_metadata_commit};
 use rostree::{Checksum, NoProgress, Repo, RepoMode};
@@ -24,7 +27,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// (`remote add`, `summary -u`) take it alone.
 #[derive(Debug)]
 pub struct Repository {
-    repo: RwLock<Repo>,
+    repo: SharedRepo,
+}
+
+/// The repository behind a handle, shared with what reads it on the handle's behalf later
+/// (a tree walk), so that those outlive neither it nor the handle.
+pub(crate) type SharedRepo = Arc<RwLock<Repo>>;
+
+/// `repo`, to read (a panic of another call leaves nothing half-changed in memory that
+/// matters: the state is on disk).
+pub(crate) fn read_shared(repo: &SharedRepo) -> RwLockReadGuard<'_, Repo> {
+    repo.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Opens `path` as a directory handle (what every library call takes).
@@ -42,7 +55,7 @@ impl Repository {
     fn new(mut repo: Repo) -> Result<Repository> {
         rostree::repo::remotes_dir::attach_system_remotes(&mut repo).map_err(Error::from_repo)?;
         Ok(Repository {
-            repo: RwLock::new(repo),
+            repo: Arc::new(RwLock::new(repo)),
         })
     }
 
@@ -66,10 +79,14 @@ impl Repository {
         Repository::new(repo)
     }
 
-    /// The repository, to read (a panic of another call leaves nothing half-changed in
-    /// memory that matters: the state is on disk).
+    /// The repository, to read.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Repo> {
-        self.repo.read().unwrap_or_else(PoisonError::into_inner)
+        read_shared(&self.repo)
+    }
+
+    /// The repository, shared.
+    pub(crate) fn shared(&self) -> SharedRepo {
+        Arc::clone(&self.repo)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Repo> {
@@ -229,6 +246,43 @@ impl Repository {
             .collect();
         refs.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(refs)
+    }
+}
+
+impl Repository {
+    /// Deletes the objects no commit needs, as `ostree prune [--refs-only] [--depth=DEPTH]`:
+    /// with `refs_only`, commits no ref reaches go too; `depth` keeps that many parents of
+    /// each ref's commit (`None`: all of them).
+    pub fn prune(&self, refs_only: bool, depth: Option<u64>) -> Result<PruneOutcome> {
+        let options = PruneOptions {
+            refs_only,
+            depth,
+            ..Default::default()
+        };
+        let interrupt = std::sync::atomic::AtomicBool::new(false);
+        prune(&self.read(), &NoProgress, &interrupt, &options).map_err(Error::from_repo)
+    }
+
+    /// Generates the static delta from the commit `from` names (`None`: from nothing, every
+    /// object of `to`) to the one `to` names, with upstream's defaults, as `ostree
+    /// static-delta generate [--from=FROM | --empty] --to=TO`; returns its name.
+    pub fn generate_delta(&self, from: Option<&str>, to: &str) -> Result<String> {
+        let repo = self.read();
+        let from = from
+            .map(|rev| repo.resolve_rev(rev))
+            .transpose()
+            .map_err(Error::from_repo)?;
+        let to = repo.resolve_rev(to).map_err(Error::from_repo)?;
+        let interrupt = std::sync::atomic::AtomicBool::new(false);
+        let options = GenerateOptions::new(from, to);
+        generate(&repo, &options, &NoProgress, &interrupt).map_err(Error::from_delta)?;
+        Ok(DeltaName { from, to }.to_string())
+    }
+
+    /// The repository's static deltas, named as `ostree static-delta list` names them.
+    pub fn list_deltas(&self) -> Result<Vec<String>> {
+        let names = list_static_deltas(&self.read()).map_err(Error::from_repo)?;
+        Ok(names.iter().map(ToString::to_string).collect())
     }
 }
 

@@ -6,18 +6,16 @@ use std::path::{Path, PathBuf};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use rostree::NoProgress;
 use rostree::Progress;
-use rostree::sysroot::deploy::{DeployOptions, deploy_tree};
+use rostree::sysroot::admin::{DeployRequest, deploy, set_default};
 use rostree::sysroot::init::{InitFsOptions, init_fs, init_stateroot};
-use rostree::sysroot::kargs::KernelArgs;
-use rostree::sysroot::origin::origin_for_refspec;
-use rostree::sysroot::write::{WriteFlags, simple_write_deployment, write_deployments};
+use rostree::sysroot::status::{DeploymentStatus, status};
 use rostree::sysroot::{DebugFlags, Deployment, Sysroot};
 use rostree::upgrade::{PullFlags, Upgrader, without_transient_state};
-use rostree::{Checksum, NoProgress};
 use std::sync::atomic::AtomicBool;
 
-use crate::errors::{Error, RostreeErrorCode};
+use crate::errors::Error;
 use crate::repo::Result;
 
 fn open_dir(path: &Path) -> Result<Dir> {
@@ -35,11 +33,25 @@ pub fn init(path: &Path, stateroot: &str) -> Result<()> {
     init_stateroot(&sysroot, stateroot).map_err(fail)
 }
 
-/// A loaded sysroot and, for the C side, its deployments' stateroots as C strings (which
-/// live as long as this load does).
+/// A loaded sysroot, what `admin status` says of its deployments and, for the C side, the
+/// texts of that as C strings (which live as long as this load does).
 pub struct LoadedSysroot {
     sysroot: Sysroot,
-    stateroots: Vec<CString>,
+    status: Vec<DeploymentStatus>,
+    texts: Vec<StatusTexts>,
+}
+
+/// A deployment's texts as C strings.
+struct StatusTexts {
+    stateroot: CString,
+    version: Option<CString>,
+    refspec: Option<CString>,
+}
+
+/// A text as a C string; an interior NUL (which no stateroot, version or refspec upstream
+/// writes holds) gives an empty string.
+fn c_string(text: &str) -> CString {
+    CString::new(text).unwrap_or_default()
 }
 
 impl LoadedSysroot {
@@ -53,14 +65,19 @@ impl LoadedSysroot {
     }
 
     fn new(sysroot: Sysroot) -> LoadedSysroot {
-        let stateroots = sysroot
-            .deployments()
+        let status = status(&sysroot);
+        let texts = status
             .iter()
-            .map(|d| CString::new(d.stateroot.as_str()).unwrap_or_default())
+            .map(|d| StatusTexts {
+                stateroot: c_string(&d.stateroot),
+                version: d.version.as_deref().map(c_string),
+                refspec: d.refspec.as_deref().map(c_string),
+            })
             .collect();
         LoadedSysroot {
             sysroot,
-            stateroots,
+            status,
+            texts,
         }
     }
 
@@ -69,26 +86,30 @@ impl LoadedSysroot {
         self.sysroot.deployments()
     }
 
+    /// What `admin status` says of each deployment, the default first.
+    pub fn status(&self) -> &[DeploymentStatus] {
+        &self.status
+    }
+
     /// The stateroot of deployment `index`.
     pub fn stateroot(&self, index: usize) -> Option<&CStr> {
-        self.stateroots.get(index).map(CString::as_c_str)
+        self.texts.get(index).map(|t| t.stateroot.as_c_str())
+    }
+
+    /// The `version` of deployment `index`'s commit, if it has one.
+    pub fn version(&self, index: usize) -> Option<&CStr> {
+        self.texts.get(index)?.version.as_deref()
+    }
+
+    /// The refspec deployment `index`'s origin follows, if it names one.
+    pub fn refspec(&self, index: usize) -> Option<&CStr> {
+        self.texts.get(index)?.refspec.as_deref()
     }
 
     /// The directory of deployment `index`, under the sysroot's path.
     pub fn deployment_path(&self, index: usize) -> Option<PathBuf> {
         let d = self.deployments().get(index)?;
         Some(self.sysroot.path().join(d.path()))
-    }
-
-    /// Whether deployment `index` is the one the running system booted.
-    pub fn is_booted(&self, index: usize) -> bool {
-        match (
-            self.sysroot.booted_deployment(),
-            self.deployments().get(index),
-        ) {
-            (Some(booted), Some(d)) => booted.same_as(d),
-            _ => false,
-        }
     }
 
     /// Deploys `refspec` (resolved in the sysroot's repository) as the new default
@@ -98,7 +119,14 @@ impl LoadedSysroot {
     /// same-named arguments of the merge deployment's; none keeps them all. The handle is
     /// loaded again afterwards.
     pub fn deploy(&mut self, stateroot: &str, refspec: &str, kargs: &[String]) -> Result<()> {
-        self.locked(|this| this.deploy_locked(stateroot, refspec, kargs))
+        self.locked(|this| {
+            let path = this.sysroot.path().to_owned();
+            let mut request = DeployRequest::new(stateroot, refspec);
+            request.kargs.replace = kargs.to_vec();
+            deploy(&mut this.sysroot, &request, &NoProgress)
+                .map_err(|e| Error::from_sysroot(e, &path))?;
+            Ok(())
+        })
     }
 
     /// Upgrades `stateroot` (`None`: the booted deployment's) as `ostree admin upgrade
@@ -138,17 +166,7 @@ impl LoadedSysroot {
     pub fn set_default(&mut self, index: usize) -> Result<()> {
         self.locked(|this| {
             let path = this.sysroot.path().to_owned();
-            let mut list = this.sysroot.deployments().to_vec();
-            if index >= list.len() {
-                return Err(Error::invalid_argument(format!(
-                    "Out of range deployment index {index}, expected < {}",
-                    list.len()
-                )));
-            }
-            let target = list.remove(index);
-            list.insert(0, target);
-            write_deployments(&mut this.sysroot, list, &NoProgress, true)
-                .map_err(|e| Error::from_sysroot(e, &path))?;
+            set_default(&mut this.sysroot, index).map_err(|e| Error::from_sysroot(e, &path))?;
             Ok(())
         })
     }
@@ -173,63 +191,5 @@ impl LoadedSysroot {
         let value = result?;
         *self = reloaded?;
         Ok(value)
-    }
-
-    fn deploy_locked(&mut self, stateroot: &str, refspec: &str, kargs: &[String]) -> Result<()> {
-        let path = self.sysroot.path().to_owned();
-        let fail = |e| Error::from_sysroot(e, &path);
-        let sysroot = &mut self.sysroot;
-        let revision: Checksum = match sysroot.repo().resolve_rev_optional(refspec) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return Err(Error::new(
-                    RostreeErrorCode::NotFound,
-                    format!("Refspec '{refspec}' not found"),
-                    None,
-                ));
-            }
-            Err(e) => return Err(Error::from_repo(e)),
-        };
-        let merge = sysroot.merge_deployment(stateroot).cloned();
-        rostree::sysroot::cleanup::cleanup(sysroot, false)
-            .map_err(|e| fail(e.context("Performing initial cleanup")))?;
-        let kargs = (!kargs.is_empty()).then(|| {
-            let mut edited = merge
-                .as_ref()
-                .and_then(|m| m.bootconfig.get("options"))
-                .map(KernelArgs::parse)
-                .unwrap_or_default();
-            for arg in kargs {
-                edited.replace(arg);
-            }
-            edited
-        });
-        let options = DeployOptions {
-            origin: Some(origin_for_refspec(refspec)),
-            kargs,
-        };
-        let outcome = deploy_tree(
-            sysroot,
-            stateroot,
-            &revision,
-            merge.as_ref(),
-            &NoProgress,
-            &options,
-        )
-        .map_err(fail)?;
-        let flags = WriteFlags {
-            no_clean: true,
-            ..Default::default()
-        };
-        simple_write_deployment(
-            sysroot,
-            outcome.deployment,
-            merge.as_ref(),
-            &NoProgress,
-            flags,
-        )
-        .map_err(fail)?;
-        rostree::sysroot::cleanup::cleanup(sysroot, true).map_err(fail)?;
-        Ok(())
     }
 }

@@ -226,10 +226,158 @@ fn sysroot_init_load_and_refusals() -> TestResult {
     assert!(sysroot.deployments().is_empty());
     assert_eq!(sysroot.stateroot(0), None);
     assert_eq!(sysroot.deployment_path(0), None);
-    assert!(!sysroot.is_booted(0));
+    assert!(sysroot.status().is_empty());
     let error = failure(sysroot.deploy("demo", "no/such/ref", &[]));
     assert_eq!(error.code(), RostreeErrorCode::NotFound);
     let error = failure(LoadedSysroot::load(&tmp.path().join("nothing")).map(|_| ()));
     assert_eq!(error.code(), RostreeErrorCode::NotFound);
+    Ok(())
+}
+
+#[test]
+fn commits_trees_and_files_are_read_back() -> TestResult {
+    use crate::read::EntryKind;
+    use std::io::Read;
+    let tmp = tempfile::tempdir()?;
+    let tree = tree(tmp.path())?;
+    std::os::unix::fs::symlink("usr/bin/hello", tree.join("hello"))?;
+    let repo = Repository::init(&tmp.path().join("repo"), "archive")?;
+    let meta = [("version".to_owned(), "1.0".to_owned())];
+    let first = repo.commit_dir(&tree, "main", "one", Some("b"), Some(7), &meta)?;
+    let info = repo.read_commit("main")?;
+    assert_eq!(
+        (
+            info.checksum,
+            info.parent,
+            info.subject.as_str(),
+            info.body.as_str()
+        ),
+        (first, None, "one", "b")
+    );
+    assert_eq!((info.timestamp, info.version.as_deref()), (7, Some("1.0")));
+    let second = repo.commit_dir(&tree, "main", "two", None, Some(8), &[])?;
+    let info = repo.read_commit("main")?;
+    assert_eq!(
+        (info.checksum, info.parent, info.version),
+        (second, Some(first), None)
+    );
+
+    // As `ostree ls -R`: files first, then each directory and what it holds.
+    let mut walk = repo.walk("main", "/", true)?;
+    let mut listed = Vec::new();
+    while let Some(entry) = walk.next_entry()? {
+        listed.push((entry.path, entry.kind, entry.size, entry.symlink_target));
+    }
+    let hello = "#!/bin/sh\necho hello\n";
+    assert_eq!(
+        listed,
+        [
+            ("/README".to_owned(), EntryKind::File, 7, None),
+            (
+                "/hello".into(),
+                EntryKind::Symlink,
+                0,
+                Some("usr/bin/hello".into())
+            ),
+            ("/usr".into(), EntryKind::Directory, 0, None),
+            ("/usr/bin".into(), EntryKind::Directory, 0, None),
+            (
+                "/usr/bin/hello".into(),
+                EntryKind::File,
+                hello.len() as u64,
+                None
+            ),
+        ]
+    );
+    let mut top = repo.walk("main", "/", false)?;
+    let mut count = 0;
+    while top.next_entry()?.is_some() {
+        count += 1;
+    }
+    assert_eq!(count, 3, "/README, /hello and /usr");
+    // The walk keeps the repository: it outlives the handle.
+    let mut walk = repo.walk("main", "/usr/bin/hello", true)?;
+    drop(repo);
+    let only = walk.next_entry()?.map(|e| e.path);
+    assert_eq!(
+        (only.as_deref(), walk.next_entry()?),
+        (Some("/usr/bin/hello"), None)
+    );
+
+    // Files stream; a symlink is followed within the commit.
+    let repo = Repository::open(&tmp.path().join("repo"))?;
+    let mut file = repo.open_file("main", "/hello")?;
+    assert_eq!(file.size(), hello.len() as u64);
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    assert_eq!(text, hello);
+    let error = failure(repo.open_file("main", "/usr").map(|_| ()));
+    assert_eq!(error.code(), RostreeErrorCode::InvalidArgument);
+    let error = failure(repo.open_file("main", "/nothing").map(|_| ()));
+    assert_eq!(error.code(), RostreeErrorCode::NotFound);
+    Ok(())
+}
+
+#[test]
+fn missing_objects_are_named() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let repo = Repository::init(&tmp.path().join("repo"), "archive")?;
+    let commit = repo.commit_dir(&tree(tmp.path())?, "main", "one", None, Some(7), &[])?;
+    let hex = commit.to_string();
+    let object = tmp
+        .path()
+        .join(format!("repo/objects/{}/{}.commit", &hex[..2], &hex[2..]));
+    std::fs::remove_file(object)?;
+    let error = failure(repo.read_commit("main"));
+    assert_eq!(error.code(), RostreeErrorCode::NotFound);
+    assert_eq!(
+        error.object().map(|o| o.to_bytes()),
+        Some(format!("{hex}.commit").as_bytes())
+    );
+    Ok(())
+}
+
+#[test]
+fn prune_signatures_and_deltas() -> TestResult {
+    use rostree::sign::ed25519::SecretKey;
+    let tmp = tempfile::tempdir()?;
+    let tree = tree(tmp.path())?;
+    let repo = Repository::init(&tmp.path().join("repo"), "archive")?;
+    let first = repo.commit_dir(&tree, "main", "one", None, Some(7), &[])?;
+    std::fs::write(tree.join("README"), "changed\n")?;
+    let second = repo.commit_dir(&tree, "main", "two", None, Some(8), &[])?;
+
+    let key = SecretKey::from_seed(&[7; 32]);
+    let other = SecretKey::from_seed(&[8; 32]);
+    let public = key.public().to_base64();
+    let error = failure(repo.verify_commit("main", std::slice::from_ref(&public)));
+    assert_eq!(error.code(), RostreeErrorCode::Failed);
+    repo.sign_commit("main", &key.to_base64())?;
+    let message = repo.verify_commit("main", &[other.public().to_base64(), public])?;
+    assert!(message.contains(&key.public().to_hex()), "{message}");
+    assert!(
+        repo.verify_commit("main", &[other.public().to_base64()])
+            .is_err()
+    );
+    let error = failure(repo.sign_commit("main", "not a key"));
+    assert_eq!(error.code(), RostreeErrorCode::InvalidArgument);
+
+    let name = repo.generate_delta(Some("main^"), "main")?;
+    assert_eq!(name, format!("{first}-{second}"));
+    assert_eq!(repo.list_deltas()?, [name]);
+
+    // Nothing is unreachable while the history is kept; depth 0 drops the first commit,
+    // its tree and the README it had.
+    assert_eq!(repo.prune(true, None)?.deleted, 0);
+    let outcome = repo.prune(true, Some(0))?;
+    assert_eq!(outcome.deleted, 3, "{outcome:?}");
+    assert!(outcome.freed > 0);
+    assert!(repo.read_commit(&first.to_string()).is_err());
+    assert_eq!(
+        repo.list_deltas()?.len(),
+        1,
+        "a delta goes with its target only"
+    );
+    repo.fsck()?;
     Ok(())
 }

@@ -136,6 +136,13 @@ def test_upgrade_and_rollback(tmp_path: Path, served) -> None:
     assert status.index(v1) < status.index(v2)
     with pytest.raises(rostree.InvalidArgumentError):
         sysroot.set_default(5)
+    # What `admin status --json` says of each (nothing is booted in a scratch sysroot).
+    first, second = sysroot.deployments
+    assert (first.index, second.index) == (0, 1)
+    assert first.refspec == second.refspec == "origin:os/stable"
+    assert first.version is None
+    assert not any(d.booted or d.pending or d.rollback or d.staged or d.pinned
+                   for d in sysroot.deployments)
 
 
 def test_cancel_from_another_thread(tmp_path: Path, served) -> None:
@@ -166,6 +173,100 @@ def test_callback_exception_stops_the_pull(tmp_path: Path, served) -> None:
 
     with pytest.raises(KeyError, match="from the callback"):
         repo.pull("origin", ["os/stable"], progress=progress)
+
+
+def test_commits_trees_and_files_read_back(tmp_path: Path) -> None:
+    tree = os_tree(tmp_path / "tree", "1")
+    (tree / "usr/etc/hello-link").symlink_to("../bin/hello")
+    repo = rostree.Repo.init(tmp_path / "repo", mode="archive")
+    first = repo.commit(tree, branch="os/stable", subject="one", body="b", timestamp=7,
+                        metadata={"version": "1.0"})
+    commit = repo.read_commit("os/stable")
+    assert (commit.checksum, commit.parent, commit.subject, commit.body) == (first, None, "one",
+                                                                             "b")
+    assert (commit.timestamp, commit.version) == (7, "1.0")
+    second = repo.commit(tree, branch="os/stable", subject="two", timestamp=8)
+    assert (repo.read_commit("os/stable").checksum, repo.read_commit(second).parent) == (
+        second, first)
+
+    # As `ostree ls -R` lists them, which upstream agrees with.
+    entries = list(repo.walk("os/stable", recursive=True))
+    listing = subprocess.run(
+        ["ostree", f"--repo={repo.path}", "ls", "-R", "os/stable"],
+        check=True, capture_output=True, text=True).stdout.splitlines()
+    upstream = [line.split()[-1] if " -> " not in line else line.split()[-3]
+                for line in listing[1:]]
+    assert [e.path for e in entries] == upstream
+    by_path = {e.path: e for e in entries}
+    hello = by_path["/usr/bin/hello"]
+    assert (hello.kind, hello.mode, hello.size) == ("file", 0o755, 21)
+    link = by_path["/usr/etc/hello-link"]
+    assert (link.kind, link.symlink_target) == ("symlink", "../bin/hello")
+    assert by_path["/usr"].kind == "directory"
+    assert [e.path for e in repo.walk("os/stable", "/usr")] == [
+        "/usr/bin", "/usr/etc", "/usr/lib"]
+
+    # Files stream; symlinks are followed within the commit.
+    with repo.open_file("os/stable", "/usr/etc/hello-link") as f:
+        assert f.size == 21
+        assert f.read(4) + f.read() == b"#!/bin/sh\necho hello\n"
+        assert f.read() == b""
+    assert f.closed
+    with pytest.raises(ValueError):
+        f.read()
+    with pytest.raises(rostree.InvalidArgumentError):
+        repo.open_file("os/stable", "/usr")
+    with pytest.raises(rostree.NotFoundError):
+        repo.open_file("os/stable", "/nothing")
+
+
+def ed25519_keys(tmp_path: Path) -> tuple[str, str]:
+    """A new ed25519 key pair as `ostree sign` takes it: base64 of seed and public key,
+    and of the public key."""
+    import base64
+    der = tmp_path / "key.der"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-outform", "DER",
+                    "-out", str(der)], check=True)
+    public = subprocess.run(["openssl", "pkey", "-inform", "DER", "-in", str(der), "-pubout",
+                             "-outform", "DER"], check=True, capture_output=True).stdout[-32:]
+    seed = der.read_bytes()[-32:]
+    return (base64.b64encode(seed + public).decode(), base64.b64encode(public).decode())
+
+
+def test_signatures_deltas_and_prune(tmp_path: Path) -> None:
+    tree = os_tree(tmp_path / "tree", "1")
+    repo = rostree.Repo.init(tmp_path / "repo", mode="archive")
+    first = repo.commit(tree, branch="os/stable", subject="one", timestamp=7)
+    (tree / "usr/etc/os-release").write_text("ID=test\nVERSION=2\n")
+    second = repo.commit(tree, branch="os/stable", subject="two", timestamp=8)
+
+    secret, public = ed25519_keys(tmp_path)
+    (tmp_path / "other").mkdir()
+    _, other = ed25519_keys(tmp_path / "other")
+    with pytest.raises(rostree.Error):
+        repo.verify_commit("os/stable", [public])
+    repo.sign_commit("os/stable", secret)
+    assert "verified successfully" in repo.verify_commit("os/stable", [other, public])
+    with pytest.raises(rostree.Error):
+        repo.verify_commit("os/stable", [other])
+    with pytest.raises(rostree.InvalidArgumentError):
+        repo.sign_commit("os/stable", "not a key")
+
+    name = repo.generate_delta("os/stable", from_rev=first)
+    assert name == f"{first}-{second}"
+    assert repo.deltas() == [name]
+    listed = subprocess.run(["ostree", f"--repo={repo.path}", "static-delta", "list"],
+                            check=True, capture_output=True, text=True).stdout.split()
+    assert listed == [name]
+
+    assert repo.prune(refs_only=True).objects_pruned == 0
+    pruned = repo.prune(refs_only=True, depth=0)
+    # The first commit, its trees of /, /usr and /usr/etc, and its os-release.
+    assert (pruned.objects_pruned, pruned.bytes_freed > 0) == (5, True)
+    with pytest.raises(rostree.NotFoundError) as info:
+        repo.read_commit(first)
+    assert info.value.object == f"{first}.commit"
+    subprocess.run(["ostree", "fsck", f"--repo={repo.path}"], check=True, capture_output=True)
 
 
 def test_errors_are_exceptions(tmp_path: Path) -> None:

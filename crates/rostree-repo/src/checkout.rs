@@ -324,7 +324,8 @@ pub fn checkout(
 /// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
 /// # let interrupt = AtomicBool::new(false);
 /// # commit(&repo, sources, &NoProgress, &interrupt, &options)?;
-/// use rostree_repo::checkout::{CheckoutOptions, TreeEntry, checkout_single_file, lookup_path};
+/// use rostree_repo::checkout::{CheckoutOptions, checkout_single_file};
+/// use rostree_repo::tree::{TreeEntry, lookup_path};
 ///
 /// // `repo` (archive mode) holds `main`, a commit of a tree with /etc/os-release.
 /// let commit = repo.load_commit(&repo.resolve_rev("main")?)?;
@@ -930,71 +931,4 @@ fn set_zero_mtime(fd: impl std::os::fd::AsFd) -> std::io::Result<()> {
             last_modification: zero,
         },
     )?)
-}
-
-/// The (dirtree, dirmeta) or content object at `path` in a commit's tree.
-pub enum TreeEntry {
-    /// A directory.
-    Dir(Checksum, Checksum),
-    /// A file or symlink.
-    File(Checksum),
-}
-
-/// Finds `path` (absolute, `/`-separated, taken literally) below `root`.
-///
-/// ```
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # use std::sync::atomic::AtomicBool;
-/// # use cap_std::{ambient_authority, fs::Dir};
-/// # use rostree_repo::commit::{CommitOptions, TreeSource, commit};
-/// # use rostree_repo::{InitOptions, Repo, RepoMode, progress::NoProgress};
-/// # let tmp = tempfile::tempdir()?;
-/// # std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
-/// # std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=example\n")?;
-/// # std::fs::create_dir(tmp.path().join("repo"))?;
-/// # let repo_dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
-/// # let options = InitOptions { mode: RepoMode::Archive, ..Default::default() };
-/// # let repo = Repo::init(repo_dir, tmp.path().join("repo"), &options)?;
-/// # let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
-/// # let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
-/// # let options = CommitOptions { branch: Some("main".into()), ..Default::default() };
-/// # let interrupt = AtomicBool::new(false);
-/// # commit(&repo, sources, &NoProgress, &interrupt, &options)?;
-/// use rostree_repo::checkout::{TreeEntry, lookup_path};
-///
-/// // `repo` holds `main`, a commit of a tree with /etc/os-release.
-/// let commit = repo.load_commit(&repo.resolve_rev("main")?)?;
-/// let root = (commit.root_tree, commit.root_meta);
-/// assert!(matches!(lookup_path(&repo, root, "/etc")?, TreeEntry::Dir(..)));
-/// assert!(matches!(lookup_path(&repo, root, "/etc/os-release")?, TreeEntry::File(_)));
-/// assert!(lookup_path(&repo, root, "/etc/passwd").is_err());
-/// # Ok(()) }
-/// ```
-pub fn lookup_path(repo: &Repo, root: (Checksum, Checksum), path: &str) -> Result<TreeEntry> {
-    let relative = path.strip_prefix('/').unwrap_or(path);
-    let mut current = TreeEntry::Dir(root.0, root.1);
-    if relative.is_empty() {
-        return Ok(current);
-    }
-    // What has been walked, for the message: upstream names the path up to the component
-    // that is missing.
-    let mut walked = String::new();
-    for component in relative.split('/') {
-        walked.push('/');
-        walked.push_str(component);
-        let TreeEntry::Dir(tree, _) = current else {
-            // Upstream's words for a path that goes on below a file.
-            return Err(Error::PathBelowFile { path: walked });
-        };
-        let data = repo.load_metadata(ObjectType::DirTree, &tree)?;
-        let view = crate::repo::parse_dirtree(&data, &tree)?;
-        current = if let Some(f) = view.files.iter().find(|f| f.name == component) {
-            TreeEntry::File(f.checksum)
-        } else if let Some(d) = view.dirs.iter().find(|d| d.name == component) {
-            TreeEntry::Dir(d.tree, d.meta)
-        } else {
-            return Err(Error::NoSuchPath { path: walked });
-        };
-    }
-    Ok(current)
 }

@@ -32,6 +32,7 @@ pub mod summary_cache;
 pub mod sys;
 mod syscalls;
 pub mod transaction;
+pub mod tree;
 
 pub use content::Payload;
 pub use error::{Error, Result, TreeWalk, os_error_text};

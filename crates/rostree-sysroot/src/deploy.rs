@@ -6,8 +6,9 @@ use std::sync::atomic::AtomicBool;
 
 use rostree_core::Checksum;
 use rostree_core::keyfile::KeyFile;
-use rostree_repo::checkout::{CheckoutOptions, TreeEntry, checkout, lookup_path};
+use rostree_repo::checkout::{CheckoutOptions, checkout};
 use rostree_repo::progress::{Event, NoProgress, Progress};
+use rostree_repo::tree::{TreeEntry, lookup_path};
 
 use crate::bls::BootEntry;
 use crate::deployment::{Deployment, parse_deploy_name};

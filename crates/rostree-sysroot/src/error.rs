@@ -29,6 +29,20 @@ pub enum Error {
     /// A bootloader configuration could not be generated.
     #[error(transparent)]
     BootloaderConfig(#[from] crate::bootloader_config::BootloaderConfigError),
+    /// A refspec to deploy that names no commit of the system repository.
+    #[error("Refspec '{refspec}' not found")]
+    RefspecNotFound {
+        /// The refspec.
+        refspec: String,
+    },
+    /// A deployment index past the end of the list.
+    #[error("Out of range deployment index {index}, expected < {count}")]
+    NoSuchDeployment {
+        /// The index asked for.
+        index: usize,
+        /// How many deployments there are.
+        count: usize,
+    },
     /// What upstream refuses, in its words (the message is all it carries).
     #[error("{0}")]
     Refused(String),

@@ -24,6 +24,7 @@
 //! A kernel argument `ostree=/ostree/boot.N/<stateroot>/<bootcsum>/<bootserial>` in each entry
 //! names its deployment through the link farm, which is how the initramfs finds its root.
 
+pub mod admin;
 pub mod bls;
 mod bootloader;
 pub mod bootloader_config;
@@ -41,6 +42,7 @@ pub mod merge_report;
 pub mod origin;
 pub mod osrelease;
 pub mod staged;
+pub mod status;
 mod sysroot;
 pub mod write;
 

@@ -8,9 +8,8 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rostree::Repo;
 use rostree::core::Checksum;
-use rostree::repo::checkout::{
-    CheckoutOptions, Overwrite, TreeEntry, checkout, checkout_single_file, lookup_path,
-};
+use rostree::repo::checkout::{CheckoutOptions, Overwrite, checkout, checkout_single_file};
+use rostree::repo::tree::{TreeEntry, lookup_path};
 
 use crate::{GlobalOptions, util};
 

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use rostree::repo::checkout::{TreeEntry, lookup_path};
 use rostree::repo::export::{ExportOptions, export};
+use rostree::repo::tree::{TreeEntry, lookup_path};
 
 use crate::GlobalOptions;
 

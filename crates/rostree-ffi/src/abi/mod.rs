@@ -112,6 +112,11 @@ pub type RostreeRefFn = Option<
     ) -> c_int,
 >;
 
+/// One name of a listing (a static delta's), valid during the call. Return 0 to go on,
+/// nonzero to stop the listing.
+pub type RostreeNameFn =
+    Option<unsafe extern "C" fn(name: *const c_char, user_data: *mut c_void) -> c_int>;
+
 /// Runs `f`, a panic becoming its fallback value.
 fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
@@ -287,6 +292,22 @@ pub unsafe extern "C" fn rostree_error_path(error: *const RostreeError) -> *cons
     })
 }
 
+/// The object the error is about, as `CHECKSUM.TYPE` (`a1b2….commit`, `….dirtree`,
+/// `….file`), valid until the error is freed; NULL when it names none.
+///
+/// # Safety
+/// As `rostree_error_message`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_error_object(error: *const RostreeError) -> *const c_char {
+    // SAFETY: the caller's promise.
+    guard(std::ptr::null(), || {
+        match unsafe { error.as_ref() }.and_then(|e| e.0.object()) {
+            Some(o) => o.as_ptr(),
+            None => std::ptr::null(),
+        }
+    })
+}
+
 /// Frees an error; NULL is ignored.
 ///
 /// # Safety
@@ -342,6 +363,7 @@ pub unsafe extern "C" fn rostree_cancellable_free(cancellable: *mut RostreeCance
     guard((), || unsafe { take(cancellable) })
 }
 
+pub mod read;
 pub mod repo;
 pub mod sysroot;
 

@@ -284,3 +284,197 @@ pub unsafe extern "C" fn rostree_repo_list_refs(
         })
     }
 }
+
+/// What `rostree_repo_prune` did.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RostreePruneStats {
+    /// Loose objects in the repository before pruning.
+    pub objects_total: u64,
+    /// Objects deleted.
+    pub objects_pruned: u64,
+    /// Their size on disk, in bytes.
+    pub bytes_freed: u64,
+}
+
+/// Deletes the objects no commit needs, as `ostree prune [--refs-only] [--depth=DEPTH]`:
+/// with `refs_only`, commits no ref reaches go too; `depth` keeps that many parents of each
+/// ref's commit (-1: all of them). `stats` (or NULL) receives what was done.
+///
+/// # Safety
+/// `repo` is an open repository; `stats` is NULL or valid for writing a
+/// `RostreePruneStats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_prune(
+    repo: *const RostreeRepo,
+    refs_only: bool,
+    depth: i32,
+    stats: *mut RostreePruneStats,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let depth = match depth {
+                -1 => None,
+                d => Some(u64::try_from(d).map_err(|_| {
+                    Error::invalid_argument(format!("Invalid depth {d} (-1 keeps all)"))
+                })?),
+            };
+            let outcome = repo.0.prune(refs_only, depth)?;
+            if let Some(stats) = stats.as_mut() {
+                *stats = RostreePruneStats {
+                    objects_total: outcome.total,
+                    objects_pruned: outcome.deleted,
+                    bytes_freed: outcome.freed,
+                };
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Adds an ed25519 signature by `secret_key` (base64 of its 64 bytes, as `ostree sign`
+/// takes it) to the commit `rev` names.
+///
+/// # Safety
+/// `repo` is an open repository; `rev` and `secret_key` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_sign_commit(
+    repo: *const RostreeRepo,
+    rev: *const c_char,
+    secret_key: *const c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            repo.0
+                .sign_commit(c_text(rev, "rev")?, c_text(secret_key, "secret_key")?)
+        })
+    }
+}
+
+/// Checks that the commit `rev` names carries a valid ed25519 signature by one of
+/// `public_keys` (`n_keys` of them, base64, as `ostree sign --verify` takes them); a
+/// commit without one fails. `message` (or NULL) receives upstream's message naming the
+/// key, to free with `rostree_string_free`.
+///
+/// # Safety
+/// `repo` is an open repository; `rev` is a NUL-terminated string; `public_keys` points to
+/// `n_keys` NUL-terminated strings; `message` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_verify_commit(
+    repo: *const RostreeRepo,
+    rev: *const c_char,
+    public_keys: *const *const c_char,
+    n_keys: usize,
+    message: *mut *mut c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let keys = c_texts(public_keys, n_keys, "public_keys")?;
+            let verified = repo.0.verify_commit(c_text(rev, "rev")?, &keys)?;
+            if !message.is_null() {
+                *message = CString::new(verified).unwrap_or_default().into_raw();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Adds a GPG signature by the secret key `key_id` of the GnuPG home `homedir` (NULL:
+/// `$GNUPGHOME` or `~/.gnupg`) to the commit `rev` names, as `ostree gpg-sign
+/// --gpg-homedir=HOMEDIR REV KEY-ID`.
+///
+/// # Safety
+/// `repo` is an open repository; `rev`, `key_id` and `homedir` (or NULL) are
+/// NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_gpg_sign_commit(
+    repo: *const RostreeRepo,
+    rev: *const c_char,
+    key_id: *const c_char,
+    homedir: *const c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let homedir = match homedir.is_null() {
+                true => None,
+                false => Some(c_path(homedir, "homedir")?),
+            };
+            repo.0
+                .gpg_sign_commit(c_text(rev, "rev")?, c_text(key_id, "key_id")?, homedir)
+        })
+    }
+}
+
+/// Generates the static delta from the commit `from` names (NULL: from nothing, every
+/// object of `to`) to the one `to` names, with upstream's defaults, as `ostree
+/// static-delta generate [--from=FROM | --empty] --to=TO`. `name` (or NULL) receives its
+/// name (`FROM-TO`, or `TO`), to free with `rostree_string_free`. Pullers find it once the
+/// summary is updated.
+///
+/// # Safety
+/// `repo` is an open repository; `from` (or NULL) and `to` are NUL-terminated strings;
+/// `name` is NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_generate_delta(
+    repo: *const RostreeRepo,
+    from: *const c_char,
+    to: *const c_char,
+    name: *mut *mut c_char,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let from = match from.is_null() {
+                true => None,
+                false => Some(c_text(from, "from")?),
+            };
+            let generated = repo.0.generate_delta(from, c_text(to, "to")?)?;
+            if !name.is_null() {
+                *name = CString::new(generated).unwrap_or_default().into_raw();
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Calls `callback` with `user_data` for each static delta of the repository (named as
+/// `ostree static-delta list` names them), until it returns nonzero.
+///
+/// # Safety
+/// `repo` is an open repository; `callback` is a function as `RostreeNameFn` says.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_repo_list_deltas(
+    repo: *const RostreeRepo,
+    callback: RostreeNameFn,
+    user_data: *mut c_void,
+    error: *mut *mut RostreeError,
+) -> c_int {
+    // SAFETY: the caller's promises.
+    unsafe {
+        status(error, || {
+            let repo = handle(repo, "repo")?;
+            let callback = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
+            for name in repo.0.list_deltas()? {
+                let name = CString::new(name).unwrap_or_default();
+                if callback(name.as_ptr(), user_data) != 0 {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}

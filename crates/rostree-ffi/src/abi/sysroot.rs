@@ -130,19 +130,85 @@ pub unsafe extern "C" fn rostree_sysroot_deployment_serial(
     })
 }
 
-/// Whether deployment `index` is the one the running system booted (false when there is
-/// no such deployment).
+/// Deployment state: the running system booted it.
+pub const ROSTREE_DEPLOYMENT_BOOTED: u32 = 1;
+/// Deployment state: it boots next, in place of the booted one of its stateroot.
+pub const ROSTREE_DEPLOYMENT_PENDING: u32 = 1 << 1;
+/// Deployment state: the booted one's predecessor, kept to roll back to.
+pub const ROSTREE_DEPLOYMENT_ROLLBACK: u32 = 1 << 2;
+/// Deployment state: staged, to be written into the bootloader's list at shutdown.
+pub const ROSTREE_DEPLOYMENT_STAGED: u32 = 1 << 3;
+/// Deployment state: pinned, so that cleanup never removes it.
+pub const ROSTREE_DEPLOYMENT_PINNED: u32 = 1 << 4;
+/// Deployment state: staged with its finalization locked.
+pub const ROSTREE_DEPLOYMENT_FINALIZATION_LOCKED: u32 = 1 << 5;
+
+/// The state of deployment `index` as `ostree admin status` marks it: the
+/// `ROSTREE_DEPLOYMENT_*` flags that hold, or'ed (0 when there is no such deployment).
 ///
 /// # Safety
 /// `sysroot` is NULL or a loaded sysroot.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rostree_sysroot_deployment_is_booted(
+pub unsafe extern "C" fn rostree_sysroot_deployment_state(
     sysroot: *const RostreeSysroot,
     index: usize,
-) -> bool {
+) -> u32 {
     // SAFETY: the caller's promise.
-    guard(false, || {
-        unsafe { sysroot.as_ref() }.is_some_and(|s| s.0.is_booted(index))
+    guard(0, || {
+        let Some(d) = unsafe { sysroot.as_ref() }.and_then(|s| s.0.status().get(index)) else {
+            return 0;
+        };
+        [
+            (d.booted, ROSTREE_DEPLOYMENT_BOOTED),
+            (d.pending, ROSTREE_DEPLOYMENT_PENDING),
+            (d.rollback, ROSTREE_DEPLOYMENT_ROLLBACK),
+            (d.staged, ROSTREE_DEPLOYMENT_STAGED),
+            (d.pinned, ROSTREE_DEPLOYMENT_PINNED),
+            (
+                d.finalization_locked,
+                ROSTREE_DEPLOYMENT_FINALIZATION_LOCKED,
+            ),
+        ]
+        .into_iter()
+        .filter(|(holds, _)| *holds)
+        .fold(0, |flags, (_, flag)| flags | flag)
+    })
+}
+
+/// The `version` of deployment `index`'s commit, valid until the sysroot is freed or
+/// deployed to; NULL when it has none or there is no such deployment.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_version(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: the caller's promise.
+    guard(std::ptr::null(), || {
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| s.0.version(index))
+            .map_or(std::ptr::null(), CStr::as_ptr)
+    })
+}
+
+/// The refspec deployment `index`'s origin follows (what an upgrade pulls), valid until
+/// the sysroot is freed or deployed to; NULL when its origin names none or there is no
+/// such deployment.
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rostree_sysroot_deployment_refspec(
+    sysroot: *const RostreeSysroot,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: the caller's promise.
+    guard(std::ptr::null(), || {
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| s.0.refspec(index))
+            .map_or(std::ptr::null(), CStr::as_ptr)
     })
 }
 

@@ -1,7 +1,9 @@
 """Type stubs of rostree's Python bindings (the extension module rostree._rostree)."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from os import PathLike
+from types import TracebackType
+from typing import Literal
 
 __version__: str
 
@@ -15,6 +17,9 @@ class Error(Exception):
 
     path: str | None
     """The file, directory or repository the error is about, if any."""
+    object: str | None
+    """The object the error is about, as ``CHECKSUM.TYPE`` (``….commit``, ``….dirtree``,
+    ``….file``), if any."""
 
 class NotFoundError(Error):
     """A file, repository, ref, remote or object does not exist."""
@@ -84,14 +89,116 @@ class Repo:
         """Pulls ``refs`` (default: the remote's ``branches``) with the checks the remote's
         configuration asks for. ``progress`` runs on the calling thread's behalf with the
         GIL held; an exception it raises stops the pull and is raised again here."""
+    def read_commit(self, rev: str) -> Commit:
+        """The commit ``rev`` names."""
+    def walk(self, rev: str, path: str = "/", *, recursive: bool = False) -> TreeIterator:
+        """The entries below ``path`` (symlinks on the way followed within the commit) in
+        the commit ``rev`` names; a file's path gives that file."""
+    def open_file(self, rev: str, path: str) -> FileReader:
+        """The file at ``path`` (symlinks followed within the commit), as ``ostree cat``
+        reads it; a directory raises :class:`InvalidArgumentError`."""
+    def prune(self, *, refs_only: bool = False, depth: int | None = None) -> PruneResult:
+        """Deletes the objects no commit needs, as ``ostree prune [--refs-only]
+        [--depth=DEPTH]``: ``depth`` parents of each ref's commit are kept (default: all)."""
+    def sign_commit(self, rev: str, secret_key: str) -> None:
+        """Adds an ed25519 signature by ``secret_key`` (base64 of its 64 bytes, as ``ostree
+        sign`` takes it)."""
+    def verify_commit(self, rev: str, public_keys: Sequence[str]) -> str:
+        """Checks for a valid ed25519 signature by one of ``public_keys`` (base64), as
+        ``ostree sign --verify``; returns the message naming the key. None raises
+        :class:`Error`."""
+    def gpg_sign_commit(self, rev: str, key_id: str, *, homedir: _Path | None = None) -> None:
+        """Adds a GPG signature by ``key_id`` from the GnuPG home ``homedir`` (default:
+        ``$GNUPGHOME`` or ``~/.gnupg``), as ``ostree gpg-sign``."""
+    def generate_delta(self, to: str, *, from_rev: str | None = None) -> str:
+        """Generates the static delta to ``to`` from ``from_rev`` (default: from nothing)
+        with upstream's defaults, as ``ostree static-delta generate``; returns its name.
+        Pullers see it once the summary is updated."""
+    def deltas(self) -> list[str]:
+        """The static deltas, named as ``ostree static-delta list`` names them."""
+
+class Commit:
+    """A commit, as ``ostree show`` prints it."""
+
+    checksum: str
+    parent: str | None
+    subject: str
+    body: str
+    timestamp: int
+    """Unix seconds."""
+    version: str | None
+    """The ``version`` metadata."""
+
+class TreeEntry:
+    """One entry of a commit's tree, as ``ostree ls -C`` shows it."""
+
+    path: str
+    """From ``/``."""
+    kind: Literal["file", "directory", "symlink"]
+    mode: int
+    """Permission bits (``st_mode & 0o7777``)."""
+    uid: int
+    gid: int
+    size: int
+    """A file's size in bytes (0 for directories and symlinks)."""
+    checksum: str
+    """A file's content object, a directory's dirtree."""
+    symlink_target: str | None
+
+class TreeIterator(Iterator[TreeEntry]):
+    """Entries of a tree, read as they are iterated: files first, then each directory
+    followed (when recursive) by what it holds, as ``ostree ls -R`` lists them. It keeps
+    its repository open."""
+
+    def __iter__(self) -> TreeIterator: ...
+    def __next__(self) -> TreeEntry: ...
+
+class FileReader:
+    """A file of a commit, open for reading; its contents stream (an archive object
+    inflates as it is read). A context manager that closes it."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative); ``b""`` at the end."""
+    def close(self) -> None: ...
+    def __enter__(self) -> FileReader: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+class PruneResult:
+    """What :meth:`Repo.prune` did."""
+
+    objects_total: int
+    objects_pruned: int
+    bytes_freed: int
 
 class Deployment:
-    """One deployment of a sysroot."""
+    """One deployment of a sysroot, with what ``ostree admin status --json`` says of it."""
 
+    index: int
+    """Its position: 0 is the default boot."""
     checksum: str
     stateroot: str
     serial: int
+    refspec: str | None
+    """What its origin follows (what an upgrade pulls)."""
+    version: str | None
+    """Its commit's ``version``."""
     booted: bool
+    pending: bool
+    """It boots next, in place of the booted one."""
+    rollback: bool
+    """The booted one's predecessor, kept to roll back to."""
+    staged: bool
+    pinned: bool
+    finalization_locked: bool
     path: str
     """The deployment's root directory."""
 

@@ -521,6 +521,12 @@ pub enum Error {
         /// The path, up to the file.
         path: String,
     },
+    /// A path in a commit whose symlinks lead round in a loop (or through too many links).
+    #[error("Too many levels of symbolic links: {path}")]
+    SymlinkLoop {
+        /// The path as the last link made it.
+        path: String,
+    },
     /// A checksum given as text that is not one, in upstream's words.
     #[error(transparent)]
     InvalidChecksum(#[from] rostree_core::InvalidRev),

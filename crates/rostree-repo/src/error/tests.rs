@@ -367,6 +367,12 @@ fn typed_errors_keep_their_words() {
             "Not a directory".into(),
         ),
         (
+            Error::SymlinkLoop {
+                path: "/a/b".into(),
+            },
+            "Too many levels of symbolic links: /a/b".into(),
+        ),
+        (
             Error::from(Checksum::parse_rev("abc").expect_err("not a checksum")),
             "Invalid rev abc".into(),
         ),

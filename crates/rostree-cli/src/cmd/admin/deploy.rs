@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use rostree::sysroot::deploy::{DeployOptions, deploy_tree};
-use rostree::sysroot::kargs::KernelArgs;
-use rostree::sysroot::origin::{origin_for_refspec, parse_origin};
-use rostree::sysroot::write::{WriteFlags, simple_write_deployment};
+use rostree::sysroot::admin::{DeployRequest, KargEdits, KargsBase, deploy};
+use rostree::sysroot::deploy::DeployOutcome;
+use rostree::sysroot::origin::parse_origin;
+use rostree::sysroot::write::WriteFlags;
 
 use super::SysrootPath;
 use crate::progress::CountProgress;
@@ -101,35 +101,17 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
             // GLib's key file loader reports only why the file could not be read.
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!(rostree::repo::os_error_text(&e)))?;
-            parse_origin(&text)?
+            Some(parse_origin(&text)?)
         }
-        None => origin_for_refspec(refspec),
+        None => None,
     };
-    let revision = match sysroot.repo().resolve_rev_optional(refspec)? {
-        Some(r) => r,
-        None => bail!("Refspec '{refspec}' not found"),
-    };
-    let merge = match args.no_merge {
-        true => None,
-        false => sysroot.merge_deployment(&stateroot).cloned(),
-    };
-    rostree::sysroot::cleanup::cleanup(&sysroot, false)
-        .map_err(|e| e.context("Performing initial cleanup"))?;
-
-    let kargs = if args.karg_none {
-        Some(edit_kargs(KernelArgs::new(), &args)?)
+    let base = if args.karg_none {
+        KargsBase::Empty
     } else if args.karg_proc_cmdline {
         let cmdline = std::fs::read_to_string("/proc/cmdline").context("Reading /proc/cmdline")?;
-        Some(edit_kargs(KernelArgs::from_proc_cmdline(&cmdline), &args)?)
-    } else if !args.karg.is_empty() || !args.karg_append.is_empty() || args.karg_delete.is_some() {
-        let start = merge
-            .as_ref()
-            .and_then(|m| m.bootconfig.get("options"))
-            .map(KernelArgs::parse)
-            .unwrap_or_default();
-        Some(edit_kargs(start, &args)?)
+        KargsBase::ProcCmdline(cmdline)
     } else {
-        None
+        KargsBase::Merge
     };
     if args.stage {
         if args.retain_pending || args.retain_rollback {
@@ -139,88 +121,58 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
             bail!("--stage cannot currently be combined with --not-as-default");
         }
     }
-    let options = DeployOptions {
-        origin: Some(origin),
-        kargs,
+    let request = DeployRequest {
+        origin,
+        merge: !args.no_merge,
+        kargs: KargEdits {
+            base,
+            replace: args.karg,
+            append: args.karg_append,
+            delete: args.karg_delete,
+        },
+        write: WriteFlags {
+            retain: args.retain,
+            retain_pending: args.retain_pending,
+            retain_rollback: args.retain_rollback,
+            not_default: args.not_as_default,
+            no_clean: false,
+        },
+        stage: args.stage,
+        lock_finalization: args.lock_finalization,
+        prune: !args.no_prune,
+        ..DeployRequest::new(stateroot, refspec)
     };
-    if args.stage || args.lock_finalization {
-        let progress = CountProgress::new();
-        rostree::sysroot::staged::stage_tree(
-            &mut sysroot,
-            &stateroot,
-            &revision,
-            merge.as_ref(),
-            &progress,
-            &options,
-        )?;
-        if args.lock_finalization {
-            rostree::sysroot::staged::lock_finalization(&sysroot, true)?;
-        }
-        return Ok(0);
-    }
     let progress = match args.json {
         true => CountProgress::json(std::time::Duration::from_millis(500)),
         false => CountProgress::new(),
     };
-    let outcome = deploy_tree(
-        &sysroot,
-        &stateroot,
-        &revision,
-        merge.as_ref(),
-        &progress,
-        &options,
-    )?;
-    let notes = DeployNotes::of(&outcome);
-    notes.print(&revision, !args.json)?;
-    let flags = WriteFlags {
-        retain: args.retain,
-        retain_pending: args.retain_pending,
-        retain_rollback: args.retain_rollback,
-        not_default: args.not_as_default,
-        no_clean: true,
+    let report = deploy(&mut sysroot, &request, &progress)?;
+    let Some(written) = &report.written else {
+        // Staged: written into the bootloader's list at shutdown.
+        return Ok(0);
     };
-    let name = outcome.deployment.name();
-    let written = simple_write_deployment(
-        &mut sysroot,
-        outcome.deployment,
-        merge.as_ref(),
-        &progress,
-        flags,
-    )?;
+    let notes = DeployNotes::of(&report.outcome);
+    notes.print(&report.revision, !args.json)?;
     if !args.json {
         util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     }
-    let cleaned = rostree::sysroot::cleanup::cleanup(&sysroot, !args.no_prune)?;
     progress.finish();
     match args.json {
         true => progress.json_done(&format!(
-            ",\"stateroot\":\"{}\",\"deployment\":\"{name}\",\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
-            util::json_string(&stateroot),
+            ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
+            util::json_string(&request.stateroot),
+            report.outcome.deployment.name(),
             written.bootversion,
             written.subbootversion,
             written.bootconfig_swapped,
             notes.etc.map_or(0, |e| e.0),
             notes.etc.map_or(0, |e| e.1),
             notes.etc.map_or(0, |e| e.2),
-            cleaned.freed
+            report.freed
         )),
-        false => print_freed(cleaned.freed)?,
+        false => print_freed(report.freed)?,
     }
     Ok(0)
-}
-
-/// `--karg`, `--karg-append` and `--karg-delete` applied in that order.
-fn edit_kargs(mut kargs: KernelArgs, args: &Args) -> Result<KernelArgs> {
-    for arg in &args.karg {
-        kargs.replace(arg);
-    }
-    for arg in &args.karg_append {
-        kargs.append(arg);
-    }
-    if let Some(arg) = &args.karg_delete {
-        kargs.delete(arg)?;
-    }
-    Ok(kargs)
 }
 
 /// What deploying says on the way: `/var` content left out, `/etc` changes carried over,
@@ -233,7 +185,7 @@ pub(crate) struct DeployNotes {
 }
 
 impl DeployNotes {
-    pub(crate) fn of(outcome: &rostree::sysroot::deploy::DeployOutcome) -> DeployNotes {
+    pub(crate) fn of(outcome: &DeployOutcome) -> DeployNotes {
         let etc = outcome.etc_merge.as_ref().map(|m| {
             let c = &m.carried;
             (c.modified.len(), c.removed.len(), c.added.len())

@@ -1,7 +1,7 @@
 //! `ostree admin set-default`: make a deployment the default boot (a rollback, say).
 
 use anyhow::Result;
-use rostree::sysroot::write::write_deployments;
+use rostree::sysroot::admin::set_default;
 
 use super::SysrootPath;
 use crate::util;
@@ -21,10 +21,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         return Err(super::usage("INDEX must be specified"));
     };
     let target = super::indexed_deployment(&sysroot, super::undeploy::atoi(&index))?;
-    let mut list = sysroot.deployments().to_vec();
-    list.remove(target.index);
-    list.insert(0, target);
-    let written = write_deployments(&mut sysroot, list, &rostree::NoProgress, true)?;
+    let written = set_default(&mut sysroot, target.index)?;
     util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
     super::deploy::print_freed(written.freed)?;
     Ok(0)

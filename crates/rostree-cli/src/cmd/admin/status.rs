@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use rostree::ObjectType;
 use rostree::core::object::Metadata;
 use rostree::sysroot::origin;
+use rostree::sysroot::status::status;
 
 use super::SysrootPath;
 use crate::util;
@@ -32,42 +33,35 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     if sysroot.deployments().is_empty() {
         out.push_str("No deployments.\n");
     }
-    let booted = sysroot.booted_deployment().map(|b| b.index);
-    for d in sysroot.deployments() {
-        let (pending, rollback) = sysroot.pending_and_rollback(&d.stateroot);
-        let state = if d.staged {
+    for (d, st) in sysroot.deployments().iter().zip(status(&sysroot)) {
+        let state = if st.staged {
             " (staged)"
-        } else if pending == Some(d.index) {
+        } else if st.pending {
             " (pending)"
-        } else if rollback == Some(d.index) {
+        } else if st.rollback {
             " (rollback)"
         } else {
             ""
         };
-        let mark = if booted == Some(d.index) { '*' } else { ' ' };
+        let mark = if st.booted { '*' } else { ' ' };
         let _ = writeln!(out, "{mark} {} {}{state}", d.stateroot, d.name());
-        let commit = sysroot.repo().load_commit(&d.checksum).ok();
-        if let Some(version) = commit.as_ref().and_then(|c| c.metadata.get_str("version")) {
+        if let Some(version) = &st.version {
             let _ = writeln!(out, "    Version: {version}");
         }
-        if d.is_pinned() {
+        if st.pinned {
             out.push_str("    Pinned: yes\n");
         }
-        match &d.origin {
-            None => out.push_str("    origin: none\n"),
-            Some(o) => {
-                match origin::refspec(o) {
-                    Some(r) => {
-                        let _ = writeln!(out, "    origin refspec: {r}");
-                    }
-                    None => out.push_str("    origin: <unknown origin type>\n"),
+        if d.origin.is_none() {
+            out.push_str("    origin: none\n");
+        } else {
+            match &st.refspec {
+                Some(r) => {
+                    let _ = writeln!(out, "    origin refspec: {r}");
                 }
-                let title = commit
-                    .as_ref()
-                    .and_then(|c| c.metadata.get_str("ostree.source-title"));
-                if let Some(title) = title {
-                    let _ = writeln!(out, "    `- {title}");
-                }
+                None => out.push_str("    origin: <unknown origin type>\n"),
+            }
+            if let Some(title) = &st.source_title {
+                let _ = writeln!(out, "    `- {title}");
             }
         }
         let remote = d
@@ -143,35 +137,29 @@ fn signatures(
 /// `status --json`: the deployments with upstream's fields, pretty-printed as upstream
 /// prints them.
 fn json(sysroot: &rostree::sysroot::Sysroot) -> String {
-    let booted = sysroot.booted_deployment().map(|b| b.index);
-    let locked = rostree::sysroot::staged::finalization_locked(sysroot);
     let text = |s: &str| format!("\"{}\"", util::json_string(s));
     let mut items = Vec::new();
-    for d in sysroot.deployments() {
-        let (pending, rollback) = sysroot.pending_and_rollback(&d.stateroot);
-        let commit = sysroot.repo().load_commit(&d.checksum).ok();
-        let refspec = d.origin.as_ref().and_then(origin::refspec);
+    for d in status(sysroot) {
         let mut fields = vec![
             ("checksum", text(&d.checksum.to_hex())),
             ("stateroot", text(&d.stateroot)),
-            ("refspec", refspec.map_or("null".to_owned(), text)),
+            (
+                "refspec",
+                d.refspec.as_deref().map_or("null".to_owned(), text),
+            ),
             ("serial", d.serial.to_string()),
             ("index", d.index.to_string()),
-            ("booted", (booted == Some(d.index)).to_string()),
-            ("pending", (pending == Some(d.index)).to_string()),
-            ("rollback", (rollback == Some(d.index)).to_string()),
-            ("finalization-locked", (d.staged && locked).to_string()),
+            ("booted", d.booted.to_string()),
+            ("pending", d.pending.to_string()),
+            ("rollback", d.rollback.to_string()),
+            ("finalization-locked", d.finalization_locked.to_string()),
             ("soft-reboot-target", "false".to_owned()),
             ("staged", d.staged.to_string()),
-            ("pinned", d.is_pinned().to_string()),
+            ("pinned", d.pinned.to_string()),
             ("unlocked", text("none")),
         ];
-        let meta = commit.as_ref().map(|c| &c.metadata);
-        for (key, name) in [
-            ("version", "version"),
-            ("ostree.source-title", "source-title"),
-        ] {
-            if let Some(value) = meta.and_then(|m| m.get_str(key)) {
+        for (name, value) in [("version", &d.version), ("source-title", &d.source_title)] {
+            if let Some(value) = value {
                 fields.push((name, text(value)));
             }
         }
