@@ -21,6 +21,23 @@ const SCRUBBED_ENV: &[&str] = &[
     "OSTREE_REPO_TEST_ERROR",
 ];
 
+/// The example program `name` of the crate under test, which `cargo test` builds beside
+/// the test binaries (in `target/<profile>/examples/`).
+///
+/// # Panics
+///
+/// Panics if it is not built.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/");
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.is_file(), "{} is not built", path.display());
+    path
+}
+
 /// The path of upstream `ostree`, found on `PATH`.
 ///
 /// # Panics

@@ -2,24 +2,12 @@
 //! configured (GPG verification on, the key imported with `remote add --gpg-import`) from
 //! nginx, and refuses a commit the key did not sign. Everything around it is upstream's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use rostree_testutil::cmd::{Invocation, upstream_ostree};
+use rostree_testutil::cmd::{Invocation, example, upstream_ostree};
 use rostree_testutil::gnupg::GpgKey;
 use rostree_testutil::http::Nginx;
-
-/// The example, which `cargo test` builds beside the test binaries.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/");
-    let path = profile_dir.join("examples").join("pull_remote");
-    assert!(path.is_file(), "{} is not built", path.display());
-    path
-}
 
 fn ostree(repo: &Path, args: &[&str]) -> String {
     let out = Invocation::new(upstream_ostree())
@@ -63,7 +51,7 @@ fn the_example_pulls_with_gpg_verification() {
             &nginx.url(),
         ],
     );
-    let out = Command::new(example())
+    let out = Command::new(example("pull_remote"))
         .arg(&local)
         .arg("origin")
         .output()
@@ -81,7 +69,7 @@ fn the_example_pulls_with_gpg_verification() {
     ostree(&local, &["fsck"]);
 
     // The same remote will not give a commit its key did not sign.
-    let out = Command::new(example())
+    let out = Command::new(example("pull_remote"))
         .arg(&local)
         .arg("origin")
         .arg("unsigned")

@@ -1,22 +1,9 @@
 //! `examples/tutorial.rs`, the Rust tutorial's program, run as a program: upstream's fsck
 //! passes on the repositories it writes, and upstream reads the sysroot it deploys into.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rostree_testutil::cmd::{Invocation, upstream_ostree};
-
-/// The example, which `cargo test` builds beside the test binaries.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/");
-    let path = profile_dir.join("examples").join("tutorial");
-    assert!(path.is_file(), "{} is not built", path.display());
-    path
-}
+use rostree_testutil::cmd::{Invocation, example, upstream_ostree};
 
 fn upstream(args: &[&str]) -> String {
     let out = Invocation::new(upstream_ostree()).args(args).ok();
@@ -33,7 +20,7 @@ fn field<'a>(out: &'a str, prefix: &str) -> &'a str {
 fn the_tutorial_commits_serves_pulls_and_deploys() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let work = tmp.path();
-    let out = Command::new(example())
+    let out = Command::new(example("tutorial"))
         .arg(work)
         .output()
         .expect("running the example");

@@ -200,6 +200,30 @@ unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> Result<&'a T> {
     unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid_argument(format!("{what} is NULL")))
 }
 
+/// An optional string argument: `None` for NULL.
+///
+/// # Safety
+/// As [`c_text`], NULL allowed.
+unsafe fn c_text_or_null<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    match ptr.is_null() {
+        true => Ok(None),
+        // SAFETY: the caller's promise.
+        false => unsafe { c_text(ptr, what) }.map(Some),
+    }
+}
+
+/// Hands `text` to C through an optional output pointer (NULL: not wanted), to free with
+/// `rostree_string_free`.
+///
+/// # Safety
+/// `out` is NULL or valid for writes of a pointer.
+unsafe fn give_text(out: *mut *mut c_char, text: String) {
+    if !out.is_null() {
+        // SAFETY: the caller's promise.
+        unsafe { *out = CString::new(text).unwrap_or_default().into_raw() };
+    }
+}
+
 /// Checks that an output pointer is there before any work is done.
 fn out<T>(ptr: *mut T, what: &str) -> Result<*mut T> {
     match ptr.is_null() {

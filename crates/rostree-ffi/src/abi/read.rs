@@ -152,10 +152,7 @@ pub unsafe extern "C" fn rostree_repo_walk(
     unsafe {
         status(error, || {
             let walker = out(walker, "walker")?;
-            let path = match path.is_null() {
-                true => "/",
-                false => c_text(path, "path")?,
-            };
+            let path = c_text_or_null(path, "path")?.unwrap_or("/");
             let walk = handle(repo, "repo")?
                 .0
                 .walk(c_text(rev, "rev")?, path, recursive)?;

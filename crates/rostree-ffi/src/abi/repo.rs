@@ -22,10 +22,7 @@ pub unsafe extern "C" fn rostree_repo_init(
     unsafe {
         status(error, || {
             let repo = out(repo, "repo")?;
-            let mode = match mode.is_null() {
-                true => "bare",
-                false => c_text(mode, "mode")?,
-            };
+            let mode = c_text_or_null(mode, "mode")?.unwrap_or("bare");
             let opened = Repository::init(c_path(path, "path")?, mode)?;
             give(repo, RostreeRepo(opened));
             Ok(())
@@ -118,10 +115,7 @@ pub unsafe extern "C" fn rostree_repo_commit_dir(
         status(error, || {
             let checksum_out = out(checksum_out, "checksum_out")?;
             let repo = handle(repo, "repo")?;
-            let body = match body.is_null() {
-                true => None,
-                false => Some(c_text(body, "body")?),
-            };
+            let body = c_text_or_null(body, "body")?;
             let timestamp = match timestamp {
                 -1 => None,
                 t => Some(u64::try_from(t).map_err(|_| {
@@ -380,9 +374,7 @@ pub unsafe extern "C" fn rostree_repo_verify_commit(
             let repo = handle(repo, "repo")?;
             let keys = c_texts(public_keys, n_keys, "public_keys")?;
             let verified = repo.0.verify_commit(c_text(rev, "rev")?, &keys)?;
-            if !message.is_null() {
-                *message = CString::new(verified).unwrap_or_default().into_raw();
-            }
+            give_text(message, verified);
             Ok(())
         })
     }
@@ -407,10 +399,7 @@ pub unsafe extern "C" fn rostree_repo_gpg_sign_commit(
     unsafe {
         status(error, || {
             let repo = handle(repo, "repo")?;
-            let homedir = match homedir.is_null() {
-                true => None,
-                false => Some(c_path(homedir, "homedir")?),
-            };
+            let homedir = c_text_or_null(homedir, "homedir")?.map(Path::new);
             repo.0
                 .gpg_sign_commit(c_text(rev, "rev")?, c_text(key_id, "key_id")?, homedir)
         })
@@ -438,14 +427,9 @@ pub unsafe extern "C" fn rostree_repo_generate_delta(
     unsafe {
         status(error, || {
             let repo = handle(repo, "repo")?;
-            let from = match from.is_null() {
-                true => None,
-                false => Some(c_text(from, "from")?),
-            };
+            let from = c_text_or_null(from, "from")?;
             let generated = repo.0.generate_delta(from, c_text(to, "to")?)?;
-            if !name.is_null() {
-                *name = CString::new(generated).unwrap_or_default().into_raw();
-            }
+            give_text(name, generated);
             Ok(())
         })
     }
