@@ -59,16 +59,25 @@ impl Checksum {
 
     /// Parses 64 hex digits (lowercase, as OSTree writes them).
     pub fn from_hex(hex: &str) -> Result<Self, InvalidChecksum> {
+        // Lowercase only, as upstream's object names are; one pass (every object listing
+        // decodes thousands of names).
+        let nibble = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
         let invalid = || InvalidChecksum(hex.to_owned());
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        let digits = hex.as_bytes();
+        if digits.len() != 64 {
             return Err(invalid());
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex, &mut out).map_err(|_| invalid())?;
+        for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(high), Some(low)) => *byte = high << 4 | low,
+                _ => return Err(invalid()),
+            }
+        }
         Ok(Checksum(out))
     }
 

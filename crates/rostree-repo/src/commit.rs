@@ -1263,37 +1263,15 @@ impl WriteContext<'_, '_> {
 /// Maps (device, inode) to checksum for every content object, so that a tree checked out
 /// with hardlinks can be committed without reading it.
 fn scan_devino(repo: &Repo) -> Result<HashMap<(u64, u64), Checksum>> {
-    let ext = ".file";
-    let per_dir: Vec<Vec<((u64, u64), Checksum)>> = (0..=255u8)
+    repo.list_loose_objects("", |ext| ext == "file")?
         .into_par_iter()
-        .map(|b| {
-            let prefix = format!("{b:02x}");
-            let sub = match repo.objects_dir().open_dir(&prefix) {
-                Ok(d) => d,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&prefix)),
-            };
-            let mut out = Vec::new();
-            for entry in sub
-                .entries()
-                .ctx("listing", Path::new("objects").join(&prefix))?
-            {
-                let entry = entry.ctx("listing", Path::new("objects").join(&prefix))?;
-                let name = entry.file_name();
-                let Some(rest) = name.to_str().and_then(|n| n.strip_suffix(ext)) else {
-                    continue;
-                };
-                let Ok(checksum) = Checksum::from_hex(&format!("{prefix}{rest}")) else {
-                    continue;
-                };
-                let st = sys::lstat_at(&sub, name.as_ref())
-                    .ctx("stat", Path::new("objects").join(&prefix))?;
-                out.push(((st.st_dev, st.st_ino), checksum));
-            }
-            Ok(out)
+        .map(|(checksum, _)| {
+            let rel = checksum.relative_path(ObjectType::File, false);
+            let st = sys::lstat_at(repo.objects_dir(), rel.as_ref())
+                .ctx("stat", repo.object_path(ObjectType::File, &checksum))?;
+            Ok(((st.st_dev, st.st_ino), checksum))
         })
-        .collect::<Result<_>>()?;
-    Ok(per_dir.into_iter().flatten().collect())
+        .collect()
 }
 
 thread_local! {

@@ -7,7 +7,6 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -60,27 +59,11 @@ pub struct FsckOutcome {
 
 /// Every loose commit object in the repository.
 fn list_commits(repo: &Repo) -> Result<Vec<Checksum>> {
-    let mut out = Vec::new();
-    for b in 0..=255u8 {
-        let prefix = format!("{b:02x}");
-        let dir = match repo.objects_dir().open_dir(&prefix) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&prefix)),
-        };
-        for entry in dir
-            .entries()
-            .ctx("listing", Path::new("objects").join(&prefix))?
-        {
-            let entry = entry.ctx("listing", Path::new("objects").join(&prefix))?;
-            let name = entry.file_name();
-            if let Some(rest) = name.to_str().and_then(|n| n.strip_suffix(".commit"))
-                && let Ok(c) = Checksum::from_hex(&format!("{prefix}{rest}"))
-            {
-                out.push(c);
-            }
-        }
-    }
+    let mut out: Vec<Checksum> = repo
+        .list_loose_objects("", |ext| ext == "commit")?
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
     out.sort();
     Ok(out)
 }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
 use rostree_core::{Checksum, ObjectType};
 
 use crate::deltas::prune_static_deltas;
@@ -78,45 +79,28 @@ pub struct PruneOutcome {
 
 /// Every loose object (sizes are looked up only for what gets deleted).
 fn list_objects(repo: &Repo, commit_only: bool) -> Result<Vec<(Checksum, ObjectType)>> {
-    let mut out = Vec::new();
-    for b in 0..=255u8 {
-        let prefix = format!("{b:02x}");
-        let dir = match repo.objects_dir().open_dir(&prefix) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&prefix)),
-        };
-        for entry in dir
-            .entries()
-            .ctx("listing", Path::new("objects").join(&prefix))?
-        {
-            let entry = entry.ctx("listing", Path::new("objects").join(&prefix))?;
-            let name = entry.file_name();
-            let Some((rest, ext)) = name.to_str().and_then(|n| n.split_once('.')) else {
-                continue;
-            };
-            // Detached metadata is not an object of its own to upstream: it goes with its
-            // commit, and is not counted. Neither are tombstones.
+    // Detached metadata is not an object of its own to upstream: it goes with its commit,
+    // and is not counted. Tombstones record deleted commits; prune keeps them.
+    let keep = |ext: &str| match commit_only {
+        true => ext == "commit",
+        false => !matches!(ext, "commitmeta" | "tombstone-commit"),
+    };
+    let out = repo
+        .list_loose_objects("", keep)?
+        .into_iter()
+        .filter_map(|(checksum, ext)| {
             let objtype = match ext {
                 "filez" => ObjectType::File,
-                // Tombstones record deleted commits; prune keeps them.
-                "commitmeta" | "tombstone-commit" => continue,
-                other => match ObjectType::from_name(other) {
-                    Some(t) => t,
-                    None => continue,
-                },
+                other => ObjectType::from_name(other)?,
             };
-            if commit_only && objtype != ObjectType::Commit {
-                continue;
-            }
-            let Ok(checksum) = Checksum::from_hex(&format!("{prefix}{rest}")) else {
-                continue;
-            };
-            out.push((checksum, objtype));
-        }
-    }
+            Some((checksum, objtype))
+        })
+        .collect();
     Ok(out)
 }
+
+/// What a dirtree names: its files' content objects, its subdirectories' (dirtree, dirmeta).
+type TreeObjects = (Vec<Checksum>, Vec<(Checksum, Checksum)>);
 
 /// Local and remote refs, named as `refs` lists them (`name`, `remote:name`).
 fn branch_refs(repo: &Repo) -> Result<Vec<(String, Checksum)>> {
@@ -221,23 +205,41 @@ impl<'a> Marker<'a> {
         Ok(())
     }
 
+    /// Marks a tree and all below it, one level at a time, each level's dirtrees loaded
+    /// on every core.
     fn mark_tree(&mut self, tree: Checksum, meta: Checksum) -> Result<()> {
-        let mut pending = vec![(tree, meta)];
-        while let Some((tree, meta)) = pending.pop() {
-            self.reachable.insert((meta, ObjectType::DirMeta));
-            if !self.reachable.insert((tree, ObjectType::DirTree)) {
-                continue;
+        let mut level = vec![(tree, meta)];
+        while !level.is_empty() {
+            let unseen: Vec<Checksum> = level
+                .into_iter()
+                .filter_map(|(tree, meta)| {
+                    self.reachable.insert((meta, ObjectType::DirMeta));
+                    self.reachable
+                        .insert((tree, ObjectType::DirTree))
+                        .then_some(tree)
+                })
+                .collect();
+            let repo = self.repo;
+            let listed: Vec<Option<TreeObjects>> = unseen
+                .par_iter()
+                .map(|tree| match repo.load_metadata(ObjectType::DirTree, tree) {
+                    Ok(data) => {
+                        let view = crate::repo::parse_dirtree(&data, tree)?;
+                        let files = view.files.iter().map(|f| f.checksum).collect();
+                        let dirs = view.dirs.iter().map(|d| (d.tree, d.meta)).collect();
+                        Ok(Some((files, dirs)))
+                    }
+                    Err(Error::MissingObject { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<_>>()?;
+            level = Vec::new();
+            for (files, dirs) in listed.into_iter().flatten() {
+                for checksum in files {
+                    self.reachable.insert((checksum, ObjectType::File));
+                }
+                level.extend(dirs);
             }
-            let data = match self.repo.load_metadata(ObjectType::DirTree, &tree) {
-                Ok(d) => d,
-                Err(Error::MissingObject { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            let view = crate::repo::parse_dirtree(&data, &tree)?;
-            for f in &view.files {
-                self.reachable.insert((f.checksum, ObjectType::File));
-            }
-            pending.extend(view.dirs.iter().map(|d| (d.tree, d.meta)));
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ use crate::syscalls::LockKind;
 use crate::{RepoMode, sys};
 
 mod lock;
+mod loose;
 mod objects;
 mod refs;
 

@@ -104,7 +104,7 @@ impl Repo {
         verify: bool,
     ) -> Result<Vec<u8>> {
         let rel = checksum.relative_path(objtype, self.mode.is_archive());
-        let data = match self.objects.read(&rel) {
+        let data = match crate::sys::read_beneath(&self.objects, &rel) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::MissingObject {

@@ -209,42 +209,11 @@ impl Repo {
 
     /// Stored commits whose hex checksum starts with `prefix`.
     pub fn commits_with_prefix(&self, prefix: &str) -> Result<Vec<Checksum>> {
-        let mut out = Vec::new();
-        if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(out);
-        }
-        let dirs: Vec<String> = if prefix.len() >= 2 {
-            vec![prefix[..2].to_owned()]
-        } else {
-            (0..=255u8)
-                .map(|b| format!("{b:02x}"))
-                .filter(|d| d.starts_with(prefix))
-                .collect()
-        };
-        for dir in dirs {
-            let sub = match self.objects.open_dir(&dir) {
-                Ok(d) => d,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).ctx("opening", Path::new("objects").join(&dir)),
-            };
-            for entry in sub
-                .entries()
-                .ctx("listing", Path::new("objects").join(&dir))?
-            {
-                let entry = entry.ctx("listing", Path::new("objects").join(&dir))?;
-                let name = entry.file_name();
-                let Some(rest) = name.to_str().and_then(|n| n.strip_suffix(".commit")) else {
-                    continue;
-                };
-                let hex = format!("{dir}{rest}");
-                if hex.starts_with(prefix)
-                    && let Ok(c) = Checksum::from_hex(&hex)
-                {
-                    out.push(c);
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .list_loose_objects(prefix, |ext| ext == "commit")?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect())
     }
 
     /// Reads one ref file.
