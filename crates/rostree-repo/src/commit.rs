@@ -997,8 +997,10 @@ impl WriteContext<'_, '_> {
                 }
                 let checksum = if size <= IN_MEMORY_LIMIT {
                     with_read_buffer(|data| {
-                        data.reserve(size as usize);
-                        file.read_to_end(data).ctx("reading", shown())?;
+                        // One byte more than the size: the read that finds the end
+                        // needs room.
+                        data.reserve(size as usize + 1);
+                        sys::read_to_end(&file, data).ctx("reading", shown())?;
                         let checksum = content_checksum(&header, data);
                         self.store(&checksum, &header, Source::Bytes(data), size)?;
                         self.record_size(

@@ -38,21 +38,26 @@ pub fn read_beneath(dir: &cap_std::fs::Dir, path: &str) -> io::Result<Vec<u8>> {
         Err(rustix::io::Errno::NOSYS) => return dir.read(path),
         Err(e) => return Err(e.into()),
     };
-    let mut data = vec![0u8; 16 << 10];
-    let mut len = 0;
+    let mut data = Vec::with_capacity(16 << 10);
+    read_to_end(&fd, &mut data)?;
+    Ok(data)
+}
+
+/// Reads `fd` to its end, appending to `data`, which should have room for the size the
+/// caller expects (more is made when the file has grown). Unlike `Read::read_to_end` on a
+/// `File`, it does not ask for the size and position first: two system calls per file of
+/// a tree committed.
+pub fn read_to_end(fd: impl AsFd, data: &mut Vec<u8>) -> io::Result<()> {
     loop {
-        if len == data.len() {
-            data.resize(len * 2, 0);
+        if data.capacity() == data.len() {
+            data.reserve(data.len().clamp(4096, 1 << 20));
         }
-        match rustix::io::read(&fd, &mut data[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(rustix::io::Errno::INTR) => {}
+        match rustix::io::read(&fd, rustix::buffer::spare_capacity(data)) {
+            Ok(0) => return Ok(()),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    data.truncate(len);
-    Ok(data)
 }
 
 /// A readable descriptor for a directory handle. cap-std opens directories with `O_PATH`,
