@@ -372,7 +372,9 @@ mod tests {
                 payload
             );
             // Priming keeps the ratio close to one stream's by the same compressor.
-            let single = compress_chunk(6, b"", payload, true).expect("one stream").len();
+            let single = compress_chunk(6, b"", payload, true)
+                .expect("one stream")
+                .len();
             assert!(
                 out.len() <= single + single / 100 + 16,
                 "{} vs {single}",
