@@ -90,3 +90,69 @@ impl Repo {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use cap_std::ambient_authority;
+    use cap_std::fs::Dir;
+
+    use crate::commit::{CommitOptions, TreeSource, commit};
+    use crate::progress::NoProgress;
+    use crate::{InitOptions, Repo, RepoMode};
+
+    #[test]
+    fn listed_by_extension_and_prefix() -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        std::fs::create_dir_all(tmp.path().join("tree/etc"))?;
+        std::fs::write(tmp.path().join("tree/etc/os-release"), "ID=x\n")?;
+        std::fs::write(tmp.path().join("tree/README"), "r\n")?;
+        std::fs::create_dir(tmp.path().join("repo"))?;
+        let dir = Dir::open_ambient_dir(tmp.path().join("repo"), ambient_authority())?;
+        let init = InitOptions {
+            mode: RepoMode::Archive,
+            ..Default::default()
+        };
+        let repo = Repo::init(dir, tmp.path().join("repo"), &init)?;
+        let tree = Dir::open_ambient_dir(tmp.path().join("tree"), ambient_authority())?;
+        let sources = vec![TreeSource::Dir(tree, tmp.path().join("tree"))];
+        let interrupt = AtomicBool::new(false);
+        let options = CommitOptions::default();
+        let tip = commit(&repo, sources, &NoProgress, &interrupt, &options)?.checksum;
+        // A stray file is no object.
+        let hex = tip.to_hex();
+        std::fs::write(
+            tmp.path().join(format!("repo/objects/{}/x.tmp", &hex[..2])),
+            "",
+        )?;
+
+        let mut kinds: Vec<&str> = repo
+            .list_loose_objects("", |_| true)?
+            .into_iter()
+            .map(|(_, ext)| ext)
+            .collect();
+        kinds.sort();
+        // Two files, the trees of / and /etc, one dirmeta shared by both, the commit.
+        assert_eq!(
+            kinds,
+            ["commit", "dirmeta", "dirtree", "dirtree", "filez", "filez"]
+        );
+        for (prefix, found) in [
+            (&hex[..1], true),
+            (&hex[..5], true),
+            (&hex[..], true),
+            ("", true),
+            ("zz", false),
+            (
+                &hex[..5].to_uppercase(),
+                hex[..5] == hex[..5].to_uppercase(),
+            ),
+        ] {
+            let commits = repo.list_loose_objects(prefix, |ext| ext == "commit")?;
+            assert_eq!(commits.contains(&(tip, "commit")), found, "{prefix}");
+            assert!(commits.len() <= 1, "{prefix}");
+        }
+        Ok(())
+    }
+}
