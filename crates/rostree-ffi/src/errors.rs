@@ -34,8 +34,9 @@ pub struct Error {
     object: Option<CString>,
 }
 
-/// Bytes as a C string, interior NULs (impossible in paths, rare in messages) dropped.
-fn c_string(bytes: impl Into<Vec<u8>>) -> CString {
+/// Bytes as a C string, interior NULs (impossible in paths, rare in messages, commit texts
+/// and names) dropped: every text handed to C goes through here.
+pub(crate) fn c_string(bytes: impl Into<Vec<u8>>) -> CString {
     let mut bytes = bytes.into();
     bytes.retain(|b| *b != 0);
     CString::new(bytes).unwrap_or_default()

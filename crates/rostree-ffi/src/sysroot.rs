@@ -15,7 +15,7 @@ use rostree::sysroot::{DebugFlags, Deployment, Sysroot};
 use rostree::upgrade::{PullFlags, Upgrader, without_transient_state};
 use std::sync::atomic::AtomicBool;
 
-use crate::errors::Error;
+use crate::errors::{Error, c_string};
 use crate::repo::Result;
 
 fn open_dir(path: &Path) -> Result<Dir> {
@@ -48,12 +48,6 @@ struct StatusTexts {
     refspec: Option<CString>,
 }
 
-/// A text as a C string; an interior NUL (which no stateroot, version or refspec upstream
-/// writes holds) gives an empty string.
-fn c_string(text: &str) -> CString {
-    CString::new(text).unwrap_or_default()
-}
-
 impl LoadedSysroot {
     /// Loads the sysroot at `path`, as `ostree admin --sysroot=PATH status` reads it
     /// (`OSTREE_SYSROOT_DEBUG` applies, as for the CLI).
@@ -69,7 +63,7 @@ impl LoadedSysroot {
         let texts = status
             .iter()
             .map(|d| StatusTexts {
-                stateroot: c_string(&d.stateroot),
+                stateroot: c_string(d.stateroot.as_str()),
                 version: d.version.as_deref().map(c_string),
                 refspec: d.refspec.as_deref().map(c_string),
             })

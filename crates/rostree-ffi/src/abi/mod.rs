@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use crate::errors::{Error, RostreeErrorCode};
+use crate::errors::{Error, RostreeErrorCode, c_string};
 use crate::pull::{Cancellable, CountingProgress, Counts};
 use crate::repo::{Repository, Result};
 use crate::sysroot::LoadedSysroot;
@@ -94,7 +94,7 @@ unsafe fn c_progress(
         let Some(callback) = progress else {
             return;
         };
-        let phase = phase.map(|p| CString::new(p).unwrap_or_default());
+        let phase = phase.map(c_string);
         let phase = phase.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
         // SAFETY: the caller's callback, with the arguments it asked for (promised by the
         // caller of `c_progress`).
@@ -220,7 +220,7 @@ unsafe fn c_text_or_null<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'
 unsafe fn give_text(out: *mut *mut c_char, text: String) {
     if !out.is_null() {
         // SAFETY: the caller's promise.
-        unsafe { *out = CString::new(text).unwrap_or_default().into_raw() };
+        unsafe { *out = c_string(text).into_raw() };
     }
 }
 
@@ -237,7 +237,7 @@ fn out<T>(ptr: *mut T, what: &str) -> Result<*mut T> {
 /// # Safety
 /// `buf` is valid for writes of [`ROSTREE_CHECKSUM_BUFSIZE`] bytes.
 unsafe fn write_checksum(buf: *mut c_char, checksum: &rostree::Checksum) {
-    let hex = CString::new(checksum.to_string()).unwrap_or_default();
+    let hex = c_string(checksum.to_string());
     let bytes = hex.as_bytes_with_nul();
     let n = bytes.len().min(ROSTREE_CHECKSUM_BUFSIZE);
     // SAFETY: the caller's promise; `n` bytes fit, and the source is a distinct allocation.

@@ -24,10 +24,9 @@ pub struct RostreeCommitInfo {
     pub timestamp: u64,
 }
 
-/// Text for C to own (interior NULs, which commit texts may hold, dropped).
+/// Text for C to own.
 fn owned_text(text: &str) -> *mut c_char {
-    let bytes: Vec<u8> = text.bytes().filter(|b| *b != 0).collect();
-    CString::new(bytes).unwrap_or_default().into_raw()
+    c_string(text).into_raw()
 }
 
 /// Reads the commit `rev` names into `*info`, as `ostree show` reads it.
@@ -169,10 +168,8 @@ pub unsafe extern "C" fn rostree_repo_walk(
 }
 
 fn c_entry(entry: Entry) -> (RostreeTreeEntry, CString, Option<CString>) {
-    let path = CString::new(entry.path).unwrap_or_default();
-    let target = entry
-        .symlink_target
-        .map(|t| CString::new(t).unwrap_or_default());
+    let path = c_string(entry.path);
+    let target = entry.symlink_target.map(c_string);
     let mut c = RostreeTreeEntry {
         path: path.as_ptr(),
         kind: match entry.kind {

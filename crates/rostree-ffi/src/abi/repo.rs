@@ -268,8 +268,8 @@ pub unsafe extern "C" fn rostree_repo_list_refs(
             let repo = handle(repo, "repo")?;
             let callback = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
             for (name, checksum) in repo.0.list_refs()? {
-                let name = CString::new(name).unwrap_or_default();
-                let checksum = CString::new(checksum.to_string()).unwrap_or_default();
+                let name = c_string(name);
+                let checksum = c_string(checksum.to_string());
                 if callback(name.as_ptr(), checksum.as_ptr(), user_data) != 0 {
                     break;
                 }
@@ -453,7 +453,7 @@ pub unsafe extern "C" fn rostree_repo_list_deltas(
             let repo = handle(repo, "repo")?;
             let callback = callback.ok_or_else(|| Error::invalid_argument("callback is NULL"))?;
             for name in repo.0.list_deltas()? {
-                let name = CString::new(name).unwrap_or_default();
+                let name = c_string(name);
                 if callback(name.as_ptr(), user_data) != 0 {
                     break;
                 }

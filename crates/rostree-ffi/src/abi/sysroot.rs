@@ -105,11 +105,7 @@ pub unsafe extern "C" fn rostree_sysroot_deployment_stateroot(
     index: usize,
 ) -> *const c_char {
     // SAFETY: the caller's promise.
-    guard(std::ptr::null(), || {
-        unsafe { sysroot.as_ref() }
-            .and_then(|s| s.0.stateroot(index))
-            .map_or(std::ptr::null(), CStr::as_ptr)
-    })
+    unsafe { deployment_text(sysroot, |s| s.stateroot(index)) }
 }
 
 /// The serial of deployment `index` (which tells deployments of one commit apart); -1
@@ -186,11 +182,7 @@ pub unsafe extern "C" fn rostree_sysroot_deployment_version(
     index: usize,
 ) -> *const c_char {
     // SAFETY: the caller's promise.
-    guard(std::ptr::null(), || {
-        unsafe { sysroot.as_ref() }
-            .and_then(|s| s.0.version(index))
-            .map_or(std::ptr::null(), CStr::as_ptr)
-    })
+    unsafe { deployment_text(sysroot, |s| s.version(index)) }
 }
 
 /// The refspec deployment `index`'s origin follows (what an upgrade pulls), valid until
@@ -205,11 +197,7 @@ pub unsafe extern "C" fn rostree_sysroot_deployment_refspec(
     index: usize,
 ) -> *const c_char {
     // SAFETY: the caller's promise.
-    guard(std::ptr::null(), || {
-        unsafe { sysroot.as_ref() }
-            .and_then(|s| s.0.refspec(index))
-            .map_or(std::ptr::null(), CStr::as_ptr)
-    })
+    unsafe { deployment_text(sysroot, |s| s.refspec(index)) }
 }
 
 /// The directory of deployment `index` (its root file system), absolute when the sysroot
@@ -342,4 +330,21 @@ pub unsafe extern "C" fn rostree_sysroot_set_default(
             sysroot.0.set_default(index)
         })
     }
+}
+
+/// A text of a deployment that the loaded sysroot keeps as a C string (NULL for a NULL
+/// sysroot or no text).
+///
+/// # Safety
+/// `sysroot` is NULL or a loaded sysroot.
+unsafe fn deployment_text(
+    sysroot: *const RostreeSysroot,
+    text: impl FnOnce(&LoadedSysroot) -> Option<&CStr>,
+) -> *const c_char {
+    guard(std::ptr::null(), || {
+        // SAFETY: the caller's promise.
+        unsafe { sysroot.as_ref() }
+            .and_then(|s| text(&s.0))
+            .map_or(std::ptr::null(), CStr::as_ptr)
+    })
 }
