@@ -199,7 +199,7 @@ ROWS += [
 
 # The repository the pull rows fetch from: tree b committed by upstream into an archive
 # repo with a summary, on the host disk, served by nginx on 127.0.0.1 and, for the
-# latency row, through bench/delay_proxy.py (25 ms each way).
+# latency row, through delay-proxy (25 ms each way; crates/rostree-testutil/src/bin).
 SERVED = CACHE / "served-b"
 # Tree big (one 2 GiB file), committed by upstream into an archive repo the same way.
 SERVED_BIG = CACHE / "served-big"
@@ -224,7 +224,7 @@ def free_port() -> int:
 class Servers:
     """nginx and the delaying proxy, for the rows that pull."""
 
-    def __init__(self, ostree: str) -> None:
+    def __init__(self, ostree: str, proxy: str) -> None:
         for tree, served in (("b", SERVED), ("big", SERVED_BIG)):
             stamp = CACHE / f"served-{tree}.stamp"
             if not stamp.exists():
@@ -254,8 +254,7 @@ class Servers:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         slow_port = free_port()
         self.proxy = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "delay_proxy.py"), str(slow_port), str(port),
-             "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [proxy, str(slow_port), str(port), "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.proxy.stdout is None or self.proxy.stdout.readline().strip() != "ready":
             die("the delaying proxy did not start")
         self.urls = {"nginx": f"http://127.0.0.1:{port}/{SERVED.name}/",
@@ -543,7 +542,9 @@ def main() -> None:
         WORK = fresh
     else:
         fs_note = "the host disk"
-    servers = Servers(ostree) if any(r.server for r in rows) else None
+    # The delaying proxy is built beside rostree (`cargo build --release` builds both).
+    proxy = resolve_tool(str(Path(rostree).parent / "delay-proxy"))
+    servers = Servers(ostree, proxy) if any(r.server for r in rows) else None
     try:
         run_rows(rows, runs, tools, fs_note, servers.urls if servers else {})
     finally:
