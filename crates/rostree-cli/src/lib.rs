@@ -32,6 +32,25 @@ struct Cli {
     command: Option<cmd::Command>,
 }
 
+/// The name the manual and completion scripts use.
+pub(crate) const PROGRAM: &str = "rostree";
+
+/// The command definition as clap holds it, named `rostree`: what the manual pages and
+/// completion scripts are made from.
+pub(crate) fn definition() -> clap::Command {
+    Cli::command()
+        .name(PROGRAM)
+        .bin_name(PROGRAM)
+        .about("OSTree in Rust: versioned, content-addressed operating system trees")
+        .long_about(
+            "rostree stores whole filesystem trees by content, replicates them over plain \
+             HTTP, and deploys them as bootable roots with atomic upgrade and rollback. It \
+             reads and writes upstream OSTree's repositories, sysroots and wire format, and \
+             accepts upstream's command line: invoked as `ostree`, it is a drop-in \
+             replacement. Each command has its own page, as rostree-COMMAND(1).",
+        )
+}
+
 /// Runs the CLI on `args` (the first being the program name) and returns the exit code.
 pub fn run_from_iter<I, T>(args: I) -> i32
 where

@@ -10,6 +10,7 @@ mod cat;
 mod checkout;
 mod checksum;
 mod commit;
+mod completions;
 mod config;
 mod create_usb;
 mod diff;
@@ -20,6 +21,7 @@ mod gpg_sign;
 mod init;
 mod log;
 mod ls;
+mod man_pages;
 mod prune;
 pub(crate) mod pull;
 mod pull_local;
@@ -49,6 +51,8 @@ pub enum Command {
     Checksum(checksum::Args),
     /// Commit a new revision
     Commit(commit::Args),
+    /// Print a completion script for bash, zsh or fish (rostree's own)
+    Completions(completions::Args),
     /// Change repo configuration settings
     Config(config::Args),
     /// Compare a directory against a revision
@@ -69,6 +73,9 @@ pub enum Command {
     Log(log::Args),
     /// List file paths
     Ls(ls::Args),
+    /// Write the manual pages into a directory (rostree's own, for packaging)
+    #[command(hide = true)]
+    ManPages(man_pages::Args),
     /// Search for unreachable objects
     Prune(prune::Args),
     /// Download data from remote repository
@@ -105,6 +112,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Checkout(a) => checkout::run(a, global),
         Command::Checksum(a) => checksum::run(a),
         Command::Commit(a) => commit::run(a, global),
+        Command::Completions(a) => completions::run(a),
         Command::Config(a) => config::run(a, global),
         Command::Diff(a) => diff::run(a, global),
         Command::Export(a) => export::run(a, global),
@@ -115,6 +123,7 @@ pub fn dispatch(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::Init(a) => init::run(a, global),
         Command::Log(a) => log::run(a, global),
         Command::Ls(a) => ls::run(a, global),
+        Command::ManPages(a) => man_pages::run(a),
         Command::Prune(a) => prune::run(a, global),
         Command::Pull(a) => pull::run(a, global),
         Command::PullLocal(a) => pull_local::run(a, global),
