@@ -13,6 +13,7 @@ mod cmd;
 mod datetime;
 mod editor;
 mod goption;
+mod json;
 mod progress;
 mod util;
 
@@ -59,6 +60,20 @@ where
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let command = goption::prepare(Cli::command());
+    // With --json an error is one JSON object on stderr, without the help text around it.
+    let json_errors = json::requested(&args);
+    let usage_error = |help: &str, blank_line: bool, message: &str| {
+        if json_errors {
+            eprint!("{}", json::error(message));
+        } else {
+            eprint!("{help}");
+            if blank_line {
+                eprintln!();
+            }
+            eprintln!("error: {message}");
+        }
+        1
+    };
     match goption::early(&args, &command) {
         goption::Early::Run => {}
         goption::Early::Help(text) => {
@@ -69,11 +84,7 @@ where
             let _ = util::write_stdout(util::version_yaml().as_bytes());
             return 0;
         }
-        goption::Early::Usage { help, error } => {
-            eprint!("{help}");
-            eprintln!("error: {error}");
-            return 1;
-        }
+        goption::Early::Usage { help, error } => return usage_error(&help, false, &error),
         goption::Early::External(program) => return goption::exec_external(&program, &args),
     }
     let cli = match command
@@ -86,32 +97,33 @@ where
             if e.kind() == clap::error::ErrorKind::MissingRequiredArgument
                 && let Some(message) = goption::missing_arguments_message(&args, &command)
             {
-                eprint!("{}", goption::help_for(&args, &command));
-                eprintln!("\nerror: {message}");
-                return 1;
+                return usage_error(&goption::help_for(&args, &command), true, message);
             }
-            eprintln!("error: {}", goption::error_message(&e));
-            return 1;
+            return usage_error("", false, &goption::error_message(&e));
         }
     };
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.downcast_ref::<util::UsageError>().is_some() => {
             let usage = e.downcast_ref::<util::UsageError>().expect("checked above");
-            eprint!("{}", goption::help_for(&args, &command));
-            if usage.blank_line {
-                eprintln!();
-            }
-            eprintln!("error: {}", usage.message);
-            1
+            usage_error(
+                &goption::help_for(&args, &command),
+                usage.blank_line,
+                &usage.message,
+            )
         }
         Err(e) => {
+            let message = util::format_error(&e);
+            if json_errors {
+                eprint!("{}", json::error(&message));
+                return 1;
+            }
             if let Some(rostree::Error::UnmatchedPaths { kind, paths }) = e.downcast_ref() {
                 for path in paths {
                     eprintln!("Unmatched {kind} path: {path}");
                 }
             }
-            eprintln!("error: {}", util::format_error(&e));
+            eprintln!("error: {message}");
             1
         }
     }

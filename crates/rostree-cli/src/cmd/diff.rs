@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use rostree::Repo;
-use rostree::repo::diff::{DiffOptions, Side, diff_trees, object_stats};
+use rostree::repo::diff::{DiffOptions, Side, TreeDiff, diff_trees, object_stats};
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub struct Args {
     /// Use file ownership group id for local files
     #[arg(long = "owner-gid")]
     owner_gid: Option<u32>,
+    /// Print the changes (and with --stats the counts) as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The old revision or directory (with one argument: its parent is the old one)
     old: String,
     /// The new revision or directory
@@ -47,27 +50,67 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         None => (format!("{}^", args.old), args.old.clone()),
     };
     // The file list is the default; --stats alone prints only the statistics.
-    if args.fs_diff || !args.stats {
-        fs_diff(&repo, &args, &old, &new)?;
-    }
-    if args.stats {
+    let changes = if args.fs_diff || !args.stats {
+        Some(fs_diff(&repo, &args, &old, &new)?)
+    } else {
+        None
+    };
+    let stats = if args.stats {
         let (old, new) = (repo.resolve_rev(&old)?, repo.resolve_rev(&new)?);
-        let stats = object_stats(&repo, &old, &new)?;
-        let out = format!(
+        Some(object_stats(&repo, &old, &new)?)
+    } else {
+        None
+    };
+    if args.json {
+        let paths = |pick: fn(&TreeDiff) -> &Vec<String>| changes.as_ref().map(|d| pick(d).clone());
+        json::print(&serde_json::json!({
+            "modified": paths(|d| &d.modified),
+            "removed": paths(|d| &d.removed),
+            "added": paths(|d| &d.added),
+            "stats": stats.map(|s| serde_json::json!({
+                "old_objects": s.old_objects,
+                "new_objects": s.new_objects,
+                "common_objects": s.common_objects,
+                "common_size": s.common_size,
+            })),
+        }))?;
+        return Ok(0);
+    }
+    let mut out = String::new();
+    if let Some(diff) = &changes {
+        // Upstream prints paths added from a directory without their leading `/`.
+        let added_from_dir = args.new.as_deref().is_some_and(is_dir_arg);
+        for path in &diff.modified {
+            out.push_str(&format!("M    {path}\n"));
+        }
+        for path in &diff.removed {
+            out.push_str(&format!("D    {path}\n"));
+        }
+        for path in &diff.added {
+            let shown = if added_from_dir {
+                path.trim_start_matches('/')
+            } else {
+                path
+            };
+            out.push_str(&format!("A    {shown}\n"));
+        }
+    }
+    if let Some(stats) = stats {
+        out.push_str(&format!(
             "[A] Object Count: {}\n[B] Object Count: {}\nCommon Object Count: {}\n\
              Common Object Size: {}\n",
             stats.old_objects,
             stats.new_objects,
             stats.common_objects,
             util::format_size(stats.common_size)
-        );
-        util::write_stdout(out.as_bytes())?;
+        ));
     }
+    util::write_stdout(out.as_bytes())?;
     Ok(0)
 }
 
-/// Prints the changed paths, as upstream's `ostree_diff_print`.
-fn fs_diff(repo: &Repo, args: &Args, old: &str, new: &str) -> Result<()> {
+/// The changed paths between `old` and `new`, each a rev or a directory.
+fn fs_diff(repo: &Repo, args: &Args, old: &str, new: &str) -> Result<TreeDiff> {
     let mut dirs = Vec::new();
     let mut trees = Vec::new();
     for arg in [old, new] {
@@ -99,24 +142,5 @@ fn fs_diff(repo: &Repo, args: &Args, old: &str, new: &str) -> Result<()> {
         owner_gid: args.owner_gid,
         no_xattrs: args.no_xattrs,
     };
-    let diff = diff_trees(repo, &sides[0], &sides[1], &options)?;
-    // Upstream prints paths added from a directory without their leading `/`.
-    let added_from_dir = trees[1].is_none();
-    let mut out = String::new();
-    for path in &diff.modified {
-        out.push_str(&format!("M    {path}\n"));
-    }
-    for path in &diff.removed {
-        out.push_str(&format!("D    {path}\n"));
-    }
-    for path in &diff.added {
-        let shown = if added_from_dir {
-            path.trim_start_matches('/')
-        } else {
-            path
-        };
-        out.push_str(&format!("A    {shown}\n"));
-    }
-    util::write_stdout(out.as_bytes())?;
-    Ok(())
+    Ok(diff_trees(repo, &sides[0], &sides[1], &options)?)
 }

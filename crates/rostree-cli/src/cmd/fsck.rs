@@ -5,7 +5,7 @@ use rostree::repo::fsck::{FsckOptions, fsck};
 use rostree::repo::progress::{Event, Progress};
 use rostree::repo::prune::write_tombstone;
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `fsck`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub struct Args {
     /// Verify back-references (implies --verify-bindings)
     #[arg(long = "verify-back-refs")]
     verify_back_refs: bool,
+    /// Print the report as JSON, without the progress lines (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 /// Prints each phase as upstream does ("Validating refs..."), unless quiet.
@@ -62,7 +65,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         verify_back_refs: args.verify_back_refs,
         add_tombstones: args.add_tombstones,
     };
-    let phases = PhaseLines { quiet: args.quiet };
+    let phases = PhaseLines {
+        quiet: args.quiet || args.json,
+    };
     let outcome = fsck(&repo, &phases, &interrupt, &options)?;
     let mut out = String::new();
     // Upstream's progress, as printed when stdout is not a terminal: first and last step.
@@ -91,18 +96,35 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         ));
     }
     let clean = outcome.errors.is_empty() && outcome.partial_from_fsck == 0;
-    if clean {
+    if args.json {
+        let hex = |list: &mut dyn Iterator<Item = &rostree::Checksum>| -> Vec<String> {
+            list.map(|c| c.to_hex()).collect()
+        };
+        json::print(&serde_json::json!({
+            "ok": clean,
+            "objects": outcome.objects,
+            "commits_verified": outcome.commits_verified,
+            "partial_commits": outcome.partial,
+            "partial_commits_from_fsck": outcome.partial_from_fsck,
+            "errors": outcome.errors,
+            "marked_partial": hex(&mut outcome.marked_partial.iter()),
+            "tombstones_added": hex(&mut outcome.missing_parents.iter()),
+        }))?;
+        out.clear();
+    } else if clean {
         out.push_str(&format!(
             "object fsck of {} commits completed successfully - no errors found.\n",
             outcome.commits_verified
         ));
     }
     util::write_stdout(out.as_bytes())?;
-    for line in &outcome.errors {
-        eprintln!("{line}");
-    }
-    for commit in &outcome.marked_partial {
-        eprintln!("Marking commit as partial: {commit}");
+    if !args.json {
+        for line in &outcome.errors {
+            eprintln!("{line}");
+        }
+        for commit in &outcome.marked_partial {
+            eprintln!("Marking commit as partial: {commit}");
+        }
     }
     if !outcome.errors.is_empty() {
         bail!("Repository corruption encountered");

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use rostree::repo::Error;
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `log`.
 #[derive(Debug, clap::Args)]
@@ -12,6 +12,9 @@ pub struct Args {
     /// Show raw variant data
     #[arg(long)]
     raw: bool,
+    /// Print the commits as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The ref or commit to start at
     rev: String,
 }
@@ -20,15 +23,19 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
     let mut checksum = repo.resolve_rev(&args.rev)?;
     let mut out = Vec::new();
+    let mut commits = Vec::new();
+    let mut history_complete = true;
     loop {
         let commit = match repo.load_commit(&checksum) {
             Ok(c) => c,
-            Err(Error::MissingObject { .. }) if !out.is_empty() => {
+            Err(Error::MissingObject { .. }) if !commits.is_empty() => {
                 out.extend_from_slice(b"<< History beyond this commit not fetched >>\n");
+                history_complete = false;
                 break;
             }
             Err(e) => return Err(e.into()),
         };
+        commits.push(json::commit(&checksum, &commit));
         if args.raw {
             out.extend_from_slice(
                 format!(
@@ -45,6 +52,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             None => break,
         }
     }
-    util::write_stdout(&out)?;
+    if args.json {
+        json::print(&serde_json::json!({
+            "commits": commits,
+            "history_complete": history_complete,
+        }))?;
+    } else {
+        util::write_stdout(&out)?;
+    }
     Ok(0)
 }

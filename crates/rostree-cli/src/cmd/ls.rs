@@ -8,7 +8,7 @@ use rostree::core::object::{DirTree, Xattrs};
 use rostree::{Checksum, Repo};
 
 use super::tree::{Entry, load_dirtree, lookup};
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `ls`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +29,9 @@ pub struct Args {
     /// Print only filenames, NUL separated
     #[arg(long = "nul-filenames-only")]
     nul_filenames_only: bool,
+    /// Print the entries as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The ref or commit
     rev: String,
     /// Paths to list (default /)
@@ -39,6 +42,8 @@ struct Lister<'a> {
     repo: &'a Repo,
     args: &'a Args,
     out: Vec<u8>,
+    /// The entries, for `--json`.
+    entries: Vec<serde_json::Value>,
 }
 
 impl Lister<'_> {
@@ -89,6 +94,34 @@ impl Lister<'_> {
                 )
             }
         };
+        if self.args.json {
+            let (kind_name, checksums) = match entry {
+                Entry::Dir(tree, meta) => (
+                    "directory",
+                    serde_json::json!({ "checksum": null, "dirtree": tree.to_hex(), "dirmeta": meta.to_hex() }),
+                ),
+                Entry::File(c) => (
+                    if kind == 'l' { "symlink" } else { "file" },
+                    serde_json::json!({ "checksum": c.to_hex(), "dirtree": null, "dirmeta": null }),
+                ),
+            };
+            let mut item = serde_json::json!({
+                "path": path,
+                "type": kind_name,
+                "mode": mode & 0o7777,
+                "uid": uid,
+                "gid": gid,
+                "size": size,
+                "symlink_target": target,
+                "xattrs": if self.args.xattrs { json::xattrs(&xattrs) } else { serde_json::Value::Null },
+            });
+            if let (Some(item), serde_json::Value::Object(sums)) = (item.as_object_mut(), checksums)
+            {
+                item.extend(sums);
+            }
+            self.entries.push(item);
+            return Ok(());
+        }
         write!(
             self.out,
             "{kind}0{:04o} {uid} {gid} {size:6} ",
@@ -139,7 +172,7 @@ impl Lister<'_> {
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
-    let (_, commit) = util::resolve_commit(&repo, &args.rev)?;
+    let (checksum, commit) = util::resolve_commit(&repo, &args.rev)?;
     let paths = if args.paths.is_empty() {
         vec!["/".to_owned()]
     } else {
@@ -149,6 +182,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         repo: &repo,
         args: &args,
         out: Vec::new(),
+        entries: Vec::new(),
     };
     for path in &paths {
         // Upstream shows a path given without its leading `/` as rooted.
@@ -168,6 +202,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             lister.list_dir(path, &tree)?;
         }
     }
-    util::write_stdout(&lister.out)?;
+    if args.json {
+        json::print(&serde_json::json!({
+            "commit": checksum.to_hex(),
+            "entries": lister.entries,
+        }))?;
+    } else {
+        util::write_stdout(&lister.out)?;
+    }
     Ok(0)
 }

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 use rostree::repo::deltas::prune_static_deltas;
 use rostree::repo::prune::{BranchRules, PruneOptions, prune};
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `prune`.
 #[derive(Debug, clap::Args)]
@@ -37,6 +37,9 @@ pub struct Args {
     /// Only traverse and delete commit objects
     #[arg(long = "commit-only")]
     commit_only: bool,
+    /// Print the counts as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 /// Parses `BRANCH=DEPTH` as upstream does: a leading integer, negative for all history.
@@ -105,6 +108,16 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let progress = crate::progress::CountProgress::new();
     let outcome = prune(&repo, &progress, &interrupt, &options)?;
     progress.finish();
+    if args.json {
+        json::print(&serde_json::json!({
+            "objects_total": outcome.total,
+            "objects_deleted": outcome.deleted,
+            "bytes_freed": outcome.freed,
+            "dry_run": args.no_prune,
+            "commit_only": args.commit_only,
+        }))?;
+        return Ok(0);
+    }
     let mut out = if args.commit_only {
         format!("Total (commit only) objects: {}\n", outcome.total)
     } else {

@@ -6,7 +6,7 @@ use rostree::core::ghash::{HashOrder, str_hash};
 use rostree::core::refname::validate_collection_id;
 use rostree::repo::RefKind;
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `refs`.
 #[derive(Debug, clap::Args)]
@@ -30,8 +30,38 @@ pub struct Args {
     /// Overwrite existing refs when creating
     #[arg(long)]
     force: bool,
+    /// Print the listing as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// Prefixes to list (or with --create, the commit)
     prefixes: Vec<String>,
+}
+
+/// One listed ref as JSON: the name as the text shows it, the full ref, its remote and
+/// collection, and the commit it points to.
+fn ref_json(
+    repo: &Repo,
+    shown: &str,
+    full: &str,
+    kind: &RefKind,
+    name: &str,
+) -> Result<serde_json::Value> {
+    let (remote, collection_id) = match kind {
+        RefKind::Local => (None, None),
+        RefKind::Remote(r) => (Some(r.as_str()), None),
+        RefKind::Mirror(id) => (None, Some(id.as_str())),
+    };
+    let checksum = match repo.read_ref(kind, name)? {
+        Some(c) => c,
+        None => repo.resolve_rev(full)?,
+    };
+    Ok(serde_json::json!({
+        "name": shown,
+        "ref": full,
+        "remote": remote,
+        "collection_id": collection_id,
+        "checksum": checksum.to_hex(),
+    }))
 }
 
 /// Every ref, local ones by name and remote ones as `remote:name`, in the order upstream
@@ -105,6 +135,7 @@ fn list_collections(repo: &Repo, args: &Args) -> Result<i32> {
         validate_collection_id(prefix).map_err(|e| anyhow::anyhow!("Listing refs: {e}"))?;
     }
     let mut out = String::new();
+    let mut listed = Vec::new();
     for r in rostree::repo::collections::list_collection_refs(repo)? {
         let (id, name) = (r.collection_id, r.name);
         if !args.prefixes.is_empty() && !args.prefixes.contains(&id) {
@@ -118,9 +149,18 @@ fn list_collections(repo: &Repo, args: &Args) -> Result<i32> {
             }
             continue;
         }
+        if args.json {
+            let mut item = ref_json(repo, &name, &name, &r.kind, &name)?;
+            item["collection_id"] = serde_json::json!(id);
+            listed.push(item);
+        }
         out.push_str(&format!("({id}, {name})\n"));
     }
-    util::write_stdout(out.as_bytes())?;
+    if args.json && !args.delete {
+        json::print(&serde_json::json!({ "refs": listed }))?;
+    } else {
+        util::write_stdout(out.as_bytes())?;
+    }
     Ok(0)
 }
 
@@ -138,6 +178,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if args.alias {
         let aliases = repo.list_aliases()?;
         let mut out = String::new();
+        let mut listed = Vec::new();
         let keys = all_refs(&repo)?
             .into_iter()
             .filter(|r| r.1 == RefKind::Local);
@@ -146,9 +187,18 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         {
             if let Some(target) = aliases.get(&name) {
                 out.push_str(&format!("{name} -> {target}\n"));
+                listed.push(serde_json::json!({
+                    "name": name,
+                    "target": target,
+                    "checksum": repo.resolve_rev(&name)?.to_hex(),
+                }));
             }
         }
-        util::write_stdout(out.as_bytes())?;
+        if args.json {
+            json::print(&serde_json::json!({ "aliases": listed }))?;
+        } else {
+            util::write_stdout(out.as_bytes())?;
+        }
         return Ok(0);
     }
     let refs = all_refs(&repo).context("Listing refs")?;
@@ -165,6 +215,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             .collect()
     };
     let mut out = String::new();
+    let mut listed = Vec::new();
     for prefix in &prefixes {
         // Each prefix is its own listing upstream, with its own table.
         let mut keys = Vec::new();
@@ -191,13 +242,20 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 } else {
                     shown[prefix.len()..].trim_start_matches('/').to_owned()
                 };
-            keys.push((str_hash(display.as_bytes()), display, ()));
+            keys.push((str_hash(display.as_bytes()), display, (shown, kind, name)));
         }
-        for (line, ()) in hash_order(keys) {
+        for (line, (shown, kind, name)) in hash_order(keys) {
+            if args.json {
+                listed.push(ref_json(&repo, &line, shown, kind, name)?);
+            }
             out.push_str(&line);
             out.push('\n');
         }
     }
-    util::write_stdout(out.as_bytes())?;
+    if args.json && !args.delete {
+        json::print(&serde_json::json!({ "refs": listed }))?;
+    } else {
+        util::write_stdout(out.as_bytes())?;
+    }
     Ok(0)
 }

@@ -11,8 +11,20 @@ pub struct Args {
     /// If the repository has exactly one commit, then print it; any other case will result in an error
     #[arg(short = 'S', long)]
     single: bool,
+    /// Print the commits as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// Revisions to resolve
     revs: Vec<String>,
+}
+
+/// `{"revs": [{"rev": ..., "checksum": ...}]}`.
+fn print_json(resolved: &[(String, rostree::Checksum)]) -> Result<()> {
+    let revs: Vec<serde_json::Value> = resolved
+        .iter()
+        .map(|(rev, c)| serde_json::json!({ "rev": rev, "checksum": c.to_hex() }))
+        .collect();
+    crate::json::print(&serde_json::json!({ "revs": revs }))
 }
 
 pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
@@ -29,16 +41,25 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             [] => anyhow::bail!("No commit objects found"),
             _ => anyhow::bail!("Multiple commit objects found"),
         };
-        crate::util::write_stdout(format!("{commit}\n").as_bytes())?;
+        if args.json {
+            print_json(&[(String::new(), *commit)])?;
+        } else {
+            crate::util::write_stdout(format!("{commit}\n").as_bytes())?;
+        }
         return Ok(0);
     }
     if args.revs.is_empty() {
         return Err(crate::util::usage_error("REV must be specified"));
     }
-    let mut out = String::new();
+    let mut resolved = Vec::new();
     for rev in &args.revs {
-        out.push_str(&format!("{}\n", repo.resolve_rev(rev)?));
+        resolved.push((rev.clone(), repo.resolve_rev(rev)?));
     }
-    crate::util::write_stdout(out.as_bytes())?;
+    if args.json {
+        print_json(&resolved)?;
+    } else {
+        let out: String = resolved.iter().map(|(_, c)| format!("{c}\n")).collect();
+        crate::util::write_stdout(out.as_bytes())?;
+    }
     Ok(0)
 }

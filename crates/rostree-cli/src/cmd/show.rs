@@ -6,7 +6,7 @@ use rostree::core::object::Metadata;
 use rostree::core::varint::read_varuint64;
 use rostree::{Checksum, ObjectType};
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +39,9 @@ pub struct Args {
     /// GPG Homedir to use when looking for keyrings
     #[arg(long = "gpg-homedir", value_name = "HOMEDIR")]
     gpg_homedir: Option<std::path::PathBuf>,
+    /// Print the object as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The ref or commit
     #[arg(value_name = "OBJECT")]
     rev: String,
@@ -76,6 +79,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         return show_object(&repo, &c, &args);
     }
     let (checksum, commit) = util::resolve_commit(&repo, &args.rev)?;
+    if args.json {
+        return print_commit_json(&repo, &checksum, &commit, &args);
+    }
     let print_key = |metadata: &Metadata, key: &str| -> Result<()> {
         match metadata.get(key) {
             Some(v) => {
@@ -156,6 +162,52 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     Ok(0)
 }
 
+/// `show --json` of a commit: its facts and its detached metadata, or with
+/// `--print-metadata-key` / `--print-detached-metadata-key` that one value.
+fn print_commit_json(
+    repo: &rostree::Repo,
+    checksum: &Checksum,
+    commit: &rostree::core::object::Commit,
+    args: &Args,
+) -> Result<i32> {
+    let detached = match repo.load_commitmeta(checksum)? {
+        Some(bytes) => Some(Metadata::from_bytes(&bytes)?),
+        None => None,
+    };
+    let key_value = |metadata: Option<&Metadata>, key: &str| -> Result<i32> {
+        let Some(value) = metadata.and_then(|m| m.get(key)) else {
+            bail!("No such metadata key '{key}'");
+        };
+        json::print(&serde_json::json!({ "key": key, "value": json::variant(value) }))?;
+        Ok(0)
+    };
+    if let Some(key) = &args.metadata_key {
+        return key_value(Some(&commit.metadata), key);
+    }
+    if let Some(key) = &args.detached_key {
+        return key_value(detached.as_ref(), key);
+    }
+    let mut object = json::commit(checksum, commit);
+    if let serde_json::Value::Object(fields) = &mut object {
+        fields.insert(
+            "detached_metadata".into(),
+            detached
+                .as_ref()
+                .map_or(serde_json::Value::Null, json::metadata),
+        );
+        fields.insert(
+            "related".into(),
+            commit
+                .related
+                .iter()
+                .map(|(name, c)| serde_json::json!({ "name": name, "checksum": c.to_hex() }))
+                .collect(),
+        );
+    }
+    json::print(&object)?;
+    Ok(0)
+}
+
 /// `show` of a dirtree, dirmeta or content object.
 fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result<i32> {
     for (objtype, ty) in [
@@ -164,6 +216,13 @@ fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result
     ] {
         if !repo.has_object(objtype, checksum)? {
             continue;
+        }
+        if args.json {
+            json::print(&serde_json::json!({
+                "type": objtype.to_string(),
+                "checksum": checksum.to_hex(),
+            }))?;
+            return Ok(0);
         }
         let mut out = format!("{objtype} {checksum}\n");
         if args.raw || args.no_byteswap {
@@ -183,6 +242,20 @@ fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result
             anyhow::anyhow!("Opening content object {checksum}: {e}")
         }
     })?;
+    if args.json {
+        json::print(&serde_json::json!({
+            "type": "file",
+            "checksum": checksum.to_hex(),
+            "file_type": if header.is_symlink() { "symlink" } else { "regular" },
+            "size": if header.is_symlink() { None } else { Some(size) },
+            "symlink_target": header.is_symlink().then_some(&header.symlink_target),
+            "mode": header.mode,
+            "uid": header.uid,
+            "gid": header.gid,
+            "xattrs": json::xattrs(&header.xattrs),
+        }))?;
+        return Ok(0);
+    }
     let mut out = format!("Object: {checksum}\nType: file\n");
     if header.is_symlink() {
         out.push_str(&format!(

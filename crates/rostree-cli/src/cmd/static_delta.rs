@@ -18,9 +18,9 @@ use crate::{GlobalOptions, util};
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List static delta files
-    List(NoArgs),
+    List(ListArgs),
     /// Dump information on a delta
-    Show(DeltaArgs),
+    Show(ShowArgs),
     /// Remove a delta
     Delete(DeltaArgs),
     /// Generate static delta files
@@ -40,7 +40,27 @@ pub enum Command {
 #[command(override_usage = "[OPTION…]")]
 pub struct NoArgs {}
 
-/// Arguments of `show` and `delete`.
+/// Arguments of `list`.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
+pub struct ListArgs {
+    /// Print the deltas as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `show`.
+#[derive(Debug, clap::Args)]
+#[command(override_usage = "[OPTION…]")]
+pub struct ShowArgs {
+    /// Print what the delta holds as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
+    /// The delta (FROM-TO or TO, or a superblock path)
+    delta: Option<String>,
+}
+
+/// Arguments of `delete`.
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "[OPTION…]")]
 pub struct DeltaArgs {
@@ -150,9 +170,24 @@ pub struct ReindexArgs {
 
 pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
     match command {
-        Command::List(_) => {
+        Command::List(a) => {
             let repo = global.open_repo()?;
-            print_list(deltas::list_static_deltas(&repo)?, "(No static deltas)")
+            let list = deltas::list_static_deltas(&repo)?;
+            if a.json {
+                let deltas: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "name": d.to_string(),
+                            "from": crate::json::checksum(d.from.as_ref()),
+                            "to": d.to.to_hex(),
+                        })
+                    })
+                    .collect();
+                crate::json::print(&serde_json::json!({ "deltas": deltas }))?;
+                return Ok(0);
+            }
+            print_list(list, "(No static deltas)")
         }
         Command::Show(a) => show(a, global),
         Command::Delete(a) => {
@@ -404,7 +439,7 @@ fn verify(args: VerifyArgs, global: &GlobalOptions) -> Result<i32> {
     }
 }
 
-fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
+fn show(args: ShowArgs, global: &GlobalOptions) -> Result<i32> {
     let repo = global.open_repo()?;
     let Some(delta) = &args.delta else {
         bail!("DELTA must be specified");
@@ -443,6 +478,7 @@ fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
         sb.fallbacks.len()
     ));
     let (mut fallback_size, mut fallback_usize) = (0u64, 0u64);
+    let mut parts_json = Vec::new();
     for f in &sb.fallbacks {
         out.push_str(&format!("  {}\n", f.checksum));
         fallback_size += f.compressed_size;
@@ -480,6 +516,24 @@ fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
         };
         let stats = apply::part_stats(&part.objects, &payload)?;
         let ops = stats.ops;
+        parts_json.push(serde_json::json!({
+            "objects": part.objects.len(),
+            "size": part.compressed_size,
+            "uncompressed_size": part.uncompressed_size,
+            "modes": stats.modes,
+            "xattrs": stats.xattrs,
+            "blob_size": stats.blob_size,
+            "ops_size": stats.ops_size,
+            "ops": {
+                "open_splice_and_close": ops.open_splice_and_close,
+                "open": ops.open,
+                "write": ops.write,
+                "set_read_source": ops.set_read_source,
+                "unset_read_source": ops.unset_read_source,
+                "close": ops.close,
+                "bspatch": ops.bspatch,
+            },
+        }));
         out.push_str(&format!(
             "PartPayload{i}: nmodes={} nxattrs={} blobsize={} opsize={}\n\
              PartPayloadOps{i}: openspliceclose={} open={} write={} setread={} unsetread={} \
@@ -496,6 +550,32 @@ fn show(args: DeltaArgs, global: &GlobalOptions) -> Result<i32> {
             ops.close,
             ops.bspatch
         ));
+    }
+    if args.json {
+        let mut object = serde_json::Map::new();
+        object.insert("delta".into(), delta.as_str().into());
+        object.insert("signed".into(), file.is_signed().into());
+        object.insert("from".into(), crate::json::checksum(sb.from.as_ref()));
+        object.insert("to".into(), sb.to.to_hex().into());
+        object.insert("endianness".into(), endianness.into());
+        crate::json::insert_time(&mut object, "timestamp", sb.timestamp);
+        let fallbacks: Vec<serde_json::Value> = sb
+            .fallbacks
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "checksum": f.checksum.to_hex(),
+                    "size": f.compressed_size,
+                    "uncompressed_size": f.uncompressed_size,
+                })
+            })
+            .collect();
+        object.insert("fallbacks".into(), fallbacks.into());
+        object.insert("parts".into(), parts_json.into());
+        object.insert("size".into(), (size + fallback_size).into());
+        object.insert("uncompressed_size".into(), (usize + fallback_usize).into());
+        crate::json::print(&serde_json::Value::Object(object))?;
+        return Ok(0);
     }
     out.push_str(&format!(
         "Total Part Size: {}\nTotal Part Uncompressed Size: {}\nTotal Size: {}\n\

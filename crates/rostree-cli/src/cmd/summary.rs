@@ -8,7 +8,7 @@ use rostree::core::object::Metadata;
 use rostree::repo::commit::CommitSigner;
 use rostree::repo::summary::{read_summary, update_summary, write_metadata_commit};
 
-use crate::{GlobalOptions, util};
+use crate::{GlobalOptions, json, util};
 
 /// Arguments of `summary`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +38,9 @@ pub struct Args {
     /// Signature type to use (defaults to 'ed25519')
     #[arg(long = "sign-type", value_name = "NAME", default_value = "ed25519")]
     sign_type: String,
+    /// With --view, print the summary as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS+00`, as upstream's summary view prints times.
@@ -144,6 +147,81 @@ fn ref_block(
     out.push('\n');
 }
 
+/// A summary as JSON (`summary --view --json`, `remote summary --json`): every ref, those
+/// of the collection map with their collection ID, and the metadata, times in both forms.
+pub fn json(summary: &rostree::core::object::Summary) -> serde_json::Value {
+    use serde_json::{Map, Value};
+    let own_id = summary.metadata.get_str("ostree.summary.collection-id");
+    let mut refs: Vec<Value> = summary
+        .refs
+        .iter()
+        .map(|(name, r)| ref_json(own_id, name, r))
+        .collect();
+    for (id, map) in summary.collection_map() {
+        refs.extend(map.iter().map(|(name, r)| ref_json(Some(&id), name, r)));
+    }
+    let mut object = Map::new();
+    object.insert("refs".into(), Value::Array(refs));
+    for (field, key) in [
+        ("last_modified", "ostree.summary.last-modified"),
+        ("expires", "ostree.summary.expires"),
+    ] {
+        match summary.metadata.get(key).and_then(be_u64) {
+            Some(time) => json::insert_time(&mut object, field, time),
+            None => {
+                object.insert(field.into(), Value::Null);
+                object.insert(format!("{field}_unix"), Value::Null);
+            }
+        }
+    }
+    object.insert("metadata".into(), summary_metadata_json(&summary.metadata));
+    Value::Object(object)
+}
+
+/// Metadata as JSON, the big-endian times as plain numbers; the collection map is left
+/// out (its refs are listed with the others).
+fn summary_metadata_json(metadata: &Metadata) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    for (key, value) in &metadata.0 {
+        let value = match key.as_str() {
+            "ostree.summary.collection-map" => continue,
+            "ostree.summary.last-modified"
+            | "ostree.summary.expires"
+            | "ostree.commit.timestamp" => {
+                be_u64(value).map_or(serde_json::Value::Null, |t| t.into())
+            }
+            _ => json::variant(value),
+        };
+        object.insert(key.clone(), value);
+    }
+    serde_json::Value::Object(object)
+}
+
+fn ref_json(
+    collection_id: Option<&str>,
+    name: &str,
+    r: &rostree::core::object::SummaryRef,
+) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("name".into(), name.into());
+    object.insert("collection_id".into(), collection_id.into());
+    object.insert("checksum".into(), r.checksum.to_hex().into());
+    object.insert("commit_size".into(), r.commit_size.into());
+    match r.metadata.get("ostree.commit.timestamp").and_then(be_u64) {
+        Some(time) => json::insert_time(&mut object, "timestamp", time),
+        None => {
+            object.insert("timestamp".into(), serde_json::Value::Null);
+            object.insert("timestamp_unix".into(), serde_json::Value::Null);
+        }
+    }
+    object.insert(
+        "version".into(),
+        r.metadata.get_str("ostree.commit.version").into(),
+    );
+    object.insert("metadata".into(), summary_metadata_json(&r.metadata));
+    serde_json::Value::Object(object)
+}
+
 /// A summary as `summary -v` (or, `raw`, `--raw`) prints it; `remote summary` too.
 pub fn show(bytes: &[u8], summary: &rostree::core::object::Summary, raw: bool) -> Result<String> {
     Ok(if raw {
@@ -202,7 +280,11 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         let Some((bytes, summary)) = read_summary(&repo)? else {
             bail!("No summary file found");
         };
-        util::write_stdout(show(&bytes, &summary, args.raw)?.as_bytes())?;
+        if args.json {
+            json::print(&json(&summary))?;
+        } else {
+            util::write_stdout(show(&bytes, &summary, args.raw)?.as_bytes())?;
+        }
     } else if !args.update && sign_keys.is_empty() && gpg_signers.is_empty() {
         bail!("No option specified; use -u to update summary");
     }

@@ -13,6 +13,9 @@ pub struct Args {
     /// Use a different operating system root than the current one
     #[arg(long = "os", value_name = "OSNAME")]
     os: Option<String>,
+    /// Print the changes as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `admin config-diff`.
@@ -29,6 +32,19 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         },
     };
     let changes = rostree::sysroot::etc_merge::config_diff(&sysroot, &deployment)?;
+    if args.json {
+        let paths = |list: &Vec<std::path::PathBuf>| -> Vec<String> {
+            list.iter().map(|p| p.display().to_string()).collect()
+        };
+        crate::json::print(&serde_json::json!({
+            "stateroot": deployment.stateroot,
+            "deployment": deployment.checksum.to_hex(),
+            "modified": paths(&changes.modified),
+            "removed": paths(&changes.removed),
+            "added": paths(&changes.added),
+        }))?;
+        return Ok(0);
+    }
     let mut out = String::new();
     for (mark, paths) in [
         ('M', &changes.modified),

@@ -47,6 +47,9 @@ pub struct RefsArgs {
     /// Use custom cache dir
     #[arg(long = "cache-dir", value_name = "")]
     cache_dir: Option<std::path::PathBuf>,
+    /// Print the refs as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The remote
     name: String,
 }
@@ -61,6 +64,9 @@ pub struct SummaryArgs {
     /// Show raw variant data
     #[arg(long)]
     raw: bool,
+    /// Print the summary as JSON (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// The remote
     name: String,
 }
@@ -134,6 +140,9 @@ pub struct ListArgs {
     /// Show remote URLs in list
     #[arg(short = 'u', long = "show-urls")]
     show_urls: bool,
+    /// Print the remotes as JSON, with their URLs (rostree's own; docs/json.md)
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
@@ -164,6 +173,15 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
         Command::List(args) => {
             let repo = global.open_repo()?;
             let names = repo.remote_names();
+            if args.json {
+                let mut remotes = Vec::new();
+                for name in &names {
+                    let url = repo.remote(name)?.url().ok();
+                    remotes.push(serde_json::json!({ "name": name, "url": url }));
+                }
+                crate::json::print(&serde_json::json!({ "remotes": remotes }))?;
+                return Ok(0);
+            }
             let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
             // Line by line, as upstream: a remote without a URL fails after those before it.
             for name in &names {
@@ -189,6 +207,22 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
             else {
                 bail!("Remote refs not available; server has no summary file");
             };
+            if args.json {
+                let refs: Vec<serde_json::Value> = summary
+                    .refs
+                    .iter()
+                    .map(|(name, r)| {
+                        serde_json::json!({
+                            "name": format!("{}:{name}", args.name),
+                            "ref": name,
+                            "remote": args.name,
+                            "checksum": r.checksum.to_hex(),
+                        })
+                    })
+                    .collect();
+                crate::json::print(&serde_json::json!({ "refs": refs }))?;
+                return Ok(0);
+            }
             let mut out = String::new();
             for (name, _) in &summary.refs {
                 out.push_str(&format!("{}:{name}\n", args.name));
@@ -206,6 +240,10 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
             else {
                 bail!("Remote server has no summary file");
             };
+            if args.json {
+                crate::json::print(&crate::cmd::summary::json(&summary))?;
+                return Ok(0);
+            }
             let mut text = crate::cmd::summary::show(&bytes, &summary, args.raw)?;
             // With gpg-verify-summary, the signatures are described after the summary (they
             // were checked when it was fetched), as upstream; not with --raw.
