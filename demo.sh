@@ -3,10 +3,22 @@
 # Initializes a repository, commits a tree twice, reads it back, serves it over HTTP with
 # `rostree serve`, pulls it into a second repository, checks it out and verifies both, then
 # pulls it into a scratch sysroot, deploys it there and shows its status.
+# With ROSTREE set (ROSTREE=/usr/bin/rostree ./demo.sh), that binary runs the demo, unbuilt.
 set -euo pipefail
+bin=""
+if [ -n "${ROSTREE:-}" ]; then
+    case $ROSTREE in
+    */*) bin=$ROSTREE ;;
+    *) bin=$(command -v "$ROSTREE") || { echo "demo.sh: no $ROSTREE in PATH" >&2; exit 1; } ;;
+    esac
+    case $bin in /*) ;; *) bin="$PWD/$bin" ;; esac
+    [ -x "$bin" ] || { echo "demo.sh: $bin is not executable" >&2; exit 1; }
+fi
 cd "$(dirname "$0")"
-cargo build --release -p rostree-cli
-bin="$PWD/target/release/rostree"
+if [ -z "$bin" ]; then
+    cargo build --release -p rostree-cli
+    bin="$PWD/target/release/rostree"
+fi
 work=$(mktemp -d)
 server=""
 trap '[ -n "$server" ] && kill "$server"; rm -rf "$work"' EXIT
