@@ -30,6 +30,12 @@ command -v cc >/dev/null || need+=(gcc)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v chattr >/dev/null || need+=(e2fsprogs)
+# The Debian packages' Depends come from dpkg-shlibdeps, their library directory from dpkg-architecture.
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+# The package test reads the installed manual pages through man-db,
+command -v man >/dev/null || need+=(man-db)
+# and completes rostree's command lines in bash through bash-completion's loader.
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
@@ -91,6 +97,9 @@ for script in "$pkg"/usr/share/initramfs-tools/hooks/rostree "$pkg"/usr/share/in
     sh -n "$script"
 done
 lap "packaging checked"
+# The Debian packages installed beside Debian's ostree, used, upgraded and removed (as root).
+tests/package/run.sh
+lap "Debian package"
 # The C API as a C program sees it: installed with pkg-config, run under valgrind.
 tests/c/run.sh
 lap "C API"
