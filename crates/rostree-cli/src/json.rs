@@ -31,8 +31,19 @@ pub fn checksum(c: Option<&Checksum>) -> Value {
 
 /// Adds the time `name` (Unix seconds) to `object`, as RFC 3339 and as `name_unix`.
 pub fn insert_time(object: &mut Map<String, Value>, name: &str, unix: u64) {
-    object.insert(name.to_owned(), Value::String(rfc3339(unix)));
-    object.insert(format!("{name}_unix"), json!(unix));
+    insert_optional_time(object, name, Some(unix));
+}
+
+/// [`insert_time`] for a time that may be absent: both fields are then null.
+pub fn insert_optional_time(object: &mut Map<String, Value>, name: &str, unix: Option<u64>) {
+    object.insert(
+        name.to_owned(),
+        unix.map_or(Value::Null, |t| json!(rfc3339(t))),
+    );
+    object.insert(
+        format!("{name}_unix"),
+        unix.map_or(Value::Null, |t| json!(t)),
+    );
 }
 
 /// Unix seconds as RFC 3339 in UTC (`2024-05-01T12:00:00Z`).

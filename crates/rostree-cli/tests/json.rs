@@ -46,6 +46,18 @@ fn field<'a>(items: &'a Value, name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The string field `name` of every item of an array.
+fn column(items: &Value, name: &str) -> Vec<String> {
+    strings(&Value::Array(
+        field(items, name).into_iter().cloned().collect(),
+    ))
+}
+
+/// A command's text output, line by line.
+fn lines_of(output: String) -> Vec<String> {
+    output.lines().map(str::to_owned).collect()
+}
+
 fn is_hex_checksum(value: &Value) -> bool {
     value
         .as_str()
@@ -155,29 +167,13 @@ fn log_show_rev_parse_and_refs() {
     assert_eq!(key, serde_json::json!({"key": "version", "value": "1.0"}));
 
     let parsed = json(None, &[r, "rev-parse", "main", "other"]);
-    let text_revs: Vec<String> = text(None, &[r, "rev-parse", "main", "other"])
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(
-        strings(&Value::Array(
-            field(&parsed["revs"], "checksum")
-                .into_iter()
-                .cloned()
-                .collect()
-        )),
-        text_revs
-    );
+    let text_revs: Vec<String> = lines_of(text(None, &[r, "rev-parse", "main", "other"]));
+    assert_eq!(column(&parsed["revs"], "checksum"), text_revs);
     assert_eq!(parsed["revs"][1]["rev"], "other");
 
     let refs = json(None, &[r, "refs"]);
-    let mut names = strings(&Value::Array(
-        field(&refs["refs"], "name").into_iter().cloned().collect(),
-    ));
-    let mut text_names: Vec<String> = text(None, &[r, "refs"])
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let mut names = column(&refs["refs"], "name");
+    let mut text_names: Vec<String> = lines_of(text(None, &[r, "refs"]));
     names.sort();
     text_names.sort();
     assert_eq!(names, text_names);
@@ -276,19 +272,8 @@ fn summary_and_remote_commands() {
     assert_eq!(text(None, &[r, "remote", "list"]), "origin\n");
 
     let remote_refs = json(None, &[r, "remote", "refs", "origin"]);
-    let text_refs: Vec<String> = text(None, &[r, "remote", "refs", "origin"])
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(
-        strings(&Value::Array(
-            field(&remote_refs["refs"], "name")
-                .into_iter()
-                .cloned()
-                .collect()
-        )),
-        text_refs
-    );
+    let text_refs: Vec<String> = lines_of(text(None, &[r, "remote", "refs", "origin"]));
+    assert_eq!(column(&remote_refs["refs"], "name"), text_refs);
     assert_eq!(remote_refs["refs"][0]["remote"], "origin");
     let remote_summary = json(None, &[r, "remote", "summary", "origin"]);
     assert_eq!(remote_summary["refs"], summary["refs"]);

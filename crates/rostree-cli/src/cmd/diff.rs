@@ -55,6 +55,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     } else {
         None
     };
+    // The file list goes out first: statistics of a directory then fail after it, as
+    // upstream's do.
+    if let (Some(diff), false) = (&changes, args.json) {
+        util::write_stdout(
+            file_list(diff, args.new.as_deref().is_some_and(is_dir_arg)).as_bytes(),
+        )?;
+    }
     let stats = if args.stats {
         let (old, new) = (repo.resolve_rev(&old)?, repo.resolve_rev(&new)?);
         Some(object_stats(&repo, &old, &new)?)
@@ -74,39 +81,41 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
                 "common_size": s.common_size,
             })),
         }))?;
-        return Ok(0);
+    } else if let Some(stats) = stats {
+        util::write_stdout(
+            format!(
+                "[A] Object Count: {}\n[B] Object Count: {}\nCommon Object Count: {}\n\
+                 Common Object Size: {}\n",
+                stats.old_objects,
+                stats.new_objects,
+                stats.common_objects,
+                util::format_size(stats.common_size)
+            )
+            .as_bytes(),
+        )?;
     }
-    let mut out = String::new();
-    if let Some(diff) = &changes {
-        // Upstream prints paths added from a directory without their leading `/`.
-        let added_from_dir = args.new.as_deref().is_some_and(is_dir_arg);
-        for path in &diff.modified {
-            out.push_str(&format!("M    {path}\n"));
-        }
-        for path in &diff.removed {
-            out.push_str(&format!("D    {path}\n"));
-        }
-        for path in &diff.added {
-            let shown = if added_from_dir {
-                path.trim_start_matches('/')
-            } else {
-                path
-            };
-            out.push_str(&format!("A    {shown}\n"));
-        }
-    }
-    if let Some(stats) = stats {
-        out.push_str(&format!(
-            "[A] Object Count: {}\n[B] Object Count: {}\nCommon Object Count: {}\n\
-             Common Object Size: {}\n",
-            stats.old_objects,
-            stats.new_objects,
-            stats.common_objects,
-            util::format_size(stats.common_size)
-        ));
-    }
-    util::write_stdout(out.as_bytes())?;
     Ok(0)
+}
+
+/// The changed paths as upstream's `ostree_diff_print` prints them: paths added from a
+/// directory without their leading `/`.
+fn file_list(diff: &TreeDiff, added_from_dir: bool) -> String {
+    let mut out = String::new();
+    for path in &diff.modified {
+        out.push_str(&format!("M    {path}\n"));
+    }
+    for path in &diff.removed {
+        out.push_str(&format!("D    {path}\n"));
+    }
+    for path in &diff.added {
+        let shown = if added_from_dir {
+            path.trim_start_matches('/')
+        } else {
+            path
+        };
+        out.push_str(&format!("A    {shown}\n"));
+    }
+    out
 }
 
 /// The changed paths between `old` and `new`, each a rev or a directory.

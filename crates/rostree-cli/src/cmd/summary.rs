@@ -166,13 +166,11 @@ pub fn json(summary: &rostree::core::object::Summary) -> serde_json::Value {
         ("last_modified", "ostree.summary.last-modified"),
         ("expires", "ostree.summary.expires"),
     ] {
-        match summary.metadata.get(key).and_then(be_u64) {
-            Some(time) => json::insert_time(&mut object, field, time),
-            None => {
-                object.insert(field.into(), Value::Null);
-                object.insert(format!("{field}_unix"), Value::Null);
-            }
-        }
+        json::insert_optional_time(
+            &mut object,
+            field,
+            summary.metadata.get(key).and_then(be_u64),
+        );
     }
     object.insert("metadata".into(), summary_metadata_json(&summary.metadata));
     Value::Object(object)
@@ -207,13 +205,11 @@ fn ref_json(
     object.insert("collection_id".into(), collection_id.into());
     object.insert("checksum".into(), r.checksum.to_hex().into());
     object.insert("commit_size".into(), r.commit_size.into());
-    match r.metadata.get("ostree.commit.timestamp").and_then(be_u64) {
-        Some(time) => json::insert_time(&mut object, "timestamp", time),
-        None => {
-            object.insert("timestamp".into(), serde_json::Value::Null);
-            object.insert("timestamp_unix".into(), serde_json::Value::Null);
-        }
-    }
+    json::insert_optional_time(
+        &mut object,
+        "timestamp",
+        r.metadata.get("ostree.commit.timestamp").and_then(be_u64),
+    );
     object.insert(
         "version".into(),
         r.metadata.get_str("ostree.commit.version").into(),
