@@ -160,6 +160,22 @@ fn log_show_rev_parse_and_refs() {
     assert_eq!(commits[0]["content_checksum"], content);
 
     let show = json(None, &[r, "show", "main"]);
+    let show_text = text(None, &[r, "show", "main"]);
+    for line in [
+        format!("commit {}", show["checksum"].as_str().expect("checksum")),
+        format!("Parent:  {}", show["parent"].as_str().expect("parent")),
+        format!(
+            "ContentChecksum:  {}",
+            show["content_checksum"].as_str().expect("content checksum")
+        ),
+        format!("    {}", show["subject"].as_str().expect("subject")),
+        format!("    {}", show["body"].as_str().expect("body")),
+    ] {
+        assert!(
+            show_text.lines().any(|l| l == line),
+            "{line:?} not in:\n{show_text}"
+        );
+    }
     assert_eq!(show["checksum"], f.second.as_str());
     assert_eq!(show["subject"], "second");
     assert_eq!(show["detached_metadata"], Value::Null);
@@ -325,6 +341,17 @@ fn fsck_prune_and_diff() {
     assert_eq!(dry["dry_run"], true);
     let deleted = dry["objects_deleted"].as_u64().expect("deleted");
     assert!(deleted > 0, "{dry}");
+    let dry_text = text(
+        None,
+        &[r, "prune", "--refs-only", "--depth=0", "--no-prune"],
+    );
+    assert!(
+        dry_text.starts_with(&format!(
+            "Total objects: {}\nWould delete: {deleted} objects, freeing ",
+            dry["objects_total"]
+        )),
+        "{dry_text}"
+    );
     let pruned = json(None, &[r, "prune", "--refs-only", "--depth=0"]);
     assert_eq!(pruned["objects_deleted"], deleted);
     assert_eq!(pruned["objects_total"], dry["objects_total"]);
