@@ -11,6 +11,7 @@ Environment:
   ROSTREE      rostree binary (default: target/release/rostree under the
                repo root)
   OSTREE       upstream binary (default: ostree)
+  DELAY_PROXY  the 50 ms proxy of the latency rows (default: target/release/delay-proxy)
   BENCH_RUNS   runs per tool and row (default: 5)
   BENCH_ONLY   only rows whose name contains this substring
   BENCH_CACHE  corpus/scratch dir (default: bench/cache)
@@ -252,11 +253,12 @@ class Servers:
         self.nginx = subprocess.Popen(
             [nginx, "-p", str(NGINX_DIR), "-c", str(NGINX_DIR / "nginx.conf")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        slow_port = free_port()
         self.proxy = subprocess.Popen(
-            [proxy, str(slow_port), str(port), "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if self.proxy.stdout is None or self.proxy.stdout.readline().strip() != "ready":
+            [proxy, "0", str(port), "25"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = self.proxy.stdout.readline().split() if self.proxy.stdout else []
+        if len(ready) != 2 or ready[0] != "ready":
             die("the delaying proxy did not start")
+        slow_port = int(ready[1])
         self.urls = {"nginx": f"http://127.0.0.1:{port}/{SERVED.name}/",
                      "slow": f"http://127.0.0.1:{slow_port}/{SERVED.name}/",
                      "nginx_big": f"http://127.0.0.1:{port}/{SERVED_BIG.name}/",
@@ -542,9 +544,11 @@ def main() -> None:
         WORK = fresh
     else:
         fs_note = "the host disk"
-    # The delaying proxy is built beside rostree (`cargo build --release` builds both).
-    proxy = resolve_tool(str(Path(rostree).parent / "delay-proxy"))
-    servers = Servers(ostree, proxy) if any(r.server for r in rows) else None
+    servers = None
+    if any(r.server for r in rows):
+        # The delaying proxy, which `cargo build --release` builds (crates/rostree-testutil).
+        proxy = resolve_tool(os.environ.get("DELAY_PROXY", "target/release/delay-proxy"))
+        servers = Servers(ostree, proxy)
     try:
         run_rows(rows, runs, tools, fs_note, servers.urls if servers else {})
     finally:

@@ -28,6 +28,11 @@ for tool in cargo cc dpkg-deb dpkg-architecture dpkg-shlibdeps gzip strip; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (dpkg-dev, gcc, binutils)"
 done
 
+# Edition 2024 and let-chains: Debian 12's own rustc (1.63) cannot build rostree.
+rustc_minor=$(rustc --version | sed -n 's/^rustc 1\.\([0-9]*\).*/\1/p')
+[ "${rustc_minor:-0}" -ge 88 ] ||
+    fail "rustc 1.88 or newer is needed ($(rustc --version)); install Rust with rustup"
+
 profile=${PROFILE:-release}
 case $profile in
 dev) profile_dir=debug ;;
@@ -155,7 +160,7 @@ Description: OSTree rebuilt in Rust: repositories, pulls and deployments
 EOF
 # librostree's ABI is versioned (ROSTREE_0): a program built against this version runs with
 # any later one.
-echo "librostree 0 rostree (>= $upstream_version)" >"$pkg/DEBIAN/shlibs"
+echo "librostree 0 rostree (>= ${upstream_version//-/\~})" >"$pkg/DEBIAN/shlibs"
 install -m 0644 "$here/triggers" "$pkg/DEBIAN/triggers"
 for script in postinst prerm postrm; do
     install -m 0755 "$here/$script" "$pkg/DEBIAN/$script"

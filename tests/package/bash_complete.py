@@ -4,7 +4,8 @@
 Usage: bash_complete.py SCRIPT LINE
 
 SCRIPT is sourced first (a completion script; "" for none, when the system's
-bash-completion loads it). The completed line is printed once the terminal is quiet. Stdlib only.
+bash-completion loads it). The completed line is printed as readline holds it after the
+TAB (a key bound with `bind -x` prints it), so no timing is involved. Stdlib only.
 """
 
 import os
@@ -27,21 +28,6 @@ def read_until(fd: int, marker: bytes, timeout: float) -> bytes:
     return buf
 
 
-def read_quiet(fd: int, quiet: float, timeout: float) -> bytes:
-    """What `fd` shows until nothing new came for `quiet` seconds (at most `timeout`)."""
-    buf = b""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        ready, _, _ = select.select([fd], [], [], quiet)
-        if not ready:
-            break
-        try:
-            buf += os.read(fd, 4096)
-        except OSError:
-            break
-    return buf
-
-
 def main() -> None:
     script, line = sys.argv[1], sys.argv[2]
     pid, fd = pty.fork()
@@ -52,18 +38,21 @@ def main() -> None:
         setup += f"source {script}; "
     else:
         setup += "source /usr/share/bash-completion/bash_completion; "
+    # Ctrl-X q prints the line being edited between markers: sent after the TAB, it shows
+    # the line once the completion has run (readline handles keys in order).
+    setup += r"""bind -x '"\C-xq": printf "\n<<%s>>\n" "$READLINE_LINE"'; """
     # Split in the input, so that only the output of echo shows it whole.
     os.write(fd, (setup + "echo REA''DY\n").encode())
     read_until(fd, b"READY\r\n", 10)
-    read_quiet(fd, 0.2, 2)
-    os.write(fd, line.encode() + b"\t")
-    # Bash echoes the typed line and the completion; it is done once the terminal is quiet.
-    shown = read_quiet(fd, 0.3, 5)
+    os.write(fd, line.encode() + b"\t\x18q")
+    shown = read_until(fd, b">>", 10).decode(errors="replace")
     os.kill(pid, 9)
     os.waitpid(pid, 0)
-    # The bell bash rings when nothing (or more than one thing) completes is not text.
-    text = shown.decode(errors="replace").replace("\x07", "")
-    print(text.splitlines()[-1] if text.strip() else "")
+    start = shown.rfind("<<")
+    end = shown.rfind(">>")
+    if start < 0 or end < start:
+        sys.exit(f"bash never printed the line: {shown!r}")
+    print(shown[start + 2 : end])
 
 
 if __name__ == "__main__":

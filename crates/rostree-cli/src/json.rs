@@ -5,13 +5,14 @@
 //! - a time `T` is given twice: `T` as RFC 3339 in UTC and `T_unix` as Unix seconds;
 //! - a value that is absent is `null`, never a missing field;
 //! - GVariant metadata becomes an object of its keys (see [`variant`]);
-//! - an error is `{"error": {"message": ...}}` on stderr, with exit code 1.
+//! - an error is `{"error": {"message": ...}}` on stderr, with exit code 1 (but for
+//!   `admin status`, whose `--json` is upstream's).
 
 use std::ffi::OsString;
 
 use anyhow::Result;
 use rostree::Checksum;
-use rostree::core::gvariant::Value as Variant;
+use rostree::core::gvariant::{Type, Value as Variant};
 use rostree::core::object::{Commit, Metadata, Xattrs};
 use serde_json::{Map, Value, json};
 
@@ -38,7 +39,7 @@ pub fn insert_time(object: &mut Map<String, Value>, name: &str, unix: u64) {
 pub fn insert_optional_time(object: &mut Map<String, Value>, name: &str, unix: Option<u64>) {
     object.insert(
         name.to_owned(),
-        unix.map_or(Value::Null, |t| json!(rfc3339(t))),
+        unix.and_then(rfc3339).map_or(Value::Null, |t| json!(t)),
     );
     object.insert(
         format!("{name}_unix"),
@@ -46,14 +47,12 @@ pub fn insert_optional_time(object: &mut Map<String, Value>, name: &str, unix: O
     );
 }
 
-/// Unix seconds as RFC 3339 in UTC (`2024-05-01T12:00:00Z`).
-pub fn rfc3339(unix: u64) -> String {
-    let seconds = i64::try_from(unix).unwrap_or(i64::MAX);
-    match chrono::DateTime::from_timestamp(seconds, 0) {
-        Some(time) => time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        // Past year 262143: said in seconds rather than invented.
-        None => format!("@{unix}"),
-    }
+/// Unix seconds as RFC 3339 in UTC (`2024-05-01T12:00:00Z`); `None` past what RFC 3339
+/// can write (year 9999).
+pub fn rfc3339(unix: u64) -> Option<String> {
+    let time = chrono::DateTime::from_timestamp(i64::try_from(unix).ok()?, 0)?;
+    (time.format("%Y").to_string().len() == 4)
+        .then(|| time.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// A commit's facts, as `log`, `show` and the commit fields of other commands give them.
@@ -81,7 +80,7 @@ pub fn commit(checksum: &Checksum, commit: &Commit) -> Value {
     Value::Object(object)
 }
 
-/// An `a{sv}` dictionary as an object of its keys, in its order.
+/// An `a{sv}` dictionary as an object of its keys.
 pub fn metadata(metadata: &Metadata) -> Value {
     Value::Object(
         metadata
@@ -133,34 +132,33 @@ pub fn variant(value: &Variant) -> Value {
         Variant::Variant(inner) => variant(inner),
         Variant::Maybe(_, inner) => inner.as_deref().map_or(Value::Null, variant),
         Variant::Bytes(bytes) => json!(hex(bytes)),
-        Variant::Array(_, items) => {
-            let string_keyed: Option<Map<String, Value>> = items
-                .iter()
-                .map(|item| match item {
-                    Variant::DictEntry(key, value) => match key.as_ref() {
-                        Variant::String(k) => Some((k.clone(), variant(value))),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect();
-            match string_keyed {
-                Some(object) if !items.is_empty() => Value::Object(object),
-                _ => Value::Array(items.iter().map(variant).collect()),
+        // A dictionary by its type, so that an empty one is `{}` as a full one is.
+        Variant::Array(Type::DictEntry(key, _), items) if **key == Type::String => {
+            let mut object = Map::new();
+            for item in items {
+                if let Variant::DictEntry(key, value) = item
+                    && let Variant::String(key) = key.as_ref()
+                {
+                    object.insert(key.clone(), variant(value));
+                }
             }
+            Value::Object(object)
         }
+        Variant::Array(_, items) => Value::Array(items.iter().map(variant).collect()),
         Variant::Tuple(items) => Value::Array(items.iter().map(variant).collect()),
         Variant::DictEntry(key, value) => json!([variant(key), variant(value)]),
     }
 }
 
-/// Whether the command line asks for JSON: a `--json` (`-J` of `admin status`) before any
-/// `--`. Its errors are then JSON too, those of parsing included.
+/// Whether the command line asks for JSON errors: a `--json` before any `--`, but not for
+/// `admin status`, whose `--json` is upstream's and whose errors stay upstream's text.
 pub fn requested(args: &[OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .take_while(|a| *a != "--")
-        .any(|a| a == "--json" || a == "-J")
+    let options = || args.iter().skip(1).take_while(|a| *a != "--");
+    let mut verbs = options().filter(|a| !a.to_string_lossy().starts_with('-'));
+    if verbs.next().is_some_and(|v| v == "admin") && verbs.next().is_some_and(|v| v == "status") {
+        return false;
+    }
+    options().any(|a| a == "--json")
 }
 
 /// The error object printed on stderr in place of `error: ...`.
@@ -181,13 +179,12 @@ mod tests {
             (1_577_836_800, "2020-01-01T00:00:00Z"),
             (1_700_000_001, "2023-11-14T22:13:21Z"),
         ] {
-            assert_eq!(rfc3339(unix), text);
+            assert_eq!(rfc3339(unix).as_deref(), Some(text));
         }
     }
 
     #[test]
     fn variants_become_plain_json() {
-        use rostree::core::gvariant::Type;
         let cases = [
             (Variant::String("1.0".into()), json!("1.0")),
             (Variant::Uint64(7), json!(7)),
@@ -204,7 +201,7 @@ mod tests {
             ),
             (
                 Variant::Array(
-                    Type::Byte,
+                    Type::DictEntry(Box::new(Type::String), Box::new(Type::Variant)),
                     vec![Variant::DictEntry(
                         Box::new(Variant::String("k".into())),
                         Box::new(Variant::Variant(Box::new(Variant::Uint32(1)))),
@@ -220,6 +217,17 @@ mod tests {
         for (value, wanted) in cases {
             assert_eq!(variant(&value), wanted, "{value:?}");
         }
+        let empty_dict = Variant::Array(
+            Type::DictEntry(Box::new(Type::String), Box::new(Type::Variant)),
+            Vec::new(),
+        );
+        assert_eq!(variant(&empty_dict), json!({}));
+        assert_eq!(
+            variant(&Variant::Array(Type::String, Vec::new())),
+            json!([])
+        );
+        assert_eq!(rfc3339(u64::MAX), None);
+        assert_eq!(rfc3339(253_402_300_800), None, "year 10000");
     }
 
     #[test]
@@ -228,5 +236,12 @@ mod tests {
         assert!(requested(&args(&["ostree", "log", "--json", "x"])));
         assert!(!requested(&args(&["ostree", "log", "x"])));
         assert!(!requested(&args(&["ostree", "cat", "--", "--json"])));
+        assert!(requested(&args(&[
+            "ostree",
+            "admin",
+            "config-diff",
+            "--json"
+        ])));
+        assert!(!requested(&args(&["ostree", "admin", "status", "--json"])));
     }
 }

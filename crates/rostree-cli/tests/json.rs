@@ -202,6 +202,77 @@ fn log_show_rev_parse_and_refs() {
 }
 
 #[test]
+fn show_objects_aliases_and_collections() {
+    let f = fixture();
+    let r = f.repo_arg.as_str();
+    // A file and a directory object, by checksum.
+    let listing = json(None, &[r, "ls", "-R", "main"]);
+    let entries = listing["entries"].as_array().expect("entries");
+    let conf = entries
+        .iter()
+        .find(|e| e["path"] == "/etc/a.conf")
+        .expect("/etc/a.conf");
+    let file = conf["checksum"].as_str().expect("checksum");
+    let shown = json(None, &[r, "show", file]);
+    let shown_text = text(None, &[r, "show", file]);
+    assert_eq!(shown["type"], "file");
+    assert_eq!(shown["file_type"], "regular");
+    for line in [
+        format!("Object: {file}"),
+        format!("Size: {}", shown["size"]),
+        format!(
+            "Mode: 0{:o}",
+            0o100000 | shown["mode"].as_u64().expect("mode")
+        ),
+        format!("Uid: {}", shown["uid"]),
+    ] {
+        assert!(
+            shown_text.lines().any(|l| l == line),
+            "{line:?} not in:\n{shown_text}"
+        );
+    }
+    assert_eq!(shown["size"], conf["size"]);
+    assert_eq!(shown["mode"], conf["mode"]);
+    let tree = entries[0]["dirtree"].as_str().expect("dirtree");
+    let shown_tree = json(None, &[r, "show", tree]);
+    assert_eq!(
+        shown_tree,
+        serde_json::json!({"type": "dirtree", "checksum": tree})
+    );
+    assert_eq!(text(None, &[r, "show", tree]), format!("dirtree {tree}\n"));
+
+    text(None, &[r, "refs", "--alias", "--create=stable", "main"]);
+    let aliases = json(None, &[r, "refs", "--alias"]);
+    assert_eq!(
+        aliases,
+        serde_json::json!({"aliases": [{"name": "stable", "target": "main", "checksum": f.second}]})
+    );
+    assert_eq!(text(None, &[r, "refs", "--alias"]), "stable -> main\n");
+
+    let collection_repo = format!("--repo={}", f.root.join("collection").display());
+    let c = collection_repo.as_str();
+    text(
+        None,
+        &[
+            c,
+            "init",
+            "--mode=archive",
+            "--collection-id=org.example.Os",
+        ],
+    );
+    let tree_arg = format!("--tree=dir={}", f.root.join("tree").display());
+    let tip = text(None, &[c, "commit", "-b", "os/stable", &tree_arg]);
+    let refs = json(None, &[c, "refs", "--collections"]);
+    assert_eq!(
+        text(None, &[c, "refs", "--collections"]),
+        "(org.example.Os, os/stable)\n"
+    );
+    assert_eq!(refs["refs"][0]["collection_id"], "org.example.Os");
+    assert_eq!(refs["refs"][0]["name"], "os/stable");
+    assert_eq!(refs["refs"][0]["checksum"], tip.trim());
+}
+
+#[test]
 fn ls_lists_what_the_text_lists() {
     let f = fixture();
     let r = f.repo_arg.as_str();
@@ -362,6 +433,43 @@ fn fsck_prune_and_diff() {
         again,
         format!("Total objects: {total}\nNo unreachable objects\n")
     );
+}
+
+#[test]
+fn fsck_reports_corruption() {
+    let f = fixture();
+    let r = f.repo_arg.as_str();
+    let listing = json(None, &[r, "ls", "-R", "main", "/etc/a.conf"]);
+    let file = listing["entries"][0]["checksum"]
+        .as_str()
+        .expect("checksum")
+        .to_owned();
+    let object = f
+        .root
+        .join("repo/objects")
+        .join(&file[..2])
+        .join(format!("{}.filez", &file[2..]));
+    let mut bytes = std::fs::read(&object).expect("read the object");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&object, bytes).expect("corrupt the object");
+
+    let args = [r, "fsck", "--all"];
+    let out = Invocation::new(ROSTREE).args(args).arg("--json").output();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a report on stdout");
+    let error: Value = serde_json::from_slice(&out.stderr).expect("an error object on stderr");
+    assert_eq!(report["ok"], false);
+    assert!(error["error"]["message"].is_string());
+    let text_run = Invocation::new(ROSTREE).args(args).output();
+    let stderr = String::from_utf8_lossy(&text_run.stderr);
+    let errors = report["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty());
+    for e in errors {
+        let e = e.as_str().expect("an error line");
+        assert!(stderr.lines().any(|l| l == e), "{e:?} not in:\n{stderr}");
+        assert!(e.contains(&file), "{e}");
+    }
 }
 
 #[test]

@@ -6,13 +6,6 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[test]
 fn relays_in_order_with_the_delay() {
     // An echo server behind the proxy.
@@ -27,9 +20,8 @@ fn relays_in_order_with_the_delay() {
             });
         }
     });
-    let port = free_port();
     let mut proxy = Command::new(env!("CARGO_BIN_EXE_delay-proxy"))
-        .args([port.to_string(), echo_port.to_string(), "30".into()])
+        .args(["0".to_owned(), echo_port.to_string(), "30".into()])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start delay-proxy");
@@ -37,7 +29,11 @@ fn relays_in_order_with_the_delay() {
     BufReader::new(proxy.stdout.take().expect("piped stdout"))
         .read_line(&mut ready)
         .expect("read ready");
-    assert_eq!(ready.trim(), "ready");
+    let port: u16 = ready
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("not a ready line: {ready:?}"));
 
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::ValueEnum;
-use clap_complete::Shell as Generator;
 
 use crate::util;
 
@@ -23,9 +22,9 @@ enum Shell {
 
 pub fn run(args: Args) -> Result<i32> {
     let generator = match args.shell {
-        Shell::Bash => Generator::Bash,
-        Shell::Zsh => Generator::Zsh,
-        Shell::Fish => Generator::Fish,
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
     };
     let mut command = completed_commands();
     let mut script = Vec::new();

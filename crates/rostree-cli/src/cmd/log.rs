@@ -35,7 +35,9 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
             }
             Err(e) => return Err(e.into()),
         };
-        commits.push(json::commit(&checksum, &commit));
+        if args.json {
+            commits.push(json::commit(&checksum, &commit));
+        }
         if args.raw {
             out.extend_from_slice(
                 format!(

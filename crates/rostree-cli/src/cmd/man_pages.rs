@@ -20,7 +20,9 @@ pub fn run(args: Args) -> Result<i32> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let mut written = 0;
     write_pages(&args.dir, crate::definition(), &[], &mut written)?;
-    println!("{written} pages written to {}", args.dir.display());
+    crate::util::write_stdout(
+        format!("{written} pages written to {}\n", args.dir.display()).as_bytes(),
+    )?;
     Ok(0)
 }
 

@@ -187,11 +187,13 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
         {
             if let Some(target) = aliases.get(&name) {
                 out.push_str(&format!("{name} -> {target}\n"));
-                listed.push(serde_json::json!({
-                    "name": name,
-                    "target": target,
-                    "checksum": repo.resolve_rev(&name)?.to_hex(),
-                }));
+                if args.json {
+                    listed.push(serde_json::json!({
+                        "name": name,
+                        "target": target,
+                        "checksum": repo.resolve_rev(&name)?.to_hex(),
+                    }));
+                }
             }
         }
         if args.json {

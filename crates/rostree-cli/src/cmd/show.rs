@@ -185,7 +185,10 @@ fn print_commit_json(
         return key_value(Some(&commit.metadata), key);
     }
     if let Some(key) = &args.detached_key {
-        return key_value(detached.as_ref(), key);
+        let Some(detached) = &detached else {
+            bail!("No detached metadata for commit {checksum}");
+        };
+        return key_value(Some(detached), key);
     }
     let mut object = json::commit(checksum, commit);
     if let serde_json::Value::Object(fields) = &mut object {
@@ -247,9 +250,9 @@ fn show_object(repo: &rostree::Repo, checksum: &Checksum, args: &Args) -> Result
             "type": "file",
             "checksum": checksum.to_hex(),
             "file_type": if header.is_symlink() { "symlink" } else { "regular" },
-            "size": if header.is_symlink() { None } else { Some(size) },
+            "size": size,
             "symlink_target": header.is_symlink().then_some(&header.symlink_target),
-            "mode": header.mode,
+            "mode": header.mode & 0o7777,
             "uid": header.uid,
             "gid": header.gid,
             "xattrs": json::xattrs(&header.xattrs),

@@ -516,24 +516,26 @@ fn show(args: ShowArgs, global: &GlobalOptions) -> Result<i32> {
         };
         let stats = apply::part_stats(&part.objects, &payload)?;
         let ops = stats.ops;
-        parts_json.push(serde_json::json!({
-            "objects": part.objects.len(),
-            "size": part.compressed_size,
-            "uncompressed_size": part.uncompressed_size,
-            "modes": stats.modes,
-            "xattrs": stats.xattrs,
-            "blob_size": stats.blob_size,
-            "ops_size": stats.ops_size,
-            "ops": {
-                "open_splice_and_close": ops.open_splice_and_close,
-                "open": ops.open,
-                "write": ops.write,
-                "set_read_source": ops.set_read_source,
-                "unset_read_source": ops.unset_read_source,
-                "close": ops.close,
-                "bspatch": ops.bspatch,
-            },
-        }));
+        if args.json {
+            parts_json.push(serde_json::json!({
+                "objects": part.objects.len(),
+                "size": part.compressed_size,
+                "uncompressed_size": part.uncompressed_size,
+                "modes": stats.modes,
+                "xattrs": stats.xattrs,
+                "blob_size": stats.blob_size,
+                "ops_size": stats.ops_size,
+                "ops": {
+                    "open_splice_and_close": ops.open_splice_and_close,
+                    "open": ops.open,
+                    "write": ops.write,
+                    "set_read_source": ops.set_read_source,
+                    "unset_read_source": ops.unset_read_source,
+                    "close": ops.close,
+                    "bspatch": ops.bspatch,
+                },
+            }));
+        }
         out.push_str(&format!(
             "PartPayload{i}: nmodes={} nxattrs={} blobsize={} opsize={}\n\
              PartPayloadOps{i}: openspliceclose={} open={} write={} setread={} unsetread={} \

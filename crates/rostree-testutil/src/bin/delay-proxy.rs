@@ -7,7 +7,7 @@
 //!
 //! Usage: delay-proxy LISTEN_PORT TARGET_PORT [DELAY_MS]
 //!
-//! Prints "ready" once listening. Stops by itself when its parent goes away, so a crashed
+//! Prints "ready PORT" once listening (LISTEN_PORT 0 takes a free port). Stops by itself when its parent goes away, so a crashed
 //! benchmark leaves nothing behind.
 
 use std::io::Write;
@@ -35,7 +35,7 @@ fn main() -> std::io::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", listen_port)).await?;
-        println!("ready");
+        println!("ready {}", listener.local_addr()?.port());
         std::io::stdout().flush()?;
         let parent = std::os::unix::process::parent_id();
         tokio::spawn(async move {

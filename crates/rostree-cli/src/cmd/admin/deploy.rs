@@ -149,6 +149,14 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     let report = deploy(&mut sysroot, &request, &progress)?;
     let Some(written) = &report.written else {
         // Staged: written into the bootloader's list at shutdown.
+        if args.json {
+            progress.finish();
+            progress.json_done(&format!(
+                ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"staged\":true",
+                util::json_string(&request.stateroot),
+                report.outcome.deployment.name(),
+            ));
+        }
         return Ok(0);
     };
     let notes = DeployNotes::of(&report.outcome);
@@ -159,7 +167,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     progress.finish();
     match args.json {
         true => progress.json_done(&format!(
-            ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
+            ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"staged\":false,\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
             util::json_string(&request.stateroot),
             report.outcome.deployment.name(),
             written.bootversion,

@@ -76,17 +76,24 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     if !changed {
         progress.finish();
         match args.json {
-            true => progress.json_done(",\"changed\":false"),
+            true => progress.json_done(",\"changed\":false,\"staged\":false,\"deployed\":false"),
             false => util::write_stdout(b"No update available.\n")?,
         }
         return Ok(0);
     }
     if args.pull_only {
+        if args.json {
+            progress.finish();
+            progress.json_done(",\"changed\":true,\"staged\":false,\"deployed\":false");
+        }
         return Ok(0);
     }
     if args.stage || std::env::var_os("OSTREE_EX_STAGE_DEPLOYMENTS").is_some() {
         upgrader.stage(&mut sysroot, &progress)?;
         progress.finish();
+        if args.json {
+            progress.json_done(",\"changed\":true,\"staged\":true,\"deployed\":false");
+        }
         return Ok(0);
     }
     let (outcome, written) = upgrader.deploy(&mut sysroot, &progress)?;
@@ -94,7 +101,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     super::deploy::DeployNotes::of(&outcome).print(&outcome.deployment.checksum, !args.json)?;
     if args.json {
         progress.json_done(&format!(
-            ",\"changed\":true,\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"freed\":{}",
+            ",\"changed\":true,\"staged\":false,\"deployed\":true,\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"freed\":{}",
             outcome.deployment.name(),
             written.bootversion,
             written.subbootversion,

@@ -212,9 +212,10 @@ pub fn run(command: Command, global: &GlobalOptions) -> Result<i32> {
                     .refs
                     .iter()
                     .map(|(name, r)| {
+                        let full = format!("{}:{name}", args.name);
                         serde_json::json!({
-                            "name": format!("{}:{name}", args.name),
-                            "ref": name,
+                            "name": full,
+                            "ref": full,
                             "remote": args.name,
                             "checksum": r.checksum.to_hex(),
                         })
