@@ -436,6 +436,26 @@ fn fsck_prune_and_diff() {
 }
 
 #[test]
+fn log_says_where_history_ends() {
+    let f = fixture();
+    let r = f.repo_arg.as_str();
+    let first = f
+        .root
+        .join("repo/objects")
+        .join(&f.first[..2])
+        .join(format!("{}.commit", &f.first[2..]));
+    std::fs::remove_file(first).expect("drop the first commit");
+    let log = json(None, &[r, "log", "main"]);
+    assert_eq!(log["history_complete"], false);
+    assert_eq!(column(&log["commits"], "checksum"), [f.second.as_str()]);
+    let log_text = text(None, &[r, "log", "main"]);
+    assert!(
+        log_text.ends_with("<< History beyond this commit not fetched >>\n"),
+        "{log_text}"
+    );
+}
+
+#[test]
 fn fsck_reports_corruption() {
     let f = fixture();
     let r = f.repo_arg.as_str();

@@ -24,17 +24,19 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     let mut checksum = repo.resolve_rev(&args.rev)?;
     let mut out = Vec::new();
     let mut commits = Vec::new();
+    let mut shown = 0usize;
     let mut history_complete = true;
     loop {
         let commit = match repo.load_commit(&checksum) {
             Ok(c) => c,
-            Err(Error::MissingObject { .. }) if !commits.is_empty() => {
+            Err(Error::MissingObject { .. }) if shown > 0 => {
                 out.extend_from_slice(b"<< History beyond this commit not fetched >>\n");
                 history_complete = false;
                 break;
             }
             Err(e) => return Err(e.into()),
         };
+        shown += 1;
         if args.json {
             commits.push(json::commit(&checksum, &commit));
         }
