@@ -321,6 +321,11 @@ fn summary_and_remote_commands() {
     let f = fixture();
     let r = f.repo_arg.as_str();
     let summary = json(None, &[r, "summary", "--view"]);
+    assert_eq!(
+        json(None, &[r, "summary"]),
+        summary,
+        "--json implies --view"
+    );
     let view = text(None, &[r, "summary", "--view"]);
     let refs = summary["refs"].as_array().expect("refs");
     let names: Vec<&str> = refs

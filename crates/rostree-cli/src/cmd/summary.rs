@@ -38,7 +38,7 @@ pub struct Args {
     /// Signature type to use (defaults to 'ed25519')
     #[arg(long = "sign-type", value_name = "NAME", default_value = "ed25519")]
     sign_type: String,
-    /// With --view, print the summary as JSON (rostree's own; docs/json.md)
+    /// View the summary as JSON (implies --view; rostree's own; docs/json.md)
     #[arg(long)]
     json: bool,
 }
@@ -272,7 +272,7 @@ pub fn run(args: Args, global: &GlobalOptions) -> Result<i32> {
     if !sign_keys.is_empty() {
         rostree::sign::commit::sign_summary(&repo, &sign_keys)?;
     }
-    if args.view || args.raw {
+    if args.view || args.raw || args.json {
         let Some((bytes, summary)) = read_summary(&repo)? else {
             bail!("No summary file found");
         };
