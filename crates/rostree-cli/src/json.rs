@@ -102,16 +102,11 @@ pub fn xattrs(xattrs: &Xattrs) -> Value {
                 let name = name.strip_suffix(b"\0").unwrap_or(name);
                 (
                     String::from_utf8_lossy(name).into_owned(),
-                    json!(hex(value)),
+                    json!(hex::encode(value)),
                 )
             })
             .collect(),
     )
-}
-
-/// Bytes as lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A GVariant value as JSON: numbers, booleans and strings as themselves; `ay` as hex (a
@@ -131,7 +126,7 @@ pub fn variant(value: &Variant) -> Value {
         Variant::String(s) | Variant::ObjectPath(s) | Variant::Signature(s) => json!(s),
         Variant::Variant(inner) => variant(inner),
         Variant::Maybe(_, inner) => inner.as_deref().map_or(Value::Null, variant),
-        Variant::Bytes(bytes) => json!(hex(bytes)),
+        Variant::Bytes(bytes) => json!(hex::encode(bytes)),
         // A dictionary by its type, so that an empty one is `{}` as a full one is.
         Variant::Array(Type::DictEntry(key, _), items) if **key == Type::String => {
             let mut object = Map::new();

@@ -64,20 +64,21 @@ impl CountProgress {
         }
     }
 
-    /// One JSON line of `kind` with the counts so far and `extra` fields (`,"k":v...`).
-    fn json_line(&self, json: &JsonLines, kind: &str, extra: &str) {
+    /// One JSON line of `kind` with the counts so far and `extra` fields.
+    fn json_line(&self, json: &JsonLines, kind: &str, extra: &[Field]) {
         let line = format!(
-            "{{\"event\":\"{kind}\",\"done\":{},\"notable\":{},\"bytes\":{},\"elapsed_ms\":{}{extra}}}\n",
+            "{{\"event\":\"{kind}\",\"done\":{},\"notable\":{},\"bytes\":{},\"elapsed_ms\":{}{}}}\n",
             self.done.load(Ordering::Relaxed),
             self.notable.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
             json.start.elapsed().as_millis(),
+            fields_text(extra),
         );
         let _ = crate::util::write_stdout(line.as_bytes());
     }
 
     /// The last JSON line, `done`, with the command's own fields; nothing without `--json`.
-    pub fn json_done(&self, extra: &str) {
+    pub fn json_done(&self, extra: &[Field]) {
         if let Some(json) = &self.json {
             self.json_line(json, "done", extra);
         }
@@ -185,7 +186,7 @@ impl CountProgress {
     fn json_event(&self, json: &JsonLines, event: Event) {
         match event {
             Event::Phase(name) => {
-                return self.json_line(json, "phase", &format!(",\"phase\":\"{name}\""));
+                return self.json_line(json, "phase", &[("phase", name.into())]);
             }
             Event::FileCommitted { bytes, written } => {
                 self.count(u64::from(written), bytes);
@@ -211,9 +212,21 @@ impl CountProgress {
             && last.elapsed() >= json.interval
         {
             *last = std::time::Instant::now();
-            self.json_line(json, "progress", "");
+            self.json_line(json, "progress", &[]);
         }
     }
+}
+
+/// A field of a JSON progress line: a name of our own (no escaping needed) and a value.
+pub type Field = (&'static str, serde_json::Value);
+
+/// `,"name":value` for each field, after the line's fixed fields (`event` stays first, which
+/// readers of the lines rely on).
+fn fields_text(fields: &[Field]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!(",\"{name}\":{value}"))
+        .collect()
 }
 
 /// An interrupt flag that SIGINT and SIGTERM set, so long operations stop cleanly.
@@ -269,14 +282,15 @@ impl PullProgress {
         }
     }
 
-    /// Prints one JSON line (objects of our own making: no escaping needed beyond names).
-    fn json_line(&self, kind: &str, extra: &str) {
+    /// Prints one JSON line of `kind` with the counts so far and `extra` fields.
+    fn json_line(&self, kind: &str, extra: &[Field]) {
         let line = format!(
-            "{{\"event\":\"{kind}\",\"fetched\":{},\"total\":{},\"bytes\":{},\"elapsed_ms\":{}{extra}}}\n",
+            "{{\"event\":\"{kind}\",\"fetched\":{},\"total\":{},\"bytes\":{},\"elapsed_ms\":{}{}}}\n",
             self.fetched.load(Ordering::Relaxed),
             self.queued.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
             self.start.elapsed().as_millis(),
+            fields_text(extra),
         );
         let _ = crate::util::write_stdout(line.as_bytes());
     }
@@ -296,13 +310,12 @@ impl PullProgress {
         if self.json {
             self.json_line(
                 "done",
-                &format!(
-                    ",\"metadata\":{},\"content\":{},\"metadata_local\":{},\"content_local\":{}",
-                    outcome.metadata_fetched,
-                    outcome.content_fetched,
-                    outcome.metadata_local,
-                    outcome.content_local
-                ),
+                &[
+                    ("metadata", outcome.metadata_fetched.into()),
+                    ("content", outcome.content_fetched.into()),
+                    ("metadata_local", outcome.metadata_local.into()),
+                    ("content_local", outcome.content_local.into()),
+                ],
             );
         }
     }
@@ -317,7 +330,7 @@ impl Progress for PullProgress {
                     bar.set_message(name);
                 }
                 if self.json {
-                    self.json_line("phase", &format!(",\"phase\":\"{name}\""));
+                    self.json_line("phase", &[("phase", name.into())]);
                 }
             }
             Event::ObjectsQueued(n) => {
@@ -338,7 +351,7 @@ impl Progress for PullProgress {
                     && last.elapsed() >= self.interval
                 {
                     *last = std::time::Instant::now();
-                    self.json_line("progress", "");
+                    self.json_line("progress", &[]);
                 }
             }
             _ => {}

@@ -223,21 +223,6 @@ pub fn write_stdout(data: &[u8]) -> Result<()> {
     }
 }
 
-/// `text` as the contents of a JSON string (quotes, backslashes and control characters
-/// escaped).
-pub fn json_string(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,11 +262,5 @@ mod tests {
         ] {
             assert_eq!(parse_leading_integer(text), wanted, "{text:?}");
         }
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(super::json_string("plain"), "plain");
-        assert_eq!(super::json_string("a\"b\\c\nd"), "a\\\"b\\\\c\\u000ad");
     }
 }

@@ -151,11 +151,11 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         // Staged: written into the bootloader's list at shutdown.
         if args.json {
             progress.finish();
-            progress.json_done(&format!(
-                ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"staged\":true",
-                util::json_string(&request.stateroot),
-                report.outcome.deployment.name(),
-            ));
+            progress.json_done(&[
+                ("stateroot", request.stateroot.as_str().into()),
+                ("deployment", report.outcome.deployment.name().into()),
+                ("staged", true.into()),
+            ]);
         }
         return Ok(0);
     };
@@ -166,18 +166,22 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     }
     progress.finish();
     match args.json {
-        true => progress.json_done(&format!(
-            ",\"stateroot\":\"{}\",\"deployment\":\"{}\",\"staged\":false,\"bootversion\":{},\"subbootversion\":{},\"bootconfig_swapped\":{},\"etc\":{{\"modified\":{},\"removed\":{},\"added\":{}}},\"freed\":{}",
-            util::json_string(&request.stateroot),
-            report.outcome.deployment.name(),
-            written.bootversion,
-            written.subbootversion,
-            written.bootconfig_swapped,
-            notes.etc.map_or(0, |e| e.0),
-            notes.etc.map_or(0, |e| e.1),
-            notes.etc.map_or(0, |e| e.2),
-            report.freed
-        )),
+        true => {
+            let (modified, removed, added) = notes.etc.unwrap_or_default();
+            progress.json_done(&[
+                ("stateroot", request.stateroot.as_str().into()),
+                ("deployment", report.outcome.deployment.name().into()),
+                ("staged", false.into()),
+                ("bootversion", written.bootversion.into()),
+                ("subbootversion", written.subbootversion.into()),
+                ("bootconfig_swapped", written.bootconfig_swapped.into()),
+                (
+                    "etc",
+                    serde_json::json!({"modified": modified, "removed": removed, "added": added}),
+                ),
+                ("freed", report.freed.into()),
+            ]);
+        }
         false => print_freed(report.freed)?,
     }
     Ok(0)

@@ -137,7 +137,7 @@ fn signatures(
 /// `status --json`: the deployments with upstream's fields, pretty-printed as upstream
 /// prints them.
 fn json(sysroot: &rostree::sysroot::Sysroot) -> String {
-    let text = |s: &str| format!("\"{}\"", util::json_string(s));
+    let text = |s: &str| serde_json::Value::from(s).to_string();
     let mut items = Vec::new();
     for d in status(sysroot) {
         let mut fields = vec![

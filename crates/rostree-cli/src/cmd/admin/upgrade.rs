@@ -76,7 +76,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     if !changed {
         progress.finish();
         match args.json {
-            true => progress.json_done(",\"changed\":false,\"staged\":false,\"deployed\":false"),
+            true => progress.json_done(&upgrade_done(false, false, false)),
             false => util::write_stdout(b"No update available.\n")?,
         }
         return Ok(0);
@@ -84,7 +84,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     if args.pull_only {
         if args.json {
             progress.finish();
-            progress.json_done(",\"changed\":true,\"staged\":false,\"deployed\":false");
+            progress.json_done(&upgrade_done(true, false, false));
         }
         return Ok(0);
     }
@@ -92,7 +92,7 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
         upgrader.stage(&mut sysroot, &progress)?;
         progress.finish();
         if args.json {
-            progress.json_done(",\"changed\":true,\"staged\":true,\"deployed\":false");
+            progress.json_done(&upgrade_done(true, true, false));
         }
         return Ok(0);
     }
@@ -100,13 +100,14 @@ pub fn run(args: Args, paths: &SysrootPath) -> Result<i32> {
     progress.finish();
     super::deploy::DeployNotes::of(&outcome).print(&outcome.deployment.checksum, !args.json)?;
     if args.json {
-        progress.json_done(&format!(
-            ",\"changed\":true,\"staged\":false,\"deployed\":true,\"deployment\":\"{}\",\"bootversion\":{},\"subbootversion\":{},\"freed\":{}",
-            outcome.deployment.name(),
-            written.bootversion,
-            written.subbootversion,
-            written.freed
-        ));
+        let mut fields = upgrade_done(true, false, true);
+        fields.extend([
+            ("deployment", outcome.deployment.name().into()),
+            ("bootversion", written.bootversion.into()),
+            ("subbootversion", written.subbootversion.into()),
+            ("freed", written.freed.into()),
+        ]);
+        progress.json_done(&fields);
     } else {
         util::write_stdout(format!("{}\n", written.summary()).as_bytes())?;
         super::deploy::print_freed(written.freed)?;
@@ -134,4 +135,13 @@ pub(crate) fn refuse_reboot_unless_booted(
         bail!("Cannot reboot: Not currently booted into an OSTree system");
     }
     Ok(())
+}
+
+/// The fields every `done` line of `upgrade --json` has.
+fn upgrade_done(changed: bool, staged: bool, deployed: bool) -> Vec<crate::progress::Field> {
+    vec![
+        ("changed", changed.into()),
+        ("staged", staged.into()),
+        ("deployed", deployed.into()),
+    ]
 }
